@@ -1,0 +1,195 @@
+/* fm-generate: load a model, echo the prompt, stream a continuation.
+ * Uses only the public API (fm.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fm.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: fm-generate -m MODEL [-z TOKENIZER] -p PROMPT [-n N] [-t THREADS] [-c N_CTX]\n"
+            "                   [--temp T] [--top-k K] [--top-p P] [--min-p M] [--seed S]\n"
+            "                   [--ignore-eos] [--ids]\n"
+            "  -m MODEL       GGUF file or llama2.c checkpoint\n"
+            "  -z TOKENIZER   tokenizer file (llama2.c checkpoints: default tokenizer.bin beside MODEL)\n"
+            "  -p PROMPT      text to continue (echoed first)\n"
+            "  -n N           tokens to generate (default 128)\n"
+            "  -t THREADS     compute threads (default: all cores)\n"
+            "  -c N_CTX       context size (default: prompt + N)\n"
+            "  --temp T       temperature; 0 = greedy (default 0.8)\n"
+            "  --top-k K, --top-p P, --min-p M   truncation (defaults 40, 0.95, 0.05)\n"
+            "  --seed S       RNG seed (default 0)\n"
+            "  --ignore-eos   keep going after end-of-sequence\n"
+            "  --ids          print the generated token ids instead of text\n");
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int fail(const char *what, fm_status s) {
+    fprintf(stderr, "fm-generate: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
+    return 1;
+}
+
+static int parse_num(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return errno == 0 && end != s && *end == '\0';
+}
+
+/* Streams one token's text to stdout. */
+static int emit(fm_detokenizer *d, fm_token id) {
+    char buf[4096];
+    size_t n;
+    fm_status s = fm_detokenizer_push(d, id, buf, sizeof buf, &n);
+    if (s != FM_STATUS_OK) return fail("detokenize", s);
+    fwrite(buf, 1, n, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *model_path = NULL, *tok_path = NULL, *prompt = NULL;
+    double n_gen = 128, threads = 0, n_ctx = 0, seed = 0;
+    int ignore_eos = 0, print_ids = 0;
+    fm_sampler_params sp = fm_sampler_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double d;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--ignore-eos")) {
+            ignore_eos = 1;
+            continue;
+        } else if (!strcmp(a, "--ids")) {
+            print_ids = 1;
+            continue;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "fm-generate: %s needs a value\n", a);
+            usage(stderr);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "-m")) model_path = v;
+        else if (!strcmp(a, "-z")) tok_path = v;
+        else if (!strcmp(a, "-p")) prompt = v;
+        else if (!parse_num(v, &d)) {
+            fprintf(stderr, "fm-generate: %s: '%s' is not a number\n", a, v);
+            return 2;
+        } else if (!strcmp(a, "-n")) n_gen = d;
+        else if (!strcmp(a, "-t")) threads = d;
+        else if (!strcmp(a, "-c")) n_ctx = d;
+        else if (!strcmp(a, "--temp")) sp.temperature = (float)d;
+        else if (!strcmp(a, "--top-k")) sp.top_k = (int32_t)d;
+        else if (!strcmp(a, "--top-p")) sp.top_p = (float)d;
+        else if (!strcmp(a, "--min-p")) sp.min_p = (float)d;
+        else if (!strcmp(a, "--seed")) seed = d;
+        else {
+            fprintf(stderr, "fm-generate: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (model_path == NULL || prompt == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    if (n_gen < 0 || n_gen > 1e7 || threads < 0 || threads > 1024 || n_ctx < 0 || n_ctx > 1e7 || seed < 0) {
+        fprintf(stderr, "fm-generate: a numeric option is out of range\n");
+        return 2;
+    }
+    sp.seed = (uint64_t)seed;
+
+    double t0 = now_s();
+    fm_model_params mp = fm_model_default_params();
+    mp.tokenizer_path = tok_path;
+    fm_model *model;
+    fm_status s = fm_model_load(model_path, &mp, &model);
+    if (s) return fail("load model", s);
+    const double t_load = now_s() - t0;
+    const fm_tokenizer *tok = fm_model_tokenizer(model);
+
+    size_t n_prompt = 0, plen = strlen(prompt);
+    fm_token *ids = NULL;
+    s = fm_tokenizer_encode(tok, prompt, plen, FM_ENCODE_ADD_SPECIAL_AUTO, NULL, 0, &n_prompt);
+    if (s == FM_STATUS_BUFFER_TOO_SMALL) {
+        ids = malloc((n_prompt ? n_prompt : 1) * sizeof *ids);
+        if (ids == NULL) return fail("allocate", FM_STATUS_NO_MEMORY);
+        s = fm_tokenizer_encode(tok, prompt, plen, FM_ENCODE_ADD_SPECIAL_AUTO, ids, n_prompt, &n_prompt);
+    }
+    if (s) return fail("tokenize", s);
+    if (n_prompt == 0) {
+        fprintf(stderr, "fm-generate: the prompt gives no tokens\n");
+        return 1;
+    }
+
+    fm_context_params cp = fm_context_default_params();
+    cp.n_threads = (int32_t)threads;
+    cp.n_ctx = n_ctx > 0 ? (uint32_t)n_ctx : (uint32_t)(n_prompt + (size_t)n_gen);
+    fm_context *ctx;
+    if ((s = fm_context_new(model, &cp, &ctx))) return fail("create context", s);
+    fm_sampler *smp;
+    if ((s = fm_sampler_new(&sp, &smp))) return fail("create sampler", s);
+    fm_detokenizer *detok;
+    if ((s = fm_detokenizer_new(tok, FM_DECODE_STRIP_LEADING_SPACE, &detok))) return fail("detokenizer", s);
+
+    if (!print_ids)
+        for (size_t i = 0; i < n_prompt; i++)
+            if (emit(detok, ids[i])) return 1;
+
+    const fm_token eos = fm_tokenizer_special(tok, FM_SPECIAL_EOS);
+    const int32_t n_vocab = fm_tokenizer_n_vocab(tok);
+    double t1 = now_s();
+    if ((s = fm_context_decode(ctx, ids, n_prompt, FM_LOGITS_LAST))) return fail("decode prompt", s);
+    const double t_prompt = now_s() - t1;
+
+    int rc = 0;
+    long n_done = 0;
+    double t2 = now_s();
+    for (long i = 0; i < (long)n_gen; i++) {
+        fm_token next;
+        if ((s = fm_sampler_sample(smp, fm_context_logits(ctx, -1), n_vocab, &next))) {
+            rc = fail("sample", s);
+            break;
+        }
+        if (next == eos && !ignore_eos) break;
+        n_done++;
+        if (print_ids) printf(n_done > 1 ? " %d" : "%d", next);
+        else if (emit(detok, next)) {
+            rc = 1;
+            break;
+        }
+        if (i + 1 == (long)n_gen) break;
+        if ((s = fm_context_decode(ctx, &next, 1, FM_LOGITS_LAST))) {
+            rc = fail("decode", s);
+            break;
+        }
+    }
+    const double t_gen = now_s() - t2;
+    char tail[64];
+    size_t n_tail = 0;
+    if (!print_ids && fm_detokenizer_flush(detok, tail, sizeof tail, &n_tail) == FM_STATUS_OK)
+        fwrite(tail, 1, n_tail, stdout);
+    printf("\n");
+    fflush(stdout);
+    fprintf(stderr, "\nload: %.1f ms\nprompt: %zu tokens, %.2f tokens/s\ngeneration: %ld tokens, %.2f tokens/s\n",
+            t_load * 1e3, n_prompt, n_prompt / (t_prompt > 0 ? t_prompt : 1e-9), n_done,
+            n_done / (t_gen > 0 ? t_gen : 1e-9));
+
+    fm_detokenizer_free(detok);
+    fm_sampler_free(smp);
+    fm_context_free(ctx);
+    fm_model_free(model);
+    free(ids);
+    return rc;
+}

@@ -1,0 +1,441 @@
+/*
+ * fm.h - the public API of libfm, an embeddable library that runs
+ * foundation models (language models first) on an ordinary CPU.
+ *
+ * This header is the contract: a function that is not declared here is not
+ * part of the API. Order: version, status and errors, logging, handles,
+ * tokenizer, model, context, sampler.
+ *
+ * Conventions that hold for every call unless its doc block says otherwise:
+ *  - Calls that can fail return an fm_status; FM_STATUS_OK (0) is success and
+ *    every error is negative. On error, fm_last_error() names what was wrong
+ *    and every out-parameter is left unchanged or set to NULL/0.
+ *  - Constructors write the new handle to an `out` parameter; the matching
+ *    _free() accepts NULL.
+ *  - "Borrowed" means the library does not keep the pointer after the call
+ *    returns unless the doc block says for how long.
+ *  - Thread safety is one of: "any thread" (safe to call concurrently),
+ *    "one thread per object" (concurrent calls on different objects are safe,
+ *    on the same object they are not), "init only" (call before other threads
+ *    use the library).
+ *  - Parameter structs start with `struct_size`; always obtain them from the
+ *    matching fm_*_default_params() and then change fields. The library
+ *    accepts a struct from an older (smaller) header and fills the missing
+ *    tail with defaults; it rejects a larger struct whose unknown tail is not
+ *    all zero.
+ *
+ * Experimental declarations sit behind FM_EXPERIMENTAL and may change between
+ * minor versions; everything else follows docs/abi.md.
+ */
+#ifndef FM_H
+#define FM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(FM_BUILDING_LIBRARY)
+#define FM_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define FM_API __attribute__((visibility("default")))
+#else
+#define FM_API
+#endif
+
+/* ------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------ */
+
+#define FM_VERSION_MAJOR 0
+#define FM_VERSION_MINOR 1
+#define FM_VERSION_PATCH 0
+#define FM_VERSION_NUMBER \
+    (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)
+
+/** The library's version as "MAJOR.MINOR.PATCH". Static string, never NULL.
+ *  Thread safety: any thread. Since: 0.1 */
+FM_API const char *fm_version(void);
+
+/** The library's FM_VERSION_NUMBER, to compare against the header a program
+ *  was compiled with. Thread safety: any thread. Since: 0.1 */
+FM_API uint32_t fm_version_number(void);
+
+/* ------------------------------------------------------------------------
+ * Status codes and errors
+ * ------------------------------------------------------------------------
+ * Values are append-only: a number once shipped keeps its meaning forever. */
+
+typedef enum fm_status {
+    FM_STATUS_OK = 0,
+    FM_STATUS_INVALID_ARGUMENT = -1, /* NULL handle, bad parameter value */
+    FM_STATUS_IO = -2,               /* open/read/map failed */
+    FM_STATUS_BAD_FORMAT = -3,       /* file or data is malformed */
+    FM_STATUS_UNSUPPORTED = -4,      /* well-formed but not supported (yet) */
+    FM_STATUS_NO_MEMORY = -5,        /* allocation failed */
+    FM_STATUS_CONTEXT_FULL = -6,     /* the KV cache has no room left */
+    FM_STATUS_BUFFER_TOO_SMALL = -7, /* caller's buffer too small; see *needed */
+    FM_STATUS_NOT_FOUND = -8,        /* lookup found nothing */
+    FM_STATUS_INVALID_UTF8 = -9,     /* text is not valid UTF-8 */
+    FM_STATUS_BACKEND = -10,         /* a backend reported a failure */
+    FM_STATUS_INTERNAL = -11         /* a bug in libfm: please report it */
+} fm_status;
+
+/** A static, never-NULL name for a status ("FM_STATUS_IO"); unknown values give
+ *  "FM_STATUS_UNKNOWN". Thread safety: any thread. Since: 0.1 */
+FM_API const char *fm_status_name(fm_status status);
+
+/** A human-readable message describing the last error on the calling thread,
+ *  naming the file, offset, tensor or key involved where there is one.
+ *  The string is owned by the library and stays valid until this thread's
+ *  next call into libfm. It is "" if no call on this thread has failed.
+ *  Thread safety: any thread (the message is thread-local). Since: 0.1 */
+FM_API const char *fm_last_error(void);
+
+/* ------------------------------------------------------------------------
+ * Logging
+ * ------------------------------------------------------------------------ */
+
+typedef enum fm_log_level {
+    FM_LOG_ERROR = 0,
+    FM_LOG_WARN = 1,
+    FM_LOG_INFO = 2,
+    FM_LOG_DEBUG = 3
+} fm_log_level;
+
+/** Receives one complete log line (no trailing newline), UTF-8, valid only
+ *  during the call. It may be called from any thread that calls into libfm. */
+typedef void (*fm_log_fn)(fm_log_level level, const char *message, void *user);
+
+/** Routes libfm's log lines to `fn` (NULL silences them; the default prints
+ *  warnings and errors to stderr) for messages at or below `max_level`.
+ *  `user` is passed through untouched.
+ *  Thread safety: init only. Since: 0.1 */
+FM_API void fm_set_log_callback(fm_log_fn fn, void *user, fm_log_level max_level);
+
+/* ------------------------------------------------------------------------
+ * Handles
+ * ------------------------------------------------------------------------ */
+
+typedef struct fm_tokenizer fm_tokenizer;   /* vocabulary + algorithm     */
+typedef struct fm_detokenizer fm_detokenizer; /* streaming token -> text    */
+typedef struct fm_model fm_model;           /* read-only weights          */
+typedef struct fm_context fm_context;       /* KV cache + scratch, 1 thread */
+typedef struct fm_sampler fm_sampler;       /* chain of sampling steps    */
+
+/** A token id. Valid ids are 0 .. n_vocab-1; FM_TOKEN_NONE means "none". */
+typedef int32_t fm_token;
+#define FM_TOKEN_NONE ((fm_token)-1)
+
+/* ------------------------------------------------------------------------
+ * Tokenizer
+ * ------------------------------------------------------------------------ */
+
+typedef struct fm_tokenizer_params {
+    uint32_t struct_size; /* sizeof(fm_tokenizer_params) */
+    uint32_t flags;       /* reserved, must be 0 */
+} fm_tokenizer_params;
+
+/** Default tokenizer parameters. Thread safety: any thread. Since: 0.1 */
+FM_API fm_tokenizer_params fm_tokenizer_default_params(void);
+
+/** Loads a tokenizer alone, without weights, from `path`: a GGUF file (a
+ *  model or a vocab-only file) or a llama2.c `tokenizer.bin`.
+ *  `params` may be NULL for defaults. On success *out receives a new handle
+ *  owned by the caller (free with fm_tokenizer_free()).
+ *  Errors: INVALID_ARGUMENT, IO, BAD_FORMAT, UNSUPPORTED (unknown tokenizer
+ *  model), NO_MEMORY.
+ *  Thread safety: any thread. Since: 0.1 */
+FM_API fm_status fm_tokenizer_load(const char *path,
+                                   const fm_tokenizer_params *params,
+                                   fm_tokenizer **out);
+
+/** Frees a tokenizer from fm_tokenizer_load(). NULL is a no-op. Never call it
+ *  on the tokenizer borrowed from fm_model_tokenizer().
+ *  Thread safety: one thread per object. Since: 0.1 */
+FM_API void fm_tokenizer_free(fm_tokenizer *tok);
+
+/** Number of tokens in the vocabulary (0 for NULL). Any thread. Since: 0.1 */
+FM_API int32_t fm_tokenizer_n_vocab(const fm_tokenizer *tok);
+
+typedef enum fm_special_token {
+    FM_SPECIAL_BOS = 0,
+    FM_SPECIAL_EOS = 1,
+    FM_SPECIAL_UNK = 2,
+    FM_SPECIAL_PAD = 3,
+    FM_SPECIAL_SEP = 4,
+    FM_SPECIAL_CLS = 5,
+    FM_SPECIAL_MASK = 6
+} fm_special_token;
+
+/** The id of a special token, or FM_TOKEN_NONE if the vocabulary has none
+ *  (or `tok` is NULL or `which` unknown). Thread safety: any thread. Since: 0.1 */
+FM_API fm_token fm_tokenizer_special(const fm_tokenizer *tok, fm_special_token which);
+
+/** Flags for fm_tokenizer_encode(). */
+#define FM_ENCODE_ADD_BOS 0x1u       /* prepend BOS if the vocab has one   */
+#define FM_ENCODE_ADD_EOS 0x2u       /* append EOS if the vocab has one    */
+#define FM_ENCODE_PARSE_SPECIAL 0x4u /* "<s>" etc. in the text become their
+                                        control tokens instead of plain text */
+#define FM_ENCODE_ADD_SPECIAL_AUTO 0x8u /* add BOS/EOS as the vocab's metadata
+                                           says (overrides ADD_BOS/ADD_EOS) */
+
+/** Converts `len` bytes of UTF-8 `text` to token ids.
+ *  `text` is borrowed and need not be NUL-terminated (it may contain NUL).
+ *  Writes up to `capacity` ids to `out` (which may be NULL if capacity is 0)
+ *  and the total number of ids to *n_tokens. If the ids do not fit, nothing
+ *  useful is in `out`, *n_tokens holds the count needed and the call returns
+ *  FM_STATUS_BUFFER_TOO_SMALL: call again with a larger buffer.
+ *  User-defined tokens of the vocabulary are always split out; control tokens
+ *  only with FM_ENCODE_PARSE_SPECIAL.
+ *  Errors: INVALID_ARGUMENT, INVALID_UTF8 (SentencePiece vocabularies reject
+ *  malformed UTF-8; see docs/tokenizers.md), BUFFER_TOO_SMALL, NO_MEMORY.
+ *  Thread safety: any thread. Since: 0.1 */
+FM_API fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text,
+                                     size_t len, uint32_t flags, fm_token *out,
+                                     size_t capacity, size_t *n_tokens);
+
+/** Flags for fm_tokenizer_token_to_piece() and fm_tokenizer_decode(). */
+#define FM_DECODE_RENDER_SPECIAL 0x1u /* control tokens render as their text */
+#define FM_DECODE_STRIP_LEADING_SPACE 0x2u /* drop the SentencePiece dummy
+                                              prefix space of the first piece */
+
+/** Writes the bytes token `id` stands for (a byte token "<0x0A>" gives the
+ *  single byte 0x0A; SentencePiece's U+2581 gives a space) to `buf`, which is
+ *  not NUL-terminated. A piece may be part of a UTF-8 sequence. Control
+ *  tokens give no bytes unless FM_DECODE_RENDER_SPECIAL.
+ *  *n_bytes receives the length (needed length when BUFFER_TOO_SMALL).
+ *  Errors: INVALID_ARGUMENT (NULL, or id out of range), BUFFER_TOO_SMALL.
+ *  Thread safety: any thread. Since: 0.1 */
+FM_API fm_status fm_tokenizer_token_to_piece(const fm_tokenizer *tok, fm_token id,
+                                             uint32_t flags, char *buf,
+                                             size_t capacity, size_t *n_bytes);
+
+/** Concatenates the pieces of `n` ids into `buf` (as token_to_piece, plus
+ *  FM_DECODE_STRIP_LEADING_SPACE), not NUL-terminated, with the same
+ *  BUFFER_TOO_SMALL protocol as fm_tokenizer_encode().
+ *  Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL. Any thread. Since: 0.1 */
+FM_API fm_status fm_tokenizer_decode(const fm_tokenizer *tok, const fm_token *ids,
+                                     size_t n, uint32_t flags, char *buf,
+                                     size_t capacity, size_t *n_bytes);
+
+/** Finds the token whose text is exactly `text` (`len` bytes, in the
+ *  vocabulary's own spelling, e.g. "▁the" for SentencePiece) and writes it to
+ *  *id. Errors: INVALID_ARGUMENT, NOT_FOUND. Any thread. Since: 0.1 */
+FM_API fm_status fm_tokenizer_find(const fm_tokenizer *tok, const char *text,
+                                   size_t len, fm_token *id);
+
+/** Creates a streaming detokenizer over `tok`, which is borrowed and must
+ *  outlive it. `flags` are FM_DECODE_* flags. It turns one token at a time
+ *  into text and never emits a partial UTF-8 sequence: bytes of an incomplete
+ *  character are held until it completes (or is flushed).
+ *  Errors: INVALID_ARGUMENT, NO_MEMORY. Any thread. Since: 0.1 */
+FM_API fm_status fm_detokenizer_new(const fm_tokenizer *tok, uint32_t flags,
+                                    fm_detokenizer **out);
+
+/** Feeds one token and writes the text that is complete so far to `buf`
+ *  (not NUL-terminated; *n_bytes its length). A buffer of 64 bytes plus the
+ *  longest token is always enough. On BUFFER_TOO_SMALL the token was not
+ *  consumed and *n_bytes holds the size needed.
+ *  Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL.
+ *  Thread safety: one thread per object. Since: 0.1 */
+FM_API fm_status fm_detokenizer_push(fm_detokenizer *d, fm_token id, char *buf,
+                                     size_t capacity, size_t *n_bytes);
+
+/** Writes any held bytes (an incomplete UTF-8 sequence, as U+FFFD per invalid
+ *  byte) and resets the stream to its start.
+ *  Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL. One thread per object. Since: 0.1 */
+FM_API fm_status fm_detokenizer_flush(fm_detokenizer *d, char *buf,
+                                      size_t capacity, size_t *n_bytes);
+
+/** Frees a detokenizer. NULL is a no-op. Since: 0.1 */
+FM_API void fm_detokenizer_free(fm_detokenizer *d);
+
+/* ------------------------------------------------------------------------
+ * Model
+ * ------------------------------------------------------------------------ */
+
+typedef struct fm_model_params {
+    uint32_t struct_size;       /* sizeof(fm_model_params) */
+    uint32_t flags;             /* reserved, must be 0 */
+    /* Tokenizer file for formats that keep it apart (llama2.c checkpoints
+     * need `tokenizer.bin`). NULL: use the one inside the model file, or for
+     * a llama2.c checkpoint "tokenizer.bin" beside it. Borrowed. */
+    const char *tokenizer_path;
+} fm_model_params;
+
+/** Default model parameters. Thread safety: any thread. Since: 0.1 */
+FM_API fm_model_params fm_model_default_params(void);
+
+/** Loads a model (GGUF v2/v3, or a llama2.c `.bin` checkpoint) from `path`,
+ *  mapping the file read-only. `params` may be NULL for defaults.
+ *  On success *out receives a new model owned by the caller; free it with
+ *  fm_model_free() after every context made from it.
+ *  Errors: INVALID_ARGUMENT, IO, BAD_FORMAT (the message names the offset,
+ *  key or tensor), UNSUPPORTED (architecture or weight type), NO_MEMORY.
+ *  Thread safety: any thread. Since: 0.1 */
+FM_API fm_status fm_model_load(const char *path, const fm_model_params *params,
+                               fm_model **out);
+
+/** Frees a model. NULL is a no-op. Every context made from it must already be
+ *  freed. Thread safety: one thread per object. Since: 0.1 */
+FM_API void fm_model_free(fm_model *model);
+
+/** The model's tokenizer, borrowed: valid as long as the model, never freed
+ *  by the caller. NULL only for NULL. Any thread. Since: 0.1 */
+FM_API const fm_tokenizer *fm_model_tokenizer(const fm_model *model);
+
+typedef enum fm_model_info {
+    FM_MODEL_N_VOCAB = 0,
+    FM_MODEL_N_EMBD = 1,
+    FM_MODEL_N_LAYER = 2,
+    FM_MODEL_N_HEAD = 3,
+    FM_MODEL_N_HEAD_KV = 4,
+    FM_MODEL_N_CTX_TRAIN = 5,
+    FM_MODEL_N_FF = 6,
+    FM_MODEL_N_PARAMS = 7,  /* number of weights */
+    FM_MODEL_SIZE_BYTES = 8 /* bytes of weight data */
+} fm_model_info;
+
+/** One integer fact about the model (0 for NULL or an unknown key).
+ *  Any thread. Since: 0.1 */
+FM_API int64_t fm_model_get_info(const fm_model *model, fm_model_info what);
+
+/** The architecture name ("llama"). Owned by the model. Any thread. Since: 0.1 */
+FM_API const char *fm_model_arch(const fm_model *model);
+
+/** Copies metadata value `key` as text (numbers in decimal, booleans as
+ *  "true"/"false", arrays as "[array of N]") into `buf`, NUL-terminated;
+ *  *n_bytes gets the length without the NUL (needed length on
+ *  BUFFER_TOO_SMALL). Errors: INVALID_ARGUMENT, NOT_FOUND, BUFFER_TOO_SMALL.
+ *  Any thread. Since: 0.1 */
+FM_API fm_status fm_model_meta(const fm_model *model, const char *key, char *buf,
+                               size_t capacity, size_t *n_bytes);
+
+/* ------------------------------------------------------------------------
+ * Context: KV cache and the forward pass
+ * ------------------------------------------------------------------------ */
+
+typedef struct fm_context_params {
+    uint32_t struct_size; /* sizeof(fm_context_params) */
+    uint32_t n_ctx;       /* KV cache positions; 0 = the model's training context */
+    uint32_t n_batch;     /* most tokens evaluated at once; longer inputs are
+                             split internally. Default 512 */
+    int32_t n_threads;    /* compute threads; 0 = number of cores */
+    const char *backend;  /* backend name, borrowed; NULL = "cpu" */
+} fm_context_params;
+
+/** Default context parameters. Thread safety: any thread. Since: 0.1 */
+FM_API fm_context_params fm_context_default_params(void);
+
+/** Creates a context over `model` (borrowed: it must outlive the context) with
+ *  an empty KV cache of params->n_ctx positions. `params` may be NULL.
+ *  Errors: INVALID_ARGUMENT, NOT_FOUND (no backend of that name),
+ *  UNSUPPORTED (the backend cannot run this model), NO_MEMORY, BACKEND.
+ *  Thread safety: any thread; the model may be shared by many contexts.
+ *  Since: 0.1 */
+FM_API fm_status fm_context_new(fm_model *model, const fm_context_params *params,
+                                fm_context **out);
+
+/** Frees a context. NULL is a no-op. One thread per object. Since: 0.1 */
+FM_API void fm_context_free(fm_context *ctx);
+
+/** Which logits fm_context_decode() keeps. */
+#define FM_LOGITS_LAST 0u /* only after the last token of the batch */
+#define FM_LOGITS_ALL 1u  /* after every token of the batch */
+
+/** Evaluates `n_tokens` ids (borrowed) at the next positions of the KV cache,
+ *  e.g. a whole prompt in one call, then keeps logits as `logits_mode` says
+ *  (FM_LOGITS_LAST or FM_LOGITS_ALL).
+ *  If the tokens do not fit in the free positions, nothing is evaluated, the
+ *  call returns FM_STATUS_CONTEXT_FULL and the context is unchanged and usable.
+ *  An id outside the vocabulary gives INVALID_ARGUMENT with the cache
+ *  unchanged. Errors: INVALID_ARGUMENT, CONTEXT_FULL, NO_MEMORY, BACKEND.
+ *  Thread safety: one thread per object. Since: 0.1 */
+FM_API fm_status fm_context_decode(fm_context *ctx, const fm_token *tokens,
+                                   size_t n_tokens, uint32_t logits_mode);
+
+/** Logits after token `i` of the last decoded batch (i < 0 counts from the
+ *  end: -1 is the last), n_vocab floats owned by the context and valid until
+ *  its next decode, clear or free. NULL if that row was not kept (then
+ *  fm_last_error() says why). One thread per object. Since: 0.1 */
+FM_API const float *fm_context_logits(fm_context *ctx, int32_t i);
+
+/** Positions in use in the KV cache. Since: 0.1 */
+FM_API uint32_t fm_context_n_past(const fm_context *ctx);
+
+/** KV cache capacity in positions. Since: 0.1 */
+FM_API uint32_t fm_context_n_ctx(const fm_context *ctx);
+
+/** Forgets positions n_keep .. n_past-1 so decoding continues at n_keep
+ *  (n_keep = 0 empties the cache). Errors: INVALID_ARGUMENT (n_keep > n_past).
+ *  One thread per object. Since: 0.1 */
+FM_API fm_status fm_context_truncate(fm_context *ctx, uint32_t n_keep);
+
+/** Changes the number of compute threads (0 = cores). Errors: INVALID_ARGUMENT.
+ *  One thread per object. Since: 0.1 */
+FM_API fm_status fm_context_set_n_threads(fm_context *ctx, int32_t n_threads);
+
+/* ------------------------------------------------------------------------
+ * Sampler: a chain of steps that turns logits into one token id
+ * ------------------------------------------------------------------------ */
+
+typedef struct fm_sampler_params {
+    uint32_t struct_size; /* sizeof(fm_sampler_params) */
+    uint32_t flags;       /* reserved, must be 0 */
+    uint64_t seed;        /* RNG seed; the same seed and inputs give the same tokens */
+    float temperature;    /* <= 0: greedy (argmax, lowest id on ties) */
+    int32_t top_k;        /* keep the k most likely; <= 0: off */
+    float top_p;          /* nucleus: smallest set with mass >= p; >= 1: off */
+    float min_p;          /* drop tokens below min_p * p(max); <= 0: off */
+} fm_sampler_params;
+
+/** Defaults: seed 0, temperature 0.8, top_k 40, top_p 0.95, min_p 0.05.
+ *  Any thread. Since: 0.1 */
+FM_API fm_sampler_params fm_sampler_default_params(void);
+
+/** Creates the standard chain from `params` (NULL for defaults):
+ *  top-k, top-p, min-p, temperature, then a seeded random draw; or a single
+ *  greedy step when temperature <= 0. Owned by the caller.
+ *  Errors: INVALID_ARGUMENT (NaN or negative values), NO_MEMORY.
+ *  Any thread. Since: 0.1 */
+FM_API fm_status fm_sampler_new(const fm_sampler_params *params, fm_sampler **out);
+
+/** The steps a chain can hold, in the order the caller adds them. */
+typedef enum fm_sampler_step {
+    FM_STEP_TOP_K = 0,       /* value: k (integer) */
+    FM_STEP_TOP_P = 1,       /* value: p in (0, 1] */
+    FM_STEP_MIN_P = 2,       /* value: ratio in [0, 1] */
+    FM_STEP_TEMPERATURE = 3, /* value: t > 0 */
+    FM_STEP_GREEDY = 4,      /* final: argmax; value ignored */
+    FM_STEP_DIST = 5         /* final: random draw with the chain's RNG */
+} fm_sampler_step;
+
+/** Creates an empty chain whose RNG starts from `seed`; add steps with
+ *  fm_sampler_add(). Errors: INVALID_ARGUMENT, NO_MEMORY. Since: 0.1 */
+FM_API fm_status fm_sampler_new_chain(uint64_t seed, fm_sampler **out);
+
+/** Appends a step. Errors: INVALID_ARGUMENT (unknown step or bad value),
+ *  NO_MEMORY. One thread per object. Since: 0.1 */
+FM_API fm_status fm_sampler_add(fm_sampler *s, fm_sampler_step step, double value);
+
+/** Picks a token from `n_vocab` logits (borrowed, not modified). A chain with
+ *  no final step ends with a random draw.
+ *  Errors: INVALID_ARGUMENT (NULL, n_vocab <= 0), NO_MEMORY.
+ *  One thread per object. Since: 0.1 */
+FM_API fm_status fm_sampler_sample(fm_sampler *s, const float *logits,
+                                   int32_t n_vocab, fm_token *out);
+
+/** Restarts the RNG from `seed`. One thread per object. Since: 0.1 */
+FM_API void fm_sampler_set_seed(fm_sampler *s, uint64_t seed);
+
+/** Frees a sampler. NULL is a no-op. Since: 0.1 */
+FM_API void fm_sampler_free(fm_sampler *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FM_H */

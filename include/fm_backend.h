@@ -1,0 +1,166 @@
+/*
+ * fm_backend.h - the compute backend interface of libfm, for implementers.
+ *
+ * An architecture's forward pass never calls a kernel directly: it calls the
+ * ops of the backend its context was created with. A backend is a table of
+ * function pointers (fm_backend_iface) registered by name; a context picks it
+ * with fm_context_params.backend. The built-in "cpu" backend is plain
+ * portable C and is the oracle every faster backend is tested against.
+ *
+ * Versioning: the table starts with struct_size and abi_version and is only
+ * ever appended to. libfm never reads past struct_size. Entries marked
+ * (optional) may be NULL; the core then supplies a default or skips the call.
+ * All tensors handed to ops are host memory in this ABI version.
+ */
+#ifndef FM_BACKEND_H
+#define FM_BACKEND_H
+
+#include "fm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FM_BACKEND_ABI_VERSION 1
+
+/** Element types of weights. The numbers are GGUF's tensor type ids. */
+typedef enum fm_dtype {
+    FM_DTYPE_F32 = 0,
+    FM_DTYPE_F16 = 1,
+    FM_DTYPE_Q4_0 = 2,
+    FM_DTYPE_Q4_1 = 3,
+    FM_DTYPE_Q5_0 = 6,
+    FM_DTYPE_Q5_1 = 7,
+    FM_DTYPE_Q8_0 = 8,
+    FM_DTYPE_Q8_1 = 9,
+    FM_DTYPE_Q2_K = 10,
+    FM_DTYPE_Q3_K = 11,
+    FM_DTYPE_Q4_K = 12,
+    FM_DTYPE_Q5_K = 13,
+    FM_DTYPE_Q6_K = 14,
+    FM_DTYPE_Q8_K = 15,
+    FM_DTYPE_I8 = 24,
+    FM_DTYPE_I16 = 25,
+    FM_DTYPE_I32 = 26,
+    FM_DTYPE_I64 = 27,
+    FM_DTYPE_F64 = 28,
+    FM_DTYPE_BF16 = 30
+} fm_dtype;
+
+/** A read-only 2-D weight: `rows` rows of `cols` elements, row-major, each
+ *  row `row_bytes` long (GGUF shape {cols, rows}). Owned by the model. */
+typedef struct fm_weight {
+    const void *data;
+    int32_t dtype; /* fm_dtype */
+    int32_t reserved;
+    int64_t rows;
+    int64_t cols;
+    size_t row_bytes;
+} fm_weight;
+
+/** The ops an architecture may ask for; used by supports_op(). */
+typedef enum fm_op {
+    FM_OP_MATMUL = 0,
+    FM_OP_GET_ROWS = 1,
+    FM_OP_RMSNORM = 2,
+    FM_OP_ROPE = 3,
+    FM_OP_ATTENTION = 4,
+    FM_OP_SWIGLU = 5,
+    FM_OP_ADD = 6
+} fm_op;
+
+/** RoPE pairings: NORMAL rotates (2i, 2i+1) as llama and llama2.c do; NEOX
+ *  rotates (i, i + n_rot/2). */
+typedef enum fm_rope_mode { FM_ROPE_NORMAL = 0, FM_ROPE_NEOX = 2 } fm_rope_mode;
+
+/** Scaled dot-product attention of n_tok query rows against a KV cache.
+ *  Query row t sits at position pos[t] and sees cache positions 0..pos[t]
+ *  (causal) or 0..n_kv-1 (not causal). Query head h reads KV head
+ *  h / (n_head / n_head_kv). */
+typedef struct fm_attention_args {
+    uint32_t struct_size;
+    int32_t n_tok;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim;
+    int32_t n_kv;          /* cache positions filled, including this batch */
+    int32_t causal;        /* nonzero: mask future positions */
+    float scale;           /* usually 1/sqrt(head_dim) */
+    const float *q;        /* [n_tok][n_head*head_dim] */
+    const float *k;        /* [n_kv][kv_stride] */
+    const float *v;        /* [n_kv][kv_stride] */
+    int64_t kv_stride;     /* floats between cache rows */
+    const int32_t *pos;    /* [n_tok] */
+    float *out;            /* [n_tok][n_head*head_dim] */
+} fm_attention_args;
+
+/** Arguments every backend receives at context creation. */
+typedef struct fm_backend_init_params {
+    uint32_t struct_size;
+    int32_t n_threads;  /* >= 1 */
+    int32_t n_ctx;      /* longest KV run attention will see */
+    int32_t n_batch;    /* most rows per op call */
+} fm_backend_init_params;
+
+/** A backend. `ctx` in every entry is the backend's own state: libfm
+ *  allocates ctx_size zeroed bytes per context and frees them after
+ *  release(). Ops return FM_STATUS_OK or an error status; an op that fails
+ *  aborts the decode and the context's KV cache is rolled back. */
+typedef struct fm_backend_iface {
+    uint32_t struct_size; /* sizeof(fm_backend_iface) of the implementer */
+    uint32_t abi_version; /* FM_BACKEND_ABI_VERSION the implementer used */
+    const char *name;     /* unique, e.g. "cpu"; static storage */
+    size_t ctx_size;      /* bytes of per-context state */
+
+    /* (optional) set up ctx; may fail with any fm_status */
+    fm_status (*init)(void *ctx, const fm_backend_init_params *params);
+    /* (optional) release what init acquired */
+    void (*release)(void *ctx);
+    /* (optional) nonzero if `op` works on weights of `dtype`
+       (-1 for ops without weights); NULL means "everything" */
+    int (*supports_op)(void *ctx, fm_op op, int32_t dtype);
+    /* (optional) change the thread count of a live context */
+    fm_status (*set_n_threads)(void *ctx, int32_t n_threads);
+
+    /* y[t][r] = sum_c w[r][c] * x[t][c] for t < n_tok, r < w->rows;
+       x rows are w->cols floats apart, y rows y_stride floats apart */
+    fm_status (*matmul)(void *ctx, const fm_weight *w, const float *x,
+                        int32_t n_tok, float *y, int64_t y_stride);
+    /* out[i] = row ids[i] of table, as f32 (embedding lookup) */
+    fm_status (*get_rows)(void *ctx, const fm_weight *table, const int32_t *ids,
+                          int32_t n, float *out);
+    /* y = x / sqrt(mean(x^2) + eps) * weight, per row of n floats */
+    fm_status (*rmsnorm)(void *ctx, const float *x, const float *weight,
+                         int32_t n, int32_t n_rows, float eps, float *y);
+    /* rotate the first n_rot dims of each head of x in place;
+       x is [n_tok][n_head*head_dim] */
+    fm_status (*rope)(void *ctx, float *x, int32_t n_tok, int32_t n_head,
+                      int32_t head_dim, int32_t n_rot, const int32_t *pos,
+                      float freq_base, int32_t mode);
+    fm_status (*attention)(void *ctx, const fm_attention_args *args);
+    /* out[i] = silu(gate[i]) * up[i] */
+    fm_status (*swiglu)(void *ctx, const float *gate, const float *up, int64_t n,
+                        float *out);
+    /* y[i] += x[i] */
+    fm_status (*add)(void *ctx, float *y, const float *x, int64_t n);
+} fm_backend_iface;
+
+/** Registers a backend under iface->name. The table is borrowed and must stay
+ *  valid (usually static) until the process ends. Registering a name again
+ *  replaces the earlier table for contexts created afterwards.
+ *  Errors: INVALID_ARGUMENT (NULL, no name, a struct_size smaller than ABI
+ *  version 1's table, an abi_version newer than this library, a required op
+ *  missing), NO_MEMORY (more than 32 backends).
+ *  Thread safety: init only. Since: 0.1 */
+FM_API fm_status fm_backend_register(const fm_backend_iface *iface);
+
+/** The registered table named `name` (NULL if none). The built-in "cpu" one
+ *  is always present, so another backend may wrap it.
+ *  Thread safety: any thread once registration is done. Since: 0.1 */
+FM_API const fm_backend_iface *fm_backend_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FM_BACKEND_H */

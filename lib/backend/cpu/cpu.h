@@ -1,0 +1,41 @@
+/* The portable CPU backend: plain C kernels, threads from a pool. It is the
+ * oracle every faster backend is compared against. */
+#ifndef FM_BACKEND_CPU_H
+#define FM_BACKEND_CPU_H
+
+#include "../../core/threadpool.h"
+#include "fm_backend.h"
+
+typedef struct fm_cpu_ctx {
+    fm_threadpool *pool;
+    int n_threads;
+    int n_ctx;
+    float *scores; /* attention scratch: n_threads rows of n_ctx */
+    float *rowbuf; /* converted weight rows, grown on demand */
+    size_t rowbuf_len;
+} fm_cpu_ctx;
+
+/* Slice [*lo, *hi) of n items for worker ith of nth. */
+static inline void fm_cpu_slice(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
+    int64_t per = (n + nth - 1) / nth;
+    *lo = per * ith < n ? per * ith : n;
+    *hi = *lo + per < n ? *lo + per : n;
+}
+
+/* Threads worth using for `work` multiply-adds: small ops run on one. */
+int fm_cpu_threads_for(const fm_cpu_ctx *c, int64_t work);
+
+/* One row of a weight as f32 (get_rows and the reference path). */
+void fm_cpu_row_to_f32(const fm_weight *w, int64_t row, float *out);
+
+fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride);
+fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a);
+fm_status fm_cpu_get_rows(void *ctx, const fm_weight *table, const int32_t *ids, int32_t n, float *out);
+fm_status fm_cpu_rmsnorm(void *ctx, const float *x, const float *weight, int32_t n, int32_t n_rows, float eps,
+                         float *y);
+fm_status fm_cpu_rope(void *ctx, float *x, int32_t n_tok, int32_t n_head, int32_t head_dim, int32_t n_rot,
+                      const int32_t *pos, float freq_base, int32_t mode);
+fm_status fm_cpu_swiglu(void *ctx, const float *gate, const float *up, int64_t n, float *out);
+fm_status fm_cpu_add(void *ctx, float *y, const float *x, int64_t n);
+
+#endif

@@ -1,0 +1,58 @@
+/* Scaled dot-product attention over the KV cache, one (token, head) pair at
+ * a time, pairs split across threads. */
+#include <math.h>
+
+#include "cpu.h"
+
+typedef struct attn_job {
+    const fm_attention_args *a;
+    float *scores;
+    int n_ctx;
+} attn_job;
+
+static void attn_slice(void *arg, int ith, int nth) {
+    const attn_job *j = arg;
+    const fm_attention_args *a = j->a;
+    const int32_t D = a->head_dim, group = a->n_head / a->n_head_kv;
+    float *sc = j->scores + (size_t)ith * (size_t)j->n_ctx;
+    int64_t lo, hi;
+    fm_cpu_slice((int64_t)a->n_tok * a->n_head, ith, nth, &lo, &hi);
+    for (int64_t th = lo; th < hi; th++) {
+        const int32_t t = (int32_t)(th / a->n_head), h = (int32_t)(th % a->n_head);
+        const float *q = a->q + ((size_t)t * (size_t)a->n_head + (size_t)h) * (size_t)D;
+        const size_t kv_off = (size_t)(h / group) * (size_t)D;
+        const int32_t n = a->causal ? a->pos[t] + 1 : a->n_kv;
+        float mx = -INFINITY;
+        for (int32_t p = 0; p < n; p++) {
+            const float *k = a->k + (size_t)p * (size_t)a->kv_stride + kv_off;
+            float s = 0;
+            for (int32_t d = 0; d < D; d++) s += q[d] * k[d];
+            sc[p] = s * a->scale;
+            if (sc[p] > mx) mx = sc[p];
+        }
+        double sum = 0;
+        for (int32_t p = 0; p < n; p++) {
+            sc[p] = expf(sc[p] - mx);
+            sum += sc[p];
+        }
+        const float inv = (float)(1.0 / sum);
+        float *out = a->out + ((size_t)t * (size_t)a->n_head + (size_t)h) * (size_t)D;
+        for (int32_t d = 0; d < D; d++) out[d] = 0;
+        for (int32_t p = 0; p < n; p++) {
+            const float *v = a->v + (size_t)p * (size_t)a->kv_stride + kv_off;
+            const float w = sc[p] * inv;
+            for (int32_t d = 0; d < D; d++) out[d] += w * v[d];
+        }
+    }
+}
+
+fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a) {
+    fm_cpu_ctx *c = ctx;
+    if (a->n_kv > c->n_ctx || a->n_head_kv <= 0 || a->n_head % a->n_head_kv != 0) return FM_STATUS_INVALID_ARGUMENT;
+    for (int32_t t = 0; t < a->n_tok; t++)
+        if (a->pos[t] < 0 || a->pos[t] >= a->n_kv) return FM_STATUS_INVALID_ARGUMENT;
+    attn_job j = {a, c->scores, c->n_ctx};
+    int64_t work = (int64_t)a->n_tok * a->n_head * a->n_kv * a->head_dim * 2;
+    fm_threadpool_run(c->pool, attn_slice, &j, fm_cpu_threads_for(c, work));
+    return FM_STATUS_OK;
+}

@@ -1,0 +1,68 @@
+/* The "cpu" backend's table and life cycle. */
+#include <stdlib.h>
+
+#include "../../core/error.h"
+#include "../backend.h"
+#include "cpu.h"
+
+static fm_status cpu_set_n_threads(void *ctx, int32_t n_threads) {
+    fm_cpu_ctx *c = ctx;
+    if (n_threads < 1) return fm_error(FM_STATUS_INVALID_ARGUMENT, "cpu backend: %d threads", n_threads);
+    fm_threadpool *pool;
+    float *scores = malloc((size_t)n_threads * (size_t)c->n_ctx * sizeof *scores);
+    if (scores == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for attention scratch");
+    fm_status s = fm_threadpool_new(n_threads, &pool);
+    if (s) {
+        free(scores);
+        return s;
+    }
+    fm_threadpool_free(c->pool);
+    free(c->scores);
+    c->pool = pool;
+    c->scores = scores;
+    c->n_threads = n_threads;
+    return FM_STATUS_OK;
+}
+
+static fm_status cpu_init(void *ctx, const fm_backend_init_params *p) {
+    fm_cpu_ctx *c = ctx;
+    c->n_ctx = p->n_ctx > 0 ? p->n_ctx : 1;
+    return cpu_set_n_threads(ctx, p->n_threads);
+}
+
+static void cpu_release(void *ctx) {
+    fm_cpu_ctx *c = ctx;
+    fm_threadpool_free(c->pool);
+    free(c->scores);
+    free(c->rowbuf);
+}
+
+static int cpu_supports_op(void *ctx, fm_op op, int32_t dtype) {
+    (void)ctx;
+    if (op != FM_OP_MATMUL && op != FM_OP_GET_ROWS) return 1;
+    return dtype == FM_DTYPE_F32 || dtype == FM_DTYPE_F16 || dtype == FM_DTYPE_BF16;
+}
+
+int fm_cpu_threads_for(const fm_cpu_ctx *c, int64_t work) {
+    /* below ~64k multiply-adds waking threads costs more than it saves */
+    int64_t n = work / 65536 + 1;
+    return n < c->n_threads ? (int)n : c->n_threads;
+}
+
+const fm_backend_iface fm_cpu_backend = {
+    .struct_size = sizeof(fm_backend_iface),
+    .abi_version = FM_BACKEND_ABI_VERSION,
+    .name = "cpu",
+    .ctx_size = sizeof(fm_cpu_ctx),
+    .init = cpu_init,
+    .release = cpu_release,
+    .supports_op = cpu_supports_op,
+    .set_n_threads = cpu_set_n_threads,
+    .matmul = fm_cpu_matmul,
+    .get_rows = fm_cpu_get_rows,
+    .rmsnorm = fm_cpu_rmsnorm,
+    .rope = fm_cpu_rope,
+    .attention = fm_cpu_attention,
+    .swiglu = fm_cpu_swiglu,
+    .add = fm_cpu_add,
+};

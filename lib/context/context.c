@@ -1,0 +1,224 @@
+/* A context: one KV cache, scratch buffers and a backend over a shared,
+ * read-only model. Decoding appends tokens at the next free positions. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+#include "../core/threadpool.h"
+#include "../format/dtype.h"
+#include "../model/model.h"
+
+struct fm_context {
+    const fm_model *model;
+    fm_backend_inst backend;
+    fm_forward_state st;
+    uint32_t n_past;
+    float *logits;       /* rows of n_vocab */
+    size_t logits_rows;  /* allocated rows */
+    int32_t n_last;      /* tokens in the last decoded batch */
+    int32_t first_kept;  /* index of the first token whose logits are kept */
+};
+
+fm_context_params fm_context_default_params(void) {
+    fm_context_params p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    p.n_batch = 512;
+    return p;
+}
+
+static fm_status read_params(const fm_context_params *in, fm_context_params *out) {
+    *out = fm_context_default_params();
+    if (in == NULL) return FM_STATUS_OK;
+    if (in->struct_size < sizeof(uint32_t))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_params.struct_size is %u", in->struct_size);
+    for (size_t i = sizeof *out; i < in->struct_size; i++)
+        if (((const uint8_t *)in)[i] != 0)
+            return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_params has unknown non-zero fields");
+    memcpy(out, in, in->struct_size < sizeof *out ? in->struct_size : sizeof *out);
+    out->struct_size = sizeof *out;
+    return FM_STATUS_OK;
+}
+
+/* Refuses a backend that cannot multiply one of the model's weight types. */
+static fm_status check_backend(const fm_backend_inst *b, const fm_model *m) {
+    if (b->iface.supports_op == NULL) return FM_STATUS_OK;
+    const fm_weight *ws[] = {&m->tok_embd, &m->output};
+    for (size_t i = 0; i < 2; i++)
+        if (!b->iface.supports_op(b->ctx, i == 0 ? FM_OP_GET_ROWS : FM_OP_MATMUL, ws[i]->dtype))
+            return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot use %s weights", b->iface.name,
+                            fm_dtype_get((uint32_t)ws[i]->dtype)->name);
+    for (int32_t l = 0; l < m->hp.n_layer; l++) {
+        const fm_layer *L = &m->layers[l];
+        const fm_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++)
+            if (!b->iface.supports_op(b->ctx, FM_OP_MATMUL, lw[i]->dtype))
+                return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot multiply %s weights (layer %d)",
+                                b->iface.name, fm_dtype_get((uint32_t)lw[i]->dtype)->name, l);
+    }
+    return FM_STATUS_OK;
+}
+
+static float *alloc_floats(size_t n, int *ok) {
+    float *p = calloc(n ? n : 1, sizeof *p);
+    if (p == NULL) *ok = 0;
+    return p;
+}
+
+fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_context **out) {
+    fm_error_clear();
+    if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_new: out is NULL");
+    *out = NULL;
+    if (model == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_new: model is NULL");
+    fm_context_params p;
+    fm_status s = read_params(params, &p);
+    if (s) return s;
+    const fm_hparams *hp = &model->hp;
+    if (p.n_ctx == 0) p.n_ctx = (uint32_t)hp->n_ctx_train;
+    if (p.n_ctx > (1u << 24)) return fm_error(FM_STATUS_INVALID_ARGUMENT, "n_ctx %u is too large", p.n_ctx);
+    if (p.n_batch == 0) p.n_batch = 512;
+    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    if (p.n_threads < 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "n_threads %d is negative", p.n_threads);
+    if (p.n_threads == 0) p.n_threads = fm_cpu_count();
+
+    fm_context *c = calloc(1, sizeof *c);
+    if (c == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a context");
+    c->model = model;
+    fm_backend_init_params bp = {sizeof bp, p.n_threads, (int32_t)p.n_ctx, (int32_t)p.n_batch};
+    if ((s = fm_backend_inst_init(&c->backend, p.backend ? p.backend : "cpu", &bp))) {
+        free(c);
+        return s;
+    }
+    if ((s = check_backend(&c->backend, model))) goto fail;
+
+    fm_forward_state *st = &c->st;
+    const size_t B = p.n_batch, E = (size_t)hp->n_embd, F = (size_t)hp->n_ff;
+    const size_t QD = (size_t)hp->n_head * (size_t)hp->head_dim;
+    const size_t KVD = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+    int ok = 1;
+    st->backend = &c->backend;
+    st->n_ctx = (int32_t)p.n_ctx;
+    st->n_batch = (int32_t)p.n_batch;
+    st->k_cache = alloc_floats((size_t)hp->n_layer * p.n_ctx * KVD, &ok);
+    st->v_cache = alloc_floats((size_t)hp->n_layer * p.n_ctx * KVD, &ok);
+    st->x = alloc_floats(B * E, &ok);
+    st->xb = alloc_floats(B * (E > QD ? E : QD), &ok);
+    st->xb2 = alloc_floats(B * E, &ok);
+    st->q = alloc_floats(B * QD, &ok);
+    st->att = alloc_floats(B * QD, &ok);
+    st->hb = alloc_floats(B * F, &ok);
+    st->hb2 = alloc_floats(B * F, &ok);
+    st->pos = calloc(B, sizeof *st->pos);
+    c->logits = alloc_floats((size_t)hp->n_vocab, &ok);
+    c->logits_rows = 1;
+    if (!ok || st->pos == NULL) {
+        s = fm_error(FM_STATUS_NO_MEMORY, "out of memory for a context of %u positions", p.n_ctx);
+        goto fail;
+    }
+    *out = c;
+    return FM_STATUS_OK;
+fail:
+    fm_context_free(c);
+    return s;
+}
+
+void fm_context_free(fm_context *c) {
+    if (c == NULL) return;
+    fm_backend_inst_release(&c->backend);
+    fm_forward_state *st = &c->st;
+    free(st->k_cache);
+    free(st->v_cache);
+    free(st->x);
+    free(st->xb);
+    free(st->xb2);
+    free(st->q);
+    free(st->att);
+    free(st->hb);
+    free(st->hb2);
+    free(st->pos);
+    free(c->logits);
+    free(c);
+}
+
+fm_status fm_context_decode(fm_context *c, const fm_token *tokens, size_t n_tokens, uint32_t logits_mode) {
+    fm_error_clear();
+    if (c == NULL || (tokens == NULL && n_tokens > 0))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_decode: NULL argument");
+    if (logits_mode != FM_LOGITS_LAST && logits_mode != FM_LOGITS_ALL)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_decode: unknown logits mode %u", logits_mode);
+    if (n_tokens == 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_decode: no tokens");
+    const uint32_t n_ctx = (uint32_t)c->st.n_ctx;
+    if (n_tokens > n_ctx - c->n_past)
+        return fm_error(FM_STATUS_CONTEXT_FULL,
+                        "%zu tokens do not fit in the context: %u of %u positions are used", n_tokens, c->n_past,
+                        n_ctx);
+    const int32_t n_vocab = c->model->hp.n_vocab;
+    for (size_t i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return fm_error(FM_STATUS_INVALID_ARGUMENT, "token %d at index %zu is outside the vocabulary (0..%d)",
+                            tokens[i], i, n_vocab - 1);
+    const size_t rows = logits_mode == FM_LOGITS_ALL ? n_tokens : 1;
+    if (rows > c->logits_rows) {
+        float *p = realloc(c->logits, rows * (size_t)n_vocab * sizeof *p);
+        if (p == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %zu rows of logits", rows);
+        c->logits = p;
+        c->logits_rows = rows;
+    }
+    const int32_t first_kept = (int32_t)(n_tokens - rows);
+    /* Run in batches; logits land at row (token index - first_kept). A
+     * failure leaves n_past as it was, so the cache is effectively unchanged. */
+    c->n_last = 0;
+    for (size_t start = 0; start < n_tokens; start += (size_t)c->st.n_batch) {
+        size_t m = n_tokens - start < (size_t)c->st.n_batch ? n_tokens - start : (size_t)c->st.n_batch;
+        int32_t first_out = first_kept > (int32_t)start ? first_kept - (int32_t)start : 0;
+        if (first_out > (int32_t)m) first_out = (int32_t)m;
+        float *dst = first_out < (int32_t)m
+                         ? c->logits + (size_t)((int32_t)start + first_out - first_kept) * (size_t)n_vocab
+                         : NULL;
+        fm_status s = c->model->arch->forward(c->model, &c->st, tokens + start, (int32_t)m,
+                                              (int32_t)(c->n_past + start), first_out, dst);
+        if (s != FM_STATUS_OK) return s;
+    }
+    c->n_past += (uint32_t)n_tokens;
+    c->n_last = (int32_t)n_tokens;
+    c->first_kept = first_kept;
+    return FM_STATUS_OK;
+}
+
+const float *fm_context_logits(fm_context *c, int32_t i) {
+    fm_error_clear();
+    if (c == NULL) {
+        fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_logits: context is NULL");
+        return NULL;
+    }
+    if (i < 0) i += c->n_last;
+    if (c->n_last == 0 || i < c->first_kept || i >= c->n_last) {
+        fm_error(FM_STATUS_INVALID_ARGUMENT, "no logits kept for token %d of the last batch (%d tokens, kept from %d)",
+                 i, c->n_last, c->first_kept);
+        return NULL;
+    }
+    return c->logits + (size_t)(i - c->first_kept) * (size_t)c->model->hp.n_vocab;
+}
+
+uint32_t fm_context_n_past(const fm_context *c) { return c ? c->n_past : 0; }
+
+uint32_t fm_context_n_ctx(const fm_context *c) { return c ? (uint32_t)c->st.n_ctx : 0; }
+
+fm_status fm_context_truncate(fm_context *c, uint32_t n_keep) {
+    fm_error_clear();
+    if (c == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_truncate: context is NULL");
+    if (n_keep > c->n_past)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "cannot keep %u positions: only %u are used", n_keep, c->n_past);
+    c->n_past = n_keep;
+    c->n_last = 0;
+    return FM_STATUS_OK;
+}
+
+fm_status fm_context_set_n_threads(fm_context *c, int32_t n_threads) {
+    fm_error_clear();
+    if (c == NULL || n_threads < 0)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_set_n_threads: bad argument");
+    if (n_threads == 0) n_threads = fm_cpu_count();
+    if (c->backend.iface.set_n_threads == NULL) return FM_STATUS_OK;
+    return c->backend.iface.set_n_threads(c->backend.ctx, n_threads);
+}

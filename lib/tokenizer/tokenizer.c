@@ -1,0 +1,281 @@
+/* The public tokenizer calls: loading, special-token splitting, encoding and
+ * token-to-text. The algorithms live in their own files (spm.c, ...). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+#include "../core/utf8.h"
+#include "vocab.h"
+
+fm_tokenizer_params fm_tokenizer_default_params(void) {
+    fm_tokenizer_params p = {sizeof(fm_tokenizer_params), 0};
+    return p;
+}
+
+fm_status fm_tokenizer_load(const char *path, const fm_tokenizer_params *params, fm_tokenizer **out) {
+    fm_error_clear();
+    if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_load: out is NULL");
+    *out = NULL;
+    if (path == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_load: path is NULL");
+    if (params != NULL && (params->struct_size < 4 || params->flags != 0))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_load: bad params (struct_size %u, flags %u)",
+                        params->struct_size, params->struct_size >= 8 ? params->flags : 0);
+    fm_mapped_file probe;
+    fm_status s = fm_mapped_file_open(&probe, path);
+    if (s) return s;
+    int gguf = fm_gguf_has_magic(&probe);
+    fm_mapped_file_close(&probe);
+    if (!gguf) return fm_tokenizer_from_llama2c(path, 0, out);
+    fm_model_file *mf;
+    if ((s = fm_model_file_open(path, &mf))) return s;
+    s = fm_tokenizer_from_model_file(mf, path, out);
+    fm_model_file_close(mf);
+    return s;
+}
+
+int32_t fm_tokenizer_n_vocab(const fm_tokenizer *tok) { return tok ? tok->n_vocab : 0; }
+
+fm_token fm_tokenizer_special(const fm_tokenizer *tok, fm_special_token which) {
+    if (tok == NULL || (unsigned)which >= sizeof tok->special / sizeof tok->special[0]) return FM_TOKEN_NONE;
+    return tok->special[which];
+}
+
+fm_status fm_tokenizer_find(const fm_tokenizer *tok, const char *text, size_t len, fm_token *id) {
+    fm_error_clear();
+    if (tok == NULL || (text == NULL && len > 0) || id == NULL)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_find: NULL argument");
+    fm_token t = fm_vocab_lookup(tok, text ? text : "", len);
+    if (t < 0) return fm_error(FM_STATUS_NOT_FOUND, "no token has the text '%.*s'", (int)(len > 64 ? 64 : len), text);
+    *id = t;
+    return FM_STATUS_OK;
+}
+
+/* A piece of the input: raw text to run the algorithm on, or a token cut out
+ * by fm_tokenizer.splitters. */
+typedef struct fragment {
+    size_t off, len;
+    fm_token token; /* -1 for raw text */
+} fragment;
+
+typedef struct fragments {
+    fragment *v;
+    size_t n, cap;
+} fragments;
+
+static int frag_insert(fragments *f, size_t at, fragment x) {
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        fragment *v = realloc(f->v, cap * sizeof *v);
+        if (v == NULL) return 0;
+        f->v = v;
+        f->cap = cap;
+    }
+    memmove(f->v + at + 1, f->v + at, (f->n - at) * sizeof *f->v);
+    f->v[at] = x;
+    f->n++;
+    return 1;
+}
+
+static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m) {
+    if (m == 0 || m > n) return NULL;
+    const char *end = hay + n - m + 1;
+    for (const char *p = hay; p < end; p++) {
+        p = memchr(p, needle[0], (size_t)(end - p));
+        if (p == NULL) return NULL;
+        if (memcmp(p, needle, m) == 0) return p;
+    }
+    return NULL;
+}
+
+/* Cuts every raw fragment at each occurrence of each splitter token, longest
+ * token first, as llama.cpp does: user-defined tokens always, control and
+ * unknown tokens only when parse_special. Whitespace next to a token with
+ * lstrip/rstrip is dropped. */
+static int partition(const fm_tokenizer *tok, const char *text, fragments *f, int parse_special) {
+    for (int32_t si = 0; si < tok->n_splitters; si++) {
+        const fm_token id = tok->splitters[si];
+        const fm_vocab_token *tk = &tok->tokens[id];
+        if (!parse_special && tk->type != FM_TT_USER_DEFINED) continue;
+        const char *needle = fm_vocab_text(tok, id);
+        for (size_t i = 0; i < f->n; i++) {
+            if (f->v[i].token >= 0) continue;
+            const char *base = text + f->v[i].off;
+            const char *hit = find_bytes(base, f->v[i].len, needle, tk->len);
+            if (hit == NULL) continue;
+            fragment raw = f->v[i];
+            size_t left = (size_t)(hit - base);
+            size_t right_off = raw.off + left + tk->len;
+            size_t right_len = raw.len - left - tk->len;
+            if (tk->lstrip)
+                while (left > 0 && isspace((unsigned char)base[left - 1])) left--;
+            if (tk->rstrip)
+                while (right_len > 0 && isspace((unsigned char)text[right_off])) right_off++, right_len--;
+            /* replace fragment i by [left][token][right]; continue in right */
+            size_t at = i;
+            f->v[at] = (fragment){raw.off, left, -1};
+            if (left > 0) at++;
+            else f->n--, memmove(f->v + at, f->v + at + 1, (f->n - at) * sizeof *f->v);
+            if (!frag_insert(f, at, (fragment){0, 0, id})) return 0;
+            if (right_len > 0 && !frag_insert(f, at + 1, (fragment){right_off, right_len, -1})) return 0;
+            i = at; /* the loop's i++ moves on to the right part */
+        }
+    }
+    return 1;
+}
+
+static void push_token(fm_token id, fm_token *out, size_t cap, size_t *n) {
+    if (*n < cap) out[*n] = id;
+    (*n)++;
+}
+
+/* Runs SentencePiece on one raw fragment, with spaces escaped to U+2581 and
+ * the dummy prefix space where SentencePiece puts one. */
+static fm_status encode_spm_fragment(const fm_tokenizer *tok, const char *s, size_t len, int prefix,
+                                     fm_token *out, size_t cap, size_t *n) {
+    size_t spaces = prefix ? 1 : 0;
+    for (size_t i = 0; i < len; i++) spaces += s[i] == ' ';
+    char *buf = malloc(len + 2 * spaces + 1);
+    if (buf == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
+    size_t bl = 0;
+    if (prefix) memcpy(buf, "\xE2\x96\x81", 3), bl = 3;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == ' ') memcpy(buf + bl, "\xE2\x96\x81", 3), bl += 3;
+        else buf[bl++] = s[i];
+    }
+    fm_status st = fm_spm_encode(tok, buf, bl, out, cap, n);
+    free(buf);
+    return st;
+}
+
+fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t len, uint32_t flags,
+                              fm_token *out, size_t capacity, size_t *n_tokens) {
+    fm_error_clear();
+    if (tok == NULL || n_tokens == NULL || (text == NULL && len > 0) || (out == NULL && capacity > 0))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_encode: NULL argument");
+    if (flags & ~(FM_ENCODE_ADD_BOS | FM_ENCODE_ADD_EOS | FM_ENCODE_PARSE_SPECIAL | FM_ENCODE_ADD_SPECIAL_AUTO))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_encode: unknown flags 0x%x", flags);
+    if (text == NULL) text = "";
+    size_t bad = fm_utf8_validate((const uint8_t *)text, len);
+    if (bad != len)
+        return fm_error(FM_STATUS_INVALID_UTF8, "text is not valid UTF-8 at byte %zu (0x%02X)", bad,
+                        (uint8_t)text[bad]);
+    int add_bos = (flags & FM_ENCODE_ADD_BOS) != 0, add_eos = (flags & FM_ENCODE_ADD_EOS) != 0;
+    if (flags & FM_ENCODE_ADD_SPECIAL_AUTO) add_bos = tok->add_bos, add_eos = tok->add_eos;
+
+    fragments f = {0};
+    if (len > 0 && !frag_insert(&f, 0, (fragment){0, len, -1})) goto oom;
+    if (!partition(tok, text, &f, (flags & FM_ENCODE_PARSE_SPECIAL) != 0)) goto oom;
+
+    size_t n = 0;
+    fm_status s = FM_STATUS_OK;
+    if (add_bos && tok->special[FM_SPECIAL_BOS] >= 0) push_token(tok->special[FM_SPECIAL_BOS], out, capacity, &n);
+    int after_token = 1; /* the start counts as following a token */
+    for (size_t i = 0; i < f.n && s == FM_STATUS_OK; i++) {
+        if (f.v[i].token >= 0) {
+            push_token(f.v[i].token, out, capacity, &n);
+            after_token = 1;
+            continue;
+        }
+        s = encode_spm_fragment(tok, text + f.v[i].off, f.v[i].len, tok->add_space_prefix && after_token, out,
+                                capacity, &n);
+        after_token = 0;
+    }
+    free(f.v);
+    if (s) return s;
+    if (add_eos && tok->special[FM_SPECIAL_EOS] >= 0) push_token(tok->special[FM_SPECIAL_EOS], out, capacity, &n);
+    *n_tokens = n;
+    if (n > capacity)
+        return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "%zu tokens do not fit in a buffer of %zu", n, capacity);
+    return FM_STATUS_OK;
+oom:
+    free(f.v);
+    return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Appends the piece of `id` (unescaped) to `o`. */
+void fm_tokenizer_piece(const fm_tokenizer *tok, fm_token id, uint32_t flags, fm_sink *o) {
+    const fm_vocab_token *tk = &tok->tokens[id];
+    const char *s = fm_vocab_text(tok, id);
+    switch (tk->type) {
+    case FM_TT_BYTE:
+        if (tk->len == 6 && hexval(s[3]) >= 0 && hexval(s[4]) >= 0) {
+            fm_sink_put(o, (char)(hexval(s[3]) * 16 + hexval(s[4])));
+            return;
+        }
+        break;
+    case FM_TT_CONTROL:
+        if (flags & FM_DECODE_RENDER_SPECIAL) fm_sink_write(o, s, tk->len);
+        return;
+    case FM_TT_UNKNOWN:
+        /* llama.cpp renders unknown tokens as U+2585 */
+        if (flags & FM_DECODE_RENDER_SPECIAL) fm_sink_write(o, s, tk->len);
+        else fm_sink_write(o, "\xE2\x96\x85", 3);
+        return;
+    default: break;
+    }
+    /* SentencePiece: U+2581 stands for a space */
+    for (uint32_t i = 0; i < tk->len;) {
+        if (i + 3 <= tk->len && memcmp(s + i, "\xE2\x96\x81", 3) == 0) {
+            fm_sink_put(o, ' ');
+            i += 3;
+        } else {
+            fm_sink_put(o, s[i++]);
+        }
+    }
+}
+
+int fm_tokenizer_piece_lead(const fm_tokenizer *tok, fm_token id, uint32_t flags) {
+    char c;
+    fm_sink o = {&c, 1, 0, 0};
+    fm_tokenizer_piece(tok, id, flags, &o);
+    if (o.n == 0) return 0;
+    return tok->add_space_prefix && c == ' ' ? 2 : 1;
+}
+
+fm_status fm_tokenizer_token_to_piece(const fm_tokenizer *tok, fm_token id, uint32_t flags, char *buf,
+                                      size_t capacity, size_t *n_bytes) {
+    fm_error_clear();
+    if (tok == NULL || n_bytes == NULL || (buf == NULL && capacity > 0))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_token_to_piece: NULL argument");
+    if (id < 0 || id >= tok->n_vocab)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "token id %d is outside the vocabulary (0..%d)", id,
+                        tok->n_vocab - 1);
+    fm_sink o = {buf, capacity, 0, 0};
+    fm_tokenizer_piece(tok, id, flags, &o);
+    size_t n = o.n;
+    *n_bytes = n;
+    if (n > capacity) return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "piece of %zu bytes does not fit in %zu", n, capacity);
+    return FM_STATUS_OK;
+}
+
+fm_status fm_tokenizer_decode(const fm_tokenizer *tok, const fm_token *ids, size_t n, uint32_t flags, char *buf,
+                              size_t capacity, size_t *n_bytes) {
+    fm_error_clear();
+    if (tok == NULL || n_bytes == NULL || (ids == NULL && n > 0) || (buf == NULL && capacity > 0))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_decode: NULL argument");
+    fm_sink o = {buf, capacity, 0, 0};
+    int at_start = (flags & FM_DECODE_STRIP_LEADING_SPACE) != 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= tok->n_vocab)
+            return fm_error(FM_STATUS_INVALID_ARGUMENT, "token id %d at index %zu is outside the vocabulary", ids[i], i);
+        if (at_start) {
+            int lead = fm_tokenizer_piece_lead(tok, ids[i], flags);
+            if (lead == 2) o.skip = 1;
+            if (lead) at_start = 0;
+        }
+        fm_tokenizer_piece(tok, ids[i], flags, &o);
+    }
+    size_t total = o.n;
+    *n_bytes = total;
+    if (total > capacity)
+        return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "text of %zu bytes does not fit in %zu", total, capacity);
+    return FM_STATUS_OK;
+}
