@@ -1,0 +1,114 @@
+/* The public tokenizer calls on the llama2.c tokenizer and a GGUF vocab:
+ * special ids, lookups, pieces of byte tokens, special-token parsing,
+ * decode round trips and the streaming detokenizer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/testutil.h"
+#include "fm.h"
+
+static size_t enc(const fm_tokenizer *t, const char *s, uint32_t flags, fm_token *ids, size_t cap) {
+    size_t n = 0;
+    fm_status st = fm_tokenizer_encode(t, s, strlen(s), flags, ids, cap, &n);
+    CHECK(st == FM_STATUS_OK, "encode '%s': %s", s, fm_last_error());
+    return n;
+}
+
+static void test_tok512(void) {
+    fm_tokenizer *t;
+    CHECK(fm_tokenizer_load(tu_data("models/tok512.bin"), NULL, &t) == FM_STATUS_OK, "load tok512: %s",
+          fm_last_error());
+    CHECK(fm_tokenizer_n_vocab(t) == 512, "512 tokens");
+    CHECK(fm_tokenizer_special(t, FM_SPECIAL_BOS) == 1 && fm_tokenizer_special(t, FM_SPECIAL_EOS) == 2 &&
+              fm_tokenizer_special(t, FM_SPECIAL_UNK) == 0 && fm_tokenizer_special(t, FM_SPECIAL_PAD) == FM_TOKEN_NONE,
+          "special ids");
+    CHECK(fm_tokenizer_special(t, (fm_special_token)99) == FM_TOKEN_NONE, "unknown special");
+    fm_token id;
+    CHECK(fm_tokenizer_find(t, "<0x0A>", 6, &id) == FM_STATUS_OK && id == 13, "find <0x0A>");
+    CHECK(fm_tokenizer_find(t, "<s>", 3, &id) == FM_STATUS_OK && id == 1, "find <s>");
+    CHECK(fm_tokenizer_find(t, "no such token", 13, &id) == FM_STATUS_NOT_FOUND, "find missing");
+    char buf[64];
+    size_t n;
+    CHECK(fm_tokenizer_token_to_piece(t, 13, 0, buf, sizeof buf, &n) == FM_STATUS_OK && n == 1 && buf[0] == '\n',
+          "byte token piece");
+    CHECK(fm_tokenizer_token_to_piece(t, 1, 0, buf, sizeof buf, &n) == FM_STATUS_OK && n == 0, "BOS has no text");
+    CHECK(fm_tokenizer_token_to_piece(t, 1, FM_DECODE_RENDER_SPECIAL, buf, sizeof buf, &n) == FM_STATUS_OK &&
+              n == 3 && memcmp(buf, "<s>", 3) == 0,
+          "BOS rendered");
+    CHECK(fm_tokenizer_token_to_piece(t, 403, 0, buf, 0, &n) == FM_STATUS_BUFFER_TOO_SMALL && n == 5,
+          "piece size query (' Once')");
+
+    /* special tokens: plain text by default, control tokens when parsed */
+    fm_token ids[128];
+    n = enc(t, "a</s>b", 0, ids, 128);
+    int has_eos = 0;
+    for (size_t i = 0; i < n; i++) has_eos |= ids[i] == 2;
+    CHECK(!has_eos, "'</s>' is text without PARSE_SPECIAL");
+    n = enc(t, "a</s>b", FM_ENCODE_PARSE_SPECIAL, ids, 128);
+    has_eos = 0;
+    for (size_t i = 0; i < n; i++) has_eos |= ids[i] == 2;
+    CHECK(has_eos, "'</s>' is EOS with PARSE_SPECIAL");
+    n = enc(t, "hi", FM_ENCODE_ADD_BOS | FM_ENCODE_ADD_EOS, ids, 128);
+    CHECK(n >= 3 && ids[0] == 1 && ids[n - 1] == 2, "BOS and EOS added");
+    CHECK(enc(t, "", 0, ids, 128) == 0, "empty text gives no ids");
+    CHECK(enc(t, "", FM_ENCODE_ADD_BOS, ids, 128) == 1 && ids[0] == 1, "empty text with BOS");
+
+    /* decode(encode(x)) == x, characters outside the vocab through byte tokens */
+    static const char *const texts[] = {"Once upon a time, there was a cat.", "  two  spaces\nand\ttabs ",
+                                        "日本語 ünïcödé ✓ 🙂", "x"};
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        n = enc(t, texts[k], FM_ENCODE_ADD_BOS, ids, 128);
+        size_t m;
+        fm_status s = fm_tokenizer_decode(t, ids, n, FM_DECODE_STRIP_LEADING_SPACE, buf, sizeof buf, &m);
+        CHECK(s == FM_STATUS_OK && m == strlen(texts[k]) && memcmp(buf, texts[k], m) == 0,
+              "round trip of '%s' gave '%.*s'", texts[k], (int)m, buf);
+        s = fm_tokenizer_decode(t, ids, n, FM_DECODE_STRIP_LEADING_SPACE, buf, strlen(texts[k]) - 1, &m);
+        CHECK(s == FM_STATUS_BUFFER_TOO_SMALL && m == strlen(texts[k]), "decode size query");
+    }
+
+    /* streaming: the three byte tokens of U+65E5 come out as one character */
+    fm_detokenizer *d;
+    CHECK(fm_detokenizer_new(t, 0, &d) == FM_STATUS_OK, "detokenizer");
+    const fm_token e6 = 3 + 0xE6, x97 = 3 + 0x97, xa5 = 3 + 0xA5;
+    CHECK(fm_detokenizer_push(d, e6, buf, sizeof buf, &n) == FM_STATUS_OK && n == 0, "E6 held");
+    CHECK(fm_detokenizer_push(d, x97, buf, sizeof buf, &n) == FM_STATUS_OK && n == 0, "97 held");
+    CHECK(fm_detokenizer_push(d, xa5, buf, 2, &n) == FM_STATUS_BUFFER_TOO_SMALL && n == 3, "needs 3 bytes");
+    CHECK(fm_detokenizer_push(d, xa5, buf, sizeof buf, &n) == FM_STATUS_OK && n == 3 && memcmp(buf, "日", 3) == 0,
+          "A5 completes the character");
+    /* a lead byte followed by ASCII: the lead byte becomes U+FFFD */
+    CHECK(fm_detokenizer_push(d, e6, buf, sizeof buf, &n) == FM_STATUS_OK && n == 0, "E6 held again");
+    CHECK(fm_detokenizer_push(d, 3 + 'A', buf, sizeof buf, &n) == FM_STATUS_OK && n == 4 &&
+              memcmp(buf, "\xEF\xBF\xBD" "A", 4) == 0,
+          "broken sequence");
+    CHECK(fm_detokenizer_push(d, e6, buf, sizeof buf, &n) == FM_STATUS_OK && n == 0, "E6 held at the end");
+    CHECK(fm_detokenizer_flush(d, buf, sizeof buf, &n) == FM_STATUS_OK && n == 3 && memcmp(buf, "\xEF\xBF\xBD", 3) == 0,
+          "flush emits U+FFFD");
+    CHECK(fm_detokenizer_push(d, 512, buf, sizeof buf, &n) == FM_STATUS_INVALID_ARGUMENT, "push id 512");
+    fm_detokenizer_free(d);
+    CHECK(fm_detokenizer_new(t, 0x80, &d) == FM_STATUS_INVALID_ARGUMENT, "unknown detokenizer flag");
+    fm_tokenizer_free(t);
+}
+
+static void test_gguf_vocab(void) {
+    fm_tokenizer *t;
+    CHECK(fm_tokenizer_load(tu_data("vocab/ggml-vocab-llama-spm.gguf"), NULL, &t) == FM_STATUS_OK, "load: %s",
+          fm_last_error());
+    CHECK(fm_tokenizer_n_vocab(t) == 32000, "32000 tokens");
+    fm_token ids[64];
+    /* "Hello world" is 15043 3186 in Llama 2 */
+    size_t n = enc(t, "Hello world", FM_ENCODE_ADD_SPECIAL_AUTO, ids, 64);
+    CHECK(n == 3 && ids[0] == 1 && ids[1] == 15043 && ids[2] == 3186, "Hello world");
+    fm_token id;
+    CHECK(fm_tokenizer_find(t, "\xE2\x96\x81the", 6, &id) == FM_STATUS_OK && id == 278, "find '▁the'");
+    fm_tokenizer_free(t);
+    /* a GGUF file with a tokenizer model libfm does not have yet */
+    fm_status s = fm_tokenizer_load(tu_data("vocab/ggml-vocab-bert-bge.gguf"), NULL, &t);
+    if (s == FM_STATUS_OK) fm_tokenizer_free(t);
+    else CHECK(s == FM_STATUS_UNSUPPORTED && strstr(fm_last_error(), "bert"), "bert: %s", fm_last_error());
+}
+
+int main(void) {
+    test_tok512();
+    test_gguf_vocab();
+    return tu_finish("test_tokenizer_api");
+}
