@@ -1,0 +1,276 @@
+"""Python bindings for libfm over ctypes: no compile step.
+
+The shared library is found through $FM_LIBRARY (a path), else the system's
+library search path ("libfm.so.0").
+
+    import fm
+    with fm.Model("stories260K.gguf") as model:
+        for piece in model.generate("Once upon a time", n=64, temperature=0):
+            print(piece, end="")
+"""
+
+import ctypes
+import os
+
+__all__ = ["FmError", "Model", "Tokenizer", "version"]
+
+_c_float_p = ctypes.POINTER(ctypes.c_float)
+_token_p = ctypes.POINTER(ctypes.c_int32)
+
+
+class _ModelParams(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("tokenizer_path", ctypes.c_char_p)]
+
+
+class _ContextParams(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("n_ctx", ctypes.c_uint32), ("n_batch", ctypes.c_uint32),
+                ("n_threads", ctypes.c_int32), ("backend", ctypes.c_char_p)]
+
+
+class _SamplerParams(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("seed", ctypes.c_uint64),
+                ("temperature", ctypes.c_float), ("top_k", ctypes.c_int32), ("top_p", ctypes.c_float),
+                ("min_p", ctypes.c_float)]
+
+
+ENCODE_ADD_BOS = 0x1
+ENCODE_ADD_EOS = 0x2
+ENCODE_PARSE_SPECIAL = 0x4
+ENCODE_ADD_SPECIAL_AUTO = 0x8
+DECODE_RENDER_SPECIAL = 0x1
+DECODE_STRIP_LEADING_SPACE = 0x2
+_STATUS_BUFFER_TOO_SMALL = -7
+_LOGITS_LAST = 0
+_SPECIAL = {"bos": 0, "eos": 1, "unk": 2, "pad": 3, "sep": 4, "cls": 5, "mask": 6}
+
+
+def _load_library():
+    path = os.environ.get("FM_LIBRARY") or "libfm.so.0"
+    lib = ctypes.CDLL(path)
+    p = ctypes.POINTER
+    sigs = {
+        "fm_version": (ctypes.c_char_p, []),
+        "fm_status_name": (ctypes.c_char_p, [ctypes.c_int]),
+        "fm_last_error": (ctypes.c_char_p, []),
+        "fm_tokenizer_load": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, p(ctypes.c_void_p)]),
+        "fm_tokenizer_free": (None, [ctypes.c_void_p]),
+        "fm_tokenizer_n_vocab": (ctypes.c_int32, [ctypes.c_void_p]),
+        "fm_tokenizer_special": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int]),
+        "fm_tokenizer_encode": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32,
+                                               _token_p, ctypes.c_size_t, p(ctypes.c_size_t)]),
+        "fm_tokenizer_decode": (ctypes.c_int, [ctypes.c_void_p, _token_p, ctypes.c_size_t, ctypes.c_uint32,
+                                               ctypes.c_char_p, ctypes.c_size_t, p(ctypes.c_size_t)]),
+        "fm_detokenizer_new": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint32, p(ctypes.c_void_p)]),
+        "fm_detokenizer_push": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t,
+                                               p(ctypes.c_size_t)]),
+        "fm_detokenizer_flush": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                                p(ctypes.c_size_t)]),
+        "fm_detokenizer_free": (None, [ctypes.c_void_p]),
+        "fm_model_default_params": (_ModelParams, []),
+        "fm_model_load": (ctypes.c_int, [ctypes.c_char_p, p(_ModelParams), p(ctypes.c_void_p)]),
+        "fm_model_free": (None, [ctypes.c_void_p]),
+        "fm_model_tokenizer": (ctypes.c_void_p, [ctypes.c_void_p]),
+        "fm_context_default_params": (_ContextParams, []),
+        "fm_context_new": (ctypes.c_int, [ctypes.c_void_p, p(_ContextParams), p(ctypes.c_void_p)]),
+        "fm_context_free": (None, [ctypes.c_void_p]),
+        "fm_context_decode": (ctypes.c_int, [ctypes.c_void_p, _token_p, ctypes.c_size_t, ctypes.c_uint32]),
+        "fm_context_logits": (_c_float_p, [ctypes.c_void_p, ctypes.c_int32]),
+        "fm_sampler_default_params": (_SamplerParams, []),
+        "fm_sampler_new": (ctypes.c_int, [p(_SamplerParams), p(ctypes.c_void_p)]),
+        "fm_sampler_sample": (ctypes.c_int, [ctypes.c_void_p, _c_float_p, ctypes.c_int32, _token_p]),
+        "fm_sampler_free": (None, [ctypes.c_void_p]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    return lib
+
+
+_lib = _load_library()
+
+
+class FmError(Exception):
+    """A libfm call failed: `status` is the fm_status name, `args[0]` the message."""
+
+    def __init__(self, status):
+        self.status = _lib.fm_status_name(status).decode()
+        self.code = status
+        super().__init__("%s (%s)" % (_lib.fm_last_error().decode("utf-8", "replace"), self.status))
+
+
+def _check(status):
+    if status != 0:
+        raise FmError(status)
+
+
+def version():
+    return _lib.fm_version().decode()
+
+
+class Tokenizer:
+    """A vocabulary and its algorithm. Standalone ones come from
+    Tokenizer.load(path); a model's is borrowed from the model."""
+
+    def __init__(self, handle, owner=None):
+        self._h = handle
+        self._owner = owner  # keeps a model alive while its tokenizer is used
+
+    @classmethod
+    def load(cls, path):
+        h = ctypes.c_void_p()
+        _check(_lib.fm_tokenizer_load(os.fsencode(path), None, ctypes.byref(h)))
+        return cls(h, None)
+
+    def close(self):
+        if self._owner is None and self._h:
+            _lib.fm_tokenizer_free(self._h)
+        self._h = None
+
+    def __del__(self):
+        self.close()
+
+    @property
+    def n_vocab(self):
+        return _lib.fm_tokenizer_n_vocab(self._h)
+
+    def special(self, which):
+        """Id of "bos", "eos", "unk", "pad", ... or None."""
+        t = _lib.fm_tokenizer_special(self._h, _SPECIAL[which])
+        return None if t < 0 else t
+
+    def encode(self, text, add_special=True, parse_special=False):
+        """Token ids of `text` (str or bytes). add_special follows the
+        vocabulary's own BOS/EOS settings."""
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        flags = (ENCODE_ADD_SPECIAL_AUTO if add_special else 0) | (ENCODE_PARSE_SPECIAL if parse_special else 0)
+        n = ctypes.c_size_t()
+        cap = len(data) + 8
+        while True:
+            buf = (ctypes.c_int32 * cap)()
+            s = _lib.fm_tokenizer_encode(self._h, data, len(data), flags, buf, cap, ctypes.byref(n))
+            if s == _STATUS_BUFFER_TOO_SMALL:
+                cap = n.value
+                continue
+            _check(s)
+            return list(buf[:n.value])
+
+    def decode(self, ids, strip_leading_space=True, render_special=False):
+        """Text of `ids`; invalid UTF-8 is replaced."""
+        arr = (ctypes.c_int32 * len(ids))(*ids)
+        flags = (DECODE_STRIP_LEADING_SPACE if strip_leading_space else 0) | \
+            (DECODE_RENDER_SPECIAL if render_special else 0)
+        n = ctypes.c_size_t()
+        cap = 16 * len(ids) + 16
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            s = _lib.fm_tokenizer_decode(self._h, arr, len(ids), flags, buf, cap, ctypes.byref(n))
+            if s == _STATUS_BUFFER_TOO_SMALL:
+                cap = n.value
+                continue
+            _check(s)
+            return buf.raw[:n.value].decode("utf-8", "replace")
+
+
+class _Detokenizer:
+    def __init__(self, tokenizer, flags):
+        self._h = ctypes.c_void_p()
+        _check(_lib.fm_detokenizer_new(tokenizer._h, flags, ctypes.byref(self._h)))
+        self._buf = ctypes.create_string_buffer(1 << 16)
+        self._n = ctypes.c_size_t()
+
+    def push(self, token):
+        _check(_lib.fm_detokenizer_push(self._h, token, self._buf, len(self._buf), ctypes.byref(self._n)))
+        return self._buf.raw[:self._n.value].decode("utf-8")
+
+    def flush(self):
+        _check(_lib.fm_detokenizer_flush(self._h, self._buf, len(self._buf), ctypes.byref(self._n)))
+        return self._buf.raw[:self._n.value].decode("utf-8")
+
+    def close(self):
+        if self._h:
+            _lib.fm_detokenizer_free(self._h)
+            self._h = None
+
+
+class Model:
+    """A loaded model (GGUF or llama2.c checkpoint). Use as a context manager
+    or call close(); contexts are made per generate() call."""
+
+    def __init__(self, path, tokenizer_path=None):
+        params = _lib.fm_model_default_params()
+        if tokenizer_path is not None:
+            self._tok_path = os.fsencode(tokenizer_path)
+            params.tokenizer_path = self._tok_path
+        self._h = ctypes.c_void_p()
+        _check(_lib.fm_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(self._h)))
+        self.tokenizer = Tokenizer(ctypes.c_void_p(_lib.fm_model_tokenizer(self._h)), owner=self)
+
+    def close(self):
+        if getattr(self, "_h", None):
+            _lib.fm_model_free(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def tokenize(self, text, add_special=True, parse_special=False):
+        return self.tokenizer.encode(text, add_special, parse_special)
+
+    def detokenize(self, ids):
+        return self.tokenizer.decode(ids)
+
+    def generate(self, prompt, n=128, temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, seed=0, n_ctx=0,
+                 n_threads=0, ignore_eos=False, echo=False, ids=False):
+        """Yields the continuation of `prompt` piece by piece (whole UTF-8
+        characters), or token ids with ids=True. echo=True yields the
+        prompt's text first. temperature 0 is greedy."""
+        prompt_ids = self.tokenize(prompt)
+        cp = _lib.fm_context_default_params()
+        cp.n_ctx = n_ctx or len(prompt_ids) + n
+        cp.n_threads = n_threads
+        sp = _lib.fm_sampler_default_params()
+        sp.seed, sp.temperature, sp.top_k, sp.top_p, sp.min_p = seed, temperature, top_k, top_p, min_p
+        ctx, smp = ctypes.c_void_p(), ctypes.c_void_p()
+        detok = None
+        try:
+            _check(_lib.fm_context_new(self._h, ctypes.byref(cp), ctypes.byref(ctx)))
+            _check(_lib.fm_sampler_new(ctypes.byref(sp), ctypes.byref(smp)))
+            detok = _Detokenizer(self.tokenizer, DECODE_STRIP_LEADING_SPACE)
+            if echo and not ids:
+                text = "".join(detok.push(t) for t in prompt_ids)
+                if text:
+                    yield text
+            arr = (ctypes.c_int32 * len(prompt_ids))(*prompt_ids)
+            _check(_lib.fm_context_decode(ctx, arr, len(prompt_ids), _LOGITS_LAST))
+            eos = self.tokenizer.special("eos")
+            n_vocab = self.tokenizer.n_vocab
+            tok = ctypes.c_int32()
+            for i in range(n):
+                _check(_lib.fm_sampler_sample(smp, _lib.fm_context_logits(ctx, -1), n_vocab, ctypes.byref(tok)))
+                t = tok.value
+                if t == eos and not ignore_eos:
+                    break
+                if ids:
+                    yield t
+                else:
+                    piece = detok.push(t)
+                    if piece:
+                        yield piece
+                if i + 1 < n:
+                    _check(_lib.fm_context_decode(ctx, ctypes.byref(tok), 1, _LOGITS_LAST))
+            if not ids:
+                tail = detok.flush()
+                if tail:
+                    yield tail
+        finally:
+            if detok is not None:
+                detok.close()
+            _lib.fm_sampler_free(smp)
+            _lib.fm_context_free(ctx)

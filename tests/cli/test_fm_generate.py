@@ -1,0 +1,60 @@
+"""fm-generate as a user runs it: exact greedy text on stdout, --ids, the
+stats on stderr, and errors for bad arguments. argv[1] is the binary."""
+import os
+import subprocess
+import sys
+import unittest
+
+BIN = sys.argv.pop(1) if len(sys.argv) > 1 else "fm-generate"
+DATA = os.environ.get("FM_TEST_DATA", "")
+
+
+def data(rel):
+    if not os.path.isdir(DATA):
+        raise RuntimeError("test data folder %r is missing" % DATA)
+    return os.path.join(DATA, rel)
+
+
+def run(*args):
+    return subprocess.run([BIN, *args], capture_output=True, timeout=120)
+
+
+class TestFmGenerate(unittest.TestCase):
+    def test_greedy_text(self):
+        with open(data("reference/stories260K-llama2c/once-upon-a-time.greedy256.txt"), "rb") as f:
+            want = f.read()
+        for model in (["-m", data("models/stories260K.bin"), "-z", data("models/tok512.bin")],
+                      ["-m", data("models/stories260K.gguf")]):
+            r = run(*model, "-p", "Once upon a time", "-n", "252", "--temp", "0", "-t", "1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, want)
+            self.assertRegex(r.stderr.decode(), r"generation: 252 tokens, [0-9.]+ tokens/s")
+
+    def test_ids(self):
+        with open(data("reference/stories260K/long_greedy.txt")) as f:
+            want = f.read().split("\n")[1].split()
+        r = run("-m", data("models/stories260K.gguf"), "-p", "Once upon a time", "-n", "256", "--temp", "0",
+                "--ids", "--ignore-eos", "-c", "512")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode().split(), want)
+
+    def test_seed(self):
+        args = ["-m", data("models/stories260K.gguf"), "-p", "Once", "-n", "30", "--temp", "1", "--ids"]
+        a, b = run(*args, "--seed", "7"), run(*args, "--seed", "7")
+        self.assertEqual(a.stdout, b.stdout)
+        self.assertNotEqual(run(*args, "--seed", "8").stdout, a.stdout)
+
+    def test_errors(self):
+        r = run("-m", "/nonexistent.gguf", "-p", "x")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"/nonexistent.gguf", r.stderr)
+        self.assertEqual(run("-p", "x").returncode, 2)
+        self.assertEqual(run("-m", data("models/stories260K.gguf"), "-p", "x", "-n", "abc").returncode, 2)
+        self.assertEqual(run("-m", data("models/stories260K.gguf"), "-p", "x", "--bogus", "1").returncode, 2)
+        r = run("-m", data("models/stories260K.gguf"), "-p", "x", "-n", "10", "-c", "3")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"FM_STATUS_CONTEXT_FULL", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
