@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/params.h"
 #include "../core/threadpool.h"
 #include "../format/dtype.h"
 #include "../model/model.h"
@@ -25,19 +26,6 @@ fm_context_params fm_context_default_params(void) {
     p.struct_size = sizeof p;
     p.n_batch = 512;
     return p;
-}
-
-static fm_status read_params(const fm_context_params *in, fm_context_params *out) {
-    *out = fm_context_default_params();
-    if (in == NULL) return FM_STATUS_OK;
-    if (in->struct_size < sizeof(uint32_t))
-        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_params.struct_size is %u", in->struct_size);
-    for (size_t i = sizeof *out; i < in->struct_size; i++)
-        if (((const uint8_t *)in)[i] != 0)
-            return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_params has unknown non-zero fields");
-    memcpy(out, in, in->struct_size < sizeof *out ? in->struct_size : sizeof *out);
-    out->struct_size = sizeof *out;
-    return FM_STATUS_OK;
 }
 
 /* Refuses a backend that cannot multiply one of the model's weight types. */
@@ -70,8 +58,8 @@ fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_co
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_new: out is NULL");
     *out = NULL;
     if (model == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_new: model is NULL");
-    fm_context_params p;
-    fm_status s = read_params(params, &p);
+    fm_context_params p = fm_context_default_params();
+    fm_status s = fm_params_read(&p, sizeof p, params, "fm_context_params");
     if (s) return s;
     const fm_hparams *hp = &model->hp;
     if (p.n_ctx == 0) p.n_ctx = (uint32_t)hp->n_ctx_train;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/params.h"
 #include "../format/dtype.h"
 #include "model.h"
 
@@ -99,31 +100,15 @@ static fm_status load_tokenizer(fm_model *m, const char *path, const fm_model_pa
     return FM_STATUS_OK;
 }
 
-/* Copies the caller's params over the defaults, honouring an older, smaller
- * struct and rejecting a newer one with a non-zero unknown tail. */
-static fm_status read_params(const fm_model_params *in, fm_model_params *out) {
-    *out = fm_model_default_params();
-    if (in == NULL) return FM_STATUS_OK;
-    if (in->struct_size < sizeof(uint32_t))
-        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_params.struct_size is %u", in->struct_size);
-    size_t n = in->struct_size < sizeof *out ? in->struct_size : sizeof *out;
-    for (size_t i = sizeof *out; i < in->struct_size; i++)
-        if (((const uint8_t *)in)[i] != 0)
-            return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_params has unknown non-zero fields");
-    memcpy(out, in, n);
-    out->struct_size = sizeof *out;
-    if (out->flags != 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_params.flags must be 0");
-    return FM_STATUS_OK;
-}
-
 fm_status fm_model_load(const char *path, const fm_model_params *params, fm_model **out) {
     fm_error_clear();
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_load: out is NULL");
     *out = NULL;
     if (path == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_load: path is NULL");
-    fm_model_params p;
-    fm_status s = read_params(params, &p);
+    fm_model_params p = fm_model_default_params();
+    fm_status s = fm_params_read(&p, sizeof p, params, "fm_model_params");
     if (s) return s;
+    if (p.flags != 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_params.flags must be 0");
     fm_model *m = calloc(1, sizeof *m);
     if (m == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory loading '%s'", path);
     if ((s = fm_model_file_open(path, &m->file))) goto fail;

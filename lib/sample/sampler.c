@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/params.h"
 
 typedef struct candidate {
     float logit;
@@ -100,14 +101,8 @@ fm_status fm_sampler_new(const fm_sampler_params *params, fm_sampler **out) {
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_new: out is NULL");
     *out = NULL;
     fm_sampler_params p = fm_sampler_default_params();
-    if (params != NULL) {
-        if (params->struct_size < sizeof(uint32_t))
-            return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_params.struct_size is %u", params->struct_size);
-        for (size_t i = sizeof p; i < params->struct_size; i++)
-            if (((const uint8_t *)params)[i] != 0)
-                return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_params has unknown non-zero fields");
-        memcpy(&p, params, params->struct_size < sizeof p ? params->struct_size : sizeof p);
-    }
+    fm_status ps = fm_params_read(&p, sizeof p, params, "fm_sampler_params");
+    if (ps) return ps;
     if (isnan(p.temperature) || isnan(p.top_p) || isnan(p.min_p) || p.top_p < 0 || p.min_p < 0 || p.min_p > 1)
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "bad sampler params (temperature %g, top_p %g, min_p %g)",
                         p.temperature, p.top_p, p.min_p);

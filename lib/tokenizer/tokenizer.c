@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/params.h"
 #include "../core/utf8.h"
 #include "vocab.h"
 
@@ -18,11 +19,12 @@ fm_status fm_tokenizer_load(const char *path, const fm_tokenizer_params *params,
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_load: out is NULL");
     *out = NULL;
     if (path == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_load: path is NULL");
-    if (params != NULL && (params->struct_size < 4 || params->flags != 0))
-        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_load: bad params (struct_size %u, flags %u)",
-                        params->struct_size, params->struct_size >= 8 ? params->flags : 0);
+    fm_tokenizer_params p = fm_tokenizer_default_params();
+    fm_status s = fm_params_read(&p, sizeof p, params, "fm_tokenizer_params");
+    if (s) return s;
+    if (p.flags != 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_params.flags must be 0");
     fm_mapped_file probe;
-    fm_status s = fm_mapped_file_open(&probe, path);
+    s = fm_mapped_file_open(&probe, path);
     if (s) return s;
     int gguf = fm_gguf_has_magic(&probe);
     fm_mapped_file_close(&probe);
