@@ -7,11 +7,25 @@
 #include "../core/error.h"
 #include "../core/params.h"
 #include "../core/utf8.h"
+#include "pretok.h"
 #include "vocab.h"
 
 fm_tokenizer_params fm_tokenizer_default_params(void) {
     fm_tokenizer_params p = {sizeof(fm_tokenizer_params), 0};
     return p;
+}
+
+/* A .tiktoken file is text: "base64 rank" lines. tokenizer.bin starts with
+ * a binary int32. */
+static int looks_like_tiktoken(const fm_mapped_file *m, const char *path) {
+    size_t pl = strlen(path);
+    if (pl >= 9 && strcmp(path + pl - 9, ".tiktoken") == 0) return 1;
+    size_t i = 0;
+    while (i < m->size && i < 1100 && m->data[i] != ' ') {
+        uint8_t c = m->data[i++];
+        if (!(isalnum(c) || c == '+' || c == '/' || c == '=')) return 0;
+    }
+    return i > 0 && i < m->size && i % 4 == 0 && i + 1 < m->size && isdigit(m->data[i + 1]);
 }
 
 fm_status fm_tokenizer_load(const char *path, const fm_tokenizer_params *params, fm_tokenizer **out) {
@@ -27,7 +41,9 @@ fm_status fm_tokenizer_load(const char *path, const fm_tokenizer_params *params,
     s = fm_mapped_file_open(&probe, path);
     if (s) return s;
     int gguf = fm_gguf_has_magic(&probe);
+    int tiktoken = !gguf && looks_like_tiktoken(&probe, path);
     fm_mapped_file_close(&probe);
+    if (tiktoken) return fm_tokenizer_from_tiktoken(path, out);
     if (!gguf) return fm_tokenizer_from_llama2c(path, 0, out);
     fm_model_file *mf;
     if ((s = fm_model_file_open(path, &mf))) return s;
@@ -150,6 +166,29 @@ static fm_status encode_spm_fragment(const fm_tokenizer *tok, const char *s, siz
     return st;
 }
 
+typedef struct bpe_ctx {
+    const fm_tokenizer *tok;
+    const uint8_t *base;
+    fm_bpe_scratch **scratch;
+    fm_token *out;
+    size_t cap, *n;
+    fm_status status;
+} bpe_ctx;
+
+static int bpe_piece(void *user, size_t off, size_t len) {
+    bpe_ctx *c = user;
+    c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, c->out, c->cap, c->n);
+    return c->status == FM_STATUS_OK;
+}
+
+/* Byte-level BPE: pre-tokenize, then BPE each piece. */
+static fm_status encode_bpe_fragment(const fm_tokenizer *tok, const char *s, size_t len, fm_bpe_scratch **scratch,
+                                     fm_token *out, size_t cap, size_t *n) {
+    bpe_ctx c = {tok, (const uint8_t *)s, scratch, out, cap, n, FM_STATUS_OK};
+    fm_pretok_split(tok->pretok, (const uint8_t *)s, len, bpe_piece, &c);
+    return c.status;
+}
+
 fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t len, uint32_t flags,
                               fm_token *out, size_t capacity, size_t *n_tokens) {
     fm_error_clear();
@@ -158,10 +197,14 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
     if (flags & ~(FM_ENCODE_ADD_BOS | FM_ENCODE_ADD_EOS | FM_ENCODE_PARSE_SPECIAL | FM_ENCODE_ADD_SPECIAL_AUTO))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_encode: unknown flags 0x%x", flags);
     if (text == NULL) text = "";
-    size_t bad = fm_utf8_validate((const uint8_t *)text, len);
-    if (bad != len)
-        return fm_error(FM_STATUS_INVALID_UTF8, "text is not valid UTF-8 at byte %zu (0x%02X)", bad,
-                        (uint8_t)text[bad]);
+    if (tok->kind == FM_TOKENIZER_SPM) {
+        /* byte-level BPE encodes any bytes and WordPiece drops malformed
+         * ones; SentencePiece works on characters and refuses */
+        size_t bad = fm_utf8_validate((const uint8_t *)text, len);
+        if (bad != len)
+            return fm_error(FM_STATUS_INVALID_UTF8, "text is not valid UTF-8 at byte %zu (0x%02X)", bad,
+                            (uint8_t)text[bad]);
+    }
     int add_bos = (flags & FM_ENCODE_ADD_BOS) != 0, add_eos = (flags & FM_ENCODE_ADD_EOS) != 0;
     if (flags & FM_ENCODE_ADD_SPECIAL_AUTO) add_bos = tok->add_bos, add_eos = tok->add_eos;
 
@@ -171,6 +214,7 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
 
     size_t n = 0;
     fm_status s = FM_STATUS_OK;
+    fm_bpe_scratch *scratch = NULL;
     if (add_bos && tok->special[FM_SPECIAL_BOS] >= 0) push_token(tok->special[FM_SPECIAL_BOS], out, capacity, &n);
     int after_token = 1; /* the start counts as following a token */
     for (size_t i = 0; i < f.n && s == FM_STATUS_OK; i++) {
@@ -179,13 +223,22 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
             after_token = 1;
             continue;
         }
-        s = encode_spm_fragment(tok, text + f.v[i].off, f.v[i].len, tok->add_space_prefix && after_token, out,
-                                capacity, &n);
+        const char *frag = text + f.v[i].off;
+        const size_t flen = f.v[i].len;
+        if (tok->kind == FM_TOKENIZER_SPM)
+            s = encode_spm_fragment(tok, frag, flen, tok->add_space_prefix && after_token, out, capacity, &n);
+        else if (tok->kind == FM_TOKENIZER_WPM)
+            s = fm_wpm_encode(tok, frag, flen, out, capacity, &n);
+        else
+            s = encode_bpe_fragment(tok, frag, flen, &scratch, out, capacity, &n);
         after_token = 0;
     }
     free(f.v);
+    fm_bpe_scratch_free(scratch);
     if (s) return s;
-    if (add_eos && tok->special[FM_SPECIAL_EOS] >= 0) push_token(tok->special[FM_SPECIAL_EOS], out, capacity, &n);
+    /* BERT ends with [SEP] */
+    const fm_token eos = tok->kind == FM_TOKENIZER_WPM ? tok->special[FM_SPECIAL_SEP] : tok->special[FM_SPECIAL_EOS];
+    if (add_eos && eos >= 0) push_token(eos, out, capacity, &n);
     *n_tokens = n;
     if (n > capacity)
         return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "%zu tokens do not fit in a buffer of %zu", n, capacity);
@@ -206,24 +259,30 @@ static int hexval(char c) {
 void fm_tokenizer_piece(const fm_tokenizer *tok, fm_token id, uint32_t flags, fm_sink *o) {
     const fm_vocab_token *tk = &tok->tokens[id];
     const char *s = fm_vocab_text(tok, id);
+    if (tok->kind == FM_TOKENIZER_BPE) {
+        /* raw bytes for normal tokens; specials as written */
+        if (tk->type == FM_TT_NORMAL) fm_sink_write(o, tok->bytes + tk->boff, tk->blen);
+        else if (tk->type == FM_TT_USER_DEFINED || ((flags & FM_DECODE_RENDER_SPECIAL) && (tk->type == FM_TT_CONTROL || tk->type == FM_TT_UNKNOWN)))
+            fm_sink_write(o, s, tk->len);
+        return;
+    }
     switch (tk->type) {
     case FM_TT_BYTE:
-        if (tk->len == 6 && hexval(s[3]) >= 0 && hexval(s[4]) >= 0) {
-            fm_sink_put(o, (char)(hexval(s[3]) * 16 + hexval(s[4])));
-            return;
-        }
-        break;
+        if (tk->len == 6 && hexval(s[3]) >= 0 && hexval(s[4]) >= 0) fm_sink_put(o, (char)(hexval(s[3]) * 16 + hexval(s[4])));
+        return;
     case FM_TT_CONTROL:
-        if (flags & FM_DECODE_RENDER_SPECIAL) fm_sink_write(o, s, tk->len);
-        return;
     case FM_TT_UNKNOWN:
-        /* llama.cpp renders unknown tokens as U+2585 */
         if (flags & FM_DECODE_RENDER_SPECIAL) fm_sink_write(o, s, tk->len);
-        else fm_sink_write(o, "\xE2\x96\x85", 3);
         return;
-    default: break;
+    case FM_TT_USER_DEFINED:
+        fm_sink_write(o, s, tk->len);
+        return;
+    case FM_TT_NORMAL:
+        break;
+    default: /* unused and undefined tokens have no text, as in llama.cpp */
+        return;
     }
-    /* SentencePiece: U+2581 stands for a space */
+    /* SentencePiece and WordPiece: U+2581 stands for a space */
     for (uint32_t i = 0; i < tk->len;) {
         if (i + 3 <= tk->len && memcmp(s + i, "\xE2\x96\x81", 3) == 0) {
             fm_sink_put(o, ' ');
@@ -239,7 +298,7 @@ int fm_tokenizer_piece_lead(const fm_tokenizer *tok, fm_token id, uint32_t flags
     fm_sink o = {&c, 1, 0, 0};
     fm_tokenizer_piece(tok, id, flags, &o);
     if (o.n == 0) return 0;
-    return tok->add_space_prefix && c == ' ' ? 2 : 1;
+    return tok->strip_space && c == ' ' ? 2 : 1;
 }
 
 fm_status fm_tokenizer_token_to_piece(const fm_tokenizer *tok, fm_token id, uint32_t flags, char *buf,

@@ -72,6 +72,7 @@ fm_status fm_vocab_finish(fm_vocab_builder *b) {
     /* Where two tokens share a text the higher id wins, as in llama.cpp. */
     for (int32_t id = 0; id < t->n_vocab; id++) {
         const fm_vocab_token *tk = &t->tokens[id];
+        if (tk->len == 0) continue; /* holes in a vocabulary have no text */
         uint32_t h = hash_bytes(t->text + tk->off, tk->len) & t->hash_mask;
         int dup = 0;
         while (t->hash[h] >= 0) {
@@ -110,6 +111,37 @@ fm_token fm_vocab_lookup(const fm_tokenizer *t, const char *s, size_t n) {
         const fm_vocab_token *o = &t->tokens[t->hash[h]];
         if (o->len == n && memcmp(t->text + o->off, s, n) == 0) return t->hash[h];
         h = (h + 1) & t->hash_mask;
+    }
+    return -1;
+}
+
+fm_status fm_vocab_index_bytes(fm_tokenizer *t) {
+    uint32_t size = 1;
+    while (size < (uint32_t)t->n_vocab * 2u) size <<= 1;
+    t->bhash = malloc(size * sizeof *t->bhash);
+    if (t->bhash == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    memset(t->bhash, 0xff, size * sizeof *t->bhash);
+    t->bhash_mask = size - 1;
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        const fm_vocab_token *tk = &t->tokens[id];
+        if (tk->blen == 0) continue;
+        uint32_t h = hash_bytes(t->bytes + tk->boff, tk->blen) & t->bhash_mask;
+        while (t->bhash[h] >= 0) {
+            const fm_vocab_token *o = &t->tokens[t->bhash[h]];
+            if (o->blen == tk->blen && memcmp(t->bytes + o->boff, t->bytes + tk->boff, tk->blen) == 0) break;
+            h = (h + 1) & t->bhash_mask;
+        }
+        t->bhash[h] = id; /* a later duplicate wins, as for texts */
+    }
+    return FM_STATUS_OK;
+}
+
+fm_token fm_vocab_lookup_bytes(const fm_tokenizer *t, const char *s, size_t n) {
+    uint32_t h = hash_bytes(s, n) & t->bhash_mask;
+    while (t->bhash[h] >= 0) {
+        const fm_vocab_token *o = &t->tokens[t->bhash[h]];
+        if (o->blen == n && memcmp(t->bytes + o->boff, s, n) == 0) return t->bhash[h];
+        h = (h + 1) & t->bhash_mask;
     }
     return -1;
 }

@@ -20,12 +20,27 @@ typedef enum fm_token_type {
     FM_TT_BYTE = 6
 } fm_token_type;
 
-typedef enum fm_tokenizer_kind { FM_TOKENIZER_SPM = 1 } fm_tokenizer_kind;
+typedef enum fm_tokenizer_kind {
+    FM_TOKENIZER_SPM = 1, /* SentencePiece BPE (scores) */
+    FM_TOKENIZER_BPE = 2, /* byte-level BPE (merge ranks) */
+    FM_TOKENIZER_WPM = 3  /* WordPiece */
+} fm_tokenizer_kind;
+
+struct fm_pretok;
+
+/* A BPE merge: the pair (left, right) of token ids becomes `merged`. */
+typedef struct fm_merge {
+    uint64_t key; /* left << 32 | right; UINT64_MAX marks an empty slot */
+    int32_t rank;
+    fm_token merged;
+} fm_merge;
 
 typedef struct fm_vocab_token {
     uint32_t off; /* text at fm_tokenizer.text + off, NUL-terminated */
     uint32_t len;
     float score;
+    uint32_t boff; /* byte-level BPE: the raw bytes the token stands for */
+    uint32_t blen;
     uint8_t type; /* fm_token_type */
     uint8_t rstrip;
     uint8_t lstrip;
@@ -42,10 +57,21 @@ struct fm_tokenizer {
     int32_t byte_token[256];
     fm_token special[7]; /* indexed by fm_special_token */
     int add_bos, add_eos, add_space_prefix;
+    int strip_space; /* FM_DECODE_STRIP_LEADING_SPACE drops a first ' ' */
     /* tokens cut out of the text before the algorithm runs, longest first */
     fm_token *splitters;
     int32_t n_splitters;
     uint32_t max_token_len;
+
+    /* byte-level BPE */
+    const struct fm_pretok *pretok;
+    char *bytes;           /* raw bytes of the tokens (boff/blen) */
+    int32_t *bhash;        /* raw bytes -> id, for tokens BPE can produce */
+    uint32_t bhash_mask;
+    fm_merge *merges;      /* pair -> merge; NULL: tiktoken ranks (a pair
+                              merges iff its bytes are a token, rank = id) */
+    uint32_t merges_mask;
+    uint8_t *whole;        /* per token: BPE of its own bytes gives just it */
 };
 
 /* A token list under construction: texts are copied in. */
@@ -71,6 +97,34 @@ static inline const char *fm_vocab_text(const fm_tokenizer *tok, fm_token id) {
  * (`expect_vocab` > 0 checks the entry count against the model's). */
 fm_status fm_tokenizer_from_model_file(const fm_model_file *mf, const char *path, fm_tokenizer **out);
 fm_status fm_tokenizer_from_llama2c(const char *path, int64_t expect_vocab, fm_tokenizer **out);
+
+/* The id of the token whose raw bytes are s[0..n) (BPE vocabularies), or -1. */
+fm_token fm_vocab_lookup_bytes(const fm_tokenizer *tok, const char *s, size_t n);
+
+/* Builds the raw-bytes index (bhash) over the tokens' boff/blen. */
+fm_status fm_vocab_index_bytes(fm_tokenizer *tok);
+
+/* Byte-level BPE of one pre-tokenized piece; appends like fm_spm_encode.
+ * `scratch` is reused between calls (free it with fm_bpe_scratch_free). */
+typedef struct fm_bpe_scratch fm_bpe_scratch;
+fm_status fm_bpe_encode(const fm_tokenizer *tok, const uint8_t *s, size_t len, fm_bpe_scratch **scratch,
+                        fm_token *out, size_t cap, size_t *n);
+void fm_bpe_scratch_free(fm_bpe_scratch *scratch);
+
+/* Marks the tokens whose own bytes BPE-encode to themselves (tok->whole). */
+fm_status fm_bpe_mark_whole(fm_tokenizer *tok);
+
+/* Pieces of the GGUF loaders: the token list (texts, scores, types) and
+ * the special ids and add-BOS/EOS flags over the kind's defaults. */
+fm_status fm_vocab_read_gguf_tokens(const fm_model_file *mf, const char *path, fm_tokenizer_kind kind,
+                                    fm_tokenizer **out);
+void fm_vocab_read_gguf_specials(fm_tokenizer *t, const fm_model_file *mf, const fm_token dflt[7]);
+
+/* Loaders of the other vocabulary kinds (vocab_load_bpe.c, wpm.c). */
+fm_status fm_tokenizer_bpe_from_model_file(const fm_model_file *mf, const char *path, fm_tokenizer **out);
+fm_status fm_tokenizer_from_tiktoken(const char *path, fm_tokenizer **out);
+fm_status fm_wpm_encode(const fm_tokenizer *tok, const char *text, size_t len, fm_token *out, size_t cap,
+                        size_t *n);
 
 /* SentencePiece-BPE encoding of one text fragment (already escaped: spaces
  * are U+2581). Appends to out[*n..]; *n may exceed cap (count only). */

@@ -1,5 +1,6 @@
 /* Building a tokenizer from GGUF metadata or from llama2.c's tokenizer.bin. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,10 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     free(t->text);
     free(t->hash);
     free(t->splitters);
+    if (t->bytes != t->text) free(t->bytes); /* tiktoken shares them */
+    free(t->bhash);
+    free(t->merges);
+    free(t->whole);
     free(t);
 }
 
@@ -40,16 +45,49 @@ static void set_rstrip(fm_tokenizer *t, const char *text, int on) {
     if (id >= 0) t->tokens[id].rstrip = (uint8_t)on;
 }
 
-fm_status fm_tokenizer_from_model_file(const fm_model_file *mf, const char *path, fm_tokenizer **out) {
-    *out = NULL;
-    fm_str model;
-    fm_status s = fm_meta_get_str(mf, "tokenizer.ggml.model", &model);
-    if (s == FM_STATUS_NOT_FOUND)
-        return fm_error(FM_STATUS_BAD_FORMAT, "'%s' has no tokenizer (no tokenizer.ggml.model key)", path);
-    if (s) return s;
-    if (!fm_str_eq(model, "llama"))
-        return fm_error(FM_STATUS_UNSUPPORTED, "'%s': tokenizer model '%.*s' is not supported yet", path,
-                        (int)model.len, model.ptr);
+/* llama.cpp recognises end-of-turn and fill-in-the-middle tokens by their
+ * text when the metadata does not name them, and makes them CONTROL tokens
+ * whatever the file says (so they are no longer cut out of plain text).
+ * Per role the lowest matching id is taken. */
+static void mark_control_by_text(fm_tokenizer *t, const fm_model_file *mf) {
+    static const struct {
+        const char *key;
+        const char *texts[8];
+    } roles[] = {
+        {"tokenizer.ggml.eot_token_id",
+         {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
+          "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"}},
+        {"tokenizer.ggml.eom_token_id", {"<|eom_id|>"}},
+        {"tokenizer.ggml.fim_pre_token_id",
+         {"<|fim_prefix|>", "<fim-prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>"}},
+        {"tokenizer.ggml.fim_suf_token_id",
+         {"<|fim_suffix|>", "<fim-suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "hole\xEF\xBD\x9C>", "<SUF>"}},
+        {"tokenizer.ggml.fim_mid_token_id",
+         {"<|fim_middle|>", "<fim-middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>"}},
+        {"tokenizer.ggml.fim_pad_token_id", {"<|fim_pad|>", "<fim-pad>", "<PAD>"}},
+        {"tokenizer.ggml.fim_rep_token_id", {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"}},
+        {"tokenizer.ggml.fim_sep_token_id", {"<|file_sep|>"}},
+        {NULL, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>"}},
+    };
+    for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++) {
+        int64_t v;
+        if (roles[r].key && fm_meta_get_i64(mf, roles[r].key, &v) == FM_STATUS_OK && v >= 0 && v < t->n_vocab)
+            continue;
+        fm_token best = -1;
+        for (int i = 0; i < 8 && roles[r].texts[i]; i++) {
+            fm_token id = fm_vocab_lookup(t, roles[r].texts[i], strlen(roles[r].texts[i]));
+            if (id < 0) continue;
+            if (roles[r].key == NULL) t->tokens[id].type = FM_TT_CONTROL; /* the end-of-generation list: all */
+            else if (best < 0 || id < best) best = id;
+        }
+        if (best >= 0) t->tokens[best].type = FM_TT_CONTROL;
+    }
+}
+
+/* The token list every GGUF vocabulary has: texts, scores, types. Empty
+ * texts become "[EMPTY_<id>]", as llama.cpp names them. */
+fm_status fm_vocab_read_gguf_tokens(const fm_model_file *mf, const char *path, fm_tokenizer_kind kind,
+                                  fm_tokenizer **out) {
     const fm_meta *toks = fm_model_file_meta(mf, "tokenizer.ggml.tokens");
     if (toks == NULL || toks->type != FM_META_ARRAY || toks->elem_type != FM_META_STRING)
         return fm_error(FM_STATUS_BAD_FORMAT, "'%s': tokenizer.ggml.tokens is missing or not a string array", path);
@@ -63,35 +101,76 @@ fm_status fm_tokenizer_from_model_file(const fm_model_file *mf, const char *path
                           types->n != toks->n))
         return fm_error(FM_STATUS_BAD_FORMAT, "'%s': tokenizer.ggml.token_type must be %llu integers", path,
                         (unsigned long long)toks->n);
-
     fm_vocab_builder b;
-    s = fm_vocab_begin(&b, (int64_t)toks->n);
+    fm_status s = fm_vocab_begin(&b, (int64_t)toks->n);
     for (uint64_t i = 0; s == FM_STATUS_OK && i < toks->n; i++) {
         int64_t ty = types ? fm_meta_arr_i64(types, i) : FM_TT_NORMAL;
-        if (ty < FM_TT_UNDEFINED || ty > FM_TT_BYTE) ty = FM_TT_NORMAL;
+        if (ty < FM_TT_UNDEFINED || ty > FM_TT_BYTE) ty = FM_TT_UNDEFINED;
         float sc = scores ? (float)fm_meta_arr_f64(scores, i) : 0.0f;
-        s = fm_vocab_set(&b, (int32_t)i, toks->strs[i].ptr, toks->strs[i].len, sc, (fm_token_type)ty);
+        char empty[32];
+        fm_str txt = toks->strs[i];
+        if (txt.len == 0) {
+            snprintf(empty, sizeof empty, "[EMPTY_%llu]", (unsigned long long)i);
+            txt.ptr = empty;
+            txt.len = strlen(empty);
+        }
+        s = fm_vocab_set(&b, (int32_t)i, txt.ptr, txt.len, sc, (fm_token_type)ty);
     }
     if (s == FM_STATUS_OK) s = fm_vocab_finish(&b);
-    fm_tokenizer *t = b.tok;
     if (s != FM_STATUS_OK) {
-        fm_tokenizer_free(t);
+        fm_tokenizer_free(b.tok);
         return s;
     }
-    const int32_t n = t->n_vocab;
-    t->special[FM_SPECIAL_BOS] = special_id(mf, "tokenizer.ggml.bos_token_id", 1 < n ? 1 : FM_TOKEN_NONE, n);
-    t->special[FM_SPECIAL_EOS] = special_id(mf, "tokenizer.ggml.eos_token_id", 2 < n ? 2 : FM_TOKEN_NONE, n);
-    t->special[FM_SPECIAL_UNK] = special_id(mf, "tokenizer.ggml.unknown_token_id", 0, n);
-    t->special[FM_SPECIAL_PAD] = special_id(mf, "tokenizer.ggml.padding_token_id", FM_TOKEN_NONE, n);
-    t->special[FM_SPECIAL_SEP] = special_id(mf, "tokenizer.ggml.seperator_token_id", FM_TOKEN_NONE, n);
-    t->special[FM_SPECIAL_CLS] = special_id(mf, "tokenizer.ggml.cls_token_id", FM_TOKEN_NONE, n);
-    t->special[FM_SPECIAL_MASK] = special_id(mf, "tokenizer.ggml.mask_token_id", FM_TOKEN_NONE, n);
-    t->add_bos = 1;
-    t->add_eos = 0;
-    t->add_space_prefix = 1;
+    b.tok->kind = kind;
+    mark_control_by_text(b.tok, mf);
+    *out = b.tok;
+    return FM_STATUS_OK;
+}
+
+/* Special ids and flags from metadata over the kind's defaults. */
+void fm_vocab_read_gguf_specials(fm_tokenizer *t, const fm_model_file *mf, const fm_token dflt[7]) {
+    static const char *const keys[7] = {
+        "tokenizer.ggml.bos_token_id",     "tokenizer.ggml.eos_token_id",       "tokenizer.ggml.unknown_token_id",
+        "tokenizer.ggml.padding_token_id", "tokenizer.ggml.seperator_token_id", "tokenizer.ggml.cls_token_id",
+        "tokenizer.ggml.mask_token_id",
+    };
+    for (int i = 0; i < 7; i++) t->special[i] = special_id(mf, keys[i], dflt[i] < t->n_vocab ? dflt[i] : FM_TOKEN_NONE, t->n_vocab);
     fm_meta_get_bool(mf, "tokenizer.ggml.add_bos_token", &t->add_bos);
     fm_meta_get_bool(mf, "tokenizer.ggml.add_eos_token", &t->add_eos);
     fm_meta_get_bool(mf, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix);
+}
+
+fm_status fm_tokenizer_from_model_file(const fm_model_file *mf, const char *path, fm_tokenizer **out) {
+    *out = NULL;
+    fm_str model;
+    fm_status s = fm_meta_get_str(mf, "tokenizer.ggml.model", &model);
+    if (s == FM_STATUS_NOT_FOUND)
+        return fm_error(FM_STATUS_BAD_FORMAT, "'%s' has no tokenizer (no tokenizer.ggml.model key)", path);
+    if (s) return s;
+    if (fm_str_eq(model, "gpt2")) return fm_tokenizer_bpe_from_model_file(mf, path, out);
+    fm_tokenizer_kind kind;
+    if (fm_str_eq(model, "llama")) kind = FM_TOKENIZER_SPM;
+    else if (fm_str_eq(model, "bert")) kind = FM_TOKENIZER_WPM;
+    else
+        return fm_error(FM_STATUS_UNSUPPORTED, "'%s': tokenizer model '%.*s' is not supported", path,
+                        (int)model.len, model.ptr);
+    fm_tokenizer *t;
+    if ((s = fm_vocab_read_gguf_tokens(mf, path, kind, &t))) return s;
+    if (kind == FM_TOKENIZER_SPM) {
+        static const fm_token spm_defaults[7] = {1, 2, 0, FM_TOKEN_NONE, FM_TOKEN_NONE, FM_TOKEN_NONE, FM_TOKEN_NONE};
+        t->add_bos = 1;
+        t->add_space_prefix = 1;
+        fm_vocab_read_gguf_specials(t, mf, spm_defaults);
+        t->strip_space = t->add_space_prefix;
+    } else {
+        /* llama.cpp's BERT defaults: [CLS] 101 doubles as BOS, [SEP] 102 */
+        static const fm_token wpm_defaults[7] = {101, FM_TOKEN_NONE, 100, 0, 102, FM_TOKEN_NONE, 103};
+        t->add_bos = 1;
+        t->add_eos = 1;
+        fm_vocab_read_gguf_specials(t, mf, wpm_defaults);
+        t->add_space_prefix = 0;
+        t->strip_space = 1; /* word-initial pieces start with U+2581 */
+    }
 
     /* Phi-3 strips the whitespace after its special tokens (llama.cpp does
      * the same, keyed on the model name). */
@@ -180,6 +259,7 @@ static fm_status parse_llama2c(const fm_mapped_file *map, const char *path, int6
     t->special[FM_SPECIAL_EOS] = 2;
     t->add_bos = 1;
     t->add_space_prefix = 1;
+    t->strip_space = 1;
     *out = t;
     return FM_STATUS_OK;
 }

@@ -1,0 +1,471 @@
+/* The pre-tokenizer families. Each matcher states the regex it implements;
+ * semantics are those of a backtracking, leftmost-first engine (tiktoken's
+ * fancy-regex, llama.cpp's std::regex and hand-written splitters), with \s
+ * the White_Space property and \p{..} Unicode general categories. A
+ * matcher only looks inside its piece [a, b): lookaheads and $ see the end
+ * of the piece, as llama.cpp's per-piece regex passes do. */
+#include "pretok.h"
+
+#include <string.h>
+
+#include "unicode.h"
+
+/* ---- reading characters ------------------------------------------------ */
+
+typedef struct ch {
+    uint32_t cp;
+    uint16_t cls; /* 0 past the end of the piece */
+    uint8_t len;
+} ch;
+
+static inline ch at(const uint8_t *s, size_t p, size_t b) {
+    ch c = {0, 0, 0};
+    if (p >= b) return c;
+    if (s[p] < 0x80) {
+        c.cp = s[p];
+        c.len = 1;
+    } else {
+        c.len = (uint8_t)fm_uc_decode(s + p, b - p, &c.cp);
+    }
+    c.cls = fm_uc_class(c.cp);
+    return c;
+}
+
+/* End of the run of characters whose class intersects `mask`, from p. */
+static inline size_t run(const uint8_t *s, size_t p, size_t b, uint16_t mask) {
+    for (;;) {
+        ch c = at(s, p, b);
+        if (!(c.cls & mask)) return p;
+        p += c.len;
+    }
+}
+
+/* End of the run of characters whose class is non-zero and misses `mask`. */
+static inline size_t run_not(const uint8_t *s, size_t p, size_t b, uint16_t mask) {
+    for (;;) {
+        ch c = at(s, p, b);
+        if (c.cls == 0 || (c.cls & mask)) return p;
+        p += c.len;
+    }
+}
+
+static inline fm_match hit(size_t len) { return (fm_match){len, 0}; }
+static inline fm_match miss(size_t skip) { return (fm_match){0, skip}; }
+
+#define NOT_SLN (FM_UC_WS | FM_UC_L | FM_UC_N) /* [^\s\p{L}\p{N}] misses these */
+
+/* 's|'t|'re|'ve|'m|'ll|'d, optionally case-insensitive. tiktoken's (?i)
+ * folds like Unicode: 'ſ' (U+017F) is an 's'; llama.cpp's lowercases only. */
+static size_t contraction(const uint8_t *s, size_t p, size_t b, int icase, int long_s) {
+    if (p >= b || s[p] != '\'') return 0;
+    ch c1 = at(s, p + 1, b);
+    uint32_t x = icase ? fm_uc_tolower(c1.cp) : c1.cp;
+    if (long_s && c1.cp == 0x17F) x = 's';
+    if (x == 's' || x == 't' || x == 'm' || x == 'd') return 1 + c1.len;
+    ch c2 = at(s, p + 1 + c1.len, b);
+    uint32_t y = icase ? fm_uc_tolower(c2.cp) : c2.cp;
+    if ((x == 'r' && y == 'e') || (x == 'v' && y == 'e') || (x == 'l' && y == 'l')) return 1 + c1.len + c2.len;
+    return 0;
+}
+
+/* \s+(?!\S)|\s+ at p, which starts a whitespace run ending at e: all of it
+ * at the end of the piece, else all but its last character (if that leaves
+ * any), else one character. */
+static size_t space_run(const uint8_t *s, size_t p, size_t e, size_t b, size_t last) {
+    (void)s;
+    if (e == b) return e - p;
+    if (last > p) return last - p;
+    return e - p;
+}
+
+/* Walks the whitespace run at p: its end, the start of its last character,
+ * and the end of its last \r or \n (0 if none). */
+static size_t ws_run(const uint8_t *s, size_t p, size_t b, size_t *last, size_t *last_rn) {
+    *last = p;
+    if (last_rn) *last_rn = 0;
+    for (;;) {
+        ch c = at(s, p, b);
+        if (!(c.cls & FM_UC_WS)) return p;
+        *last = p;
+        p += c.len;
+        if (last_rn && (c.cp == '\r' || c.cp == '\n')) *last_rn = p;
+    }
+}
+
+/* ---- GPT-2 -------------------------------------------------------------
+ * 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * (GPT-2, r50k_base, p50k_base, and the second stage of llama.cpp's
+ * falcon, gpt-neox, starcoder families) */
+static fm_match m_gpt2(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    size_t n = contraction(s, p, b, 0, 0);
+    if (n) return hit(n);
+    ch c = at(s, p, b);
+    size_t q = p;
+    ch d = c;
+    if (c.cp == ' ') {
+        ch nx = at(s, p + 1, b);
+        if (nx.cls & ~FM_UC_WS) q = p + 1, d = nx; /* the space belongs to what follows */
+    }
+    if (d.cls & FM_UC_L) return hit(run(s, q, b, FM_UC_L) - p);
+    if (d.cls & FM_UC_N) return hit(run(s, q, b, FM_UC_N) - p);
+    if (d.cls && !(d.cls & NOT_SLN)) return hit(run_not(s, q, b, NOT_SLN) - p);
+    size_t last, e = ws_run(s, p, b, &last, NULL);
+    return hit(space_run(s, p, e, b, last));
+}
+
+/* ---- cl100k_base / llama-3 / qwen2 ---------------------------------------
+ * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+ *  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * qwen2 has \p{N} instead of \p{N}{1,3}. */
+static fm_match m_cl100k_impl(const uint8_t *s, size_t b, size_t p, int max_digits, int long_s) {
+    size_t n = contraction(s, p, b, 1, long_s);
+    if (n) return hit(n);
+    ch c = at(s, p, b);
+    if (c.cls & FM_UC_L) return hit(run(s, p, b, FM_UC_L) - p);
+    if (c.cp != '\r' && c.cp != '\n' && !(c.cls & FM_UC_N)) {
+        ch nx = at(s, p + c.len, b);
+        if (nx.cls & FM_UC_L) return hit(run(s, p + c.len, b, FM_UC_L) - p);
+    }
+    if (c.cls & FM_UC_N) {
+        size_t q = p;
+        for (int i = 0; i < max_digits; i++) {
+            ch d = at(s, q, b);
+            if (!(d.cls & FM_UC_N)) break;
+            q += d.len;
+        }
+        return hit(q - p);
+    }
+    size_t q = p;
+    ch d = c;
+    if (c.cp == ' ') {
+        ch nx = at(s, p + 1, b);
+        if (nx.cls && !(nx.cls & NOT_SLN)) q = p + 1, d = nx;
+    }
+    if (d.cls && !(d.cls & NOT_SLN)) {
+        q = run_not(s, q, b, NOT_SLN);
+        while (q < b && (s[q] == '\r' || s[q] == '\n')) q++;
+        return hit(q - p);
+    }
+    size_t last, last_rn, e = ws_run(s, p, b, &last, &last_rn);
+    if (last_rn) return hit(last_rn - p);
+    return hit(space_run(s, p, e, b, last));
+}
+
+static fm_match m_cl100k(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    return m_cl100k_impl(s, b, p, 3, 1);
+}
+
+static fm_match m_llama3(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    return m_cl100k_impl(s, b, p, 3, 0);
+}
+
+static fm_match m_qwen2(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    return m_cl100k_impl(s, b, p, 1, 0);
+}
+
+/* ---- o200k_base -----------------------------------------------------------
+ * [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
+ * [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
+ * \p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
+#define UPPERISH (FM_UC_LU | FM_UC_LO | FM_UC_M)
+#define LOWERISH (FM_UC_LL | FM_UC_LO | FM_UC_M)
+
+/* [U]*[L]+ from q (first alternative's word part): end or 0. */
+static size_t o200k_word1(const uint8_t *s, size_t q, size_t b) {
+    size_t e = run(s, q, b, UPPERISH);
+    ch c = at(s, e, b);
+    if (c.cls & LOWERISH) return run(s, e, b, LOWERISH);
+    /* backtrack U*: the last character of the run that can start [L]+ */
+    size_t best = 0;
+    for (size_t i = q; i < e;) {
+        ch d = at(s, i, b);
+        if (d.cls & LOWERISH) best = i + d.len; /* [L]+ is then just this one */
+        i += d.len;
+    }
+    return best;
+}
+
+/* [U]+[L]* from q (second alternative's word part): end or 0. */
+static size_t o200k_word2(const uint8_t *s, size_t q, size_t b) {
+    size_t e = run(s, q, b, UPPERISH);
+    if (e == q) return 0;
+    return run(s, e, b, LOWERISH);
+}
+
+static fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    ch c = at(s, p, b);
+    const int can_prefix = c.cls && c.cp != '\r' && c.cp != '\n' && !(c.cls & (FM_UC_L | FM_UC_N));
+    for (int alt = 0; alt < 2; alt++) {
+        for (int pre = can_prefix; pre >= 0; pre--) {
+            size_t q = p + (pre ? c.len : 0);
+            size_t e = alt == 0 ? o200k_word1(s, q, b) : o200k_word2(s, q, b);
+            if (e == 0) continue;
+            return hit(e + contraction(s, e, b, 1, 1) - p);
+        }
+    }
+    if (c.cls & FM_UC_N) {
+        size_t q = p;
+        for (int i = 0; i < 3; i++) {
+            ch d = at(s, q, b);
+            if (!(d.cls & FM_UC_N)) break;
+            q += d.len;
+        }
+        return hit(q - p);
+    }
+    size_t q = p;
+    ch d = c;
+    if (c.cp == ' ') {
+        ch nx = at(s, p + 1, b);
+        if (nx.cls && !(nx.cls & NOT_SLN)) q = p + 1, d = nx;
+    }
+    if (d.cls && !(d.cls & NOT_SLN)) {
+        q = run_not(s, q, b, NOT_SLN);
+        while (q < b && (s[q] == '\r' || s[q] == '\n' || s[q] == '/')) q++;
+        return hit(q - p);
+    }
+    size_t last, last_rn, e = ws_run(s, p, b, &last, &last_rn);
+    if (last_rn) return hit(last_rn - p);
+    return hit(space_run(s, p, e, b, last));
+}
+
+/* ---- llama.cpp's regex stages for the other GGUF families ---------------- */
+
+/* [\p{P}\$\+<=>\^~\|`]+ (falcon) */
+static fm_match m_punct_falcon(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    size_t q = p;
+    for (;;) {
+        ch c = at(s, q, b);
+        if (!((c.cls & FM_UC_P) || (c.cp && c.cp < 128 && strchr("$+<=>^~|`", (int)c.cp)))) break;
+        q += c.len;
+    }
+    return q > p ? hit(q - p) : miss(at(s, p, b).len);
+}
+
+/* [\p{P}\$\+<=>\^~\|]+ (gpt-neox and llama.cpp's default) */
+static fm_match m_punct_default(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    size_t q = p;
+    for (;;) {
+        ch c = at(s, q, b);
+        if (!((c.cls & FM_UC_P) || (c.cp && c.cp < 128 && strchr("$+<=>^~|", (int)c.cp)))) break;
+        q += c.len;
+    }
+    return q > p ? hit(q - p) : miss(at(s, p, b).len);
+}
+
+/* [0-9][0-9][0-9] */
+static fm_match m_3digits(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    if (p + 3 <= b && s[p] >= '0' && s[p] <= '9' && s[p + 1] >= '0' && s[p + 1] <= '9' && s[p + 2] >= '0' &&
+        s[p + 2] <= '9')
+        return hit(3);
+    return miss(at(s, p, b).len);
+}
+
+/* \p{N}+ */
+static fm_match m_digits(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    size_t q = run(s, p, b, FM_UC_N);
+    return q > p ? hit(q - p) : miss(at(s, p, b).len);
+}
+
+/* \p{N} */
+static fm_match m_digit(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    ch c = at(s, p, b);
+    return (c.cls & FM_UC_N) ? hit(c.len) : miss(c.len);
+}
+
+/* [\r\n] */
+static fm_match m_newline(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    (void)b;
+    return (s[p] == '\r' || s[p] == '\n') ? hit(1) : miss(at(s, p, b).len);
+}
+
+/* \s?X+ for a class test X */
+static fm_match opt_space_then(const uint8_t *s, size_t b, size_t p, int (*is)(ch)) {
+    ch c = at(s, p, b);
+    size_t q = p;
+    if ((c.cls & FM_UC_WS) && !is(c)) {
+        ch nx = at(s, p + c.len, b);
+        if (!is(nx)) return miss(c.len);
+        q = p + c.len;
+    } else if (!is(c)) {
+        return miss(c.len);
+    }
+    for (;;) {
+        ch d = at(s, q, b);
+        if (d.len == 0 || !is(d)) break;
+        q += d.len;
+    }
+    return hit(q - p);
+}
+
+static int is_letter(ch c) { return (c.cls & FM_UC_L) != 0; }
+static int is_punct(ch c) { return (c.cls & FM_UC_P) != 0; }
+
+/* \s?\p{L}+ and \s?\p{P}+ (deepseek-coder) */
+static fm_match m_space_letters(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    return opt_space_then(s, b, p, is_letter);
+}
+
+static fm_match m_space_punct(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    return opt_space_then(s, b, p, is_punct);
+}
+
+typedef struct cp_range {
+    uint32_t lo, hi;
+} cp_range;
+
+static int in_ranges(uint32_t cp, const cp_range *r, size_t n) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < r[mid].lo) hi = mid;
+        else if (cp > r[mid].hi) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+
+/* llama.cpp runs regexes without \p{..} over code points in which every
+ * non-ASCII White_Space character reads as U+000B; a class like
+ * [　-。] therefore never matches U+3000. */
+static uint32_t wregex_cp(ch c) { return (c.cp > 0x7F && (c.cls & FM_UC_WS)) ? 0x0B : c.cp; }
+
+/* [一-龥ࠀ-一가-퟿]+ (deepseek) */
+static const cp_range cjk_hangul[] = {{0x0800, 0x4E00}, {0x4E00, 0x9FA5}, {0xAC00, 0xD7FF}};
+
+static fm_match m_cjk(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    size_t q = p;
+    for (;;) {
+        ch c = at(s, q, b);
+        if (c.len == 0 || !in_ranges(wregex_cp(c), cjk_hangul, 3)) break;
+        q += c.len;
+    }
+    return q > p ? hit(q - p) : miss(at(s, p, b).len);
+}
+
+/* deepseek-llm's explicit Latin/Greek/Cyrillic/... letter class */
+static const cp_range ds_letters[] = {
+    {0x41, 0x5A}, {0x61, 0x7A}, {0xB5, 0xB5}, {0xC0, 0xD6}, {0xD8, 0xF6}, {0xF8, 0x1BA}, {0x1BC, 0x1BF},
+    {0x1C4, 0x293}, {0x295, 0x2AF}, {0x370, 0x373}, {0x376, 0x377}, {0x37B, 0x37D}, {0x37F, 0x37F},
+    {0x386, 0x386}, {0x388, 0x38A}, {0x38C, 0x38C}, {0x38E, 0x3A1}, {0x3A3, 0x3F5}, {0x3F7, 0x481},
+    {0x48A, 0x52F}, {0x531, 0x556}, {0x10A0, 0x10C5}, {0x13A0, 0x13F5}, {0x13F8, 0x13FD}, {0x1C90, 0x1CBA},
+    {0x1CBD, 0x1CBF}, {0x1D00, 0x1D2B}, {0x1D6B, 0x1D77}, {0x1D79, 0x1D9A}, {0x1E00, 0x1F15}, {0x1F18, 0x1F1D},
+    {0x1F20, 0x1F45}, {0x1F48, 0x1F4D}, {0x1F50, 0x1F57}, {0x1F59, 0x1F59}, {0x1F5B, 0x1F5B}, {0x1F5D, 0x1F5D},
+    {0x1F5F, 0x1F7D}, {0x1F80, 0x1FB4}, {0x1FB6, 0x1FBC}, {0x1FBE, 0x1FBE}, {0x1FC2, 0x1FC4}, {0x1FC6, 0x1FCC},
+    {0x1FD0, 0x1FD3}, {0x1FD6, 0x1FDB}, {0x1FE0, 0x1FEC}, {0x1FF2, 0x1FF4}, {0x1FF6, 0x1FFC}, {0x2102, 0x2102},
+    {0x2107, 0x2107}, {0x210A, 0x2113}, {0x2115, 0x2115}, {0x2119, 0x211D}, {0x2124, 0x2124}, {0x2126, 0x2126},
+    {0x2128, 0x2128}, {0x212A, 0x212D}, {0x212F, 0x2134}, {0x2139, 0x2139}, {0x213C, 0x213F}, {0x2145, 0x2149},
+    {0x214E, 0x214E}, {0x2183, 0x2184}, {0x2C00, 0x2C7B}, {0x2C7E, 0x2CE4}, {0x2CEB, 0x2CEE}, {0x2CF2, 0x2CF3},
+    {0xA640, 0xA66D}, {0xA680, 0xA69B}, {0xA722, 0xA76F}, {0xA771, 0xA787}, {0xA78B, 0xA78E}, {0xAB70, 0xABBF},
+    {0xFB00, 0xFB06}, {0xFB13, 0xFB17}, {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A}, {0x10400, 0x1044F},
+    {0x104B0, 0x104D3}, {0x104D8, 0x104FB}, {0x10C80, 0x10CB2}, {0x10CC0, 0x10CF2}, {0x118A0, 0x118DF},
+    {0x1E900, 0x1E943},
+};
+
+/* [!-/:-~！-／：-～‘-‟　-。] */
+static const cp_range ds_punct[] = {{0x21, 0x2F}, {0x3A, 0x7E},     {0x2018, 0x201F},
+                                    {0x3000, 0x3002}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}};
+
+static int is_ds_letter(ch c) { return c.len && in_ranges(wregex_cp(c), ds_letters, sizeof ds_letters / sizeof ds_letters[0]); }
+static int is_ds_punct(ch c) { return c.len && in_ranges(wregex_cp(c), ds_punct, sizeof ds_punct / sizeof ds_punct[0]); }
+
+/* \s?[letters]+ and \s?[punct]+ (deepseek-llm) */
+static fm_match m_ds_letters(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    return opt_space_then(s, b, p, is_ds_letter);
+}
+
+static fm_match m_ds_punct(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    return opt_space_then(s, b, p, is_ds_punct);
+}
+
+/* \s+$ : a whitespace run that reaches the end of the piece */
+static fm_match m_trailing_space(const uint8_t *s, size_t a, size_t b, size_t p) {
+    (void)a;
+    ch c = at(s, p, b);
+    if (!(c.cls & FM_UC_WS)) return miss(c.len);
+    size_t last, e = ws_run(s, p, b, &last, NULL);
+    return e == b ? hit(e - p) : miss(e - p); /* no start inside this run can reach the end either */
+}
+
+/* ---- families --------------------------------------------------------- */
+
+static const fm_pretok families[] = {
+    {"gpt-2", 0, 1, {m_gpt2}},
+    {"r50k_base", 1, 1, {m_gpt2}},
+    {"p50k_base", 1, 1, {m_gpt2}},
+    {"mpt", 0, 1, {m_gpt2}},
+    {"olmo", 0, 1, {m_gpt2}},
+    {"jais", 0, 1, {m_gpt2}},
+    {"phi-2", 0, 1, {m_gpt2}},
+    {"roberta-bpe", 0, 1, {m_gpt2}},
+    {"cl100k_base", 1, 1, {m_cl100k}},
+    {"llama-bpe", 1, 1, {m_llama3}},
+    {"llama3", 1, 1, {m_llama3}},
+    {"llama-v3", 1, 1, {m_llama3}},
+    {"falcon3", 1, 1, {m_llama3}},
+    {"dbrx", 0, 1, {m_llama3}},
+    {"smaug-bpe", 0, 1, {m_llama3}},
+    {"chatglm-bpe", 0, 1, {m_llama3}},
+    {"qwen2", 0, 1, {m_qwen2}},
+    {"deepseek-r1-qwen", 0, 1, {m_qwen2}},
+    {"stablelm2", 0, 1, {m_qwen2}},
+    {"megrez", 0, 1, {m_qwen2}},
+    {"o200k_base", 1, 1, {m_o200k}},
+    {"falcon", 0, 3, {m_punct_falcon, m_gpt2, m_3digits}},
+    {"default", 0, 4, {m_punct_default, m_gpt2, m_digits, m_3digits}},
+    {"starcoder", 0, 2, {m_digit, m_gpt2}},
+    {"refact", 0, 2, {m_digit, m_gpt2}},
+    {"command-r", 0, 2, {m_digit, m_gpt2}},
+    {"smollm", 0, 2, {m_digit, m_gpt2}},
+    {"codeshell", 0, 2, {m_digit, m_gpt2}},
+    {"exaone", 0, 2, {m_digit, m_gpt2}},
+    {"minerva-7b", 0, 2, {m_digit, m_gpt2}},
+    {"deepseek-coder", 0, 5, {m_newline, m_space_letters, m_space_punct, m_cjk, m_digit}},
+    {"deepseek-llm", 0, 6, {m_newline, m_ds_letters, m_ds_punct, m_trailing_space, m_cjk, m_digits}},
+};
+
+const fm_pretok *fm_pretok_find(const char *name, size_t len) {
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (strlen(families[i].name) == len && memcmp(families[i].name, name, len) == 0) return &families[i];
+    return NULL;
+}
+
+/* Applies stage k to [a, b) and recurses into the next stage for every
+ * piece it produces. The depth is the stage count, at most 6. */
+static int split(const fm_pretok *pt, int k, const uint8_t *s, size_t a, size_t b, fm_piece_fn fn, void *user) {
+    if (k == pt->n_stages) return fn(user, a, b - a);
+    size_t p = a, gap = a;
+    while (p < b) {
+        fm_match m = pt->stages[k](s, a, b, p);
+        if (m.len == 0) {
+            p += m.skip;
+            continue;
+        }
+        if (p > gap && !split(pt, k + 1, s, gap, p, fn, user)) return 0;
+        if (!split(pt, k + 1, s, p, p + m.len, fn, user)) return 0;
+        p += m.len;
+        gap = p;
+    }
+    if (gap < b) return split(pt, k + 1, s, gap, b, fn, user);
+    return 1;
+}
+
+int fm_pretok_split(const fm_pretok *pt, const uint8_t *s, size_t n, fm_piece_fn fn, void *user) {
+    if (n == 0) return 1;
+    return split(pt, 0, s, 0, n, fn, user);
+}
