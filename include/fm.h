@@ -227,6 +227,11 @@ FM_API fm_status fm_tokenizer_decode(const fm_tokenizer *tok, const fm_token *id
 FM_API fm_status fm_tokenizer_find(const fm_tokenizer *tok, const char *text,
                                    size_t len, fm_token *id);
 
+/** The Unicode version of the character tables the tokenizers use for
+ *  pre-tokenization and normalization (e.g. "15.0.0"). Static string.
+ *  Any thread. Since: 0.1 */
+FM_API const char *fm_unicode_version(void);
+
 /** Creates a streaming detokenizer over `tok`, which is borrowed and must
  *  outlive it. `flags` are FM_DECODE_* flags. It turns one token at a time
  *  into text and never emits a partial UTF-8 sequence: bytes of an incomplete

@@ -7,5 +7,5 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
-  meson ninja-build pkg-config gcc libc6-dev binutils python3 \
+  meson ninja-build pkg-config gcc libc6-dev binutils python3 zstd \
   libopenblas-dev libzstd-dev libutf8proc-dev

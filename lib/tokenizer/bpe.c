@@ -19,12 +19,15 @@ typedef struct sym {
     int32_t prev, next;
     uint32_t off, len; /* len 0: merged into its left neighbour */
     fm_token id;       /* -1: a byte the vocabulary has no token for */
+    uint32_t seq;      /* bumped whenever the pair starting here changes */
 } sym;
 
+/* A queued pair, ordered by key = rank << 32 | left; it is current only
+ * while sym[left].seq still equals seq. */
 typedef struct bigram {
-    int32_t rank;
-    int32_t left, right;
-    fm_token lid, rid, merged;
+    uint64_t key;
+    uint32_t seq;
+    fm_token merged;
 } bigram;
 
 struct fm_bpe_scratch {
@@ -41,11 +44,8 @@ void fm_bpe_scratch_free(fm_bpe_scratch *sc) {
     free(sc);
 }
 
-/* a before b: lower rank, then further left */
-static inline int before(const bigram *a, const bigram *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
+/* A 4-ary min-heap: half the depth of a binary one, and the four children
+ * share a cache line or two. */
 static int heap_push(fm_bpe_scratch *sc, bigram x) {
     if (sc->heap_n == sc->heap_cap) {
         size_t cap = sc->heap_cap ? sc->heap_cap * 2 : 64;
@@ -56,8 +56,8 @@ static int heap_push(fm_bpe_scratch *sc, bigram x) {
     }
     size_t i = sc->heap_n++;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!before(&x, &sc->heap[p])) break;
+        size_t p = (i - 1) / 4;
+        if (sc->heap[p].key <= x.key) break;
         sc->heap[i] = sc->heap[p];
         i = p;
     }
@@ -70,12 +70,14 @@ static bigram heap_pop(fm_bpe_scratch *sc) {
     bigram top = h[0], last = h[--sc->heap_n];
     size_t i = 0, n = sc->heap_n;
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = 4 * i + 1;
         if (c >= n) break;
-        if (c + 1 < n && before(&h[c + 1], &h[c])) c++;
-        if (!before(&h[c], &last)) break;
-        h[i] = h[c];
-        i = c;
+        size_t best = c;
+        for (size_t k = c + 1; k < c + 4 && k < n; k++)
+            if (h[k].key < h[best].key) best = k;
+        if (h[best].key >= last.key) break;
+        h[i] = h[best];
+        i = best;
     }
     if (n > 0) h[i] = last;
     return top;
@@ -89,7 +91,8 @@ static inline uint32_t mix64(uint64_t k) {
 }
 
 /* Whether symbols l and r merge, and into what at which rank. */
-static int pair_merge(const fm_tokenizer *tok, const uint8_t *s, const sym *l, const sym *r, bigram *out) {
+static int pair_merge(const fm_tokenizer *tok, const uint8_t *s, const sym *l, const sym *r, int32_t *rank,
+                      fm_token *merged) {
     if (l->id < 0 || r->id < 0) return 0;
     if (tok->merges != NULL) {
         const uint64_t key = (uint64_t)(uint32_t)l->id << 32 | (uint32_t)r->id;
@@ -97,27 +100,30 @@ static int pair_merge(const fm_tokenizer *tok, const uint8_t *s, const sym *l, c
             const fm_merge *m = &tok->merges[h];
             if (m->key == UINT64_MAX) return 0;
             if (m->key == key) {
-                out->rank = m->rank;
-                out->merged = m->merged;
+                *rank = m->rank;
+                *merged = m->merged;
                 return 1;
             }
         }
     }
     fm_token id = fm_vocab_lookup_bytes(tok, (const char *)s + l->off, l->len + r->len);
     if (id < 0) return 0;
-    out->rank = id;
-    out->merged = id;
+    *rank = id;
+    *merged = id;
     return 1;
 }
 
-static int add_pair(const fm_tokenizer *tok, const uint8_t *s, fm_bpe_scratch *sc, int32_t l, int32_t r) {
-    if (l < 0 || r < 0) return 1;
-    bigram b;
-    if (!pair_merge(tok, s, &sc->syms[l], &sc->syms[r], &b)) return 1;
-    b.left = l;
-    b.right = r;
-    b.lid = sc->syms[l].id;
-    b.rid = sc->syms[r].id;
+/* Re-examines the pair starting at symbol l: whatever was queued for it is
+ * now stale, and the current pair is queued if it merges. */
+static int update_pair(const fm_tokenizer *tok, const uint8_t *s, fm_bpe_scratch *sc, int32_t l) {
+    if (l < 0) return 1;
+    sym *y = sc->syms;
+    y[l].seq++;
+    if (y[l].next < 0) return 1;
+    int32_t rank;
+    fm_token merged;
+    if (!pair_merge(tok, s, &y[l], &y[y[l].next], &rank, &merged)) return 1;
+    bigram b = {(uint64_t)(uint32_t)rank << 32 | (uint32_t)l, y[l].seq, merged};
     return heap_push(sc, b);
 }
 
@@ -137,20 +143,22 @@ static fm_status merge_piece(const fm_tokenizer *tok, const uint8_t *s, size_t l
     }
     sym *y = sc->syms;
     for (size_t i = 0; i < len; i++)
-        y[i] = (sym){(int32_t)i - 1, i + 1 < len ? (int32_t)i + 1 : -1, (uint32_t)i, 1, tok->byte_token[s[i]]};
+        y[i] = (sym){(int32_t)i - 1, i + 1 < len ? (int32_t)i + 1 : -1, (uint32_t)i, 1, tok->byte_token[s[i]], 0};
     sc->heap_n = 0;
     int ok = 1;
-    for (size_t i = 1; i < len && ok; i++) ok = add_pair(tok, s, sc, (int32_t)i - 1, (int32_t)i);
+    for (size_t i = 0; i + 1 < len && ok; i++) ok = update_pair(tok, s, sc, (int32_t)i);
     while (ok && sc->heap_n > 0) {
         bigram b = heap_pop(sc);
-        sym *l = &y[b.left], *r = &y[b.right];
-        if (l->len == 0 || l->next != b.right || l->id != b.lid || r->id != b.rid) continue; /* stale */
+        const int32_t li = (int32_t)(uint32_t)b.key;
+        sym *l = &y[li];
+        if (l->len == 0 || l->seq != b.seq) continue; /* stale */
+        sym *r = &y[l->next];
         l->len += r->len;
         l->id = b.merged;
         r->len = 0;
         l->next = r->next;
-        if (r->next >= 0) y[r->next].prev = b.left;
-        ok = add_pair(tok, s, sc, l->prev, b.left) && add_pair(tok, s, sc, b.left, l->next);
+        if (r->next >= 0) y[r->next].prev = li;
+        ok = update_pair(tok, s, sc, l->prev) && update_pair(tok, s, sc, li);
     }
     if (!ok) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing a piece of %zu bytes", len);
     /* bytes without a token are dropped, as llama.cpp does */

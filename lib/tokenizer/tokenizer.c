@@ -7,6 +7,7 @@
 #include "../core/error.h"
 #include "../core/params.h"
 #include "../core/utf8.h"
+#include "piece_cache.h"
 #include "pretok.h"
 #include "vocab.h"
 
@@ -142,10 +143,6 @@ static int partition(const fm_tokenizer *tok, const char *text, fragments *f, in
     return 1;
 }
 
-static void push_token(fm_token id, fm_token *out, size_t cap, size_t *n) {
-    if (*n < cap) out[*n] = id;
-    (*n)++;
-}
 
 /* Runs SentencePiece on one raw fragment, with spaces escaped to U+2581 and
  * the dummy prefix space where SentencePiece puts one. */
@@ -166,10 +163,16 @@ static fm_status encode_spm_fragment(const fm_tokenizer *tok, const char *s, siz
     return st;
 }
 
+static void push_token(fm_token id, fm_token *out, size_t cap, size_t *n) {
+    if (*n < cap) out[*n] = id;
+    (*n)++;
+}
+
 typedef struct bpe_ctx {
     const fm_tokenizer *tok;
     const uint8_t *base;
     fm_bpe_scratch **scratch;
+    fm_piece_cache *cache;
     fm_token *out;
     size_t cap, *n;
     fm_status status;
@@ -177,14 +180,30 @@ typedef struct bpe_ctx {
 
 static int bpe_piece(void *user, size_t off, size_t len) {
     bpe_ctx *c = user;
-    c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, c->out, c->cap, c->n);
-    return c->status == FM_STATUS_OK;
+    const char *p = (const char *)c->base + off;
+    const fm_piece_slot *hit = fm_piece_cache_get(c->cache, p, len);
+    if (hit != NULL) {
+        for (uint32_t i = 0; i < hit->n; i++) push_token(hit->ids[i], c->out, c->cap, c->n);
+        return 1;
+    }
+    if (c->cache->slots == NULL || len > FM_PIECE_CACHE_KEY) {
+        c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, c->out, c->cap, c->n);
+        return c->status == FM_STATUS_OK;
+    }
+    /* a short piece encodes to at most one id per byte */
+    fm_token ids[FM_PIECE_CACHE_KEY];
+    size_t k = 0;
+    c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, ids, FM_PIECE_CACHE_KEY, &k);
+    if (c->status != FM_STATUS_OK) return 0;
+    fm_piece_cache_put(c->cache, p, len, ids, k);
+    for (size_t i = 0; i < k; i++) push_token(ids[i], c->out, c->cap, c->n);
+    return 1;
 }
 
 /* Byte-level BPE: pre-tokenize, then BPE each piece. */
 static fm_status encode_bpe_fragment(const fm_tokenizer *tok, const char *s, size_t len, fm_bpe_scratch **scratch,
-                                     fm_token *out, size_t cap, size_t *n) {
-    bpe_ctx c = {tok, (const uint8_t *)s, scratch, out, cap, n, FM_STATUS_OK};
+                                     fm_piece_cache *cache, fm_token *out, size_t cap, size_t *n) {
+    bpe_ctx c = {tok, (const uint8_t *)s, scratch, cache, out, cap, n, FM_STATUS_OK};
     fm_pretok_split(tok->pretok, (const uint8_t *)s, len, bpe_piece, &c);
     return c.status;
 }
@@ -215,6 +234,8 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
     size_t n = 0;
     fm_status s = FM_STATUS_OK;
     fm_bpe_scratch *scratch = NULL;
+    fm_piece_cache cache;
+    fm_piece_cache_init(&cache, len);
     if (add_bos && tok->special[FM_SPECIAL_BOS] >= 0) push_token(tok->special[FM_SPECIAL_BOS], out, capacity, &n);
     int after_token = 1; /* the start counts as following a token */
     for (size_t i = 0; i < f.n && s == FM_STATUS_OK; i++) {
@@ -230,11 +251,12 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
         else if (tok->kind == FM_TOKENIZER_WPM)
             s = fm_wpm_encode(tok, frag, flen, out, capacity, &n);
         else
-            s = encode_bpe_fragment(tok, frag, flen, &scratch, out, capacity, &n);
+            s = encode_bpe_fragment(tok, frag, flen, &scratch, &cache, out, capacity, &n);
         after_token = 0;
     }
     free(f.v);
     fm_bpe_scratch_free(scratch);
+    fm_piece_cache_free(&cache);
     if (s) return s;
     /* BERT ends with [SEP] */
     const fm_token eos = tok->kind == FM_TOKENIZER_WPM ? tok->special[FM_SPECIAL_SEP] : tok->special[FM_SPECIAL_EOS];

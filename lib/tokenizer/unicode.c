@@ -2,6 +2,8 @@
 
 #include <utf8proc.h>
 
+#include "fm.h"
+
 #include "../core/utf8.h"
 
 static uint16_t class_of_category(utf8proc_category_t c) {
@@ -61,7 +63,7 @@ uint32_t fm_uc_nfd_first(uint32_t cp) {
     return n >= 1 ? (uint32_t)buf[0] : cp;
 }
 
-const char *fm_uc_version(void) { return utf8proc_unicode_version(); }
+const char *fm_unicode_version(void) { return utf8proc_unicode_version(); }
 
 size_t fm_uc_decode(const uint8_t *s, size_t n, uint32_t *cp) {
     uint8_t b = s[0];

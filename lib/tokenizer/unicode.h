@@ -32,8 +32,6 @@ uint32_t fm_uc_tolower(uint32_t cp);
  * llama.cpp's WordPiece calls NFD. */
 uint32_t fm_uc_nfd_first(uint32_t cp);
 
-/* The Unicode version of the tables, e.g. "15.0.0". */
-const char *fm_uc_version(void);
 
 /* Decodes one character at s[0..n) (n >= 1) into *cp and returns its
  * length. A malformed byte decodes as U+FFFD of length 1, so byte-level

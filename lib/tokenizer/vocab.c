@@ -1,17 +1,12 @@
 /* Token table construction and lookup. */
 #include "vocab.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/error.h"
-
-static uint32_t hash_bytes(const char *s, size_t n) {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
-}
 
 fm_status fm_vocab_begin(fm_vocab_builder *b, int64_t n_vocab) {
     b->tok = NULL;
@@ -62,30 +57,14 @@ static int cmp_u64(const void *a, const void *b) {
 
 fm_status fm_vocab_finish(fm_vocab_builder *b) {
     fm_tokenizer *t = b->tok;
-    uint32_t size = 1;
-    while (size < (uint32_t)t->n_vocab * 2u) size <<= 1;
-    t->hash = malloc(size * sizeof *t->hash);
     t->splitters = malloc((size_t)t->n_vocab * sizeof *t->splitters);
-    if (t->hash == NULL || t->splitters == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
-    memset(t->hash, 0xff, size * sizeof *t->hash);
-    t->hash_mask = size - 1;
-    /* Where two tokens share a text the higher id wins, as in llama.cpp. */
-    for (int32_t id = 0; id < t->n_vocab; id++) {
-        const fm_vocab_token *tk = &t->tokens[id];
-        if (tk->len == 0) continue; /* holes in a vocabulary have no text */
-        uint32_t h = hash_bytes(t->text + tk->off, tk->len) & t->hash_mask;
-        int dup = 0;
-        while (t->hash[h] >= 0) {
-            const fm_vocab_token *o = &t->tokens[t->hash[h]];
-            if (o->len == tk->len && memcmp(t->text + o->off, t->text + tk->off, tk->len) == 0) {
-                dup = 1;
-                t->hash[h] = id;
-                break;
-            }
-            h = (h + 1) & t->hash_mask;
-        }
-        if (!dup) t->hash[h] = id;
-    }
+    if (t->splitters == NULL || !fm_strmap_init(&t->by_text, (size_t)t->n_vocab, t->text, t->tokens,
+                                                sizeof(fm_vocab_token), offsetof(fm_vocab_token, off)))
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    /* where two tokens share a text the higher id wins, as in llama.cpp */
+    for (int32_t id = 0; id < t->n_vocab; id++)
+        if (t->tokens[id].len > 0) /* holes in a vocabulary have no text */
+            fm_strmap_put(&t->by_text, t->text + t->tokens[id].off, t->tokens[id].len, id);
     for (int i = 0; i < 256; i++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", i);
@@ -105,43 +84,11 @@ fm_status fm_vocab_finish(fm_vocab_builder *b) {
     return FM_STATUS_OK;
 }
 
-fm_token fm_vocab_lookup(const fm_tokenizer *t, const char *s, size_t n) {
-    uint32_t h = hash_bytes(s, n) & t->hash_mask;
-    while (t->hash[h] >= 0) {
-        const fm_vocab_token *o = &t->tokens[t->hash[h]];
-        if (o->len == n && memcmp(t->text + o->off, s, n) == 0) return t->hash[h];
-        h = (h + 1) & t->hash_mask;
-    }
-    return -1;
-}
-
 fm_status fm_vocab_index_bytes(fm_tokenizer *t) {
-    uint32_t size = 1;
-    while (size < (uint32_t)t->n_vocab * 2u) size <<= 1;
-    t->bhash = malloc(size * sizeof *t->bhash);
-    if (t->bhash == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
-    memset(t->bhash, 0xff, size * sizeof *t->bhash);
-    t->bhash_mask = size - 1;
-    for (int32_t id = 0; id < t->n_vocab; id++) {
-        const fm_vocab_token *tk = &t->tokens[id];
-        if (tk->blen == 0) continue;
-        uint32_t h = hash_bytes(t->bytes + tk->boff, tk->blen) & t->bhash_mask;
-        while (t->bhash[h] >= 0) {
-            const fm_vocab_token *o = &t->tokens[t->bhash[h]];
-            if (o->blen == tk->blen && memcmp(t->bytes + o->boff, t->bytes + tk->boff, tk->blen) == 0) break;
-            h = (h + 1) & t->bhash_mask;
-        }
-        t->bhash[h] = id; /* a later duplicate wins, as for texts */
-    }
+    if (!fm_strmap_init(&t->by_bytes, (size_t)t->n_vocab, t->bytes, t->tokens, sizeof(fm_vocab_token),
+                        offsetof(fm_vocab_token, boff)))
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    for (int32_t id = 0; id < t->n_vocab; id++)
+        if (t->tokens[id].blen > 0) fm_strmap_put(&t->by_bytes, t->bytes + t->tokens[id].boff, t->tokens[id].blen, id);
     return FM_STATUS_OK;
-}
-
-fm_token fm_vocab_lookup_bytes(const fm_tokenizer *t, const char *s, size_t n) {
-    uint32_t h = hash_bytes(s, n) & t->bhash_mask;
-    while (t->bhash[h] >= 0) {
-        const fm_vocab_token *o = &t->tokens[t->bhash[h]];
-        if (o->blen == n && memcmp(t->bytes + o->boff, s, n) == 0) return t->bhash[h];
-        h = (h + 1) & t->bhash_mask;
-    }
-    return -1;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../format/model_file.h"
+#include "strmap.h"
 #include "fm.h"
 
 /* Token types; the numbers are GGUF's tokenizer.ggml.token_type values. */
@@ -51,9 +52,7 @@ struct fm_tokenizer {
     int32_t n_vocab;
     fm_vocab_token *tokens;
     char *text;
-    /* open-addressing hash from token text to id; -1 marks an empty slot */
-    int32_t *hash;
-    uint32_t hash_mask;
+    fm_strmap by_text; /* token text -> id */
     int32_t byte_token[256];
     fm_token special[7]; /* indexed by fm_special_token */
     int add_bos, add_eos, add_space_prefix;
@@ -66,8 +65,7 @@ struct fm_tokenizer {
     /* byte-level BPE */
     const struct fm_pretok *pretok;
     char *bytes;           /* raw bytes of the tokens (boff/blen) */
-    int32_t *bhash;        /* raw bytes -> id, for tokens BPE can produce */
-    uint32_t bhash_mask;
+    fm_strmap by_bytes;    /* raw bytes -> id, for tokens BPE can produce */
     fm_merge *merges;      /* pair -> merge; NULL: tiktoken ranks (a pair
                               merges iff its bytes are a token, rank = id) */
     uint32_t merges_mask;
@@ -87,7 +85,9 @@ fm_status fm_vocab_set(fm_vocab_builder *b, int32_t id, const char *text, size_t
 fm_status fm_vocab_finish(fm_vocab_builder *b);
 
 /* The id of the token whose text is s[0..n), or -1. */
-fm_token fm_vocab_lookup(const fm_tokenizer *tok, const char *s, size_t n);
+static inline fm_token fm_vocab_lookup(const fm_tokenizer *tok, const char *s, size_t n) {
+    return fm_strmap_get(&tok->by_text, s, n);
+}
 
 static inline const char *fm_vocab_text(const fm_tokenizer *tok, fm_token id) {
     return tok->text + tok->tokens[id].off;
@@ -99,9 +99,11 @@ fm_status fm_tokenizer_from_model_file(const fm_model_file *mf, const char *path
 fm_status fm_tokenizer_from_llama2c(const char *path, int64_t expect_vocab, fm_tokenizer **out);
 
 /* The id of the token whose raw bytes are s[0..n) (BPE vocabularies), or -1. */
-fm_token fm_vocab_lookup_bytes(const fm_tokenizer *tok, const char *s, size_t n);
+static inline fm_token fm_vocab_lookup_bytes(const fm_tokenizer *tok, const char *s, size_t n) {
+    return fm_strmap_get(&tok->by_bytes, s, n);
+}
 
-/* Builds the raw-bytes index (bhash) over the tokens' boff/blen. */
+/* Builds the raw-bytes index (by_bytes) over the tokens' boff/blen. */
 fm_status fm_vocab_index_bytes(fm_tokenizer *tok);
 
 /* Byte-level BPE of one pre-tokenized piece; appends like fm_spm_encode.

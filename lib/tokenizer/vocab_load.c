@@ -12,10 +12,10 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     if (t == NULL) return;
     free(t->tokens);
     free(t->text);
-    free(t->hash);
+    fm_strmap_free(&t->by_text);
     free(t->splitters);
     if (t->bytes != t->text) free(t->bytes); /* tiktoken shares them */
-    free(t->bhash);
+    fm_strmap_free(&t->by_bytes);
     free(t->merges);
     free(t->whole);
     free(t);

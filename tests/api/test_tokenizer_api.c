@@ -101,14 +101,49 @@ static void test_gguf_vocab(void) {
     fm_token id;
     CHECK(fm_tokenizer_find(t, "\xE2\x96\x81the", 6, &id) == FM_STATUS_OK && id == 278, "find '▁the'");
     fm_tokenizer_free(t);
-    /* a GGUF file with a tokenizer model libfm does not have yet */
-    fm_status s = fm_tokenizer_load(tu_data("vocab/ggml-vocab-bert-bge.gguf"), NULL, &t);
-    if (s == FM_STATUS_OK) fm_tokenizer_free(t);
-    else CHECK(s == FM_STATUS_UNSUPPORTED && strstr(fm_last_error(), "bert"), "bert: %s", fm_last_error());
+}
+
+/* Invalid UTF-8: byte-level BPE keeps the bytes, WordPiece drops them,
+ * SentencePiece refuses (docs/tokenizers.md). */
+static void test_invalid_utf8(void) {
+    static const char bad[] = "ok \xff\xfe mid \xc3 end \xed\xa0\x80 \xf4\x90\x80\x80 \xe2\x82";
+    const size_t n_bad = sizeof bad - 1;
+    fm_tokenizer *t;
+    CHECK(fm_tokenizer_load(tu_data("vocab/ggml-vocab-gpt-2.gguf"), NULL, &t) == FM_STATUS_OK, "gpt-2");
+    fm_token ids[128];
+    size_t n = 0, m = 0;
+    CHECK(fm_tokenizer_encode(t, bad, n_bad, 0, ids, 128, &n) == FM_STATUS_OK && n > 0, "BPE takes invalid UTF-8");
+    char back[256];
+    CHECK(fm_tokenizer_decode(t, ids, n, 0, back, sizeof back, &m) == FM_STATUS_OK && m == n_bad &&
+              memcmp(back, bad, m) == 0,
+          "BPE round-trips invalid bytes");
+    fm_tokenizer_free(t);
+    CHECK(fm_tokenizer_load(tu_data("vocab/cl100k_base.tiktoken"), NULL, &t) == FM_STATUS_OK, "cl100k");
+    CHECK(fm_tokenizer_encode(t, bad, n_bad, 0, ids, 128, &n) == FM_STATUS_OK &&
+              fm_tokenizer_decode(t, ids, n, 0, back, sizeof back, &m) == FM_STATUS_OK && m == n_bad &&
+              memcmp(back, bad, m) == 0,
+          "tiktoken round-trips invalid bytes");
+    fm_tokenizer_free(t);
+    CHECK(fm_tokenizer_load(tu_data("vocab/ggml-vocab-bert-bge.gguf"), NULL, &t) == FM_STATUS_OK, "bert");
+    fm_token clean[16];
+    size_t nc = 0;
+    CHECK(fm_tokenizer_encode(t, "ab\xff\xc3" "cd", 6, 0, ids, 128, &n) == FM_STATUS_OK, "WordPiece takes invalid UTF-8");
+    CHECK(fm_tokenizer_encode(t, "abcd", 4, 0, clean, 16, &nc) == FM_STATUS_OK && nc == n &&
+              memcmp(ids, clean, n * sizeof *ids) == 0,
+          "WordPiece drops malformed bytes");
+    /* [CLS] text [SEP] with the vocabulary's own settings */
+    CHECK(fm_tokenizer_encode(t, "hello", 5, FM_ENCODE_ADD_SPECIAL_AUTO, ids, 128, &n) == FM_STATUS_OK && n >= 3 &&
+              ids[0] == 101 && ids[n - 1] == 102,
+          "BERT adds [CLS] and [SEP]");
+    fm_tokenizer_free(t);
+    CHECK(fm_tokenizer_load(tu_data("vocab/ggml-vocab-llama-spm.gguf"), NULL, &t) == FM_STATUS_OK, "spm");
+    CHECK(fm_tokenizer_encode(t, bad, n_bad, 0, ids, 128, &n) == FM_STATUS_INVALID_UTF8, "SentencePiece refuses");
+    fm_tokenizer_free(t);
 }
 
 int main(void) {
     test_tok512();
     test_gguf_vocab();
+    test_invalid_utf8();
     return tu_finish("test_tokenizer_api");
 }

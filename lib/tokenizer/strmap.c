@@ -1,0 +1,35 @@
+#include "strmap.h"
+
+#include <stdlib.h>
+
+int fm_strmap_init(fm_strmap *m, size_t n, const char *base, const void *recs, size_t rec_size, size_t off_field) {
+    size_t size = 16;
+    while (size < n * 2) size <<= 1; /* load factor at most 1/2 */
+    m->slots = malloc(size * sizeof *m->slots);
+    if (m->slots == NULL) return 0;
+    for (size_t i = 0; i < size; i++) m->slots[i].len = UINT32_MAX;
+    m->mask = (uint32_t)(size - 1);
+    m->base = base;
+    m->recs = recs;
+    m->rec_size = rec_size;
+    m->off_field = off_field;
+    return 1;
+}
+
+void fm_strmap_free(fm_strmap *m) {
+    free(m->slots);
+    m->slots = NULL;
+}
+
+void fm_strmap_put(fm_strmap *m, const char *s, size_t len, int32_t id) {
+    const uint64_t head = fm_strmap_head(s, len);
+    uint32_t h = fm_strmap_hash(head, s, len) & m->mask;
+    for (;; h = (h + 1) & m->mask) {
+        fm_strmap_slot *e = &m->slots[h];
+        if (e->len == UINT32_MAX) break;
+        if (e->len == len && e->head == head &&
+            (len <= 8 || memcmp(fm_strmap_key(m, e->id) + 8, s + 8, len - 8) == 0))
+            break;
+    }
+    m->slots[h] = (fm_strmap_slot){head, (uint32_t)len, id};
+}

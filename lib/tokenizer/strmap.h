@@ -1,0 +1,71 @@
+/* Open-addressing map from byte strings to token ids, tuned for the
+ * tokenizer's hot path: each slot keeps the key's first 8 bytes and length,
+ * so most probes (hits and misses) never leave the table. Keys are not
+ * copied: longer ones are compared against the caller's storage. */
+#ifndef FM_TOKENIZER_STRMAP_H
+#define FM_TOKENIZER_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct fm_strmap_slot {
+    uint64_t head; /* first 8 bytes of the key, zero padded */
+    uint32_t len;  /* UINT32_MAX: empty */
+    int32_t id;
+} fm_strmap_slot;
+
+typedef struct fm_strmap {
+    fm_strmap_slot *slots;
+    uint32_t mask;
+    const char *base;     /* key storage */
+    const char *recs;     /* the key of id starts at base + the uint32 at */
+    size_t rec_size;      /* recs + id * rec_size + off_field */
+    size_t off_field;
+} fm_strmap;
+
+static inline const char *fm_strmap_key(const fm_strmap *m, int32_t id) {
+    uint32_t off;
+    memcpy(&off, m->recs + (size_t)id * m->rec_size + m->off_field, sizeof off);
+    return m->base + off;
+}
+
+static inline uint64_t fm_strmap_head(const char *s, size_t n) {
+    uint64_t h = 0;
+    memcpy(&h, s, n < 8 ? n : 8);
+    return h;
+}
+
+static inline uint32_t fm_strmap_hash(uint64_t head, const char *s, size_t n) {
+    uint64_t h = head ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
+    for (size_t i = 8; i < n; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, s + i, n - i < 8 ? n - i : 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return (uint32_t)(h >> 24);
+}
+
+/* Sizes the table for n keys; 0 on allocation failure. */
+int fm_strmap_init(fm_strmap *m, size_t n, const char *base, const void *recs, size_t rec_size, size_t off_field);
+void fm_strmap_free(fm_strmap *m);
+
+/* Maps s[0..len) to id; an existing equal key is re-pointed to id. */
+void fm_strmap_put(fm_strmap *m, const char *s, size_t len, int32_t id);
+
+static inline int32_t fm_strmap_get(const fm_strmap *m, const char *s, size_t n) {
+    const uint64_t head = fm_strmap_head(s, n);
+    for (uint32_t h = fm_strmap_hash(head, s, n) & m->mask;; h = (h + 1) & m->mask) {
+        const fm_strmap_slot *e = &m->slots[h];
+        if (e->len == UINT32_MAX) return -1;
+        if (e->len == n && e->head == head &&
+            (n <= 8 || memcmp(fm_strmap_key(m, e->id) + 8, s + 8, n - 8) == 0))
+            return e->id;
+    }
+}
+
+#endif

@@ -1,0 +1,64 @@
+"""fm-tokenize as a user runs it: ids equal to the references, the --pieces
+and --bench outputs, --bos/--special, and errors. argv[1] is the binary."""
+import os
+import subprocess
+import sys
+import unittest
+
+BIN = sys.argv.pop(1) if len(sys.argv) > 1 else "fm-tokenize"
+DATA = os.environ.get("FM_TEST_DATA", "")
+
+
+def data(rel):
+    if not os.path.isdir(DATA):
+        raise RuntimeError("test data folder %r is missing" % DATA)
+    return os.path.join(DATA, rel)
+
+
+def run(*args, inp=None):
+    return subprocess.run([BIN, *args], capture_output=True, timeout=120, input=inp)
+
+
+class TestFmTokenize(unittest.TestCase):
+    def test_ids_match_tiktoken(self):
+        # same ids as the reference for a whole corpus file
+        r = run("-m", data("vocab/cl100k_base.tiktoken"), "-f", data("corpus/code-crlf.txt"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids = r.stdout.split()
+        z = subprocess.run(["zstd", "-dc", data("reference/tokenizer/cl100k_base/code-crlf.ids.zst")],
+                           capture_output=True)
+        self.assertEqual(z.returncode, 0, "the zstd tool is needed to read the reference")
+        self.assertEqual(ids, z.stdout.split())
+        self.assertEqual(len(ids), 77509)  # MANIFEST.tsv token count
+
+    def test_pieces_and_flags(self):
+        r = run("-m", data("vocab/ggml-vocab-llama-spm.gguf"), "-p", "Hello world", "--pieces")
+        self.assertEqual(r.stdout.decode(), "15043\t Hello\n3186\t world\n")
+        r = run("-m", data("vocab/ggml-vocab-llama-spm.gguf"), "-p", "Hello world", "--bos")
+        self.assertEqual(r.stdout.split(), [b"1", b"15043", b"3186"])
+        plain = run("-m", data("models/tok512.bin"), "-p", "a</s>b").stdout.split()
+        special = run("-m", data("models/tok512.bin"), "-p", "a</s>b", "--special").stdout.split()
+        self.assertNotIn(b"2", plain)
+        self.assertIn(b"2", special)
+        r = run("-m", data("vocab/r50k_base.tiktoken"), "-f", "-", inp=b"tab\there")
+        self.assertEqual(r.stdout.split(), [b"8658", b"197", b"1456"])
+
+    def test_bench_and_color(self):
+        r = run("-m", data("vocab/ggml-vocab-gpt-2.gguf"), "-f", data("corpus/en-prose.txt"), "--bench")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), r"627539 bytes, \d+ tokens, [0-9.]+ MB/s")
+        r = run("-m", data("vocab/ggml-vocab-gpt-2.gguf"), "-p", "Hello world", "--color")
+        self.assertIn(b"\x1b[42mHello\x1b[0m\x1b[44m world\x1b[0m", r.stdout)
+
+    def test_errors(self):
+        self.assertEqual(run("-m", "/nonexistent", "-p", "x").returncode, 1)
+        self.assertEqual(run("-p", "x").returncode, 2)
+        self.assertEqual(run("-m", data("models/tok512.bin")).returncode, 2)
+        # SentencePiece refuses invalid UTF-8 with a message (argv cannot carry it; use stdin)
+        r = run("-m", data("vocab/ggml-vocab-llama-spm.gguf"), "-f", "-", inp=b"bad \xff")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"UTF-8", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
