@@ -113,47 +113,59 @@ int main(int argc, char **argv) {
     double t0 = now_s();
     fm_model_params mp = fm_model_default_params();
     mp.tokenizer_path = tok_path;
-    fm_model *model;
+    fm_model *model = NULL;
+    fm_context *ctx = NULL;
+    fm_sampler *smp = NULL;
+    fm_detokenizer *detok = NULL;
+    fm_token *ids = NULL;
+    int rc = 1;
     fm_status s = fm_model_load(model_path, &mp, &model);
-    if (s) return fail("load model", s);
+    if (s) {
+        fail("load model", s);
+        goto done;
+    }
     const double t_load = now_s() - t0;
     const fm_tokenizer *tok = fm_model_tokenizer(model);
 
     size_t n_prompt = 0, plen = strlen(prompt);
-    fm_token *ids = NULL;
     s = fm_tokenizer_encode(tok, prompt, plen, FM_ENCODE_ADD_SPECIAL_AUTO, NULL, 0, &n_prompt);
     if (s == FM_STATUS_BUFFER_TOO_SMALL) {
         ids = malloc((n_prompt ? n_prompt : 1) * sizeof *ids);
-        if (ids == NULL) return fail("allocate", FM_STATUS_NO_MEMORY);
-        s = fm_tokenizer_encode(tok, prompt, plen, FM_ENCODE_ADD_SPECIAL_AUTO, ids, n_prompt, &n_prompt);
+        s = ids ? fm_tokenizer_encode(tok, prompt, plen, FM_ENCODE_ADD_SPECIAL_AUTO, ids, n_prompt, &n_prompt)
+                : FM_STATUS_NO_MEMORY;
     }
-    if (s) return fail("tokenize", s);
+    if (s) {
+        fail("tokenize", s);
+        goto done;
+    }
     if (n_prompt == 0) {
         fprintf(stderr, "fm-generate: the prompt gives no tokens\n");
-        return 1;
+        goto done;
     }
 
     fm_context_params cp = fm_context_default_params();
     cp.n_threads = (int32_t)threads;
     cp.n_ctx = n_ctx > 0 ? (uint32_t)n_ctx : (uint32_t)(n_prompt + (size_t)n_gen);
-    fm_context *ctx;
-    if ((s = fm_context_new(model, &cp, &ctx))) return fail("create context", s);
-    fm_sampler *smp;
-    if ((s = fm_sampler_new(&sp, &smp))) return fail("create sampler", s);
-    fm_detokenizer *detok;
-    if ((s = fm_detokenizer_new(tok, FM_DECODE_STRIP_LEADING_SPACE, &detok))) return fail("detokenizer", s);
+    if ((s = fm_context_new(model, &cp, &ctx)) || (s = fm_sampler_new(&sp, &smp)) ||
+        (s = fm_detokenizer_new(tok, FM_DECODE_STRIP_LEADING_SPACE, &detok))) {
+        fail("set up", s);
+        goto done;
+    }
 
     if (!print_ids)
         for (size_t i = 0; i < n_prompt; i++)
-            if (emit(detok, ids[i])) return 1;
+            if (emit(detok, ids[i])) goto done;
 
     const fm_token eos = fm_tokenizer_special(tok, FM_SPECIAL_EOS);
     const int32_t n_vocab = fm_tokenizer_n_vocab(tok);
     double t1 = now_s();
-    if ((s = fm_context_decode(ctx, ids, n_prompt, FM_LOGITS_LAST))) return fail("decode prompt", s);
+    if ((s = fm_context_decode(ctx, ids, n_prompt, FM_LOGITS_LAST))) {
+        fail("decode prompt", s);
+        goto done;
+    }
     const double t_prompt = now_s() - t1;
 
-    int rc = 0;
+    rc = 0;
     long n_done = 0;
     double t2 = now_s();
     for (long i = 0; i < (long)n_gen; i++) {
@@ -186,6 +198,7 @@ int main(int argc, char **argv) {
             t_load * 1e3, n_prompt, n_prompt / (t_prompt > 0 ? t_prompt : 1e-9), n_done,
             n_done / (t_gen > 0 ? t_gen : 1e-9));
 
+done:
     fm_detokenizer_free(detok);
     fm_sampler_free(smp);
     fm_context_free(ctx);

@@ -131,6 +131,9 @@ int main(int argc, char **argv) {
     if (ids == NULL || (s != FM_STATUS_OK && s != FM_STATUS_BUFFER_TOO_SMALL) ||
         fm_tokenizer_encode(tok, text, len, flags, ids, n, &n) != FM_STATUS_OK) {
         fprintf(stderr, "fm-tokenize: %s\n", fm_last_error());
+        free(ids);
+        free(text);
+        fm_tokenizer_free(tok);
         return 1;
     }
     if (bench) {
