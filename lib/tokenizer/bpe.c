@@ -30,18 +30,42 @@ typedef struct bigram {
     fm_token merged;
 } bigram;
 
+/* A memo of pair lookups (negative ones too): the same pairs come up again
+ * and again, and the memo stays in cache where the vocabulary does not. */
+typedef struct pair_memo {
+    uint64_t key; /* left id << 32 | right id; UINT64_MAX: empty */
+    int32_t rank; /* -1: the pair does not merge */
+    fm_token merged;
+} pair_memo;
+
+#define PAIR_MEMO_SLOTS 16384
+
 struct fm_bpe_scratch {
     sym *syms;
     size_t syms_cap;
     bigram *heap;
     size_t heap_n, heap_cap;
+    pair_memo *memo;
 };
 
 void fm_bpe_scratch_free(fm_bpe_scratch *sc) {
     if (sc == NULL) return;
     free(sc->syms);
     free(sc->heap);
+    free(sc->memo);
     free(sc);
+}
+
+static fm_bpe_scratch *scratch_new(void) {
+    fm_bpe_scratch *sc = calloc(1, sizeof *sc);
+    if (sc == NULL) return NULL;
+    sc->memo = malloc(PAIR_MEMO_SLOTS * sizeof *sc->memo);
+    if (sc->memo == NULL) {
+        free(sc);
+        return NULL;
+    }
+    for (size_t i = 0; i < PAIR_MEMO_SLOTS; i++) sc->memo[i].key = UINT64_MAX;
+    return sc;
 }
 
 /* A 4-ary min-heap: half the depth of a binary one, and the four children
@@ -91,9 +115,8 @@ static inline uint32_t mix64(uint64_t k) {
 }
 
 /* Whether symbols l and r merge, and into what at which rank. */
-static int pair_merge(const fm_tokenizer *tok, const uint8_t *s, const sym *l, const sym *r, int32_t *rank,
-                      fm_token *merged) {
-    if (l->id < 0 || r->id < 0) return 0;
+static int pair_lookup(const fm_tokenizer *tok, const uint8_t *s, const sym *l, const sym *r, int32_t *rank,
+                       fm_token *merged) {
     if (tok->merges != NULL) {
         const uint64_t key = (uint64_t)(uint32_t)l->id << 32 | (uint32_t)r->id;
         for (uint32_t h = mix64(key) & tok->merges_mask;; h = (h + 1) & tok->merges_mask) {
@@ -113,6 +136,20 @@ static int pair_merge(const fm_tokenizer *tok, const uint8_t *s, const sym *l, c
     return 1;
 }
 
+static inline int pair_merge(const fm_tokenizer *tok, const uint8_t *s, pair_memo *memo, const sym *l,
+                             const sym *r, int32_t *rank, fm_token *merged) {
+    if (l->id < 0 || r->id < 0) return 0;
+    const uint64_t key = (uint64_t)(uint32_t)l->id << 32 | (uint32_t)r->id;
+    pair_memo *e = &memo[mix64(key) & (PAIR_MEMO_SLOTS - 1)];
+    if (e->key != key) {
+        e->key = key;
+        if (!pair_lookup(tok, s, l, r, &e->rank, &e->merged)) e->rank = -1;
+    }
+    *rank = e->rank;
+    *merged = e->merged;
+    return e->rank >= 0;
+}
+
 /* Re-examines the pair starting at symbol l: whatever was queued for it is
  * now stale, and the current pair is queued if it merges. */
 static int update_pair(const fm_tokenizer *tok, const uint8_t *s, fm_bpe_scratch *sc, int32_t l) {
@@ -122,7 +159,7 @@ static int update_pair(const fm_tokenizer *tok, const uint8_t *s, fm_bpe_scratch
     if (y[l].next < 0) return 1;
     int32_t rank;
     fm_token merged;
-    if (!pair_merge(tok, s, &y[l], &y[y[l].next], &rank, &merged)) return 1;
+    if (!pair_merge(tok, s, sc->memo, &y[l], &y[y[l].next], &rank, &merged)) return 1;
     bigram b = {(uint64_t)(uint32_t)rank << 32 | (uint32_t)l, y[l].seq, merged};
     return heap_push(sc, b);
 }
@@ -179,14 +216,14 @@ fm_status fm_bpe_encode(const fm_tokenizer *tok, const uint8_t *s, size_t len, f
         emit(id, out, cap, n);
         return FM_STATUS_OK;
     }
-    if (*scratch == NULL && (*scratch = calloc(1, sizeof **scratch)) == NULL)
+    if (*scratch == NULL && (*scratch = scratch_new()) == NULL)
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing");
     return merge_piece(tok, s, len, *scratch, out, cap, n);
 }
 
 fm_status fm_bpe_mark_whole(fm_tokenizer *tok) {
     tok->whole = calloc((size_t)tok->n_vocab, 1);
-    fm_bpe_scratch *sc = calloc(1, sizeof *sc);
+    fm_bpe_scratch *sc = scratch_new();
     if (tok->whole == NULL || sc == NULL) {
         free(sc);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");

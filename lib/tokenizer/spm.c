@@ -7,11 +7,15 @@
 
 #include "../core/error.h"
 #include "../core/utf8.h"
+#include "piece_cache.h"
+#include "unicode.h"
 #include "vocab.h"
 
 typedef struct symbol {
     int32_t prev, next; /* -1 at the ends */
     uint32_t off, len;  /* bytes of the text; len 0 once merged away */
+    int64_t key;        /* token id, or for a character that is no token
+                           -1 - its bytes, so pairs can be memoized */
 } symbol;
 
 typedef struct bigram {
@@ -25,6 +29,47 @@ typedef struct heap {
     bigram *v;
     size_t n, cap;
 } heap;
+
+/* A memo of pair lookups, negative ones included: the same character and
+ * token pairs come up again and again, and the memo stays in cache. */
+typedef struct pair_memo {
+    int64_t l, r; /* symbol keys; l == INT64_MIN: empty */
+    fm_token merged; /* -1: no token */
+} pair_memo;
+
+/* Buffers reused across the segments of one call. */
+typedef struct spm_scratch {
+    symbol *sym;
+    size_t cap;
+    heap h;
+    pair_memo *memo;
+    uint32_t memo_mask;
+} spm_scratch;
+
+static void scratch_init(spm_scratch *sc, size_t text_len) {
+    memset(sc, 0, sizeof *sc);
+    size_t slots = 64;
+    while (slots < text_len * 2 && slots < 16384) slots <<= 1;
+    sc->memo = malloc(slots * sizeof *sc->memo);
+    if (sc->memo == NULL) return; /* no memo: every pair is looked up */
+    for (size_t i = 0; i < slots; i++) sc->memo[i].l = INT64_MIN;
+    sc->memo_mask = (uint32_t)(slots - 1);
+}
+
+static void scratch_free(spm_scratch *sc) {
+    free(sc->sym);
+    free(sc->h.v);
+    free(sc->memo);
+}
+
+/* The key of a single character at text[off..off+len). */
+static int64_t char_key(const fm_tokenizer *tok, const char *text, uint32_t off, uint32_t len) {
+    fm_token id = fm_vocab_lookup(tok, text + off, len);
+    if (id >= 0) return id;
+    uint64_t b = 0;
+    memcpy(&b, text + off, len);
+    return -1 - (int64_t)(b & 0xFFFFFFFF);
+}
 
 /* a before b: higher score, then further left */
 static int before(const bigram *a, const bigram *b) {
@@ -66,9 +111,22 @@ static bigram heap_pop(heap *h) {
 }
 
 static int try_pair(const fm_tokenizer *tok, const char *text, const symbol *sym, int32_t l, int32_t r,
-                    heap *h) {
+                    spm_scratch *sc) {
     if (l < 0 || r < 0) return 1;
-    fm_token id = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
+    heap *h = &sc->h;
+    fm_token id;
+    if (sc->memo != NULL) {
+        uint64_t k = (uint64_t)sym[l].key * 0x9E3779B97F4A7C15ull ^ (uint64_t)sym[r].key * 0xff51afd7ed558ccdull;
+        pair_memo *e = &sc->memo[(k ^ (k >> 29)) & sc->memo_mask];
+        if (e->l != sym[l].key || e->r != sym[r].key) {
+            e->l = sym[l].key;
+            e->r = sym[r].key;
+            e->merged = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
+        }
+        id = e->merged;
+    } else {
+        id = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
+    }
     if (id < 0) return 1;
     bigram b = {tok->tokens[id].score, l, r, sym[l].len + sym[r].len, id};
     return heap_push(h, b);
@@ -79,42 +137,50 @@ static void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
     (*n)++;
 }
 
-fm_status fm_spm_encode(const fm_tokenizer *tok, const char *text, size_t len, fm_token *out, size_t cap,
-                        size_t *n) {
+/* The merge loop on one segment (no word boundary inside it can be
+ * crossed by a merge, see fm_spm_encode). */
+static fm_status spm_merge(const fm_tokenizer *tok, const char *text, size_t len, spm_scratch *sc, fm_token *out,
+                           size_t cap, size_t *n) {
     if (len == 0) return FM_STATUS_OK;
-    symbol *sym = malloc(len * sizeof *sym);
-    heap h = {0};
-    if (sym == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
+    if (len > sc->cap) {
+        symbol *v = realloc(sc->sym, len * sizeof *v);
+        if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
+        sc->sym = v;
+        sc->cap = len;
+    }
+    symbol *sym = sc->sym;
+    heap *h = &sc->h;
+    h->n = 0;
+    const int32_t sp = tok->spm_space; /* "▁" is most characters' neighbour */
     int32_t n_sym = 0;
     for (size_t off = 0; off < len; n_sym++) {
         size_t cl = fm_utf8_lead_len((uint8_t)text[off]);
         if (cl > len - off) cl = len - off;
-        sym[n_sym] = (symbol){n_sym - 1, -1, (uint32_t)off, (uint32_t)cl};
+        int64_t key = (cl == 3 && sp >= 0 && memcmp(text + off, "\xE2\x96\x81", 3) == 0)
+                          ? sp
+                          : char_key(tok, text, (uint32_t)off, (uint32_t)cl);
+        sym[n_sym] = (symbol){n_sym - 1, -1, (uint32_t)off, (uint32_t)cl, key};
         if (n_sym > 0) sym[n_sym - 1].next = n_sym;
         off += cl;
     }
     int ok = 1;
-    for (int32_t i = 1; i < n_sym && ok; i++) ok = try_pair(tok, text, sym, i - 1, i, &h);
-    while (ok && h.n > 0) {
-        bigram b = heap_pop(&h);
+    for (int32_t i = 1; i < n_sym && ok; i++) ok = try_pair(tok, text, sym, i - 1, i, sc);
+    while (ok && h->n > 0) {
+        bigram b = heap_pop(h);
         symbol *l = &sym[b.left], *r = &sym[b.right];
         if (l->len == 0 || r->len == 0 || l->len + r->len != b.len) continue; /* stale */
         l->len += r->len;
+        l->key = b.id;
         r->len = 0;
         l->next = r->next;
         if (r->next >= 0) sym[r->next].prev = b.left;
-        ok = try_pair(tok, text, sym, l->prev, b.left, &h) && try_pair(tok, text, sym, b.left, l->next, &h);
+        ok = try_pair(tok, text, sym, l->prev, b.left, sc) && try_pair(tok, text, sym, b.left, l->next, sc);
     }
-    free(h.v);
-    if (!ok) {
-        free(sym);
-        return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
-    }
+    if (!ok) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
     for (int32_t i = 0; i >= 0 && i < n_sym; i = sym[i].next) {
         /* A merged symbol is always a token; a lone character may not be. */
-        fm_token id = fm_vocab_lookup(tok, text + sym[i].off, sym[i].len);
-        if (id >= 0) {
-            emit(id, out, cap, n);
+        if (sym[i].key >= 0) {
+            emit((fm_token)sym[i].key, out, cap, n);
             continue;
         }
         for (uint32_t j = 0; j < sym[i].len; j++) {
@@ -123,6 +189,107 @@ fm_status fm_spm_encode(const fm_tokenizer *tok, const char *text, size_t len, f
             if (bt >= 0) emit(bt, out, cap, n);
         }
     }
-    free(sym);
     return FM_STATUS_OK;
+}
+
+/* One segment: from the per-call cache, as a whole token when merging would
+ * rebuild it anyway, or merged. */
+static fm_status spm_segment(const fm_tokenizer *tok, const char *s, size_t len, spm_scratch *sc,
+                             fm_piece_cache *cache, fm_token *out, size_t cap, size_t *n) {
+    uint32_t n_hit;
+    const fm_token *hit = fm_piece_cache_get(cache, s, len, &n_hit);
+    if (hit != NULL) {
+        for (uint32_t i = 0; i < n_hit; i++) emit(hit[i], out, cap, n);
+        return FM_STATUS_OK;
+    }
+    if (tok->whole != NULL) {
+        fm_token id = fm_vocab_lookup(tok, s, len);
+        if (id >= 0 && tok->whole[id]) {
+            emit(id, out, cap, n);
+            return FM_STATUS_OK;
+        }
+    }
+    if (cache->slots == NULL || len > FM_PIECE_CACHE_KEY) return spm_merge(tok, s, len, sc, out, cap, n);
+    fm_token ids[FM_PIECE_CACHE_KEY];
+    size_t k = 0;
+    fm_status st = spm_merge(tok, s, len, sc, ids, FM_PIECE_CACHE_KEY, &k);
+    if (st) return st;
+    if (k <= FM_PIECE_CACHE_KEY) fm_piece_cache_put(cache, s, len, ids, k);
+    for (size_t i = 0; i < k && i < FM_PIECE_CACHE_KEY; i++) emit(ids[i], out, cap, n);
+    return FM_STATUS_OK;
+}
+
+/* Character classes for finding where text may be cut: U+2581, letters,
+ * digits, punctuation, symbols, marks, other whitespace, the rest. */
+enum { CC_SPACE, CC_L, CC_N, CC_P, CC_S, CC_M, CC_WS, CC_OTHER, CC_COUNT };
+
+static int char_class(const char *s, size_t i, size_t len, size_t *clen) {
+    uint32_t cp;
+    *clen = fm_uc_decode((const uint8_t *)s + i, len - i, &cp);
+    if (cp == 0x2581) return CC_SPACE;
+    uint16_t c = fm_uc_class(cp);
+    if (c & FM_UC_L) return CC_L;
+    if (c & FM_UC_N) return CC_N;
+    if (c & FM_UC_P) return CC_P;
+    if (c & FM_UC_S) return CC_S;
+    if (c & FM_UC_M) return CC_M;
+    if (c & FM_UC_WS) return CC_WS;
+    return CC_OTHER;
+}
+
+/* No merge can join two characters whose classes never stand side by side
+ * inside any token (tok->spm_join says which do), so the text is merged
+ * piece by piece between such points: the heap stays small, and repeated
+ * pieces come from the per-call cache. */
+fm_status fm_spm_encode(const fm_tokenizer *tok, const char *text, size_t len, fm_piece_cache *cache, fm_token *out,
+                        size_t cap, size_t *n) {
+    spm_scratch sc;
+    scratch_init(&sc, len);
+    fm_status st = FM_STATUS_OK;
+    size_t start = 0, cl;
+    int prev = -1;
+    for (size_t i = 0; i < len && st == FM_STATUS_OK; i += cl) {
+        const int c = char_class(text, i, len, &cl);
+        if (prev >= 0 && !(tok->spm_join[prev] & (1u << c))) {
+            st = spm_segment(tok, text + start, i - start, &sc, cache, out, cap, n);
+            start = i;
+        }
+        prev = c;
+    }
+    if (st == FM_STATUS_OK && start < len) st = spm_segment(tok, text + start, len - start, &sc, cache, out, cap, n);
+    scratch_free(&sc);
+    return st;
+}
+
+fm_status fm_spm_prepare(fm_tokenizer *tok) {
+    /* which character classes follow each other inside some token */
+    memset(tok->spm_join, 0, sizeof tok->spm_join);
+    for (int32_t id = 0; id < tok->n_vocab; id++) {
+        const char *t = fm_vocab_text(tok, id);
+        const size_t l = tok->tokens[id].len;
+        int prev = -1;
+        size_t cl;
+        for (size_t i = 0; i < l; i += cl) {
+            const int c = char_class(t, i, l, &cl);
+            if (prev >= 0) tok->spm_join[prev] |= 1u << c;
+            prev = c;
+        }
+    }
+    /* which tokens merging would rebuild from their own text */
+    tok->whole = calloc((size_t)tok->n_vocab, 1);
+    if (tok->whole == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    tok->spm_space = fm_vocab_lookup(tok, "\xE2\x96\x81", 3);
+    spm_scratch sc;
+    scratch_init(&sc, 1 << 16);
+    fm_status st = FM_STATUS_OK;
+    for (int32_t id = 0; id < tok->n_vocab && st == FM_STATUS_OK; id++) {
+        const fm_vocab_token *tk = &tok->tokens[id];
+        if (tk->type != FM_TT_NORMAL || fm_vocab_lookup(tok, fm_vocab_text(tok, id), tk->len) != id) continue;
+        fm_token got[2];
+        size_t k = 0;
+        st = spm_merge(tok, fm_vocab_text(tok, id), tk->len, &sc, got, 2, &k);
+        tok->whole[id] = k == 1 && got[0] == id;
+    }
+    scratch_free(&sc);
+    return st;
 }

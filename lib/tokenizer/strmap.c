@@ -5,8 +5,15 @@
 int fm_strmap_init(fm_strmap *m, size_t n, const char *base, const void *recs, size_t rec_size, size_t off_field) {
     size_t size = 16;
     while (size < n * 2) size <<= 1; /* load factor at most 1/2 */
+    size_t words = 64;
+    while (words * 64 < n * 8) words <<= 1; /* about 8 bits per key */
     m->slots = malloc(size * sizeof *m->slots);
-    if (m->slots == NULL) return 0;
+    m->filter = calloc(words, sizeof *m->filter);
+    if (m->slots == NULL || m->filter == NULL) {
+        fm_strmap_free(m);
+        return 0;
+    }
+    m->fmask = (uint32_t)(words - 1);
     for (size_t i = 0; i < size; i++) m->slots[i].len = UINT32_MAX;
     m->mask = (uint32_t)(size - 1);
     m->base = base;
@@ -18,12 +25,16 @@ int fm_strmap_init(fm_strmap *m, size_t n, const char *base, const void *recs, s
 
 void fm_strmap_free(fm_strmap *m) {
     free(m->slots);
+    free(m->filter);
     m->slots = NULL;
+    m->filter = NULL;
 }
 
 void fm_strmap_put(fm_strmap *m, const char *s, size_t len, int32_t id) {
     const uint64_t head = fm_strmap_head(s, len);
-    uint32_t h = fm_strmap_hash(head, s, len) & m->mask;
+    const uint64_t hash = fm_strmap_hash(head, s, len);
+    m->filter[(hash >> 12) & m->fmask] |= fm_strmap_bits(hash);
+    uint32_t h = (uint32_t)(hash >> 32) & m->mask;
     for (;; h = (h + 1) & m->mask) {
         fm_strmap_slot *e = &m->slots[h];
         if (e->len == UINT32_MAX) break;

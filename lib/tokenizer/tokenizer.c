@@ -147,7 +147,7 @@ static int partition(const fm_tokenizer *tok, const char *text, fragments *f, in
 /* Runs SentencePiece on one raw fragment, with spaces escaped to U+2581 and
  * the dummy prefix space where SentencePiece puts one. */
 static fm_status encode_spm_fragment(const fm_tokenizer *tok, const char *s, size_t len, int prefix,
-                                     fm_token *out, size_t cap, size_t *n) {
+                                     fm_piece_cache *cache, fm_token *out, size_t cap, size_t *n) {
     size_t spaces = prefix ? 1 : 0;
     for (size_t i = 0; i < len; i++) spaces += s[i] == ' ';
     char *buf = malloc(len + 2 * spaces + 1);
@@ -158,7 +158,7 @@ static fm_status encode_spm_fragment(const fm_tokenizer *tok, const char *s, siz
         if (s[i] == ' ') memcpy(buf + bl, "\xE2\x96\x81", 3), bl += 3;
         else buf[bl++] = s[i];
     }
-    fm_status st = fm_spm_encode(tok, buf, bl, out, cap, n);
+    fm_status st = fm_spm_encode(tok, buf, bl, cache, out, cap, n);
     free(buf);
     return st;
 }
@@ -181,9 +181,10 @@ typedef struct bpe_ctx {
 static int bpe_piece(void *user, size_t off, size_t len) {
     bpe_ctx *c = user;
     const char *p = (const char *)c->base + off;
-    const fm_piece_slot *hit = fm_piece_cache_get(c->cache, p, len);
+    uint32_t n_hit;
+    const fm_token *hit = fm_piece_cache_get(c->cache, p, len, &n_hit);
     if (hit != NULL) {
-        for (uint32_t i = 0; i < hit->n; i++) push_token(hit->ids[i], c->out, c->cap, c->n);
+        for (uint32_t i = 0; i < n_hit; i++) push_token(hit[i], c->out, c->cap, c->n);
         return 1;
     }
     if (c->cache->slots == NULL || len > FM_PIECE_CACHE_KEY) {
@@ -247,7 +248,7 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
         const char *frag = text + f.v[i].off;
         const size_t flen = f.v[i].len;
         if (tok->kind == FM_TOKENIZER_SPM)
-            s = encode_spm_fragment(tok, frag, flen, tok->add_space_prefix && after_token, out, capacity, &n);
+            s = encode_spm_fragment(tok, frag, flen, tok->add_space_prefix && after_token, &cache, out, capacity, &n);
         else if (tok->kind == FM_TOKENIZER_WPM)
             s = fm_wpm_encode(tok, frag, flen, out, capacity, &n);
         else

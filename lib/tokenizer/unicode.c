@@ -42,10 +42,10 @@ static int is_white_space(uint32_t cp) {
                                                                                   : S_(c) ? FM_UC_S : FM_UC_P)
 #define R4(b) CLS(b), CLS(b + 1), CLS(b + 2), CLS(b + 3)
 #define R16(b) R4(b), R4(b + 4), R4(b + 8), R4(b + 12)
-static const uint16_t ascii_class[128] = {R16(0), R16(16), R16(32), R16(48), R16(64), R16(80), R16(96), R16(112)};
+const uint16_t fm_uc_ascii_class[128] = {R16(0), R16(16), R16(32), R16(48), R16(64), R16(80), R16(96), R16(112)};
 
-uint16_t fm_uc_class(uint32_t cp) {
-    if (cp < 128) return ascii_class[cp];
+uint16_t fm_uc_class_slow(uint32_t cp) {
+    if (cp < 128) return fm_uc_ascii_class[cp];
     if (is_white_space(cp)) return FM_UC_WS;
     return class_of_category(utf8proc_category((utf8proc_int32_t)cp));
 }

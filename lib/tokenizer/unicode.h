@@ -22,8 +22,11 @@ enum {
     FM_UC_L = FM_UC_LU | FM_UC_LL | FM_UC_LO,
 };
 
-/* Class bits of code point cp. */
-uint16_t fm_uc_class(uint32_t cp);
+/* Class bits of code point cp; ASCII answers from a table, inline. */
+extern const uint16_t fm_uc_ascii_class[128];
+uint16_t fm_uc_class_slow(uint32_t cp);
+
+static inline uint16_t fm_uc_class(uint32_t cp) { return cp < 128 ? fm_uc_ascii_class[cp] : fm_uc_class_slow(cp); }
 
 /* Simple lower-case mapping (UnicodeData), cp itself if none. */
 uint32_t fm_uc_tolower(uint32_t cp);

@@ -69,7 +69,10 @@ struct fm_tokenizer {
     fm_merge *merges;      /* pair -> merge; NULL: tiktoken ranks (a pair
                               merges iff its bytes are a token, rank = id) */
     uint32_t merges_mask;
-    uint8_t *whole;        /* per token: BPE of its own bytes gives just it */
+    uint8_t *whole;        /* per token: BPE/SPM of its own bytes gives just it */
+    uint8_t spm_join[8];   /* SentencePiece: bit b of [a] set if some token has a
+                              character of class a followed by one of class b */
+    fm_token spm_space;    /* the "▁" token, or -1 */
 };
 
 /* A token list under construction: texts are copied in. */
@@ -130,8 +133,12 @@ fm_status fm_wpm_encode(const fm_tokenizer *tok, const char *text, size_t len, f
 
 /* SentencePiece-BPE encoding of one text fragment (already escaped: spaces
  * are U+2581). Appends to out[*n..]; *n may exceed cap (count only). */
-fm_status fm_spm_encode(const fm_tokenizer *tok, const char *text, size_t len, fm_token *out,
-                        size_t cap, size_t *n);
+struct fm_piece_cache;
+fm_status fm_spm_encode(const fm_tokenizer *tok, const char *text, size_t len, struct fm_piece_cache *cache,
+                        fm_token *out, size_t cap, size_t *n);
+
+/* Load-time analysis for SentencePiece vocabularies (spm_words, whole). */
+fm_status fm_spm_prepare(fm_tokenizer *tok);
 
 /* A caller's buffer that counts what does not fit (snprintf-style) and can
  * drop the first `skip` bytes written to it. */

@@ -162,6 +162,10 @@ fm_status fm_tokenizer_from_model_file(const fm_model_file *mf, const char *path
         t->add_space_prefix = 1;
         fm_vocab_read_gguf_specials(t, mf, spm_defaults);
         t->strip_space = t->add_space_prefix;
+        if ((s = fm_spm_prepare(t))) {
+            fm_tokenizer_free(t);
+            return s;
+        }
     } else {
         /* llama.cpp's BERT defaults: [CLS] 101 doubles as BOS, [SEP] 102 */
         static const fm_token wpm_defaults[7] = {101, FM_TOKEN_NONE, 100, 0, 102, FM_TOKEN_NONE, 103};
@@ -260,6 +264,10 @@ static fm_status parse_llama2c(const fm_mapped_file *map, const char *path, int6
     t->add_bos = 1;
     t->add_space_prefix = 1;
     t->strip_space = 1;
+    if ((s = fm_spm_prepare(t))) {
+        fm_tokenizer_free(t);
+        return s;
+    }
     *out = t;
     return FM_STATUS_OK;
 }
