@@ -13,22 +13,19 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "rank_queue.h"
 #include "vocab.h"
 
 typedef struct sym {
     int32_t prev, next;
     uint32_t off, len; /* len 0: merged into its left neighbour */
     fm_token id;       /* -1: a byte the vocabulary has no token for */
-    uint32_t seq;      /* bumped whenever the pair starting here changes */
 } sym;
 
-/* A queued pair, ordered by key = rank << 32 | left; it is current only
- * while sym[left].seq still equals seq. */
-typedef struct bigram {
-    uint64_t key;
-    uint32_t seq;
-    fm_token merged;
-} bigram;
+/* A queued pair: rank << 32 | left, in 8 bytes so that a heap of many
+ * pairs (long pieces) stays in cache. Whether it is still current is
+ * checked when it comes out (see merge_piece). */
+typedef uint64_t bigram;
 
 /* A memo of pair lookups (negative ones too): the same pairs come up again
  * and again, and the memo stays in cache where the vocabulary does not. */
@@ -46,13 +43,19 @@ struct fm_bpe_scratch {
     bigram *heap;
     size_t heap_n, heap_cap;
     pair_memo *memo;
+    fm_rank_queue rq; /* instead of the heap for long pieces */
+    int use_rq;
 };
+
+/* Pieces at least this long queue their pairs in buckets (rank_queue.h). */
+#define LONG_PIECE 256
 
 void fm_bpe_scratch_free(fm_bpe_scratch *sc) {
     if (sc == NULL) return;
     free(sc->syms);
     free(sc->heap);
     free(sc->memo);
+    fm_rq_free(&sc->rq);
     free(sc);
 }
 
@@ -68,8 +71,9 @@ static fm_bpe_scratch *scratch_new(void) {
     return sc;
 }
 
-/* A 4-ary min-heap: half the depth of a binary one, and the four children
- * share a cache line or two. */
+/* An 8-ary min-heap: the eight children of a node fill one cache line. */
+#define ARITY 8
+
 static int heap_push(fm_bpe_scratch *sc, bigram x) {
     if (sc->heap_n == sc->heap_cap) {
         size_t cap = sc->heap_cap ? sc->heap_cap * 2 : 64;
@@ -80,8 +84,8 @@ static int heap_push(fm_bpe_scratch *sc, bigram x) {
     }
     size_t i = sc->heap_n++;
     while (i > 0) {
-        size_t p = (i - 1) / 4;
-        if (sc->heap[p].key <= x.key) break;
+        size_t p = (i - 1) / ARITY;
+        if (sc->heap[p] <= x) break;
         sc->heap[i] = sc->heap[p];
         i = p;
     }
@@ -94,12 +98,12 @@ static bigram heap_pop(fm_bpe_scratch *sc) {
     bigram top = h[0], last = h[--sc->heap_n];
     size_t i = 0, n = sc->heap_n;
     for (;;) {
-        size_t c = 4 * i + 1;
+        size_t c = ARITY * i + 1;
         if (c >= n) break;
-        size_t best = c;
-        for (size_t k = c + 1; k < c + 4 && k < n; k++)
-            if (h[k].key < h[best].key) best = k;
-        if (h[best].key >= last.key) break;
+        size_t best = c, end = c + ARITY < n ? c + ARITY : n;
+        for (size_t k = c + 1; k < end; k++)
+            if (h[k] < h[best]) best = k;
+        if (h[best] >= last) break;
         h[i] = h[best];
         i = best;
     }
@@ -150,18 +154,33 @@ static inline int pair_merge(const fm_tokenizer *tok, const uint8_t *s, pair_mem
     return e->rank >= 0;
 }
 
-/* Re-examines the pair starting at symbol l: whatever was queued for it is
- * now stale, and the current pair is queued if it merges. */
+/* Queues the pair starting at symbol l if it merges. */
 static int update_pair(const fm_tokenizer *tok, const uint8_t *s, fm_bpe_scratch *sc, int32_t l) {
     if (l < 0) return 1;
     sym *y = sc->syms;
-    y[l].seq++;
     if (y[l].next < 0) return 1;
     int32_t rank;
     fm_token merged;
     if (!pair_merge(tok, s, sc->memo, &y[l], &y[y[l].next], &rank, &merged)) return 1;
-    bigram b = {(uint64_t)(uint32_t)rank << 32 | (uint32_t)l, y[l].seq, merged};
-    return heap_push(sc, b);
+    if (sc->use_rq) return fm_rq_push(&sc->rq, (uint32_t)rank, (uint32_t)l);
+    return heap_push(sc, (uint64_t)(uint32_t)rank << 32 | (uint32_t)l);
+}
+
+/* Whether the queued pair (rank, l) is still the pair at l, and into what
+ * it merges. A merge list names the two ids; a tiktoken rank is the id of
+ * the merged token, and the pair is current if it covers exactly its bytes
+ * (positions fix the bytes). */
+static int still_current(const fm_tokenizer *tok, const sym *y, int32_t l, int32_t rank, fm_token *merged) {
+    if (y[l].len == 0 || y[l].next < 0) return 0;
+    const sym *r = &y[y[l].next];
+    if (tok->merges != NULL) {
+        const fm_merge *m = &tok->merge_by_rank[rank];
+        if (m->key != ((uint64_t)(uint32_t)y[l].id << 32 | (uint32_t)r->id)) return 0;
+        *merged = m->merged;
+        return 1;
+    }
+    *merged = rank;
+    return y[l].len + r->len == tok->tokens[rank].blen;
 }
 
 static inline void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
@@ -180,18 +199,29 @@ static fm_status merge_piece(const fm_tokenizer *tok, const uint8_t *s, size_t l
     }
     sym *y = sc->syms;
     for (size_t i = 0; i < len; i++)
-        y[i] = (sym){(int32_t)i - 1, i + 1 < len ? (int32_t)i + 1 : -1, (uint32_t)i, 1, tok->byte_token[s[i]], 0};
+        y[i] = (sym){(int32_t)i - 1, i + 1 < len ? (int32_t)i + 1 : -1, (uint32_t)i, 1, tok->byte_token[s[i]]};
     sc->heap_n = 0;
+    sc->use_rq = len >= LONG_PIECE;
+    if (sc->use_rq) fm_rq_reset(&sc->rq);
     int ok = 1;
     for (size_t i = 0; i + 1 < len && ok; i++) ok = update_pair(tok, s, sc, (int32_t)i);
-    while (ok && sc->heap_n > 0) {
-        bigram b = heap_pop(sc);
-        const int32_t li = (int32_t)(uint32_t)b.key;
+    for (;;) {
+        uint32_t rank, pos;
+        if (sc->use_rq) {
+            if (!ok || !fm_rq_pop(&sc->rq, &rank, &pos)) break;
+        } else {
+            if (!ok || sc->heap_n == 0) break;
+            const bigram b = heap_pop(sc);
+            rank = (uint32_t)(b >> 32);
+            pos = (uint32_t)b;
+        }
+        const int32_t li = (int32_t)pos;
+        fm_token merged;
+        if (!still_current(tok, y, li, (int32_t)rank, &merged)) continue; /* stale */
         sym *l = &y[li];
-        if (l->len == 0 || l->seq != b.seq) continue; /* stale */
         sym *r = &y[l->next];
         l->len += r->len;
-        l->id = b.merged;
+        l->id = merged;
         r->len = 0;
         l->next = r->next;
         if (r->next >= 0) y[r->next].prev = li;

@@ -8,6 +8,7 @@
 #include "../core/error.h"
 #include "../core/utf8.h"
 #include "piece_cache.h"
+#include "rank_queue.h"
 #include "unicode.h"
 #include "vocab.h"
 
@@ -44,10 +45,15 @@ typedef struct spm_scratch {
     heap h;
     pair_memo *memo;
     uint32_t memo_mask;
+    fm_rank_queue rq; /* instead of the heap for long segments */
+    int use_rq;
 } spm_scratch;
 
+/* Segments at least this long queue their pairs in buckets (rank_queue.h). */
+#define LONG_SEGMENT 256
+
 static void scratch_init(spm_scratch *sc, size_t text_len) {
-    memset(sc, 0, sizeof *sc);
+    memset(sc, 0, sizeof *sc); /* also an empty rank queue */
     size_t slots = 64;
     while (slots < text_len * 2 && slots < 16384) slots <<= 1;
     sc->memo = malloc(slots * sizeof *sc->memo);
@@ -60,6 +66,7 @@ static void scratch_free(spm_scratch *sc) {
     free(sc->sym);
     free(sc->h.v);
     free(sc->memo);
+    fm_rq_free(&sc->rq);
 }
 
 /* The key of a single character at text[off..off+len). */
@@ -110,10 +117,17 @@ static bigram heap_pop(heap *h) {
     return top;
 }
 
-static int try_pair(const fm_tokenizer *tok, const char *text, const symbol *sym, int32_t l, int32_t r,
-                    spm_scratch *sc) {
-    if (l < 0 || r < 0) return 1;
-    heap *h = &sc->h;
+/* Queue keys for long segments: higher score first, as an unsigned order. */
+static uint32_t score_key(float score) {
+    uint32_t u;
+    memcpy(&u, &score, sizeof u);
+    u = (u & 0x80000000u) ? ~u : u | 0x80000000u; /* ascending with the float */
+    return ~u;                                    /* descending */
+}
+
+/* The token the pair (l, r) merges into, or -1. */
+static fm_token pair_id(const fm_tokenizer *tok, const char *text, const symbol *sym, int32_t l, int32_t r,
+                        spm_scratch *sc) {
     fm_token id;
     if (sc->memo != NULL) {
         uint64_t k = (uint64_t)sym[l].key * 0x9E3779B97F4A7C15ull ^ (uint64_t)sym[r].key * 0xff51afd7ed558ccdull;
@@ -127,9 +141,17 @@ static int try_pair(const fm_tokenizer *tok, const char *text, const symbol *sym
     } else {
         id = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
     }
+    return id;
+}
+
+static int try_pair(const fm_tokenizer *tok, const char *text, const symbol *sym, int32_t l, int32_t r,
+                    spm_scratch *sc) {
+    if (l < 0 || r < 0) return 1;
+    const fm_token id = pair_id(tok, text, sym, l, r, sc);
     if (id < 0) return 1;
+    if (sc->use_rq) return fm_rq_push(&sc->rq, score_key(tok->tokens[id].score), (uint32_t)l);
     bigram b = {tok->tokens[id].score, l, r, sym[l].len + sym[r].len, id};
-    return heap_push(h, b);
+    return heap_push(&sc->h, b);
 }
 
 static void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
@@ -163,10 +185,26 @@ static fm_status spm_merge(const fm_tokenizer *tok, const char *text, size_t len
         if (n_sym > 0) sym[n_sym - 1].next = n_sym;
         off += cl;
     }
+    sc->use_rq = len >= LONG_SEGMENT;
+    if (sc->use_rq) fm_rq_reset(&sc->rq);
     int ok = 1;
     for (int32_t i = 1; i < n_sym && ok; i++) ok = try_pair(tok, text, sym, i - 1, i, sc);
-    while (ok && h->n > 0) {
-        bigram b = heap_pop(h);
+    for (;;) {
+        bigram b;
+        if (sc->use_rq) {
+            uint32_t key, pos;
+            if (!ok || !fm_rq_pop(&sc->rq, &key, &pos)) break;
+            /* current if the pair now at pos still scores what was queued */
+            if (sym[pos].len == 0 || sym[pos].next < 0) continue;
+            b.left = (int32_t)pos;
+            b.right = sym[pos].next;
+            b.id = pair_id(tok, text, sym, b.left, b.right, sc);
+            if (b.id < 0 || score_key(tok->tokens[b.id].score) != key) continue;
+            b.len = sym[b.left].len + sym[b.right].len;
+        } else {
+            if (!ok || h->n == 0) break;
+            b = heap_pop(h);
+        }
         symbol *l = &sym[b.left], *r = &sym[b.right];
         if (l->len == 0 || r->len == 0 || l->len + r->len != b.len) continue; /* stale */
         l->len += r->len;

@@ -69,6 +69,8 @@ struct fm_tokenizer {
     fm_merge *merges;      /* pair -> merge; NULL: tiktoken ranks (a pair
                               merges iff its bytes are a token, rank = id) */
     uint32_t merges_mask;
+    fm_merge *merge_by_rank; /* rank -> its merge (key UINT64_MAX: none) */
+    int32_t n_ranks;
     uint8_t *whole;        /* per token: BPE/SPM of its own bytes gives just it */
     uint8_t spm_join[8];   /* SentencePiece: bit b of [a] set if some token has a
                               character of class a followed by one of class b */

@@ -17,6 +17,7 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     if (t->bytes != t->text) free(t->bytes); /* tiktoken shares them */
     fm_strmap_free(&t->by_bytes);
     free(t->merges);
+    free(t->merge_by_rank);
     free(t->whole);
     free(t);
 }

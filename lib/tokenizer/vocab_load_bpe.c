@@ -89,8 +89,10 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
     uint32_t size = 16;
     while (size < m->n * 2) size <<= 1;
     t->merges = malloc(size * sizeof *t->merges);
+    t->merge_by_rank = malloc((m->n ? m->n : 1) * sizeof *t->merge_by_rank);
+    t->n_ranks = (int32_t)m->n;
     char *buf = malloc(t->max_token_len * 2 + 8);
-    if (t->merges == NULL || buf == NULL) {
+    if (t->merges == NULL || t->merge_by_rank == NULL || buf == NULL || m->n > INT32_MAX) {
         free(buf);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %llu merges", (unsigned long long)m->n);
     }
@@ -98,6 +100,7 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
     t->merges_mask = size - 1;
     for (uint64_t i = 0; i < m->n; i++) {
         fm_str e = m->strs[i];
+        t->merge_by_rank[i] = (fm_merge){UINT64_MAX, (int32_t)i, -1};
         const char *sp = e.len > 1 ? memchr(e.ptr + 1, ' ', e.len - 1) : NULL;
         if (sp == NULL) continue;
         size_t ll = (size_t)(sp - e.ptr), rl = e.len - ll - 1;
@@ -112,6 +115,7 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
         while (t->merges[h].key != UINT64_MAX && t->merges[h].key != key) h = (h + 1) & t->merges_mask;
         if (t->merges[h].key == key) continue;
         t->merges[h] = (fm_merge){key, (int32_t)i, merged};
+        t->merge_by_rank[i] = t->merges[h];
     }
     free(buf);
     return FM_STATUS_OK;

@@ -1,0 +1,38 @@
+/* The priority queue of the merge loops for long pieces: pops the pair of
+ * smallest (key, position). Pairs are kept in one bucket per key, and only
+ * the distinct keys sit in a heap. Long pieces are repetitive (a run of
+ * 100,000 spaces has a handful of distinct pair ranks), and within a bucket
+ * pairs mostly arrive left to right, so a bucket is a FIFO that is sorted
+ * only when something arrived out of order: near-linear where a heap over
+ * all pairs costs a cache-missing O(log n) per operation. */
+#ifndef FM_TOKENIZER_RANK_QUEUE_H
+#define FM_TOKENIZER_RANK_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fm_rq_bucket {
+    uint32_t key;
+    uint32_t *pos;
+    uint32_t head, n, cap; /* pending: pos[head..n) */
+    uint32_t last;         /* largest position appended since sorted */
+    int sorted;
+} fm_rq_bucket;
+
+typedef struct fm_rank_queue {
+    fm_rq_bucket *buckets;
+    uint32_t n_buckets, cap_buckets;
+    int32_t *index; /* open addressing: key -> bucket, -1 empty */
+    uint32_t index_mask;
+    uint32_t *heap; /* bucket numbers of non-empty buckets, by key */
+    uint32_t heap_n, heap_cap;
+} fm_rank_queue;
+
+void fm_rq_reset(fm_rank_queue *q);
+void fm_rq_free(fm_rank_queue *q);
+/* 0 on allocation failure */
+int fm_rq_push(fm_rank_queue *q, uint32_t key, uint32_t pos);
+/* 0 when empty */
+int fm_rq_pop(fm_rank_queue *q, uint32_t *key, uint32_t *pos);
+
+#endif
