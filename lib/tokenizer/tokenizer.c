@@ -96,6 +96,8 @@ static int frag_insert(fragments *f, size_t at, fragment x) {
     return 1;
 }
 
+static int frag_push(fragments *f, fragment x) { return frag_insert(f, f->n, x); }
+
 static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m) {
     if (m == 0 || m > n) return NULL;
     const char *end = hay + n - m + 1;
@@ -107,40 +109,97 @@ static const char *find_bytes(const char *hay, size_t n, const char *needle, siz
     return NULL;
 }
 
-/* Cuts every raw fragment at each occurrence of each splitter token, longest
- * token first, as llama.cpp does: user-defined tokens always, control and
- * unknown tokens only when parse_special. Whitespace next to a token with
- * lstrip/rstrip is dropped. */
-static int partition(const fm_tokenizer *tok, const char *text, fragments *f, int parse_special) {
-    for (int32_t si = 0; si < tok->n_splitters; si++) {
-        const fm_token id = tok->splitters[si];
-        const fm_vocab_token *tk = &tok->tokens[id];
-        if (!parse_special && tk->type != FM_TT_USER_DEFINED) continue;
-        const char *needle = fm_vocab_text(tok, id);
-        for (size_t i = 0; i < f->n; i++) {
-            if (f->v[i].token >= 0) continue;
-            const char *base = text + f->v[i].off;
-            const char *hit = find_bytes(base, f->v[i].len, needle, tk->len);
-            if (hit == NULL) continue;
-            fragment raw = f->v[i];
-            size_t left = (size_t)(hit - base);
-            size_t right_off = raw.off + left + tk->len;
-            size_t right_len = raw.len - left - tk->len;
-            if (tk->lstrip)
-                while (left > 0 && isspace((unsigned char)base[left - 1])) left--;
-            if (tk->rstrip)
-                while (right_len > 0 && isspace((unsigned char)text[right_off])) right_off++, right_len--;
-            /* replace fragment i by [left][token][right]; continue in right */
-            size_t at = i;
-            f->v[at] = (fragment){raw.off, left, -1};
-            if (left > 0) at++;
-            else f->n--, memmove(f->v + at, f->v + at + 1, (f->n - at) * sizeof *f->v);
-            if (!frag_insert(f, at, (fragment){0, 0, id})) return 0;
-            if (right_len > 0 && !frag_insert(f, at + 1, (fragment){right_off, right_len, -1})) return 0;
-            i = at; /* the loop's i++ moves on to the right part */
+static int splitter_active(const fm_tokenizer *tok, fm_token id, int parse_special) {
+    return parse_special || tok->tokens[id].type == FM_TT_USER_DEFINED;
+}
+
+/* Marks in `present` (one bit per splitter index) the active splitters that
+ * occur anywhere in the text: one scan through the table of the tokens'
+ * first two bytes. Returns how many do. */
+static size_t find_present(const fm_tokenizer *tok, const uint8_t *s, size_t len, int parse_special,
+                           uint64_t *present) {
+    size_t n = 0;
+    for (size_t p = 0; p < len; p++) {
+        for (int two = 0; two < 2; two++) {
+            if (two && p + 1 >= len) break;
+            const uint32_t b = two ? (uint32_t)s[p] << 8 | s[p + 1] : s[p];
+            if (!(tok->sp_present[b / 64] >> (b % 64) & 1)) continue;
+            for (uint32_t k = tok->sp_start[b]; k < tok->sp_start[b + 1]; k++) {
+                const int32_t prio = tok->sp_items[k];
+                const fm_token id = tok->splitters[prio];
+                const uint32_t tl = tok->tokens[id].len;
+                if (present[prio / 64] >> (prio % 64) & 1) continue;
+                if ((tl == 1) == two || tl > len - p || !splitter_active(tok, id, parse_special) ||
+                    memcmp(s + p, fm_vocab_text(tok, id), tl) != 0)
+                    continue;
+                present[prio / 64] |= 1ull << (prio % 64);
+                n++;
+            }
         }
     }
+    return n;
+}
+
+/* Cuts the text at the splitter tokens with llama.cpp's semantics: user-
+ * defined tokens always, control and unknown ones only when parse_special;
+ * the longest token first takes its leftmost non-overlapping occurrences in
+ * every piece of text left, then the next one, and so on; whitespace next
+ * to a token with lstrip/rstrip is dropped. Only tokens that occur at all
+ * (find_present) cost a pass. */
+static int partition(const fm_tokenizer *tok, const char *text, size_t len, fragments *f, int parse_special) {
+    f->n = 0;
+    if (len == 0) return 1;
+    if (!frag_push(f, (fragment){0, len, -1})) return 0;
+    if (tok->n_splitters == 0) return 1;
+    uint64_t *present = calloc(((size_t)tok->n_splitters + 63) / 64, sizeof *present);
+    if (present == NULL) return 0;
+    if (find_present(tok, (const uint8_t *)text, len, parse_special, present) == 0) {
+        free(present);
+        return 1; /* the common case: plain text */
+    }
+    fragments g = {0};
+    for (int32_t si = 0; si < tok->n_splitters; si++) {
+        if (!(present[si / 64] >> (si % 64) & 1)) continue;
+        const fm_token id = tok->splitters[si];
+        const fm_vocab_token *tk = &tok->tokens[id];
+        const char *needle = fm_vocab_text(tok, id);
+        g.n = 0;
+        for (size_t i = 0; i < f->n; i++) {
+            fragment raw = f->v[i];
+            if (raw.token >= 0) {
+                if (!frag_push(&g, raw)) goto oom;
+                continue;
+            }
+            for (;;) {
+                const char *base = text + raw.off;
+                const char *hit = find_bytes(base, raw.len, needle, tk->len);
+                if (hit == NULL) {
+                    if (raw.len > 0 && !frag_push(&g, raw)) goto oom;
+                    break;
+                }
+                size_t left = (size_t)(hit - base);
+                size_t right_off = raw.off + left + tk->len;
+                size_t right_len = raw.len - left - tk->len;
+                if (tk->lstrip)
+                    while (left > 0 && isspace((unsigned char)base[left - 1])) left--;
+                if (tk->rstrip)
+                    while (right_len > 0 && isspace((unsigned char)text[right_off])) right_off++, right_len--;
+                if (left > 0 && !frag_push(&g, (fragment){raw.off, left, -1})) goto oom;
+                if (!frag_push(&g, (fragment){0, 0, id})) goto oom;
+                raw = (fragment){right_off, right_len, -1};
+            }
+        }
+        fragments t = *f;
+        *f = g;
+        g = t;
+    }
+    free(g.v);
+    free(present);
     return 1;
+oom:
+    free(g.v);
+    free(present);
+    return 0;
 }
 
 
@@ -229,8 +288,7 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
     if (flags & FM_ENCODE_ADD_SPECIAL_AUTO) add_bos = tok->add_bos, add_eos = tok->add_eos;
 
     fragments f = {0};
-    if (len > 0 && !frag_insert(&f, 0, (fragment){0, len, -1})) goto oom;
-    if (!partition(tok, text, &f, (flags & FM_ENCODE_PARSE_SPECIAL) != 0)) goto oom;
+    if (!partition(tok, text, len, &f, (flags & FM_ENCODE_PARSE_SPECIAL) != 0)) goto oom;
 
     size_t n = 0;
     fm_status s = FM_STATUS_OK;

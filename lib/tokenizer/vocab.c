@@ -80,6 +80,32 @@ fm_status fm_vocab_finish(fm_vocab_builder *b) {
     }
     qsort(keys, (size_t)t->n_splitters, sizeof *keys, cmp_u64);
     for (int32_t i = 0; i < t->n_splitters; i++) t->splitters[i] = (fm_token)(keys[i] & 0xffffffffu);
+    /* bucket them by their first two bytes, for one-pass matching */
+    t->sp_start = calloc(65536 + 1, sizeof *t->sp_start);
+    t->sp_items = malloc(((size_t)t->n_splitters + 1) * sizeof *t->sp_items);
+    if (t->sp_start == NULL || t->sp_items == NULL) {
+        free(keys);
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    }
+    memset(t->sp_present, 0, sizeof t->sp_present);
+    for (int32_t i = 0; i < t->n_splitters; i++) {
+        const uint8_t *tx = (const uint8_t *)fm_vocab_text(t, t->splitters[i]);
+        uint32_t b = t->tokens[t->splitters[i]].len == 1 ? tx[0] : (uint32_t)tx[0] << 8 | tx[1];
+        t->sp_start[b + 1]++;
+        t->sp_present[b / 64] |= 1ull << (b % 64);
+    }
+    for (uint32_t b = 0; b < 65536; b++) t->sp_start[b + 1] += t->sp_start[b];
+    uint32_t *fill = calloc(65536, sizeof *fill);
+    if (fill == NULL) {
+        free(keys);
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    }
+    for (int32_t i = 0; i < t->n_splitters; i++) { /* in priority order within a bucket */
+        const uint8_t *tx = (const uint8_t *)fm_vocab_text(t, t->splitters[i]);
+        uint32_t b = t->tokens[t->splitters[i]].len == 1 ? tx[0] : (uint32_t)tx[0] << 8 | tx[1];
+        t->sp_items[t->sp_start[b] + fill[b]++] = i;
+    }
+    free(fill);
     free(keys);
     return FM_STATUS_OK;
 }

@@ -60,6 +60,11 @@ struct fm_tokenizer {
     /* tokens cut out of the text before the algorithm runs, longest first */
     fm_token *splitters;
     int32_t n_splitters;
+    /* splitters by their first two bytes (one byte for 1-byte tokens):
+     * sp_items[sp_start[b] .. sp_start[b+1]) are splitter indices */
+    uint64_t sp_present[65536 / 64];
+    uint32_t *sp_start;
+    int32_t *sp_items;
     uint32_t max_token_len;
 
     /* byte-level BPE */

@@ -14,6 +14,8 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     free(t->text);
     fm_strmap_free(&t->by_text);
     free(t->splitters);
+    free(t->sp_start);
+    free(t->sp_items);
     if (t->bytes != t->text) free(t->bytes); /* tiktoken shares them */
     fm_strmap_free(&t->by_bytes);
     free(t->merges);
