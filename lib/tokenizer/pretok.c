@@ -34,6 +34,8 @@ static inline ch at(const uint8_t *s, size_t p, size_t b) {
 /* End of the run of characters whose class intersects `mask`, from p. */
 static inline size_t run(const uint8_t *s, size_t p, size_t b, uint16_t mask) {
     for (;;) {
+        while (p < b && s[p] < 0x80 && (fm_uc_ascii_class[s[p]] & mask)) p++; /* ASCII: no decoding */
+        if (p >= b || s[p] < 0x80) return p;
         ch c = at(s, p, b);
         if (!(c.cls & mask)) return p;
         p += c.len;
@@ -43,6 +45,8 @@ static inline size_t run(const uint8_t *s, size_t p, size_t b, uint16_t mask) {
 /* End of the run of characters whose class is non-zero and misses `mask`. */
 static inline size_t run_not(const uint8_t *s, size_t p, size_t b, uint16_t mask) {
     for (;;) {
+        while (p < b && s[p] < 0x80 && !(fm_uc_ascii_class[s[p]] & mask)) p++;
+        if (p >= b || s[p] < 0x80) return p;
         ch c = at(s, p, b);
         if (c.cls == 0 || (c.cls & mask)) return p;
         p += c.len;
@@ -467,5 +471,21 @@ static int split(const fm_pretok *pt, int k, const uint8_t *s, size_t a, size_t 
 
 int fm_pretok_split(const fm_pretok *pt, const uint8_t *s, size_t n, fm_piece_fn fn, void *user) {
     if (n == 0) return 1;
+    if (pt->n_stages == 1) { /* split() unrolled for the single-regex families */
+        const fm_pretok_stage stage = pt->stages[0];
+        size_t p = 0, gap = 0;
+        while (p < n) {
+            fm_match m = stage(s, 0, n, p);
+            if (m.len == 0) {
+                p += m.skip;
+                continue;
+            }
+            if (p > gap && !fn(user, gap, p - gap)) return 0;
+            if (!fn(user, p, m.len)) return 0;
+            p += m.len;
+            gap = p;
+        }
+        return gap < n ? fn(user, gap, n - gap) : 1;
+    }
     return split(pt, 0, s, 0, n, fn, user);
 }

@@ -151,6 +151,11 @@ static int partition(const fm_tokenizer *tok, const char *text, size_t len, frag
     if (len == 0) return 1;
     if (!frag_push(f, (fragment){0, len, -1})) return 0;
     if (tok->n_splitters == 0) return 1;
+    if (!parse_special) { /* most vocabularies have no user-defined tokens */
+        int any = 0;
+        for (int32_t i = 0; i < tok->n_splitters && !any; i++) any = tok->tokens[tok->splitters[i]].type == FM_TT_USER_DEFINED;
+        if (!any) return 1;
+    }
     uint64_t *present = calloc(((size_t)tok->n_splitters + 63) / 64, sizeof *present);
     if (present == NULL) return 0;
     if (find_present(tok, (const uint8_t *)text, len, parse_special, present) == 0) {

@@ -71,6 +71,7 @@ struct fm_tokenizer {
     const struct fm_pretok *pretok;
     char *bytes;           /* raw bytes of the tokens (boff/blen) */
     fm_strmap by_bytes;    /* raw bytes -> id, for tokens BPE can produce */
+    int by_bytes_shared;   /* by_bytes is by_text (tiktoken) */
     fm_merge *merges;      /* pair -> merge; NULL: tiktoken ranks (a pair
                               merges iff its bytes are a token, rank = id) */
     uint32_t merges_mask;

@@ -17,7 +17,7 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     free(t->sp_start);
     free(t->sp_items);
     if (t->bytes != t->text) free(t->bytes); /* tiktoken shares them */
-    fm_strmap_free(&t->by_bytes);
+    if (!t->by_bytes_shared) fm_strmap_free(&t->by_bytes);
     free(t->merges);
     free(t->merge_by_rank);
     free(t->whole);

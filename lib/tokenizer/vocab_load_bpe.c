@@ -277,7 +277,8 @@ fm_status fm_tokenizer_from_tiktoken(const char *path, fm_tokenizer **out) {
         const uint8_t *nl = memchr(q, '\n', (size_t)(end - q));
         const uint8_t *le = nl ? nl : end;
         const uint8_t *sp = memchr(q, ' ', (size_t)(le - q));
-        long rank = strtol((const char *)sp + 1, NULL, 10);
+        long rank = 0;
+        for (const uint8_t *r = sp + 1; r < le; r++) rank = rank * 10 + (*r - '0');
         long n = (size_t)(sp - q) <= 1024 ? b64decode(q, (size_t)(sp - q), tmp) : -1;
         if (n <= 0) s = fm_error(FM_STATUS_BAD_FORMAT, "'%s' line %ld has bad base64", path, line + 1);
         else if (seen[rank]) s = fm_error(FM_STATUS_BAD_FORMAT, "'%s' line %ld repeats rank %ld", path, line + 1, rank);
@@ -301,13 +302,15 @@ fm_status fm_tokenizer_from_tiktoken(const char *path, fm_tokenizer **out) {
     if (s == FM_STATUS_OK) {
         t->kind = FM_TOKENIZER_BPE;
         t->pretok = fm_pretok_find(spec->pre, strlen(spec->pre));
-        /* raw bytes are the spelling: share the text */
+        /* raw bytes are the spelling: share the text and its index. The
+         * index also holds the special tokens' texts, which BPE never
+         * meets: the pre-tokenizer cuts "<|...|>" into several pieces. */
         for (int32_t i = 0; i < n_vocab; i++) t->tokens[i].boff = t->tokens[i].off, t->tokens[i].blen = t->tokens[i].len;
         t->bytes = t->text;
-        s = index_bytes(t);
+        t->by_bytes = t->by_text;
+        t->by_bytes_shared = 1;
     }
     if (s != FM_STATUS_OK) {
-        if (t && t->bytes == t->text) t->bytes = NULL;
         fm_tokenizer_free(t);
         return s;
     }
