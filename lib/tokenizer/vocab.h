@@ -72,6 +72,11 @@ struct fm_tokenizer {
     char *bytes;           /* raw bytes of the tokens (boff/blen) */
     fm_strmap by_bytes;    /* raw bytes -> id, for tokens BPE can produce */
     int by_bytes_shared;   /* by_bytes is by_text (tiktoken) */
+    /* WordPiece: every prefix of a token text -> record; the record's token
+     * (-1 if the prefix is no token) and text offset */
+    fm_strmap wpm_prefix;
+    uint32_t *wpm_prefix_off;
+    fm_token *wpm_prefix_tok;
     fm_merge *merges;      /* pair -> merge; NULL: tiktoken ranks (a pair
                               merges iff its bytes are a token, rank = id) */
     uint32_t merges_mask;
@@ -136,6 +141,7 @@ void fm_vocab_read_gguf_specials(fm_tokenizer *t, const fm_model_file *mf, const
 /* Loaders of the other vocabulary kinds (vocab_load_bpe.c, wpm.c). */
 fm_status fm_tokenizer_bpe_from_model_file(const fm_model_file *mf, const char *path, fm_tokenizer **out);
 fm_status fm_tokenizer_from_tiktoken(const char *path, fm_tokenizer **out);
+fm_status fm_wpm_prepare(fm_tokenizer *tok);
 fm_status fm_wpm_encode(const fm_tokenizer *tok, const char *text, size_t len, fm_token *out, size_t cap,
                         size_t *n);
 

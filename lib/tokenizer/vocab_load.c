@@ -18,6 +18,9 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     free(t->sp_items);
     if (t->bytes != t->text) free(t->bytes); /* tiktoken shares them */
     if (!t->by_bytes_shared) fm_strmap_free(&t->by_bytes);
+    fm_strmap_free(&t->wpm_prefix);
+    free(t->wpm_prefix_off);
+    free(t->wpm_prefix_tok);
     free(t->merges);
     free(t->merge_by_rank);
     free(t->whole);
@@ -177,6 +180,10 @@ fm_status fm_tokenizer_from_model_file(const fm_model_file *mf, const char *path
         fm_vocab_read_gguf_specials(t, mf, wpm_defaults);
         t->add_space_prefix = 0;
         t->strip_space = 1; /* word-initial pieces start with U+2581 */
+        if ((s = fm_wpm_prepare(t))) {
+            fm_tokenizer_free(t);
+            return s;
+        }
     }
 
     /* Phi-3 strips the whitespace after its special tokens (llama.cpp does

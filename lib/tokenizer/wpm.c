@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/utf8.h"
 #include "unicode.h"
 #include "vocab.h"
 
@@ -48,14 +49,24 @@ static void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
     (*n)++;
 }
 
-/* Greedy longest-match of "▁" + word (word at w[3..len), w[0..3) = U+2581). */
+/* Greedy longest-match of "▁" + word (word at w[3..len), w[0..3) = U+2581).
+ * The longest token at i is found by extending s[i..j) while it is still a
+ * prefix of some token (wpm_prefix), remembering the last that is a token:
+ * the same answer as trying every length from the longest down, in time
+ * linear in the match. */
 static void encode_word(const fm_tokenizer *tok, const char *w, size_t len, fm_token *out, size_t cap, size_t *n) {
     const size_t start = *n;
     for (size_t i = 0; i < len;) {
-        size_t j = len - i < tok->max_token_len ? len : i + tok->max_token_len;
         fm_token id = -1;
-        for (; j > i; j--)
-            if ((id = fm_vocab_lookup(tok, w + i, j - i)) >= 0) break;
+        size_t j = i, best = i;
+        while (j < len && j - i < tok->max_token_len) {
+            j += fm_utf8_lead_len((uint8_t)w[j]);
+            if (j > len) break;
+            const int32_t r = fm_strmap_get(&tok->wpm_prefix, w + i, j - i);
+            if (r < 0) break;
+            if (tok->wpm_prefix_tok[r] >= 0) id = tok->wpm_prefix_tok[r], best = j;
+        }
+        j = best;
         if (id < 0) {
             *n = start; /* the whole word becomes [UNK] */
             emit(tok->special[FM_SPECIAL_UNK], out, cap, n);
@@ -98,5 +109,34 @@ fm_status fm_wpm_encode(const fm_tokenizer *tok, const char *text, size_t len, f
     }
     if (wl > 3) encode_word(tok, w, wl, out, cap, n);
     free(w);
+    return FM_STATUS_OK;
+}
+
+fm_status fm_wpm_prepare(fm_tokenizer *tok) {
+    /* every prefix (at character boundaries) of every token text */
+    size_t total = 0;
+    for (int32_t id = 0; id < tok->n_vocab; id++) total += tok->tokens[id].len;
+    tok->wpm_prefix_off = calloc(total + 1, sizeof *tok->wpm_prefix_off);
+    tok->wpm_prefix_tok = malloc((total + 1) * sizeof *tok->wpm_prefix_tok);
+    if (tok->wpm_prefix_off == NULL || tok->wpm_prefix_tok == NULL ||
+        !fm_strmap_init(&tok->wpm_prefix, total + 1, tok->text, tok->wpm_prefix_off, sizeof *tok->wpm_prefix_off, 0))
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    int32_t n = 0;
+    for (int32_t id = 0; id < tok->n_vocab; id++) {
+        const char *t = fm_vocab_text(tok, id);
+        const uint32_t l = tok->tokens[id].len;
+        for (uint32_t j = 0; j < l;) {
+            j += (uint32_t)fm_utf8_lead_len((uint8_t)t[j]);
+            if (j > l) break;
+            int32_t r = fm_strmap_get(&tok->wpm_prefix, t, j);
+            if (r < 0) {
+                r = n++;
+                tok->wpm_prefix_off[r] = tok->tokens[id].off;
+                tok->wpm_prefix_tok[r] = -1;
+                fm_strmap_put(&tok->wpm_prefix, t, j, r);
+            }
+            if (j == l) tok->wpm_prefix_tok[r] = fm_vocab_lookup(tok, t, l); /* as a lookup would answer */
+        }
+    }
     return FM_STATUS_OK;
 }
