@@ -1,5 +1,7 @@
 #include "utf8.h"
 
+#include <string.h>
+
 /* Length a lead byte announces and the allowed range of the byte after it;
  * 0 for bytes that cannot start a sequence of two or more. */
 static size_t lead_info(uint8_t b, uint8_t *lo, uint8_t *hi) {
@@ -45,6 +47,14 @@ size_t fm_utf8_seq_len(const uint8_t *s, size_t n) {
 size_t fm_utf8_validate(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
+        /* eight ASCII bytes at a time */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ull) break;
+            i += 8;
+        }
+        if (i >= n) break;
         if (s[i] < 0x80) {
             i++;
             continue;

@@ -71,6 +71,7 @@ static void scratch_free(spm_scratch *sc) {
 
 /* The key of a single character at text[off..off+len). */
 static int64_t char_key(const fm_tokenizer *tok, const char *text, uint32_t off, uint32_t len) {
+    if (len == 1 && (uint8_t)text[off] < 0x80) return tok->spm_ascii[(uint8_t)text[off]];
     fm_token id = fm_vocab_lookup(tok, text + off, len);
     if (id >= 0) return id;
     uint64_t b = 0;
@@ -262,6 +263,17 @@ static fm_status spm_segment(const fm_tokenizer *tok, const char *s, size_t len,
 enum { CC_SPACE, CC_L, CC_N, CC_P, CC_S, CC_M, CC_WS, CC_OTHER, CC_COUNT };
 
 static int char_class(const char *s, size_t i, size_t len, size_t *clen) {
+    const uint8_t b = (uint8_t)s[i];
+    if (b < 0x80) {
+        *clen = 1;
+        const uint16_t c = fm_uc_ascii_class[b];
+        return (c & FM_UC_L) ? CC_L : (c & FM_UC_N) ? CC_N : (c & FM_UC_P) ? CC_P : (c & FM_UC_S) ? CC_S
+               : (c & FM_UC_WS) ? CC_WS : CC_OTHER;
+    }
+    if (b == 0xE2 && i + 3 <= len && (uint8_t)s[i + 1] == 0x96 && (uint8_t)s[i + 2] == 0x81) {
+        *clen = 3;
+        return CC_SPACE;
+    }
     uint32_t cp;
     *clen = fm_uc_decode((const uint8_t *)s + i, len - i, &cp);
     if (cp == 0x2581) return CC_SPACE;
@@ -317,6 +329,11 @@ fm_status fm_spm_prepare(fm_tokenizer *tok) {
     tok->whole = calloc((size_t)tok->n_vocab, 1);
     if (tok->whole == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     tok->spm_space = fm_vocab_lookup(tok, "\xE2\x96\x81", 3);
+    for (int c = 0; c < 128; c++) {
+        char ch = (char)c;
+        fm_token id = fm_vocab_lookup(tok, &ch, 1);
+        tok->spm_ascii[c] = id >= 0 ? id : -1 - c; /* as char_key spells a non-token */
+    }
     spm_scratch sc;
     scratch_init(&sc, 1 << 16);
     fm_status st = FM_STATUS_OK;

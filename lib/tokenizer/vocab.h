@@ -86,6 +86,7 @@ struct fm_tokenizer {
     uint8_t spm_join[8];   /* SentencePiece: bit b of [a] set if some token has a
                               character of class a followed by one of class b */
     fm_token spm_space;    /* the "▁" token, or -1 */
+    int64_t spm_ascii[128]; /* SentencePiece symbol key of each ASCII character */
 };
 
 /* A token list under construction: texts are copied in. */
