@@ -5,11 +5,11 @@
 // these libraries, once); "text" = natural files, "all" = every file.
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 const [prefix, corpusDir, repsArg] = process.argv.slice(2);
 const reps = Number(repsArg || 3);
-const require = createRequire(join(prefix, "package.json"));
+const require = createRequire(join(resolve(prefix), "package.json"));
 const { get_encoding } = require("tiktoken");
 
 const files = readdirSync(corpusDir).filter((f) => f.endsWith(".txt")).sort();
