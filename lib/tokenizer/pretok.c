@@ -56,6 +56,17 @@ static inline size_t run_not(const uint8_t *s, size_t p, size_t b, uint16_t mask
 static inline fm_match hit(size_t len) { return (fm_match){len, 0}; }
 static inline fm_match miss(size_t skip) { return (fm_match){0, skip}; }
 
+/* A miss at p that skips ahead to the next character for which `can_start`
+ * holds, so a stage that rarely matches costs one tight scan, not a call
+ * per character. */
+static inline fm_match miss_until(const uint8_t *s, size_t p, size_t b, int (*can_start)(const uint8_t *, size_t, size_t)) {
+    size_t q = p;
+    do {
+        q += s[q] < 0x80 ? 1 : at(s, q, b).len;
+    } while (q < b && !can_start(s, q, b));
+    return miss(q - p);
+}
+
 #define NOT_SLN (FM_UC_WS | FM_UC_L | FM_UC_N) /* [^\s\p{L}\p{N}] misses these */
 
 /* 's|'t|'re|'ve|'m|'ll|'d, optionally case-insensitive. tiktoken's (?i)
@@ -239,29 +250,38 @@ static fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
 
 /* ---- llama.cpp's regex stages for the other GGUF families ---------------- */
 
+static int is_punct_falcon(const uint8_t *s, size_t p, size_t b) {
+    ch c = at(s, p, b);
+    return (c.cls & FM_UC_P) || (c.cp && c.cp < 128 && strchr("$+<=>^~|`", (int)c.cp));
+}
+
+static int is_punct_default(const uint8_t *s, size_t p, size_t b) {
+    ch c = at(s, p, b);
+    return (c.cls & FM_UC_P) || (c.cp && c.cp < 128 && strchr("$+<=>^~|", (int)c.cp));
+}
+
+/* X+ for a character test X */
+static fm_match run_of(const uint8_t *s, size_t b, size_t p, int (*is)(const uint8_t *, size_t, size_t)) {
+    size_t q = p;
+    while (q < b && is(s, q, b)) q += at(s, q, b).len;
+    return q > p ? hit(q - p) : miss_until(s, p, b, is);
+}
+
 /* [\p{P}\$\+<=>\^~\|`]+ (falcon) */
 static fm_match m_punct_falcon(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    size_t q = p;
-    for (;;) {
-        ch c = at(s, q, b);
-        if (!((c.cls & FM_UC_P) || (c.cp && c.cp < 128 && strchr("$+<=>^~|`", (int)c.cp)))) break;
-        q += c.len;
-    }
-    return q > p ? hit(q - p) : miss(at(s, p, b).len);
+    return run_of(s, b, p, is_punct_falcon);
 }
 
 /* [\p{P}\$\+<=>\^~\|]+ (gpt-neox and llama.cpp's default) */
 static fm_match m_punct_default(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    size_t q = p;
-    for (;;) {
-        ch c = at(s, q, b);
-        if (!((c.cls & FM_UC_P) || (c.cp && c.cp < 128 && strchr("$+<=>^~|", (int)c.cp)))) break;
-        q += c.len;
-    }
-    return q > p ? hit(q - p) : miss(at(s, p, b).len);
+    return run_of(s, b, p, is_punct_default);
 }
+
+static int is_ascii_digit(const uint8_t *s, size_t p, size_t b) { (void)b; return s[p] >= '0' && s[p] <= '9'; }
+static int is_number(const uint8_t *s, size_t p, size_t b) { return (at(s, p, b).cls & FM_UC_N) != 0; }
+static int is_newline(const uint8_t *s, size_t p, size_t b) { (void)b; return s[p] == '\r' || s[p] == '\n'; }
 
 /* [0-9][0-9][0-9] */
 static fm_match m_3digits(const uint8_t *s, size_t a, size_t b, size_t p) {
@@ -269,31 +289,31 @@ static fm_match m_3digits(const uint8_t *s, size_t a, size_t b, size_t p) {
     if (p + 3 <= b && s[p] >= '0' && s[p] <= '9' && s[p + 1] >= '0' && s[p + 1] <= '9' && s[p + 2] >= '0' &&
         s[p + 2] <= '9')
         return hit(3);
-    return miss(at(s, p, b).len);
+    return miss_until(s, p, b, is_ascii_digit);
 }
 
 /* \p{N}+ */
 static fm_match m_digits(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
     size_t q = run(s, p, b, FM_UC_N);
-    return q > p ? hit(q - p) : miss(at(s, p, b).len);
+    return q > p ? hit(q - p) : miss_until(s, p, b, is_number);
 }
 
 /* \p{N} */
 static fm_match m_digit(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
     ch c = at(s, p, b);
-    return (c.cls & FM_UC_N) ? hit(c.len) : miss(c.len);
+    return (c.cls & FM_UC_N) ? hit(c.len) : miss_until(s, p, b, is_number);
 }
 
 /* [\r\n] */
 static fm_match m_newline(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    (void)b;
-    return (s[p] == '\r' || s[p] == '\n') ? hit(1) : miss(at(s, p, b).len);
+    return (s[p] == '\r' || s[p] == '\n') ? hit(1) : miss_until(s, p, b, is_newline);
 }
 
-/* \s?X+ for a class test X */
+/* \s?X+ for a class test X. On a miss, skips to the next character that
+ * is white space or X (only those can start a match). */
 static fm_match opt_space_then(const uint8_t *s, size_t b, size_t p, int (*is)(ch)) {
     ch c = at(s, p, b);
     size_t q = p;
@@ -302,7 +322,12 @@ static fm_match opt_space_then(const uint8_t *s, size_t b, size_t p, int (*is)(c
         if (!is(nx)) return miss(c.len);
         q = p + c.len;
     } else if (!is(c)) {
-        return miss(c.len);
+        size_t r = p + c.len;
+        for (; r < b; r += c.len) {
+            c = at(s, r, b);
+            if ((c.cls & FM_UC_WS) || is(c)) break;
+        }
+        return miss(r - p);
     }
     for (;;) {
         ch d = at(s, q, b);
@@ -349,15 +374,15 @@ static uint32_t wregex_cp(ch c) { return (c.cp > 0x7F && (c.cls & FM_UC_WS)) ? 0
 /* [一-龥ࠀ-一가-퟿]+ (deepseek) */
 static const cp_range cjk_hangul[] = {{0x0800, 0x4E00}, {0x4E00, 0x9FA5}, {0xAC00, 0xD7FF}};
 
+static int is_cjk(const uint8_t *s, size_t p, size_t b) {
+    if (s[p] < 0xE0) return 0; /* everything in the class takes 3 bytes */
+    ch c = at(s, p, b);
+    return c.len && in_ranges(wregex_cp(c), cjk_hangul, 3);
+}
+
 static fm_match m_cjk(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    size_t q = p;
-    for (;;) {
-        ch c = at(s, q, b);
-        if (c.len == 0 || !in_ranges(wregex_cp(c), cjk_hangul, 3)) break;
-        q += c.len;
-    }
-    return q > p ? hit(q - p) : miss(at(s, p, b).len);
+    return run_of(s, b, p, is_cjk);
 }
 
 /* deepseek-llm's explicit Latin/Greek/Cyrillic/... letter class */
