@@ -337,18 +337,32 @@ static fm_match opt_space_then(const uint8_t *s, size_t b, size_t p, int (*is)(c
     return hit(q - p);
 }
 
-static int is_letter(ch c) { return (c.cls & FM_UC_L) != 0; }
-static int is_punct(ch c) { return (c.cls & FM_UC_P) != 0; }
+
+/* \s?X+ where X is a class mask: the common case of opt_space_then, with
+ * ASCII runs scanned by table. */
+static fm_match opt_space_then_mask(const uint8_t *s, size_t b, size_t p, uint16_t mask) {
+    ch c = at(s, p, b);
+    size_t q = p;
+    if ((c.cls & FM_UC_WS) && !(c.cls & mask)) {
+        ch nx = at(s, p + c.len, b);
+        if (!(nx.cls & mask)) return miss(c.len);
+        q = p + c.len;
+    } else if (!(c.cls & mask)) {
+        size_t r = run_not(s, p, b, (uint16_t)(mask | FM_UC_WS));
+        return miss(r > p ? r - p : c.len);
+    }
+    return hit(run(s, q, b, mask) - p);
+}
 
 /* \s?\p{L}+ and \s?\p{P}+ (deepseek-coder) */
 static fm_match m_space_letters(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    return opt_space_then(s, b, p, is_letter);
+    return opt_space_then_mask(s, b, p, FM_UC_L);
 }
 
 static fm_match m_space_punct(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    return opt_space_then(s, b, p, is_punct);
+    return opt_space_then_mask(s, b, p, FM_UC_P);
 }
 
 typedef struct cp_range {

@@ -120,6 +120,7 @@ static size_t find_present(const fm_tokenizer *tok, const uint8_t *s, size_t len
                            uint64_t *present) {
     size_t n = 0;
     for (size_t p = 0; p < len; p++) {
+        if (!tok->sp_first[s[p]]) continue;
         for (int two = 0; two < 2; two++) {
             if (two && p + 1 >= len) break;
             const uint32_t b = two ? (uint32_t)s[p] << 8 | s[p + 1] : s[p];

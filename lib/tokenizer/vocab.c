@@ -88,11 +88,13 @@ fm_status fm_vocab_finish(fm_vocab_builder *b) {
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     }
     memset(t->sp_present, 0, sizeof t->sp_present);
+    memset(t->sp_first, 0, sizeof t->sp_first);
     for (int32_t i = 0; i < t->n_splitters; i++) {
         const uint8_t *tx = (const uint8_t *)fm_vocab_text(t, t->splitters[i]);
         uint32_t b = t->tokens[t->splitters[i]].len == 1 ? tx[0] : (uint32_t)tx[0] << 8 | tx[1];
         t->sp_start[b + 1]++;
         t->sp_present[b / 64] |= 1ull << (b % 64);
+        t->sp_first[tx[0]] = 1;
     }
     for (uint32_t b = 0; b < 65536; b++) t->sp_start[b + 1] += t->sp_start[b];
     uint32_t *fill = calloc(65536, sizeof *fill);

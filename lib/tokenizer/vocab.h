@@ -63,6 +63,7 @@ struct fm_tokenizer {
     /* splitters by their first two bytes (one byte for 1-byte tokens):
      * sp_items[sp_start[b] .. sp_start[b+1]) are splitter indices */
     uint64_t sp_present[65536 / 64];
+    uint8_t sp_first[256];  /* bytes some splitter starts with */
     uint32_t *sp_start;
     int32_t *sp_items;
     uint32_t max_token_len;
