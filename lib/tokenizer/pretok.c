@@ -129,19 +129,10 @@ static fm_match m_gpt2(const uint8_t *s, size_t a, size_t b, size_t p) {
     return hit(space_run(s, p, e, b, last));
 }
 
-/* ---- cl100k_base / llama-3 / qwen2 ---------------------------------------
- * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
- *  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
- * qwen2 has \p{N} instead of \p{N}{1,3}. */
-static fm_match m_cl100k_impl(const uint8_t *s, size_t b, size_t p, int max_digits, int long_s) {
-    size_t n = contraction(s, p, b, 1, long_s);
-    if (n) return hit(n);
-    ch c = at(s, p, b);
-    if (c.cls & FM_UC_L) return hit(run(s, p, b, FM_UC_L) - p);
-    if (c.cp != '\r' && c.cp != '\n' && !(c.cls & FM_UC_N)) {
-        ch nx = at(s, p + c.len, b);
-        if (nx.cls & FM_UC_L) return hit(run(s, p + c.len, b, FM_UC_L) - p);
-    }
+/* The alternatives cl100k_base and o200k_base end with:
+ * \p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * (o200k also lets '/' follow the punctuation). c is the character at p. */
+static fm_match shared_tail(const uint8_t *s, size_t b, size_t p, ch c, int max_digits, int slash) {
     if (c.cls & FM_UC_N) {
         size_t q = p;
         for (int i = 0; i < max_digits; i++) {
@@ -159,12 +150,28 @@ static fm_match m_cl100k_impl(const uint8_t *s, size_t b, size_t p, int max_digi
     }
     if (d.cls && !(d.cls & NOT_SLN)) {
         q = run_not(s, q, b, NOT_SLN);
-        while (q < b && (s[q] == '\r' || s[q] == '\n')) q++;
+        while (q < b && (s[q] == '\r' || s[q] == '\n' || (slash && s[q] == '/'))) q++;
         return hit(q - p);
     }
     size_t last, last_rn, e = ws_run(s, p, b, &last, &last_rn);
     if (last_rn) return hit(last_rn - p);
     return hit(space_run(s, p, e, b, last));
+}
+
+/* ---- cl100k_base / llama-3 / qwen2 ---------------------------------------
+ * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+ *  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * qwen2 has \p{N} instead of \p{N}{1,3}. */
+static fm_match m_cl100k_impl(const uint8_t *s, size_t b, size_t p, int max_digits, int long_s) {
+    size_t n = contraction(s, p, b, 1, long_s);
+    if (n) return hit(n);
+    ch c = at(s, p, b);
+    if (c.cls & FM_UC_L) return hit(run(s, p, b, FM_UC_L) - p);
+    if (c.cp != '\r' && c.cp != '\n' && !(c.cls & FM_UC_N)) {
+        ch nx = at(s, p + c.len, b);
+        if (nx.cls & FM_UC_L) return hit(run(s, p + c.len, b, FM_UC_L) - p);
+    }
+    return shared_tail(s, b, p, c, max_digits, 0);
 }
 
 static fm_match m_cl100k(const uint8_t *s, size_t a, size_t b, size_t p) {
@@ -223,29 +230,7 @@ static fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
             return hit(e + contraction(s, e, b, 1, 1) - p);
         }
     }
-    if (c.cls & FM_UC_N) {
-        size_t q = p;
-        for (int i = 0; i < 3; i++) {
-            ch d = at(s, q, b);
-            if (!(d.cls & FM_UC_N)) break;
-            q += d.len;
-        }
-        return hit(q - p);
-    }
-    size_t q = p;
-    ch d = c;
-    if (c.cp == ' ') {
-        ch nx = at(s, p + 1, b);
-        if (nx.cls && !(nx.cls & NOT_SLN)) q = p + 1, d = nx;
-    }
-    if (d.cls && !(d.cls & NOT_SLN)) {
-        q = run_not(s, q, b, NOT_SLN);
-        while (q < b && (s[q] == '\r' || s[q] == '\n' || s[q] == '/')) q++;
-        return hit(q - p);
-    }
-    size_t last, last_rn, e = ws_run(s, p, b, &last, &last_rn);
-    if (last_rn) return hit(last_rn - p);
-    return hit(space_run(s, p, e, b, last));
+    return shared_tail(s, b, p, c, 3, 1);
 }
 
 /* ---- llama.cpp's regex stages for the other GGUF families ---------------- */
