@@ -194,13 +194,23 @@ static const tiktoken_spec encodings[] = {
     {"o200k_base", 199998, "o200k_base", {{"<|endoftext|>", 199999}, {"<|endofprompt|>", 200018}}},
 };
 
+/* base64 digit values; 64 marks '=', 0xFF anything else */
+static const uint8_t b64[256] = {
+    ['A'] = 0,  ['B'] = 1,  ['C'] = 2,  ['D'] = 3,  ['E'] = 4,  ['F'] = 5,  ['G'] = 6,  ['H'] = 7,
+    ['I'] = 8,  ['J'] = 9,  ['K'] = 10, ['L'] = 11, ['M'] = 12, ['N'] = 13, ['O'] = 14, ['P'] = 15,
+    ['Q'] = 16, ['R'] = 17, ['S'] = 18, ['T'] = 19, ['U'] = 20, ['V'] = 21, ['W'] = 22, ['X'] = 23,
+    ['Y'] = 24, ['Z'] = 25, ['a'] = 26, ['b'] = 27, ['c'] = 28, ['d'] = 29, ['e'] = 30, ['f'] = 31,
+    ['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35, ['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39,
+    ['o'] = 40, ['p'] = 41, ['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47,
+    ['w'] = 48, ['x'] = 49, ['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53, ['2'] = 54, ['3'] = 55,
+    ['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59, ['8'] = 60, ['9'] = 61, ['+'] = 62, ['/'] = 63,
+    ['='] = 64,
+};
+
+/* 0 is a valid digit ('A'), so the table also needs to know which bytes are digits */
 static int b64val(uint8_t c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
+    if (c == 'A') return 0;
+    return b64[c] == 0 ? -1 : b64[c] == 64 ? -2 : b64[c];
 }
 
 /* Decodes padded base64 s[0..n) into out; returns the length or -1. */
@@ -209,7 +219,10 @@ static long b64decode(const uint8_t *s, size_t n, uint8_t *out) {
     long o = 0;
     for (size_t i = 0; i < n; i += 4) {
         int v[4];
-        for (int k = 0; k < 4; k++) v[k] = s[i + k] == '=' && i + 4 == n && k >= 2 ? 0 : b64val(s[i + k]);
+        for (int k = 0; k < 4; k++) {
+            v[k] = b64val(s[i + k]);
+            if (v[k] == -2 && i + 4 == n && k >= 2) v[k] = 0; /* padding */
+        }
         if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0) return -1;
         uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         out[o++] = (uint8_t)(x >> 16);
