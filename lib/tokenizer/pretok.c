@@ -56,6 +56,12 @@ static inline size_t run_not(const uint8_t *s, size_t p, size_t b, uint16_t mask
 static inline fm_match hit(size_t len) { return (fm_match){len, 0}; }
 static inline fm_match miss(size_t skip) { return (fm_match){0, skip}; }
 
+/* A miss at p that skips ahead to the next character of a class in `mask`. */
+static inline fm_match skip_to(const uint8_t *s, size_t p, size_t b, uint16_t mask) {
+    size_t q = run_not(s, p, b, mask);
+    return miss(q > p ? q - p : at(s, p, b).len);
+}
+
 /* A miss at p that skips ahead to the next character for which `can_start`
  * holds, so a stage that rarely matches costs one tight scan, not a call
  * per character. */
@@ -235,14 +241,18 @@ static fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
 
 /* ---- llama.cpp's regex stages for the other GGUF families ---------------- */
 
+/* ASCII punctuation per Unicode (!"#%&'()*,-./:;?@[\]_{}) plus the symbols
+ * the two regexes list */
+static int ascii_punct(uint8_t c, int backtick) {
+    return (fm_uc_ascii_class[c] & FM_UC_P) || (c && strchr(backtick ? "$+<=>^~|`" : "$+<=>^~|", c));
+}
+
 static int is_punct_falcon(const uint8_t *s, size_t p, size_t b) {
-    ch c = at(s, p, b);
-    return (c.cls & FM_UC_P) || (c.cp && c.cp < 128 && strchr("$+<=>^~|`", (int)c.cp));
+    return s[p] < 0x80 ? ascii_punct(s[p], 1) : (at(s, p, b).cls & FM_UC_P) != 0;
 }
 
 static int is_punct_default(const uint8_t *s, size_t p, size_t b) {
-    ch c = at(s, p, b);
-    return (c.cls & FM_UC_P) || (c.cp && c.cp < 128 && strchr("$+<=>^~|", (int)c.cp));
+    return s[p] < 0x80 ? ascii_punct(s[p], 0) : (at(s, p, b).cls & FM_UC_P) != 0;
 }
 
 /* X+ for a character test X */
@@ -264,9 +274,6 @@ static fm_match m_punct_default(const uint8_t *s, size_t a, size_t b, size_t p) 
     return run_of(s, b, p, is_punct_default);
 }
 
-static int is_ascii_digit(const uint8_t *s, size_t p, size_t b) { (void)b; return s[p] >= '0' && s[p] <= '9'; }
-static int is_number(const uint8_t *s, size_t p, size_t b) { return (at(s, p, b).cls & FM_UC_N) != 0; }
-static int is_newline(const uint8_t *s, size_t p, size_t b) { (void)b; return s[p] == '\r' || s[p] == '\n'; }
 
 /* [0-9][0-9][0-9] */
 static fm_match m_3digits(const uint8_t *s, size_t a, size_t b, size_t p) {
@@ -274,27 +281,32 @@ static fm_match m_3digits(const uint8_t *s, size_t a, size_t b, size_t p) {
     if (p + 3 <= b && s[p] >= '0' && s[p] <= '9' && s[p + 1] >= '0' && s[p + 1] <= '9' && s[p + 2] >= '0' &&
         s[p + 2] <= '9')
         return hit(3);
-    return miss_until(s, p, b, is_ascii_digit);
+    size_t q = p + 1;
+    while (q < b && (s[q] < '0' || s[q] > '9')) q++; /* a digit byte never continues a character */
+    return miss(q - p);
 }
 
 /* \p{N}+ */
 static fm_match m_digits(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
     size_t q = run(s, p, b, FM_UC_N);
-    return q > p ? hit(q - p) : miss_until(s, p, b, is_number);
+    return q > p ? hit(q - p) : skip_to(s, p, b, FM_UC_N);
 }
 
 /* \p{N} */
 static fm_match m_digit(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
     ch c = at(s, p, b);
-    return (c.cls & FM_UC_N) ? hit(c.len) : miss_until(s, p, b, is_number);
+    return (c.cls & FM_UC_N) ? hit(c.len) : skip_to(s, p, b, FM_UC_N);
 }
 
 /* [\r\n] */
 static fm_match m_newline(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    return (s[p] == '\r' || s[p] == '\n') ? hit(1) : miss_until(s, p, b, is_newline);
+    if (s[p] == '\r' || s[p] == '\n') return hit(1);
+    size_t q = p + 1;
+    while (q < b && s[q] != '\r' && s[q] != '\n') q++; /* both are ASCII: no decoding needed */
+    return miss(q - p);
 }
 
 /* \s?X+ for a class test X. On a miss, skips to the next character that
