@@ -244,7 +244,12 @@ static fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
 /* ASCII punctuation per Unicode (!"#%&'()*,-./:;?@[\]_{}) plus the symbols
  * the two regexes list */
 static int ascii_punct(uint8_t c, int backtick) {
-    return (fm_uc_ascii_class[c] & FM_UC_P) || (c && strchr(backtick ? "$+<=>^~|`" : "$+<=>^~|", c));
+    if (fm_uc_ascii_class[c] & FM_UC_P) return 1;
+    switch (c) {
+    case '$': case '+': case '<': case '=': case '>': case '^': case '~': case '|': return 1;
+    case '`': return backtick;
+    default: return 0;
+    }
 }
 
 static int is_punct_falcon(const uint8_t *s, size_t p, size_t b) {

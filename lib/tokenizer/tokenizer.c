@@ -100,6 +100,22 @@ static int frag_push(fragments *f, fragment x) { return frag_insert(f, f->n, x);
 
 static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m) {
     if (m == 0 || m > n) return NULL;
+    if (m > 1 && needle[m - 1] == needle[0]) {
+        /* a run of one byte ("    "): look at runs, not at every byte */
+        size_t k = 1;
+        while (k < m && needle[k] == needle[0]) k++;
+        if (k == m) {
+            for (const char *p = hay, *end = hay + n; p < end;) {
+                p = memchr(p, needle[0], (size_t)(end - p));
+                if (p == NULL) return NULL;
+                const char *q = p;
+                while (q < end && *q == needle[0]) q++;
+                if ((size_t)(q - p) >= m) return p;
+                p = q;
+            }
+            return NULL;
+        }
+    }
     const char *end = hay + n - m + 1;
     for (const char *p = hay; p < end; p++) {
         p = memchr(p, needle[0], (size_t)(end - p));
@@ -118,26 +134,38 @@ static int splitter_active(const fm_tokenizer *tok, fm_token id, int parse_speci
  * first two bytes. Returns how many do. */
 static size_t find_present(const fm_tokenizer *tok, const uint8_t *s, size_t len, int parse_special,
                            uint64_t *present) {
-    size_t n = 0;
-    for (size_t p = 0; p < len; p++) {
+    size_t n = 0, n_active = 0;
+    for (int32_t i = 0; i < tok->n_splitters; i++) n_active += splitter_active(tok, tok->splitters[i], parse_special);
+    /* buckets whose tokens are all found need no more looks */
+    uint64_t *done = calloc(65536 / 64, sizeof *done);
+    if (done == NULL) { /* without the shortcut: say every token may occur */
+        for (int32_t i = 0; i < tok->n_splitters; i++) present[i / 64] |= 1ull << (i % 64);
+        return (size_t)tok->n_splitters;
+    }
+    for (size_t p = 0; p < len && n < n_active; p++) {
         if (!tok->sp_first[s[p]]) continue;
         for (int two = 0; two < 2; two++) {
             if (two && p + 1 >= len) break;
             const uint32_t b = two ? (uint32_t)s[p] << 8 | s[p + 1] : s[p];
-            if (!(tok->sp_present[b / 64] >> (b % 64) & 1)) continue;
+            if (!(tok->sp_present[b / 64] >> (b % 64) & 1) || (done[b / 64] >> (b % 64) & 1)) continue;
+            int missing = 0;
             for (uint32_t k = tok->sp_start[b]; k < tok->sp_start[b + 1]; k++) {
                 const int32_t prio = tok->sp_items[k];
                 const fm_token id = tok->splitters[prio];
                 const uint32_t tl = tok->tokens[id].len;
-                if (present[prio / 64] >> (prio % 64) & 1) continue;
-                if ((tl == 1) == two || tl > len - p || !splitter_active(tok, id, parse_special) ||
-                    memcmp(s + p, fm_vocab_text(tok, id), tl) != 0)
+                if ((present[prio / 64] >> (prio % 64) & 1) || (tl == 1) == two || !splitter_active(tok, id, parse_special))
                     continue;
+                if (tl > len - p || memcmp(s + p, fm_vocab_text(tok, id), tl) != 0) {
+                    missing = 1;
+                    continue;
+                }
                 present[prio / 64] |= 1ull << (prio % 64);
                 n++;
             }
+            if (!missing) done[b / 64] |= 1ull << (b % 64);
         }
     }
+    free(done);
     return n;
 }
 
