@@ -109,8 +109,9 @@ static const char *find_bytes(const char *hay, size_t n, const char *needle, siz
                 p = memchr(p, needle[0], (size_t)(end - p));
                 if (p == NULL) return NULL;
                 const char *q = p;
+                while (q < end && (size_t)(q - p) < m && *q == needle[0]) q++;
+                if ((size_t)(q - p) >= m) return p; /* looked at m bytes only: linear overall */
                 while (q < end && *q == needle[0]) q++;
-                if ((size_t)(q - p) >= m) return p;
                 p = q;
             }
             return NULL;

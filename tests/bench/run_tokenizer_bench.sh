@@ -4,13 +4,13 @@
 # The npm packages are installed under BUILD_DIR/npm (network needed once).
 # usage: run_tokenizer_bench.sh BUILD_DIR TEST_DATA [REPS]
 set -euo pipefail
-build=$1 data=$2 reps=${3:-5}
+build=$(cd "$1" && pwd) data=$(cd "$2" && pwd) reps=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; single thread"
 FM_TEST_DATA="$data" "$build/tests/bench_tokenizer" -r "$reps"
 mkdir -p "$build/npm"
 if [ ! -d "$build/npm/node_modules/tiktoken" ] || [ ! -d "$build/npm/node_modules/gpt-tokenizer" ]; then
-  (cd "$build/npm" && [ -f package.json ] || echo '{"private":true}' > package.json
-   npm install --no-audit --no-fund --prefix "$build/npm" tiktoken@1.0.22 gpt-tokenizer@4.0.0 >/dev/null)
+  [ -f "$build/npm/package.json" ] || echo '{"private":true}' > "$build/npm/package.json"
+  npm install --no-audit --no-fund --prefix "$build/npm" tiktoken@1.0.22 gpt-tokenizer@4.0.0 >/dev/null
 fi
 node "$here/bench_npm_tokenizers.mjs" "$build/npm" "$data/corpus" "$reps"
