@@ -245,6 +245,7 @@ static fm_status spm_segment(const fm_tokenizer *tok, const char *s, size_t len,
         fm_token id = fm_vocab_lookup(tok, s, len);
         if (id >= 0 && tok->whole[id]) {
             emit(id, out, cap, n);
+            fm_piece_cache_put(cache, s, len, &id, 1); /* next time one probe of the small memo */
             return FM_STATUS_OK;
         }
     }
@@ -262,7 +263,7 @@ static fm_status spm_segment(const fm_tokenizer *tok, const char *s, size_t len,
  * digits, punctuation, symbols, marks, other whitespace, the rest. */
 enum { CC_SPACE, CC_L, CC_N, CC_P, CC_S, CC_M, CC_WS, CC_OTHER, CC_COUNT };
 
-static int char_class(const char *s, size_t i, size_t len, size_t *clen) {
+static inline int char_class(const char *s, size_t i, size_t len, size_t *clen) {
     const uint8_t b = (uint8_t)s[i];
     if (b < 0x80) {
         *clen = 1;
