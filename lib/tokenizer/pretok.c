@@ -224,8 +224,29 @@ static size_t o200k_word2(const uint8_t *s, size_t q, size_t b) {
     return run(s, e, b, LOWERISH);
 }
 
+static inline int ascii_upper(uint8_t c) { return c >= 'A' && c <= 'Z'; }
+static inline int ascii_lower(uint8_t c) { return c >= 'a' && c <= 'z'; }
+
 static fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
+    /* ASCII words: [A-Z]*[a-z]+ or [A-Z]+, after an optional prefix, when
+     * nothing non-ASCII could extend them; anything else takes the
+     * general path below. */
+    if (s[p] < 0x80) {
+        const uint8_t c0 = s[p];
+        size_t w = p;
+        if (!ascii_upper(c0) && !ascii_lower(c0) && c0 != '\r' && c0 != '\n' && !(c0 >= '0' && c0 <= '9')) w = p + 1;
+        if (w < b && (ascii_upper(s[w]) || ascii_lower(s[w]))) {
+            size_t u = w;
+            while (u < b && ascii_upper(s[u])) u++;
+            size_t l = u;
+            while (l < b && ascii_lower(s[l])) l++;
+            if (l >= b || s[l] < 0x80) {
+                const size_t e = l > u ? l : u;
+                return hit(e + contraction(s, e, b, 1, 1) - p);
+            }
+        }
+    }
     ch c = at(s, p, b);
     const int can_prefix = c.cls && c.cp != '\r' && c.cp != '\n' && !(c.cls & (FM_UC_L | FM_UC_N));
     for (int alt = 0; alt < 2; alt++) {
