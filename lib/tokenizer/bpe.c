@@ -188,9 +188,45 @@ static inline void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
     (*n)++;
 }
 
+/* Pieces this short merge by scanning for the lowest rank, as tiktoken
+ * does: for a handful of parts a linear scan beats any queue. */
+#define SHORT_PIECE 24
+
+static fm_status merge_short(const fm_tokenizer *tok, const uint8_t *s, size_t len, fm_bpe_scratch *sc,
+                             fm_token *out, size_t cap, size_t *n) {
+    sym part[SHORT_PIECE];
+    int32_t rank[SHORT_PIECE];
+    fm_token merged[SHORT_PIECE];
+    size_t np = len;
+    for (size_t i = 0; i < len; i++) part[i] = (sym){0, 0, (uint32_t)i, 1, tok->byte_token[s[i]]};
+    for (size_t i = 0; i + 1 < np; i++)
+        if (!pair_merge(tok, s, sc->memo, &part[i], &part[i + 1], &rank[i], &merged[i])) rank[i] = INT32_MAX;
+    for (;;) {
+        size_t best = np;
+        int32_t r = INT32_MAX;
+        for (size_t i = 0; i + 1 < np; i++)
+            if (rank[i] < r) r = rank[i], best = i; /* strict: the leftmost of equal ranks */
+        if (best == np) break;
+        part[best].len += part[best + 1].len;
+        part[best].id = merged[best];
+        memmove(part + best + 1, part + best + 2, (np - best - 2) * sizeof *part);
+        memmove(rank + best + 1, rank + best + 2, (np - best - 2) * sizeof *rank);
+        memmove(merged + best + 1, merged + best + 2, (np - best - 2) * sizeof *merged);
+        np--;
+        if (best > 0 && !pair_merge(tok, s, sc->memo, &part[best - 1], &part[best], &rank[best - 1], &merged[best - 1]))
+            rank[best - 1] = INT32_MAX;
+        if (best + 1 < np && !pair_merge(tok, s, sc->memo, &part[best], &part[best + 1], &rank[best], &merged[best]))
+            rank[best] = INT32_MAX;
+    }
+    for (size_t i = 0; i < np; i++)
+        if (part[i].id >= 0) emit(part[i].id, out, cap, n);
+    return FM_STATUS_OK;
+}
+
 /* The merge loop proper, without the whole-token shortcut. */
 static fm_status merge_piece(const fm_tokenizer *tok, const uint8_t *s, size_t len, fm_bpe_scratch *sc,
                              fm_token *out, size_t cap, size_t *n) {
+    if (len <= SHORT_PIECE) return merge_short(tok, s, len, sc, out, cap, n);
     if (len > sc->syms_cap) {
         sym *v = realloc(sc->syms, len * sizeof *v);
         if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing a piece of %zu bytes", len);
