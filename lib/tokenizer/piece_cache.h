@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fm.h"
+#include "strmap.h"
 
 #define FM_PIECE_CACHE_KEY 64 /* longest piece kept, bytes */
 
@@ -32,19 +33,10 @@ typedef struct fm_piece_cache {
     size_t ids_n, ids_cap;
 } fm_piece_cache;
 
+/* The same hash as the vocabulary maps (strmap.h). */
 static inline uint64_t fm_piece_hash(const char *s, size_t n, uint64_t *head) {
-    uint64_t h0 = 0;
-    memcpy(&h0, s, n < 8 ? n : 8);
-    *head = h0;
-    uint64_t h = h0 ^ (n * 0x9E3779B97F4A7C15ull);
-    for (size_t i = 8; i < n; i += 8) {
-        uint64_t w = 0;
-        memcpy(&w, s + i, n - i < 8 ? n - i : 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 31;
-    }
-    h *= 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
+    *head = fm_strmap_head(s, n);
+    return fm_strmap_hash(*head, s, n);
 }
 
 /* The slot holding s[0..n), or the empty slot where it would go. */
