@@ -82,7 +82,7 @@ typedef struct fragments {
     size_t n, cap;
 } fragments;
 
-static int frag_insert(fragments *f, size_t at, fragment x) {
+static int frag_push(fragments *f, fragment x) {
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 16;
         fragment *v = realloc(f->v, cap * sizeof *v);
@@ -90,13 +90,9 @@ static int frag_insert(fragments *f, size_t at, fragment x) {
         f->v = v;
         f->cap = cap;
     }
-    memmove(f->v + at + 1, f->v + at, (f->n - at) * sizeof *f->v);
-    f->v[at] = x;
-    f->n++;
+    f->v[f->n++] = x;
     return 1;
 }
-
-static int frag_push(fragments *f, fragment x) { return frag_insert(f, f->n, x); }
 
 static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m) {
     if (m == 0 || m > n) return NULL;

@@ -1,22 +1,11 @@
 """fm-generate as a user runs it: exact greedy text on stdout, --ids, the
 stats on stderr, and errors for bad arguments. argv[1] is the binary."""
 import os
-import subprocess
 import sys
 import unittest
 
-BIN = sys.argv.pop(1) if len(sys.argv) > 1 else "fm-generate"
-DATA = os.environ.get("FM_TEST_DATA", "")
-
-
-def data(rel):
-    if not os.path.isdir(DATA):
-        raise RuntimeError("test data folder %r is missing" % DATA)
-    return os.path.join(DATA, rel)
-
-
-def run(*args):
-    return subprocess.run([BIN, *args], capture_output=True, timeout=120)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_common import data, run  # noqa: E402  (also takes the binary from argv[1])
 
 
 class TestFmGenerate(unittest.TestCase):

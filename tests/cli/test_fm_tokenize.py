@@ -5,18 +5,8 @@ import subprocess
 import sys
 import unittest
 
-BIN = sys.argv.pop(1) if len(sys.argv) > 1 else "fm-tokenize"
-DATA = os.environ.get("FM_TEST_DATA", "")
-
-
-def data(rel):
-    if not os.path.isdir(DATA):
-        raise RuntimeError("test data folder %r is missing" % DATA)
-    return os.path.join(DATA, rel)
-
-
-def run(*args, inp=None):
-    return subprocess.run([BIN, *args], capture_output=True, timeout=120, input=inp)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_common import data, run  # noqa: E402  (also takes the binary from argv[1])
 
 
 class TestFmTokenize(unittest.TestCase):
