@@ -468,41 +468,74 @@ static fm_match m_trailing_space(const uint8_t *s, size_t a, size_t b, size_t p)
     return e == b ? hit(e - p) : miss(e - p); /* no start inside this run can reach the end either */
 }
 
+/* ---- where a stage's match can start ---------------------------------------
+ * Supersets are safe (they only cost a call that misses), so each table is a
+ * simple byte test. Non-ASCII characters are found by their lead byte
+ * (>= 0xC0): a byte 0x80..0xBF never starts a character. */
+
+#define ROW16(P, b)                                                                                                 \
+    P((b) + 0), P((b) + 1), P((b) + 2), P((b) + 3), P((b) + 4), P((b) + 5), P((b) + 6), P((b) + 7), P((b) + 8),       \
+        P((b) + 9), P((b) + 10), P((b) + 11), P((b) + 12), P((b) + 13), P((b) + 14), P((b) + 15)
+#define BYTE_TABLE(P)                                                                                               \
+    {ROW16(P, 0x00), ROW16(P, 0x10), ROW16(P, 0x20), ROW16(P, 0x30), ROW16(P, 0x40), ROW16(P, 0x50),            \
+     ROW16(P, 0x60), ROW16(P, 0x70), ROW16(P, 0x80), ROW16(P, 0x90), ROW16(P, 0xA0), ROW16(P, 0xB0),            \
+     ROW16(P, 0xC0), ROW16(P, 0xD0), ROW16(P, 0xE0), ROW16(P, 0xF0)}
+
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define IS_ALPHA(c) (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
+#define IS_LEAD(c) ((c) >= 0xC0)
+/* every ASCII punctuation or symbol character, and any non-ASCII one */
+#define START_PUNCT(c) (((c) > 0x20 && (c) < 0x7F && !IS_DIGIT(c) && !IS_ALPHA(c)) || IS_LEAD(c))
+#define START_NUMBER(c) (IS_DIGIT(c) || IS_LEAD(c))
+#define START_NEWLINE(c) ((c) == '\r' || (c) == '\n')
+#define START_CJK(c) ((c) >= 0xE0)
+/* ASCII control/space characters (a superset of ASCII White_Space), any non-ASCII */
+#define START_SPACE(c) (((c) >= 0x09 && (c) <= 0x0D) || ((c) >= 0x1C && (c) <= 0x20) || IS_LEAD(c))
+
+static const uint8_t starts_punct[256] = BYTE_TABLE(START_PUNCT);
+static const uint8_t starts_number[256] = BYTE_TABLE(START_NUMBER);
+static const uint8_t starts_digit[256] = BYTE_TABLE(IS_DIGIT);
+static const uint8_t starts_newline[256] = BYTE_TABLE(START_NEWLINE);
+static const uint8_t starts_cjk[256] = BYTE_TABLE(START_CJK);
+static const uint8_t starts_space[256] = BYTE_TABLE(START_SPACE);
+
 /* ---- families --------------------------------------------------------- */
 
 static const fm_pretok families[] = {
-    {"gpt-2", 0, 1, {m_gpt2}},
-    {"r50k_base", 1, 1, {m_gpt2}},
-    {"p50k_base", 1, 1, {m_gpt2}},
-    {"mpt", 0, 1, {m_gpt2}},
-    {"olmo", 0, 1, {m_gpt2}},
-    {"jais", 0, 1, {m_gpt2}},
-    {"phi-2", 0, 1, {m_gpt2}},
-    {"roberta-bpe", 0, 1, {m_gpt2}},
-    {"cl100k_base", 1, 1, {m_cl100k}},
-    {"llama-bpe", 1, 1, {m_llama3}},
-    {"llama3", 1, 1, {m_llama3}},
-    {"llama-v3", 1, 1, {m_llama3}},
-    {"falcon3", 1, 1, {m_llama3}},
-    {"dbrx", 0, 1, {m_llama3}},
-    {"smaug-bpe", 0, 1, {m_llama3}},
-    {"chatglm-bpe", 0, 1, {m_llama3}},
-    {"qwen2", 0, 1, {m_qwen2}},
-    {"deepseek-r1-qwen", 0, 1, {m_qwen2}},
-    {"stablelm2", 0, 1, {m_qwen2}},
-    {"megrez", 0, 1, {m_qwen2}},
-    {"o200k_base", 1, 1, {m_o200k}},
-    {"falcon", 0, 3, {m_punct_falcon, m_gpt2, m_3digits}},
-    {"default", 0, 4, {m_punct_default, m_gpt2, m_digits, m_3digits}},
-    {"starcoder", 0, 2, {m_digit, m_gpt2}},
-    {"refact", 0, 2, {m_digit, m_gpt2}},
-    {"command-r", 0, 2, {m_digit, m_gpt2}},
-    {"smollm", 0, 2, {m_digit, m_gpt2}},
-    {"codeshell", 0, 2, {m_digit, m_gpt2}},
-    {"exaone", 0, 2, {m_digit, m_gpt2}},
-    {"minerva-7b", 0, 2, {m_digit, m_gpt2}},
-    {"deepseek-coder", 0, 5, {m_newline, m_space_letters, m_space_punct, m_cjk, m_digit}},
-    {"deepseek-llm", 0, 6, {m_newline, m_ds_letters, m_ds_punct, m_trailing_space, m_cjk, m_digits}},
+    {"gpt-2", 0, 1, {m_gpt2}, {NULL}},
+    {"r50k_base", 1, 1, {m_gpt2}, {NULL}},
+    {"p50k_base", 1, 1, {m_gpt2}, {NULL}},
+    {"mpt", 0, 1, {m_gpt2}, {NULL}},
+    {"olmo", 0, 1, {m_gpt2}, {NULL}},
+    {"jais", 0, 1, {m_gpt2}, {NULL}},
+    {"phi-2", 0, 1, {m_gpt2}, {NULL}},
+    {"roberta-bpe", 0, 1, {m_gpt2}, {NULL}},
+    {"cl100k_base", 1, 1, {m_cl100k}, {NULL}},
+    {"llama-bpe", 1, 1, {m_llama3}, {NULL}},
+    {"llama3", 1, 1, {m_llama3}, {NULL}},
+    {"llama-v3", 1, 1, {m_llama3}, {NULL}},
+    {"falcon3", 1, 1, {m_llama3}, {NULL}},
+    {"dbrx", 0, 1, {m_llama3}, {NULL}},
+    {"smaug-bpe", 0, 1, {m_llama3}, {NULL}},
+    {"chatglm-bpe", 0, 1, {m_llama3}, {NULL}},
+    {"qwen2", 0, 1, {m_qwen2}, {NULL}},
+    {"deepseek-r1-qwen", 0, 1, {m_qwen2}, {NULL}},
+    {"stablelm2", 0, 1, {m_qwen2}, {NULL}},
+    {"megrez", 0, 1, {m_qwen2}, {NULL}},
+    {"o200k_base", 1, 1, {m_o200k}, {NULL}},
+    {"falcon", 0, 3, {m_punct_falcon, m_gpt2, m_3digits}, {starts_punct, NULL, starts_digit}},
+    {"default", 0, 4, {m_punct_default, m_gpt2, m_digits, m_3digits}, {starts_punct, NULL, starts_number, starts_digit}},
+    {"starcoder", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
+    {"refact", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
+    {"command-r", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
+    {"smollm", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
+    {"codeshell", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
+    {"exaone", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
+    {"minerva-7b", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
+    {"deepseek-coder", 0, 5, {m_newline, m_space_letters, m_space_punct, m_cjk, m_digit},
+     {starts_newline, NULL, NULL, starts_cjk, starts_number}},
+    {"deepseek-llm", 0, 6, {m_newline, m_ds_letters, m_ds_punct, m_trailing_space, m_cjk, m_digits},
+     {starts_newline, NULL, NULL, starts_space, starts_cjk, starts_number}},
 };
 
 const fm_pretok *fm_pretok_find(const char *name, size_t len) {
@@ -515,8 +548,13 @@ const fm_pretok *fm_pretok_find(const char *name, size_t len) {
  * piece it produces. The depth is the stage count, at most 6. */
 static int split(const fm_pretok *pt, int k, const uint8_t *s, size_t a, size_t b, fm_piece_fn fn, void *user) {
     if (k == pt->n_stages) return fn(user, a, b - a);
+    const uint8_t *starts = pt->starts[k];
     size_t p = a, gap = a;
     while (p < b) {
+        if (starts != NULL) {
+            while (p < b && !starts[s[p]]) p++;
+            if (p == b) break;
+        }
         fm_match m = pt->stages[k](s, a, b, p);
         if (m.len == 0) {
             p += m.skip;

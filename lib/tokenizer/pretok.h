@@ -29,6 +29,10 @@ typedef struct fm_pretok {
                          (tiktoken; llama.cpp's ignore_merges for llama-3) */
     int n_stages;
     fm_pretok_stage stages[FM_PRETOK_MAX_STAGES];
+    /* per stage, a table of the bytes at which a match can start (NULL: any).
+     * The splitter jumps from one such byte to the next, and hands a piece
+     * with none on to the next stage untouched. */
+    const uint8_t *starts[FM_PRETOK_MAX_STAGES];
 } fm_pretok;
 
 /* Receives each final piece s[off, off+len). Returns 0 to stop. */

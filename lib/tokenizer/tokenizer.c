@@ -1,6 +1,7 @@
 /* The public tokenizer calls: loading, special-token splitting, encoding and
  * token-to-text. The algorithms live in their own files (spm.c, ...). */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,23 +97,6 @@ static int frag_push(fragments *f, fragment x) {
 
 static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m) {
     if (m == 0 || m > n) return NULL;
-    if (m > 1 && needle[m - 1] == needle[0]) {
-        /* a run of one byte ("    "): look at runs, not at every byte */
-        size_t k = 1;
-        while (k < m && needle[k] == needle[0]) k++;
-        if (k == m) {
-            for (const char *p = hay, *end = hay + n; p < end;) {
-                p = memchr(p, needle[0], (size_t)(end - p));
-                if (p == NULL) return NULL;
-                const char *q = p;
-                while (q < end && (size_t)(q - p) < m && *q == needle[0]) q++;
-                if ((size_t)(q - p) >= m) return p; /* looked at m bytes only: linear overall */
-                while (q < end && *q == needle[0]) q++;
-                p = q;
-            }
-            return NULL;
-        }
-    }
     const char *end = hay + n - m + 1;
     for (const char *p = hay; p < end; p++) {
         p = memchr(p, needle[0], (size_t)(end - p));
@@ -120,6 +104,66 @@ static const char *find_bytes(const char *hay, size_t n, const char *needle, siz
         if (memcmp(p, needle, m) == 0) return p;
     }
     return NULL;
+}
+
+/* The maximal runs (two bytes or more) of one byte in the whole text, found
+ * once per call: vocabularies like GPT-NeoX's have a user-defined token for
+ * every run of 2..24 spaces, and looking for each of those with memchr would
+ * stop at every space of the text, once per token. */
+typedef struct byte_runs {
+    int byte; /* -1: not built */
+    size_t n;
+    size_t (*v)[2]; /* start, length */
+} byte_runs;
+
+static int build_runs(byte_runs *r, uint8_t c, const char *text, size_t len) {
+    size_t cap = 0;
+    r->byte = c;
+    r->n = 0;
+    for (const char *p = text, *end = text + len; p < end;) {
+        p = memchr(p, c, (size_t)(end - p));
+        if (p == NULL) break;
+        const char *q = p + 1;
+        while (q < end && *q == (char)c) q++;
+        if (q - p >= 2) {
+            if (r->n == cap) {
+                cap = cap ? cap * 2 : 64;
+                size_t(*v)[2] = realloc(r->v, cap * sizeof *v);
+                if (v == NULL) return 0;
+                r->v = v;
+            }
+            r->v[r->n][0] = (size_t)(p - text);
+            r->v[r->n][1] = (size_t)(q - p);
+            r->n++;
+        }
+        p = q;
+    }
+    return 1;
+}
+
+/* The first place in text[off, off+len) where m >= 2 bytes of the run byte
+ * follow each other, or SIZE_MAX. */
+static size_t find_in_runs(const byte_runs *r, size_t off, size_t len, size_t m) {
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) { /* first run that ends after off */
+        size_t mid = (lo + hi) / 2;
+        if (r->v[mid][0] + r->v[mid][1] <= off) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < r->n && r->v[i][0] < off + len; i++) {
+        size_t a = r->v[i][0] > off ? r->v[i][0] : off;
+        size_t e = r->v[i][0] + r->v[i][1] < off + len ? r->v[i][0] + r->v[i][1] : off + len;
+        if (e - a >= m) return a;
+    }
+    return SIZE_MAX;
+}
+
+/* a needle of m >= 2 copies of one byte */
+static int is_run_needle(const char *needle, size_t m) {
+    if (m < 2) return 0;
+    for (size_t k = 1; k < m; k++)
+        if (needle[k] != needle[0]) return 0;
+    return 1;
 }
 
 static int splitter_active(const fm_tokenizer *tok, fm_token id, int parse_special) {
@@ -189,11 +233,22 @@ static int partition(const fm_tokenizer *tok, const char *text, size_t len, frag
         return 1; /* the common case: plain text */
     }
     fragments g = {0};
+    byte_runs runs[4] = {{-1, 0, NULL}, {-1, 0, NULL}, {-1, 0, NULL}, {-1, 0, NULL}};
     for (int32_t si = 0; si < tok->n_splitters; si++) {
         if (!(present[si / 64] >> (si % 64) & 1)) continue;
         const fm_token id = tok->splitters[si];
         const fm_vocab_token *tk = &tok->tokens[id];
         const char *needle = fm_vocab_text(tok, id);
+        const byte_runs *rn = NULL;
+        if (is_run_needle(needle, tk->len)) {
+            for (int j = 0; j < 4 && rn == NULL; j++) {
+                if (runs[j].byte == (uint8_t)needle[0]) rn = &runs[j];
+                else if (runs[j].byte < 0) {
+                    if (!build_runs(&runs[j], (uint8_t)needle[0], text, len)) goto oom;
+                    rn = &runs[j];
+                }
+            }
+        }
         g.n = 0;
         for (size_t i = 0; i < f->n; i++) {
             fragment raw = f->v[i];
@@ -203,7 +258,13 @@ static int partition(const fm_tokenizer *tok, const char *text, size_t len, frag
             }
             for (;;) {
                 const char *base = text + raw.off;
-                const char *hit = find_bytes(base, raw.len, needle, tk->len);
+                const char *hit;
+                if (rn != NULL) {
+                    size_t at = find_in_runs(rn, raw.off, raw.len, tk->len);
+                    hit = at == SIZE_MAX ? NULL : text + at;
+                } else {
+                    hit = find_bytes(base, raw.len, needle, tk->len);
+                }
                 if (hit == NULL) {
                     if (raw.len > 0 && !frag_push(&g, raw)) goto oom;
                     break;
@@ -224,10 +285,12 @@ static int partition(const fm_tokenizer *tok, const char *text, size_t len, frag
         *f = g;
         g = t;
     }
+    for (int j = 0; j < 4; j++) free(runs[j].v);
     free(g.v);
     free(present);
     return 1;
 oom:
+    for (int j = 0; j < 4; j++) free(runs[j].v);
     free(g.v);
     free(present);
     return 0;
