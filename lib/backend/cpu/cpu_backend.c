@@ -3,6 +3,7 @@
 
 #include "../../core/error.h"
 #include "../backend.h"
+#include "../../format/quant.h"
 #include "cpu.h"
 
 static fm_status cpu_set_n_threads(void *ctx, int32_t n_threads) {
@@ -40,7 +41,7 @@ static void cpu_release(void *ctx) {
 static int cpu_supports_op(void *ctx, fm_op op, int32_t dtype) {
     (void)ctx;
     if (op != FM_OP_MATMUL && op != FM_OP_GET_ROWS) return 1;
-    return dtype == FM_DTYPE_F32 || dtype == FM_DTYPE_F16 || dtype == FM_DTYPE_BF16;
+    return fm_dtype_can_dequantize(dtype);
 }
 
 int fm_cpu_threads_for(const fm_cpu_ctx *c, int64_t work) {

@@ -1,9 +1,11 @@
-/* Weight x activations for f32, f16 and bf16 weights, f32 activations and
- * accumulation. Rows of the weight are split across threads; each row meets
- * every token while it is in cache. */
+/* Weight x activations for every weight type GGUF's readers handle: each
+ * weight row is converted to f32 (in place for aligned f32) and dotted with
+ * the f32 activations, so results are exact math on the stored weights.
+ * Rows of the weight are split across threads; each row meets every token
+ * while it is in cache. */
 #include <stdlib.h>
 
-#include "../../core/half.h"
+#include "../../format/quant.h"
 #include "cpu.h"
 
 /* Eight partial sums so the compiler can keep them in vector lanes without
@@ -19,27 +21,7 @@ static float dot_f32(const float *a, const float *b, int64_t n) {
 }
 
 void fm_cpu_row_to_f32(const fm_weight *w, int64_t row, float *out) {
-    const uint8_t *p = (const uint8_t *)w->data + (size_t)row * w->row_bytes;
-    switch (w->dtype) {
-    case FM_DTYPE_F32:
-        for (int64_t i = 0; i < w->cols; i++) memcpy(&out[i], p + 4 * i, 4);
-        break;
-    case FM_DTYPE_F16:
-        for (int64_t i = 0; i < w->cols; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            out[i] = fm_f16_to_f32(h);
-        }
-        break;
-    case FM_DTYPE_BF16:
-        for (int64_t i = 0; i < w->cols; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            out[i] = fm_bf16_to_f32(h);
-        }
-        break;
-    default: break;
-    }
+    fm_dequantize_row(w->dtype, (const uint8_t *)w->data + (size_t)row * w->row_bytes, w->cols, out);
 }
 
 typedef struct matmul_job {
@@ -72,8 +54,7 @@ static void matmul_slice(void *arg, int ith, int nth) {
 
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride) {
     fm_cpu_ctx *c = ctx;
-    if (w->dtype != FM_DTYPE_F32 && w->dtype != FM_DTYPE_F16 && w->dtype != FM_DTYPE_BF16)
-        return FM_STATUS_UNSUPPORTED;
+    if (!fm_dtype_can_dequantize(w->dtype)) return FM_STATUS_UNSUPPORTED;
     int nth = fm_cpu_threads_for(c, w->rows * w->cols * (int64_t)n_tok);
     size_t need = (size_t)nth * (size_t)w->cols;
     if (need > c->rowbuf_len) {

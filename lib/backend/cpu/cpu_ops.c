@@ -2,11 +2,12 @@
  * and residual add. Cheap next to matmul and attention, so single-threaded. */
 #include <math.h>
 
+#include "../../format/quant.h"
 #include "cpu.h"
 
 fm_status fm_cpu_get_rows(void *ctx, const fm_weight *table, const int32_t *ids, int32_t n, float *out) {
     (void)ctx;
-    if (table->dtype != FM_DTYPE_F32 && table->dtype != FM_DTYPE_F16 && table->dtype != FM_DTYPE_BF16)
+    if (!fm_dtype_can_dequantize(table->dtype))
         return FM_STATUS_UNSUPPORTED;
     for (int32_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= table->rows) return FM_STATUS_INVALID_ARGUMENT;

@@ -1,0 +1,198 @@
+/* Dequantization of GGUF's block formats to f32, one row at a time.
+ *
+ * Every layout here is the one GGUF files carry (little-endian, packed, no
+ * padding); the comments give each block's bytes so the code can be checked
+ * against the format without reading any other implementation. Scales are
+ * IEEE half precision. Arithmetic is f32 in the order the format defines the
+ * value (scale * quant - min), which is what the reference converters do. */
+#include "quant.h"
+
+#include <string.h>
+
+#include "../core/half.h"
+#include "fm_backend.h"
+
+static inline float half_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return fm_f16_to_f32(h);
+}
+
+/* q4_0, 18 bytes per 32: d (f16), 16 bytes of nibbles. Element j < 16 is
+ * the low nibble of byte j, element j + 16 its high nibble; value (q-8)*d. */
+static void q4_0(const uint8_t *b, float *y) {
+    const float d = half_at(b);
+    for (int j = 0; j < 16; j++) {
+        y[j] = (float)((b[2 + j] & 0xF) - 8) * d;
+        y[j + 16] = (float)((b[2 + j] >> 4) - 8) * d;
+    }
+}
+
+/* q4_1, 20 bytes per 32: d, m (f16), 16 bytes of nibbles; value q*d + m. */
+static void q4_1(const uint8_t *b, float *y) {
+    const float d = half_at(b), m = half_at(b + 2);
+    for (int j = 0; j < 16; j++) {
+        y[j] = (float)(b[4 + j] & 0xF) * d + m;
+        y[j + 16] = (float)(b[4 + j] >> 4) * d + m;
+    }
+}
+
+/* The fifth bits of q5_0/q5_1: a 32-bit little-endian word, bit j for element j. */
+static inline uint32_t u32_at(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* q5_0, 22 bytes per 32: d (f16), 4 bytes of high bits, 16 bytes of
+ * nibbles (as q4_0); value (q-16)*d with q = nibble | high bit << 4. */
+static void q5_0(const uint8_t *b, float *y) {
+    const float d = half_at(b);
+    const uint32_t qh = u32_at(b + 2);
+    for (int j = 0; j < 16; j++) {
+        const int lo = (b[6 + j] & 0xF) | (int)((qh >> j) & 1) << 4;
+        const int hi = (b[6 + j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+        y[j] = (float)(lo - 16) * d;
+        y[j + 16] = (float)(hi - 16) * d;
+    }
+}
+
+/* q5_1, 24 bytes per 32: d, m (f16), 4 bytes of high bits, 16 of nibbles; value q*d + m. */
+static void q5_1(const uint8_t *b, float *y) {
+    const float d = half_at(b), m = half_at(b + 2);
+    const uint32_t qh = u32_at(b + 4);
+    for (int j = 0; j < 16; j++) {
+        const int lo = (b[8 + j] & 0xF) | (int)((qh >> j) & 1) << 4;
+        const int hi = (b[8 + j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+        y[j] = (float)lo * d + m;
+        y[j + 16] = (float)hi * d + m;
+    }
+}
+
+/* q8_0, 34 bytes per 32: d (f16), 32 signed bytes; value q*d. */
+static void q8_0(const uint8_t *b, float *y) {
+    const float d = half_at(b);
+    for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)b[2 + j] * d;
+}
+
+/* The 6-bit scale and min of sub-block j (0..7) of q4_K/q5_K, packed in 12
+ * bytes: sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and 4-7
+ * (mins); sub-blocks 4-7 take their low 4 bits from bytes 8-11 (scale: low
+ * nibble, min: high nibble) and their top 2 bits from the top bits of bytes
+ * 0-3 (scale) and 4-7 (min). */
+static inline void k_scale_min(const uint8_t *s, int j, int *sc, int *mn) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *mn = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xF) | (s[j - 4] >> 6) << 4;
+        *mn = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+    }
+}
+
+/* q4_K, 144 bytes per 256: d, dmin (f16), 12 bytes of scales/mins, 128
+ * bytes of nibbles. Each 64 elements use 32 bytes: the low nibbles are
+ * sub-block 2i, the high nibbles 2i+1; value d*sc*q - dmin*m. */
+static void q4_k(const uint8_t *b, float *y) {
+    const float d = half_at(b), dmin = half_at(b + 2);
+    const uint8_t *sc = b + 4, *q = b + 16;
+    for (int i = 0; i < 4; i++, q += 32, y += 64) {
+        int s0, m0, s1, m1;
+        k_scale_min(sc, 2 * i, &s0, &m0);
+        k_scale_min(sc, 2 * i + 1, &s1, &m1);
+        const float d0 = d * (float)s0, o0 = dmin * (float)m0;
+        const float d1 = d * (float)s1, o1 = dmin * (float)m1;
+        for (int l = 0; l < 32; l++) {
+            y[l] = d0 * (float)(q[l] & 0xF) - o0;
+            y[l + 32] = d1 * (float)(q[l] >> 4) - o1;
+        }
+    }
+}
+
+/* q5_K, 176 bytes per 256: as q4_K plus 32 bytes of fifth bits after the
+ * scales: element l of 64-group i takes bit 2i (low nibble) or 2i+1 (high
+ * nibble) of byte l. */
+static void q5_k(const uint8_t *b, float *y) {
+    const float d = half_at(b), dmin = half_at(b + 2);
+    const uint8_t *sc = b + 4, *qh = b + 16, *q = b + 48;
+    for (int i = 0; i < 4; i++, q += 32, y += 64) {
+        int s0, m0, s1, m1;
+        k_scale_min(sc, 2 * i, &s0, &m0);
+        k_scale_min(sc, 2 * i + 1, &s1, &m1);
+        const float d0 = d * (float)s0, o0 = dmin * (float)m0;
+        const float d1 = d * (float)s1, o1 = dmin * (float)m1;
+        for (int l = 0; l < 32; l++) {
+            const int lo = (q[l] & 0xF) | ((qh[l] >> (2 * i)) & 1) << 4;
+            const int hi = (q[l] >> 4) | ((qh[l] >> (2 * i + 1)) & 1) << 4;
+            y[l] = d0 * (float)lo - o0;
+            y[l + 32] = d1 * (float)hi - o1;
+        }
+    }
+}
+
+/* q6_K, 210 bytes per 256: 128 bytes of low nibbles, 64 bytes of high
+ * 2-bit pairs, 16 signed 8-bit scales (one per 16 elements), d (f16) last.
+ * Each half of 128 elements uses 64 low-nibble bytes and 32 high bytes:
+ * element l + 32k (k = 0..3) takes the low (k even) or high (k odd) nibble
+ * of ql[l + 32*(k&1)] and bits 2k..2k+1 of qh[l]; value d*scale*(q-32). */
+static void q6_k(const uint8_t *b, float *y) {
+    const uint8_t *ql = b, *qh = b + 128;
+    const int8_t *sc = (const int8_t *)(b + 192);
+    const float d = half_at(b + 208);
+    for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
+        for (int l = 0; l < 32; l++) {
+            const int is = l / 16;
+            const int q0 = ((ql[l] & 0xF) | ((qh[l] >> 0) & 3) << 4) - 32;
+            const int q1 = ((ql[l + 32] & 0xF) | ((qh[l] >> 2) & 3) << 4) - 32;
+            const int q2 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+            const int q3 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+            y[l] = d * (float)sc[is] * (float)q0;
+            y[l + 32] = d * (float)sc[is + 2] * (float)q1;
+            y[l + 64] = d * (float)sc[is + 4] * (float)q2;
+            y[l + 96] = d * (float)sc[is + 6] * (float)q3;
+        }
+    }
+}
+
+typedef struct block_kind {
+    int32_t dtype;
+    int elems, bytes;
+    void (*dequant)(const uint8_t *block, float *out);
+} block_kind;
+
+static const block_kind kinds[] = {
+    {FM_DTYPE_Q4_0, 32, 18, q4_0},   {FM_DTYPE_Q4_1, 32, 20, q4_1},   {FM_DTYPE_Q5_0, 32, 22, q5_0},
+    {FM_DTYPE_Q5_1, 32, 24, q5_1},   {FM_DTYPE_Q8_0, 32, 34, q8_0},   {FM_DTYPE_Q4_K, 256, 144, q4_k},
+    {FM_DTYPE_Q5_K, 256, 176, q5_k}, {FM_DTYPE_Q6_K, 256, 210, q6_k},
+};
+
+int fm_dtype_can_dequantize(int32_t dtype) {
+    if (dtype == FM_DTYPE_F32 || dtype == FM_DTYPE_F16 || dtype == FM_DTYPE_BF16) return 1;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].dtype == dtype) return 1;
+    return 0;
+}
+
+int fm_dequantize_row(int32_t dtype, const void *src, int64_t n, float *out) {
+    const uint8_t *p = src;
+    switch (dtype) {
+    case FM_DTYPE_F32: memcpy(out, p, (size_t)n * 4); return 1;
+    case FM_DTYPE_F16:
+        for (int64_t i = 0; i < n; i++) out[i] = half_at(p + 2 * i);
+        return 1;
+    case FM_DTYPE_BF16:
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            out[i] = fm_bf16_to_f32(h);
+        }
+        return 1;
+    default: break;
+    }
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        const block_kind *bk = &kinds[k];
+        if (bk->dtype != dtype) continue;
+        if (n % bk->elems != 0) return 0;
+        for (int64_t i = 0; i < n / bk->elems; i++) bk->dequant(p + (size_t)i * (size_t)bk->bytes, out + i * bk->elems);
+        return 1;
+    }
+    return 0;
+}
