@@ -50,7 +50,7 @@ extern "C" {
  * ------------------------------------------------------------------------ */
 
 #define FM_VERSION_MAJOR 0
-#define FM_VERSION_MINOR 1
+#define FM_VERSION_MINOR 2
 #define FM_VERSION_PATCH 0
 #define FM_VERSION_NUMBER \
     (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)
@@ -300,8 +300,12 @@ typedef enum fm_model_info {
     FM_MODEL_N_HEAD_KV = 4,
     FM_MODEL_N_CTX_TRAIN = 5,
     FM_MODEL_N_FF = 6,
-    FM_MODEL_N_PARAMS = 7,  /* number of weights */
-    FM_MODEL_SIZE_BYTES = 8 /* bytes of weight data */
+    FM_MODEL_N_PARAMS = 7,   /* number of weights */
+    FM_MODEL_SIZE_BYTES = 8, /* bytes of weight data */
+    FM_MODEL_IS_ENCODER = 9, /* 1: bidirectional encoder (BERT), no logits; since 0.2 */
+    FM_MODEL_POOLING = 10,   /* the fm_pooling the model asks for; since 0.2 */
+    FM_MODEL_N_TENSORS = 11, /* tensors in the file; since 0.2 */
+    FM_MODEL_N_META = 12     /* metadata keys in the file; since 0.2 */
 } fm_model_info;
 
 /** One integer fact about the model (0 for NULL or an unknown key).
@@ -318,6 +322,30 @@ FM_API const char *fm_model_arch(const fm_model *model);
  *  Any thread. Since: 0.1 */
 FM_API fm_status fm_model_meta(const fm_model *model, const char *key, char *buf,
                                size_t capacity, size_t *n_bytes);
+
+/** The name of metadata key number `i` (0 <= i < FM_MODEL_N_META), in file
+ *  order, owned by the model; NULL if out of range. Read its value with
+ *  fm_model_meta(). Any thread. Since: 0.2 */
+FM_API const char *fm_model_meta_key(const fm_model *model, int64_t i);
+
+/** One tensor of the model file, as fm_model_tensor() describes it. The
+ *  strings are owned by the model. */
+typedef struct fm_tensor_desc {
+    uint32_t struct_size; /* set by the caller: sizeof(fm_tensor_desc) */
+    int32_t n_dims;
+    const char *name;     /* NUL-terminated, e.g. "blk.0.attn_q.weight" */
+    const char *type;     /* weight type name: "f32", "q4_K", ... */
+    int32_t dtype;        /* GGUF type id (fm_dtype in fm_backend.h) */
+    int64_t ne[4];        /* shape, fastest dimension first (GGUF order); 1 past n_dims */
+    uint64_t n_bytes;     /* bytes of data */
+    uint64_t offset;      /* byte offset of the data in the file */
+} fm_tensor_desc;
+
+/** Describes tensor number `i` (0 <= i < FM_MODEL_N_TENSORS), in file order.
+ *  Fills only the fields that fit in desc->struct_size.
+ *  Errors: INVALID_ARGUMENT (NULL, i out of range, struct_size too small).
+ *  Any thread. Since: 0.2 */
+FM_API fm_status fm_model_tensor(const fm_model *model, int64_t i, fm_tensor_desc *desc);
 
 /* ------------------------------------------------------------------------
  * Context: KV cache and the forward pass
@@ -353,12 +381,13 @@ FM_API void fm_context_free(fm_context *ctx);
 
 /** Evaluates `n_tokens` ids (borrowed) at the next positions of the KV cache,
  *  e.g. a whole prompt in one call, then keeps logits as `logits_mode` says
- *  (FM_LOGITS_LAST or FM_LOGITS_ALL).
+ *  (FM_LOGITS_LAST or FM_LOGITS_ALL). Encoder models (BERT) have no logits:
+ *  they answer UNSUPPORTED here; use fm_context_embed().
  *  If the tokens do not fit in the free positions, nothing is evaluated, the
  *  call returns FM_STATUS_CONTEXT_FULL and the context is unchanged and usable.
  *  An id outside the vocabulary gives INVALID_ARGUMENT with the cache
- *  unchanged. Errors: INVALID_ARGUMENT, CONTEXT_FULL, NO_MEMORY, BACKEND.
- *  Thread safety: one thread per object. Since: 0.1 */
+ *  unchanged. Errors: INVALID_ARGUMENT, CONTEXT_FULL, UNSUPPORTED, NO_MEMORY,
+ *  BACKEND. Thread safety: one thread per object. Since: 0.1 */
 FM_API fm_status fm_context_decode(fm_context *ctx, const fm_token *tokens,
                                    size_t n_tokens, uint32_t logits_mode);
 
@@ -382,6 +411,36 @@ FM_API fm_status fm_context_truncate(fm_context *ctx, uint32_t n_keep);
 /** Changes the number of compute threads (0 = cores). Errors: INVALID_ARGUMENT.
  *  One thread per object. Since: 0.1 */
 FM_API fm_status fm_context_set_n_threads(fm_context *ctx, int32_t n_threads);
+
+/** How fm_context_embed() turns per-token hidden states into a vector.
+ *  The numbers are GGUF's `<arch>.pooling_type` values. */
+typedef enum fm_pooling {
+    FM_POOLING_MODEL = -1, /* what the model asks for (FM_MODEL_POOLING) */
+    FM_POOLING_NONE = 0,   /* no pooling: one vector per token */
+    FM_POOLING_MEAN = 1,   /* mean over all tokens (special ones included) */
+    FM_POOLING_CLS = 2,    /* the first token's vector */
+    FM_POOLING_LAST = 3    /* the last token's vector */
+} fm_pooling;
+
+/** fm_context_embed() flags. */
+#define FM_EMBED_NORMALIZE 1u /* scale every output vector to unit L2 norm */
+
+/** Embeds one sequence: evaluates `n_tokens` ids (borrowed) from position 0
+ *  in an emptied context and writes the final hidden states - after the
+ *  model's last norm for decoders, the encoder's last layer output for BERT
+ *  - pooled as `pooling` says: n_embd floats, or n_tokens * n_embd for
+ *  FM_POOLING_NONE, into `out` (`capacity` floats); *n_out gets the count.
+ *  Decoder models keep the sequence in the KV cache afterwards (n_past =
+ *  n_tokens), so generation may continue from it; encoders leave it empty.
+ *  An encoder evaluates the whole sequence at once, so n_tokens must not
+ *  exceed n_ctx. Errors: INVALID_ARGUMENT (NULL, no tokens, unknown pooling
+ *  or flags, ids outside the vocabulary), CONTEXT_FULL (n_tokens > n_ctx),
+ *  BUFFER_TOO_SMALL (*n_out says how many floats are needed), NO_MEMORY,
+ *  BACKEND. On error the context is empty and usable.
+ *  Thread safety: one thread per object. Since: 0.2 */
+FM_API fm_status fm_context_embed(fm_context *ctx, const fm_token *tokens, size_t n_tokens,
+                                  int32_t pooling, uint32_t flags, float *out,
+                                  size_t capacity, size_t *n_out);
 
 /* ------------------------------------------------------------------------
  * Sampler: a chain of steps that turns logits into one token id

@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define FM_BACKEND_ABI_VERSION 1
+#define FM_BACKEND_ABI_VERSION 2
 
 /** Element types of weights. The numbers are GGUF's tensor type ids. */
 typedef enum fm_dtype {
@@ -66,7 +66,11 @@ typedef enum fm_op {
     FM_OP_ROPE = 3,
     FM_OP_ATTENTION = 4,
     FM_OP_SWIGLU = 5,
-    FM_OP_ADD = 6
+    FM_OP_ADD = 6,
+    FM_OP_LAYERNORM = 7, /* ABI 2 */
+    FM_OP_GELU = 8,      /* ABI 2 */
+    FM_OP_ADD_ROWS = 9,  /* ABI 2 */
+    FM_OP_ROPE_EXT = 10  /* ABI 2 */
 } fm_op;
 
 /** RoPE pairings: NORMAL rotates (2i, 2i+1) as llama and llama2.c do; NEOX
@@ -143,6 +147,25 @@ typedef struct fm_backend_iface {
                         float *out);
     /* y[i] += x[i] */
     fm_status (*add)(void *ctx, float *y, const float *x, int64_t n);
+
+    /* ---- ABI version 2 (all optional: where NULL, or past a version-1
+       table's struct_size, libfm uses the cpu backend's kernel) ---- */
+
+    /* y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, per row of n
+       floats; bias may be NULL */
+    fm_status (*layernorm)(void *ctx, const float *x, const float *weight,
+                           const float *bias, int32_t n, int32_t n_rows,
+                           float eps, float *y);
+    /* out[i] = gelu(x[i]), the tanh approximation GPT-2 and BERT use:
+       0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    fm_status (*gelu)(void *ctx, const float *x, int64_t n, float *out);
+    /* y[r][i] += row[i] for r < n_rows, i < n (bias add) */
+    fm_status (*add_rows)(void *ctx, float *y, const float *row, int32_t n,
+                          int32_t n_rows);
+    /* rope() with positions multiplied by freq_scale (linear RoPE scaling) */
+    fm_status (*rope_ext)(void *ctx, float *x, int32_t n_tok, int32_t n_head,
+                          int32_t head_dim, int32_t n_rot, const int32_t *pos,
+                          float freq_base, float freq_scale, int32_t mode);
 } fm_backend_iface;
 
 /** Registers a backend under iface->name. The table is borrowed and must stay

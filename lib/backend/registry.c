@@ -53,6 +53,11 @@ fm_status fm_backend_inst_init(fm_backend_inst *b, const char *name, const fm_ba
     if (src == NULL) return fm_error(FM_STATUS_NOT_FOUND, "no backend named '%s' is registered", name);
     size_t n = src->struct_size < sizeof b->iface ? src->struct_size : sizeof b->iface;
     memcpy(&b->iface, src, n);
+    /* ops added after version 1 are optional: the portable kernels stand in */
+    if (b->iface.layernorm == NULL) b->iface.layernorm = fm_cpu_backend.layernorm;
+    if (b->iface.gelu == NULL) b->iface.gelu = fm_cpu_backend.gelu;
+    if (b->iface.add_rows == NULL) b->iface.add_rows = fm_cpu_backend.add_rows;
+    if (b->iface.rope_ext == NULL) b->iface.rope_ext = fm_cpu_backend.rope_ext;
     b->ctx = calloc(1, b->iface.ctx_size ? b->iface.ctx_size : 1);
     if (b->ctx == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for backend '%s'", name);
     if (b->iface.init != NULL) {

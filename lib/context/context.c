@@ -1,5 +1,6 @@
 /* A context: one KV cache, scratch buffers and a backend over a shared,
  * read-only model. Decoding appends tokens at the next free positions. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,21 +29,27 @@ fm_context_params fm_context_default_params(void) {
     return p;
 }
 
-/* Refuses a backend that cannot multiply one of the model's weight types. */
+static fm_status check_weight(const fm_backend_inst *b, fm_op op, const fm_weight *w, int layer) {
+    if (w->data == NULL || b->iface.supports_op(b->ctx, op, w->dtype)) return FM_STATUS_OK;
+    if (layer < 0)
+        return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot use %s weights", b->iface.name,
+                        fm_dtype_get((uint32_t)w->dtype)->name);
+    return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot multiply %s weights (layer %d)", b->iface.name,
+                    fm_dtype_get((uint32_t)w->dtype)->name, layer);
+}
+
+/* Refuses a backend that cannot use one of the model's weight types. */
 static fm_status check_backend(const fm_backend_inst *b, const fm_model *m) {
     if (b->iface.supports_op == NULL) return FM_STATUS_OK;
-    const fm_weight *ws[] = {&m->tok_embd, &m->output};
-    for (size_t i = 0; i < 2; i++)
-        if (!b->iface.supports_op(b->ctx, i == 0 ? FM_OP_GET_ROWS : FM_OP_MATMUL, ws[i]->dtype))
-            return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot use %s weights", b->iface.name,
-                            fm_dtype_get((uint32_t)ws[i]->dtype)->name);
+    fm_status s;
+    if ((s = check_weight(b, FM_OP_GET_ROWS, &m->tok_embd, -1)) || (s = check_weight(b, FM_OP_GET_ROWS, &m->pos_embd, -1)) ||
+        (s = check_weight(b, FM_OP_GET_ROWS, &m->type_embd, -1)) || (s = check_weight(b, FM_OP_MATMUL, &m->output, -1)))
+        return s;
     for (int32_t l = 0; l < m->hp.n_layer; l++) {
         const fm_layer *L = &m->layers[l];
         const fm_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++)
-            if (!b->iface.supports_op(b->ctx, FM_OP_MATMUL, lw[i]->dtype))
-                return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot multiply %s weights (layer %d)",
-                                b->iface.name, fm_dtype_get((uint32_t)lw[i]->dtype)->name, l);
+            if ((s = check_weight(b, FM_OP_MATMUL, lw[i], l))) return s;
     }
     return FM_STATUS_OK;
 }
@@ -64,8 +71,11 @@ fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_co
     const fm_hparams *hp = &model->hp;
     if (p.n_ctx == 0) p.n_ctx = (uint32_t)hp->n_ctx_train;
     if (p.n_ctx > (1u << 24)) return fm_error(FM_STATUS_INVALID_ARGUMENT, "n_ctx %u is too large", p.n_ctx);
+    if (model->pos_embd.data != NULL && p.n_ctx > (uint64_t)model->pos_embd.rows)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "n_ctx %u is more than the %lld positions this %s model has learned",
+                        p.n_ctx, (long long)model->pos_embd.rows, model->arch->name);
     if (p.n_batch == 0) p.n_batch = 512;
-    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    if (p.n_batch > p.n_ctx || !hp->causal) p.n_batch = p.n_ctx; /* an encoder sees its whole input at once */
     if (p.n_threads < 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "n_threads %d is negative", p.n_threads);
     if (p.n_threads == 0) p.n_threads = fm_cpu_count();
 
@@ -98,6 +108,7 @@ fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_co
     st->hb2 = alloc_floats(B * F, &ok);
     st->pos = calloc(B, sizeof *st->pos);
     c->logits = alloc_floats((size_t)hp->n_vocab, &ok);
+    st->hidden = alloc_floats(B * E, &ok);
     c->logits_rows = 1;
     if (!ok || st->pos == NULL) {
         s = fm_error(FM_STATUS_NO_MEMORY, "out of memory for a context of %u positions", p.n_ctx);
@@ -124,6 +135,7 @@ void fm_context_free(fm_context *c) {
     free(st->hb);
     free(st->hb2);
     free(st->pos);
+    free(st->hidden);
     free(c->logits);
     free(c);
 }
@@ -135,6 +147,9 @@ fm_status fm_context_decode(fm_context *c, const fm_token *tokens, size_t n_toke
     if (logits_mode != FM_LOGITS_LAST && logits_mode != FM_LOGITS_ALL)
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_decode: unknown logits mode %u", logits_mode);
     if (n_tokens == 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_decode: no tokens");
+    if (!c->model->hp.causal)
+        return fm_error(FM_STATUS_UNSUPPORTED, "%s is an encoder model: it has no logits (use fm_context_embed)",
+                        c->model->arch->name);
     const uint32_t n_ctx = (uint32_t)c->st.n_ctx;
     if (n_tokens > n_ctx - c->n_past)
         return fm_error(FM_STATUS_CONTEXT_FULL,
@@ -164,7 +179,7 @@ fm_status fm_context_decode(fm_context *c, const fm_token *tokens, size_t n_toke
                          ? c->logits + (size_t)((int32_t)start + first_out - first_kept) * (size_t)n_vocab
                          : NULL;
         fm_status s = c->model->arch->forward(c->model, &c->st, tokens + start, (int32_t)m,
-                                              (int32_t)(c->n_past + start), first_out, dst);
+                                              (int32_t)(c->n_past + start), first_out, dst, NULL);
         if (s != FM_STATUS_OK) return s;
     }
     c->n_past += (uint32_t)n_tokens;
@@ -209,4 +224,70 @@ fm_status fm_context_set_n_threads(fm_context *c, int32_t n_threads) {
     if (n_threads == 0) n_threads = fm_cpu_count();
     if (c->backend.iface.set_n_threads == NULL) return FM_STATUS_OK;
     return c->backend.iface.set_n_threads(c->backend.ctx, n_threads);
+}
+
+static void l2_normalize(float *v, int64_t n) {
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += (double)v[i] * v[i];
+    if (ss <= 0) return;
+    const double inv = 1.0 / sqrt(ss);
+    for (int64_t i = 0; i < n; i++) v[i] = (float)(v[i] * inv);
+}
+
+fm_status fm_context_embed(fm_context *c, const fm_token *tokens, size_t n_tokens, int32_t pooling, uint32_t flags,
+                           float *out, size_t capacity, size_t *n_out) {
+    fm_error_clear();
+    if (c == NULL || tokens == NULL || n_out == NULL || (out == NULL && capacity > 0))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_embed: NULL argument");
+    *n_out = 0;
+    if (n_tokens == 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_embed: no tokens");
+    if (flags & ~FM_EMBED_NORMALIZE) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_embed: unknown flags %#x", flags);
+    const fm_hparams *hp = &c->model->hp;
+    if (pooling == FM_POOLING_MODEL) pooling = hp->pooling;
+    if (pooling < FM_POOLING_NONE || pooling > FM_POOLING_LAST)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_embed: unknown pooling %d", pooling);
+    const size_t E = (size_t)hp->n_embd;
+    const size_t need = pooling == FM_POOLING_NONE ? n_tokens * E : E;
+    *n_out = need;
+    if (capacity < need)
+        return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "fm_context_embed: the output needs %zu floats, %zu given", need,
+                        capacity);
+    if (n_tokens > (size_t)c->st.n_ctx)
+        return fm_error(FM_STATUS_CONTEXT_FULL, "%zu tokens do not fit in a context of %d positions", n_tokens,
+                        c->st.n_ctx);
+    for (size_t i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return fm_error(FM_STATUS_INVALID_ARGUMENT, "token %d at index %zu is outside the vocabulary (0..%d)",
+                            tokens[i], i, hp->n_vocab - 1);
+    double *sum = pooling == FM_POOLING_MEAN ? calloc(E, sizeof *sum) : NULL;
+    if (pooling == FM_POOLING_MEAN && sum == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory");
+    c->n_past = 0;
+    c->n_last = 0;
+    const size_t B = (size_t)c->st.n_batch;
+    for (size_t start = 0; start < n_tokens; start += B) {
+        const size_t m = n_tokens - start < B ? n_tokens - start : B;
+        fm_status s = c->model->arch->forward(c->model, &c->st, tokens + start, (int32_t)m, (int32_t)start, 0, NULL,
+                                              c->st.hidden);
+        if (s != FM_STATUS_OK) {
+            free(sum);
+            *n_out = 0;
+            return s;
+        }
+        const float *h = c->st.hidden;
+        if (pooling == FM_POOLING_NONE) memcpy(out + start * E, h, m * E * sizeof *out);
+        else if (pooling == FM_POOLING_CLS && start == 0) memcpy(out, h, E * sizeof *out);
+        else if (pooling == FM_POOLING_LAST && start + m == n_tokens) memcpy(out, h + (m - 1) * E, E * sizeof *out);
+        else if (pooling == FM_POOLING_MEAN)
+            for (size_t t = 0; t < m; t++)
+                for (size_t i = 0; i < E; i++) sum[i] += h[t * E + i];
+    }
+    if (sum != NULL) {
+        for (size_t i = 0; i < E; i++) out[i] = (float)(sum[i] / (double)n_tokens);
+        free(sum);
+    }
+    if (flags & FM_EMBED_NORMALIZE)
+        for (size_t v = 0; v < need / E; v++) l2_normalize(out + v * E, (int64_t)E);
+    /* a decoder's cache now holds the sequence; an encoder's means nothing later */
+    c->n_past = hp->causal ? (uint32_t)n_tokens : 0;
+    return FM_STATUS_OK;
 }

@@ -1,6 +1,7 @@
 /* Loading a model file: pick the architecture, bind its weights, attach the
  * tokenizer; plus the public read-only queries on a model. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,8 @@
 #include "../format/dtype.h"
 #include "model.h"
 
-static const fm_arch *const architectures[] = {&fm_arch_llama};
+static const fm_arch *const architectures[] = {&fm_arch_llama, &fm_arch_qwen2, &fm_arch_phi3, &fm_arch_gpt2,
+                                               &fm_arch_bert};
 
 fm_model_params fm_model_default_params(void) {
     fm_model_params p;
@@ -68,6 +70,109 @@ fm_status fm_model_bind_layer(fm_model *m, fm_weight *w, int layer, const char *
     return fm_model_bind(m, w, full, cols, rows);
 }
 
+fm_status fm_model_bind_opt(fm_model *m, fm_weight *w, const char *name, int64_t cols, int64_t rows) {
+    memset(w, 0, sizeof *w);
+    if (fm_model_file_tensor(m->file, name) == NULL) return FM_STATUS_OK;
+    return fm_model_bind(m, w, name, cols, rows);
+}
+
+fm_status fm_model_bind_vec(fm_model *m, fm_vec *v, int layer, const char *name, int64_t n, int required) {
+    char full[96];
+    if (layer >= 0) snprintf(full, sizeof full, "blk.%d.%s", layer, name);
+    else snprintf(full, sizeof full, "%s", name);
+    *v = NULL;
+    if (!required && fm_model_file_tensor(m->file, full) == NULL) return FM_STATUS_OK;
+    fm_weight w = {0};
+    fm_status s = fm_model_bind(m, &w, full, n, 1);
+    if (s) return s;
+    if (((uintptr_t)w.data & 3) != 0)
+        return fm_error(FM_STATUS_BAD_FORMAT, "tensor '%s' is not aligned to 4 bytes", full);
+    *v = w.data;
+    return FM_STATUS_OK;
+}
+
+fm_weight fm_weight_rows(const fm_weight *w, int64_t first, int64_t rows) {
+    fm_weight v = *w;
+    v.data = (const uint8_t *)w->data + (size_t)first * w->row_bytes;
+    v.rows = rows;
+    return v;
+}
+
+static int positive(int32_t v) { return v > 0; }
+
+fm_status fm_model_read_hparams(fm_model *m, fm_norm_kind norm) {
+    fm_hparams *hp = &m->hp;
+    fm_status s;
+    if ((s = fm_model_key_u32(m, "embedding_length", 1, &hp->n_embd)) ||
+        (s = fm_model_key_u32(m, "block_count", 1, &hp->n_layer)) ||
+        (s = fm_model_key_u32(m, "feed_forward_length", 1, &hp->n_ff)) ||
+        (s = fm_model_key_u32(m, "attention.head_count", 1, &hp->n_head)))
+        return s;
+    hp->n_head_kv = hp->n_head;
+    hp->n_ctx_train = 2048;
+    hp->rope_base = 10000.0f;
+    hp->rope_scale = 1.0f;
+    hp->norm = norm;
+    hp->norm_eps = 1e-5f;
+    hp->causal = 1;
+    hp->pooling = FM_POOLING_LAST;
+    const char *eps_key = norm == FM_NORM_RMS ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon";
+    if ((s = fm_model_key_u32(m, "attention.head_count_kv", 0, &hp->n_head_kv)) ||
+        (s = fm_model_key_u32(m, "context_length", 0, &hp->n_ctx_train)) ||
+        (s = fm_model_key_f32(m, "rope.freq_base", 0, &hp->rope_base)) ||
+        (s = fm_model_key_f32(m, eps_key, 0, &hp->norm_eps)))
+        return s;
+    if (!positive(hp->n_embd) || !positive(hp->n_layer) || hp->n_layer > 4096 || !positive(hp->n_ff) ||
+        !positive(hp->n_head) || !positive(hp->n_head_kv) || !positive(hp->n_ctx_train) ||
+        hp->n_head % hp->n_head_kv != 0 || hp->n_embd % hp->n_head != 0 || !(hp->norm_eps >= 0) ||
+        !(hp->rope_base > 0))
+        return fm_error(FM_STATUS_BAD_FORMAT,
+                        "implausible %s hyper-parameters (embd %d, layers %d, ff %d, heads %d/%d, context %d, eps %g, "
+                        "rope base %g)",
+                        m->arch->name, hp->n_embd, hp->n_layer, hp->n_ff, hp->n_head, hp->n_head_kv, hp->n_ctx_train,
+                        hp->norm_eps, hp->rope_base);
+    hp->head_dim = hp->n_embd / hp->n_head;
+    hp->n_rot = hp->head_dim;
+    if ((s = fm_model_key_u32(m, "rope.dimension_count", 0, &hp->n_rot))) return s;
+    if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
+        return fm_error(FM_STATUS_BAD_FORMAT, "rope.dimension_count %d does not fit head size %d", hp->n_rot,
+                        hp->head_dim);
+    /* rope.scaling.type "linear" divides positions by rope.scaling.factor */
+    char key[128];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch->name);
+    fm_str type;
+    s = fm_meta_get_str(m->file, key, &type);
+    if (s == FM_STATUS_OK && !fm_str_eq(type, "none")) {
+        if (!fm_str_eq(type, "linear"))
+            return fm_error(FM_STATUS_UNSUPPORTED, "%s '%.*s' is not supported (only linear)", key, (int)type.len,
+                            type.ptr);
+        float factor = 1.0f;
+        if ((s = fm_model_key_f32(m, "rope.scaling.factor", 0, &factor))) return s;
+        if (!(factor > 0)) return fm_error(FM_STATUS_BAD_FORMAT, "rope.scaling.factor %g is not positive", factor);
+        hp->rope_scale = 1.0f / factor;
+    } else if (s != FM_STATUS_NOT_FOUND && s != FM_STATUS_OK) {
+        return s;
+    }
+    hp->rope_mode = FM_ROPE_NORMAL;
+
+    const fm_tensor_info *emb = fm_model_file_tensor(m->file, "token_embd.weight");
+    if (emb == NULL) return fm_error(FM_STATUS_BAD_FORMAT, "model has no tensor 'token_embd.weight'");
+    if (emb->ne[1] <= 0 || emb->ne[1] > (1 << 24))
+        return fm_error(FM_STATUS_BAD_FORMAT, "token_embd.weight has %lld rows", (long long)emb->ne[1]);
+    hp->n_vocab = (int32_t)emb->ne[1];
+    /* a block count beyond the tensors present is a broken file, not a missing tensor */
+    snprintf(key, sizeof key, "blk.%d.", hp->n_layer - 1);
+    int found = 0;
+    for (size_t i = 0; i < m->file->n_tensors && !found; i++) {
+        const fm_str nm = m->file->tensors[i].name;
+        found = nm.len > strlen(key) && memcmp(nm.ptr, key, strlen(key)) == 0;
+    }
+    if (!found)
+        return fm_error(FM_STATUS_BAD_FORMAT, "%s.block_count is %d but the file has no tensors for block %d",
+                        m->arch->name, hp->n_layer, hp->n_layer - 1);
+    return FM_STATUS_OK;
+}
+
 /* "tokenizer.bin" in the directory of `path`. */
 static char *sibling_tokenizer(const char *path) {
     const char *slash = strrchr(path, '/');
@@ -100,6 +205,27 @@ static fm_status load_tokenizer(fm_model *m, const char *path, const fm_model_pa
     return FM_STATUS_OK;
 }
 
+/* NUL-terminated copies of the metadata keys and tensor names, for the
+ * introspection calls (the file's strings are not terminated). */
+static fm_status build_names(fm_model *m) {
+    const fm_model_file *f = m->file;
+    size_t bytes = 0;
+    for (size_t i = 0; i < f->n_meta; i++) bytes += f->meta[i].key.len + 1;
+    for (size_t i = 0; i < f->n_tensors; i++) bytes += f->tensors[i].name.len + 1;
+    m->names = malloc(bytes ? bytes : 1);
+    m->name_index = malloc((f->n_meta + f->n_tensors + 1) * sizeof *m->name_index);
+    if (m->names == NULL || m->name_index == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for names");
+    char *p = m->names;
+    for (size_t i = 0; i < f->n_meta + f->n_tensors; i++) {
+        const fm_str str = i < f->n_meta ? f->meta[i].key : f->tensors[i - f->n_meta].name;
+        memcpy(p, str.ptr, str.len);
+        p[str.len] = '\0';
+        m->name_index[i] = p;
+        p += str.len + 1;
+    }
+    return FM_STATUS_OK;
+}
+
 fm_status fm_model_load(const char *path, const fm_model_params *params, fm_model **out) {
     fm_error_clear();
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_load: out is NULL");
@@ -123,6 +249,7 @@ fm_status fm_model_load(const char *path, const fm_model_params *params, fm_mode
                      arch.ptr);
         goto fail;
     }
+    if ((s = build_names(m))) goto fail;
     if ((s = m->arch->load(m))) goto fail;
     if ((s = load_tokenizer(m, path, &p))) goto fail;
     *out = m;
@@ -136,6 +263,8 @@ void fm_model_free(fm_model *m) {
     if (m == NULL) return;
     fm_tokenizer_free(m->tok);
     free(m->layers);
+    free(m->names);
+    free(m->name_index);
     fm_model_file_close(m->file);
     free(m);
 }
@@ -156,6 +285,10 @@ int64_t fm_model_get_info(const fm_model *m, fm_model_info what) {
     case FM_MODEL_N_FF: return m->hp.n_ff;
     case FM_MODEL_N_PARAMS: return m->n_params;
     case FM_MODEL_SIZE_BYTES: return m->n_bytes;
+    case FM_MODEL_IS_ENCODER: return !m->hp.causal;
+    case FM_MODEL_POOLING: return m->hp.pooling;
+    case FM_MODEL_N_TENSORS: return (int64_t)m->file->n_tensors;
+    case FM_MODEL_N_META: return (int64_t)m->file->n_meta;
     }
     return 0;
 }
@@ -186,5 +319,35 @@ fm_status fm_model_meta(const fm_model *m, const char *key, char *buf, size_t ca
         return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "value of '%s' needs %zu bytes with its NUL", key, len + 1);
     memcpy(buf, src, len);
     buf[len] = '\0';
+    return FM_STATUS_OK;
+}
+
+const char *fm_model_meta_key(const fm_model *m, int64_t i) {
+    if (m == NULL || i < 0 || (uint64_t)i >= m->file->n_meta) return NULL;
+    return m->name_index[i];
+}
+
+fm_status fm_model_tensor(const fm_model *m, int64_t i, fm_tensor_desc *desc) {
+    fm_error_clear();
+    if (m == NULL || desc == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_tensor: NULL argument");
+    if (i < 0 || (uint64_t)i >= m->file->n_tensors)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_tensor: index %lld is out of range (0..%zu)",
+                        (long long)i, m->file->n_tensors);
+    const size_t have = desc->struct_size;
+    if (have < offsetof(fm_tensor_desc, offset) + sizeof desc->offset)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_tensor: struct_size %zu is too small", have);
+    const fm_tensor_info *t = &m->file->tensors[i];
+    const fm_dtype_traits *tr = fm_dtype_get(t->dtype);
+    fm_tensor_desc d;
+    memset(&d, 0, sizeof d);
+    d.struct_size = (uint32_t)(have < sizeof d ? have : sizeof d);
+    d.n_dims = (int32_t)t->n_dims;
+    d.name = m->name_index[m->file->n_meta + (size_t)i];
+    d.type = tr ? tr->name : "?";
+    d.dtype = (int32_t)t->dtype;
+    for (int k = 0; k < 4; k++) d.ne[k] = t->ne[k];
+    d.n_bytes = t->nbytes;
+    d.offset = (uint64_t)(t->data - (const uint8_t *)m->file->map.data);
+    memcpy(desc, &d, d.struct_size);
     return FM_STATUS_OK;
 }

@@ -35,7 +35,13 @@ fm_status fm_cpu_rmsnorm(void *ctx, const float *x, const float *weight, int32_t
                          float *y);
 fm_status fm_cpu_rope(void *ctx, float *x, int32_t n_tok, int32_t n_head, int32_t head_dim, int32_t n_rot,
                       const int32_t *pos, float freq_base, int32_t mode);
+fm_status fm_cpu_rope_ext(void *ctx, float *x, int32_t n_tok, int32_t n_head, int32_t head_dim, int32_t n_rot,
+                          const int32_t *pos, float freq_base, float freq_scale, int32_t mode);
 fm_status fm_cpu_swiglu(void *ctx, const float *gate, const float *up, int64_t n, float *out);
 fm_status fm_cpu_add(void *ctx, float *y, const float *x, int64_t n);
+fm_status fm_cpu_layernorm(void *ctx, const float *x, const float *weight, const float *bias, int32_t n,
+                           int32_t n_rows, float eps, float *y);
+fm_status fm_cpu_gelu(void *ctx, const float *x, int64_t n, float *out);
+fm_status fm_cpu_add_rows(void *ctx, float *y, const float *row, int32_t n, int32_t n_rows);
 
 #endif

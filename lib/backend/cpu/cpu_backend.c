@@ -66,4 +66,8 @@ const fm_backend_iface fm_cpu_backend = {
     .attention = fm_cpu_attention,
     .swiglu = fm_cpu_swiglu,
     .add = fm_cpu_add,
+    .layernorm = fm_cpu_layernorm,
+    .gelu = fm_cpu_gelu,
+    .add_rows = fm_cpu_add_rows,
+    .rope_ext = fm_cpu_rope_ext,
 };
