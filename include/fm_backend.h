@@ -96,6 +96,10 @@ typedef struct fm_attention_args {
     int64_t kv_stride;     /* floats between cache rows */
     const int32_t *pos;    /* [n_tok] */
     float *out;            /* [n_tok][n_head*head_dim] */
+    /* ABI 2: sliding window; > 0 hides cache positions p with
+       pos[t] - p >= window (Phi-3, Mistral v0.1). Backends registered with
+       abi_version 1 never see a model that needs it. */
+    int32_t window;
 } fm_attention_args;
 
 /** Arguments every backend receives at context creation. */

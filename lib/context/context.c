@@ -88,6 +88,12 @@ fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_co
         return s;
     }
     if ((s = check_backend(&c->backend, model))) goto fail;
+    if (hp->n_swa > 0 && (uint32_t)hp->n_swa < p.n_ctx && c->backend.iface.abi_version < 2) {
+        s = fm_error(FM_STATUS_UNSUPPORTED,
+                     "backend '%s' (ABI 1) has no sliding-window attention, which this %s model needs beyond %d positions",
+                     c->backend.iface.name, model->arch->name, hp->n_swa);
+        goto fail;
+    }
 
     fm_forward_state *st = &c->st;
     const size_t B = p.n_batch, E = (size_t)hp->n_embd, F = (size_t)hp->n_ff;

@@ -78,8 +78,8 @@ fm_status fm_block_attention(const fm_model *m, fm_forward_state *st, int l, con
     }
     /* softmax(q k^T / sqrt(D)) v over the cache: up to each token's own
      * position for decoders, everything for encoders */
-    fm_attention_args a = {sizeof a, n, hp->n_head, hp->n_head_kv, D, n_past + n, hp->causal,
-                           1.0f / sqrtf((float)D), st->q, kc, vc, KVD, st->pos, st->att};
+    fm_attention_args a = {sizeof a, n,       hp->n_head, hp->n_head_kv, D,        n_past + n, hp->causal,
+                           1.0f / sqrtf((float)D), st->q, kc, vc, KVD, st->pos, st->att, hp->n_swa};
     FM_OP(st->backend->iface.attention(st->backend->ctx, &a));
     return fm_block_linear(st, &L->wo, L->bo, st->att, n, out);
 }

@@ -19,6 +19,7 @@ typedef struct fm_hparams {
     int32_t norm;      /* fm_norm_kind */
     float norm_eps;
     int32_t causal;    /* 0: an encoder, every token sees every other */
+    int32_t n_swa;     /* sliding attention window; 0: none */
     int32_t pooling;   /* fm_pooling the model asks for */
 } fm_hparams;
 

@@ -13,6 +13,10 @@ static fm_status phi3_load(fm_model *m) {
     if (s) return s;
     fm_hparams *hp = &m->hp;
     hp->rope_mode = FM_ROPE_NEOX;
+    /* keys older than the window are masked, as llama.cpp does; a window as
+     * long as the context never masks anything */
+    if ((s = fm_model_key_u32(m, "attention.sliding_window", 0, &hp->n_swa))) return s;
+    if (hp->n_swa < 0) return fm_error(FM_STATUS_BAD_FORMAT, "phi3.attention.sliding_window %d", hp->n_swa);
     const int64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
     const int64_t QD = (int64_t)hp->n_head * hp->head_dim, KVD = (int64_t)hp->n_head_kv * hp->head_dim;
     if ((s = fm_model_bind(m, &m->tok_embd, "token_embd.weight", E, V)) ||

@@ -22,8 +22,10 @@ static void attn_slice(void *arg, int ith, int nth) {
         const float *q = a->q + ((size_t)t * (size_t)a->n_head + (size_t)h) * (size_t)D;
         const size_t kv_off = (size_t)(h / group) * (size_t)D;
         const int32_t n = a->causal ? a->pos[t] + 1 : a->n_kv;
+        /* a sliding window hides keys `window` or more positions back */
+        const int32_t first = a->window > 0 && a->pos[t] - a->window + 1 > 0 ? a->pos[t] - a->window + 1 : 0;
         float mx = -INFINITY;
-        for (int32_t p = 0; p < n; p++) {
+        for (int32_t p = first; p < n; p++) {
             const float *k = a->k + (size_t)p * (size_t)a->kv_stride + kv_off;
             float s = 0;
             for (int32_t d = 0; d < D; d++) s += q[d] * k[d];
@@ -31,14 +33,14 @@ static void attn_slice(void *arg, int ith, int nth) {
             if (sc[p] > mx) mx = sc[p];
         }
         double sum = 0;
-        for (int32_t p = 0; p < n; p++) {
+        for (int32_t p = first; p < n; p++) {
             sc[p] = expf(sc[p] - mx);
             sum += sc[p];
         }
         const float inv = (float)(1.0 / sum);
         float *out = a->out + ((size_t)t * (size_t)a->n_head + (size_t)h) * (size_t)D;
         for (int32_t d = 0; d < D; d++) out[d] = 0;
-        for (int32_t p = 0; p < n; p++) {
+        for (int32_t p = first; p < n; p++) {
             const float *v = a->v + (size_t)p * (size_t)a->kv_stride + kv_off;
             const float w = sc[p] * inv;
             for (int32_t d = 0; d < D; d++) out[d] += w * v[d];
