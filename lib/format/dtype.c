@@ -13,6 +13,14 @@ static const fm_dtype_traits traits[] = {
     [FM_DTYPE_I8] = {"i8", 1, 1},         [FM_DTYPE_I16] = {"i16", 1, 2},
     [FM_DTYPE_I32] = {"i32", 1, 4},       [FM_DTYPE_I64] = {"i64", 1, 8},
     [FM_DTYPE_F64] = {"f64", 1, 8},       [FM_DTYPE_BF16] = {"bf16", 1, 2},
+    /* known to GGUF, so their sizes are checked, but no kernel reads them:
+     * a model using one is refused by name (UNSUPPORTED), not as corrupt */
+    [16] = {"iq2_xxs", 256, 66},          [17] = {"iq2_xs", 256, 74},
+    [18] = {"iq3_xxs", 256, 98},          [19] = {"iq1_s", 256, 50},
+    [20] = {"iq4_nl", 32, 18},            [21] = {"iq3_s", 256, 110},
+    [22] = {"iq2_s", 256, 82},            [23] = {"iq4_xs", 256, 136},
+    [29] = {"iq1_m", 256, 56},            [34] = {"tq1_0", 256, 54},
+    [35] = {"tq2_0", 256, 66},
 };
 
 const fm_dtype_traits *fm_dtype_get(uint32_t dtype) {

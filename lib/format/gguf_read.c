@@ -219,6 +219,67 @@ static fm_status rd_tensor_info(cursor *c, fm_tensor_info *t, size_t index) {
     return FM_STATUS_OK;
 }
 
+static int cmp_str(fm_str a, fm_str b) {
+    int r = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
+    return r ? r : (a.len > b.len) - (a.len < b.len);
+}
+
+/* qsort has no context argument: the arrays being sorted are of pointers. */
+static int cmp_meta_key(const void *a, const void *b) {
+    return cmp_str((*(const fm_meta *const *)a)->key, (*(const fm_meta *const *)b)->key);
+}
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    return cmp_str((*(const fm_tensor_info *const *)a)->name, (*(const fm_tensor_info *const *)b)->name);
+}
+
+static int cmp_tensor_data(const void *a, const void *b) {
+    const uint8_t *x = (*(const fm_tensor_info *const *)a)->data, *y = (*(const fm_tensor_info *const *)b)->data;
+    return (x > y) - (x < y);
+}
+
+/* A key or tensor name given twice makes the file ambiguous: which one a
+ * reader sees would depend on the reader. Sorting keeps this n log n. */
+static fm_status check_unique(const fm_model_file *mf, const char *path) {
+    const size_t n = mf->n_meta > mf->n_tensors ? mf->n_meta : mf->n_tensors;
+    const void **v = malloc((n ? n : 1) * sizeof *v);
+    if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory reading '%s'", path);
+    fm_status s = FM_STATUS_OK;
+    for (size_t i = 0; i < mf->n_meta; i++) v[i] = &mf->meta[i];
+    qsort(v, mf->n_meta, sizeof *v, cmp_meta_key);
+    for (size_t i = 1; i < mf->n_meta && !s; i++) {
+        const fm_str k = ((const fm_meta *)v[i])->key;
+        if (cmp_str(((const fm_meta *)v[i - 1])->key, k) == 0)
+            s = fm_error(FM_STATUS_BAD_FORMAT, "'%s': metadata key '%.*s' appears twice", path, (int)k.len, k.ptr);
+    }
+    for (size_t i = 0; i < mf->n_tensors && !s; i++) v[i] = &mf->tensors[i];
+    if (!s) qsort(v, mf->n_tensors, sizeof *v, cmp_tensor_name);
+    for (size_t i = 1; i < mf->n_tensors && !s; i++) {
+        const fm_str k = ((const fm_tensor_info *)v[i])->name;
+        if (cmp_str(((const fm_tensor_info *)v[i - 1])->name, k) == 0)
+            s = fm_error(FM_STATUS_BAD_FORMAT, "'%s': tensor '%.*s' appears twice", path, (int)k.len, k.ptr);
+    }
+    free(v);
+    return s;
+}
+
+/* Two tensors sharing bytes would let a write-through of one (none today,
+ * but a backend may repack) corrupt the other, and no converter makes such
+ * files. Empty tensors cannot exist (every dimension is >= 1). */
+static fm_status check_overlap(const fm_model_file *mf, const char *path) {
+    const fm_tensor_info **v = malloc((mf->n_tensors ? mf->n_tensors : 1) * sizeof *v);
+    if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory reading '%s'", path);
+    for (size_t i = 0; i < mf->n_tensors; i++) v[i] = &mf->tensors[i];
+    qsort(v, mf->n_tensors, sizeof *v, cmp_tensor_data);
+    fm_status s = FM_STATUS_OK;
+    for (size_t i = 1; i < mf->n_tensors && !s; i++)
+        if (v[i - 1]->data + v[i - 1]->nbytes > v[i]->data)
+            s = fm_error(FM_STATUS_BAD_FORMAT, "'%s': the data of tensors '%.*s' and '%.*s' overlap", path,
+                         (int)v[i - 1]->name.len, v[i - 1]->name.ptr, (int)v[i]->name.len, v[i]->name.ptr);
+    free(v);
+    return s;
+}
+
 int fm_gguf_has_magic(const fm_mapped_file *map) {
     uint32_t magic;
     if (map->size < 4) return 0;
@@ -255,12 +316,8 @@ fm_status fm_gguf_parse(fm_model_file *mf, const char *path) {
     for (uint64_t i = 0; i < n_tensors; i++) {
         if ((s = rd_tensor_info(&c, &mf->tensors[i], i))) return s;
         mf->n_tensors = i + 1;
-        for (uint64_t j = 0; j < i; j++)
-            if (mf->tensors[j].name.len == mf->tensors[i].name.len &&
-                memcmp(mf->tensors[j].name.ptr, mf->tensors[i].name.ptr, mf->tensors[i].name.len) == 0)
-                return fm_error(FM_STATUS_BAD_FORMAT, "'%s': tensor '%.*s' appears twice", path,
-                                (int)mf->tensors[i].name.len, mf->tensors[i].name.ptr);
     }
+    if ((s = check_unique(mf, path))) return s;
 
     uint32_t alignment = GGUF_DEFAULT_ALIGNMENT;
     const fm_meta *am = fm_model_file_meta(mf, "general.alignment");
@@ -286,5 +343,5 @@ fm_status fm_gguf_parse(fm_model_file *mf, const char *path) {
                             (unsigned long long)off);
         t->data = mf->map.data + data_start + off;
     }
-    return FM_STATUS_OK;
+    return check_overlap(mf, path);
 }

@@ -9,6 +9,7 @@
 #include "../core/error.h"
 #include "../core/params.h"
 #include "../format/dtype.h"
+#include "../format/quant.h"
 #include "model.h"
 
 static const fm_arch *const architectures[] = {&fm_arch_llama, &fm_arch_qwen2, &fm_arch_phi3, &fm_arch_gpt2,
@@ -51,6 +52,11 @@ fm_status fm_model_bind(fm_model *m, fm_weight *w, const char *name, int64_t col
                         "tensor '%s' has shape {%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
                         "}, expected {%" PRId64 ", %" PRId64 "}",
                         name, t->ne[0], t->ne[1], t->ne[2], t->ne[3], cols, rows);
+    if (!fm_dtype_can_dequantize((int32_t)t->dtype))
+        return fm_error(FM_STATUS_UNSUPPORTED,
+                        "tensor '%s' has type %s, which libfm does not support (f32, f16, bf16, q8_0, q4_0, q4_1, "
+                        "q5_0, q5_1, q4_K, q5_K, q6_K)",
+                        name, fm_dtype_get(t->dtype)->name);
     if (rows == 1 && t->dtype != FM_DTYPE_F32)
         return fm_error(FM_STATUS_UNSUPPORTED, "tensor '%s' is a %s vector; norms and biases must be f32", name,
                         fm_dtype_get(t->dtype)->name);

@@ -22,10 +22,10 @@ static void expect_load_fails(const void *data, size_t len, fm_status want, cons
     if (want != 0) CHECK(s == want, "%s: got %s, want %s (%s)", what, fm_status_name(s), fm_status_name(want), fm_last_error());
     CHECK(fm_last_error()[0] != '\0', "%s: no error message", what);
     if (msg_part) CHECK(contains(fm_last_error(), msg_part), "%s: message '%s' lacks '%s'", what, fm_last_error(), msg_part);
-    /* the tokenizer loader reads the same files, except model keys */
+    /* the tokenizer loader reads the same files, except model keys and weights */
     fm_tokenizer *t = (fm_tokenizer *)1;
     s = fm_tokenizer_load(path, NULL, &t);
-    if (!contains(what, "block_count")) CHECK(s != FM_STATUS_OK && t == NULL, "%s: tokenizer load succeeded", what);
+    if (!contains(what, "block_count") && !contains(what, "(model)")) CHECK(s != FM_STATUS_OK && t == NULL, "%s: tokenizer load succeeded", what);
     if (s == FM_STATUS_OK) fm_tokenizer_free(t);
     unlink(path);
 }
@@ -157,6 +157,87 @@ static void test_files(void) {
           fm_last_error());
 }
 
+/* Renames a length-prefixed name in place (same length). */
+static void rename_entry(uint8_t *buf, size_t len, const char *from, const char *to) {
+    size_t at = find_entry(buf, len, from);
+    CHECK(at != 0 && strlen(from) == strlen(to), "entry %s", from);
+    if (at) memcpy(buf + at - strlen(from), to, strlen(to));
+}
+
+/* The tensor entry of `name`: where its dims, type and offset are. */
+typedef struct entry {
+    size_t dims, type, offset;
+} entry;
+
+static entry tensor_entry(const uint8_t *buf, size_t len, const char *name) {
+    entry e = {0, 0, 0};
+    size_t at = find_entry(buf, len, name);
+    CHECK(at != 0, "tensor entry %s", name);
+    if (at == 0) return e;
+    uint32_t n_dims;
+    memcpy(&n_dims, buf + at, 4);
+    e.dims = at + 4;
+    e.type = at + 4 + 8 * n_dims;
+    e.offset = e.type + 4;
+    return e;
+}
+
+/* The model-zoo loader refusals: each a crafted file, each named. */
+static void test_crafted_refusals(void) {
+    size_t len;
+    uint8_t *gguf = (uint8_t *)tu_read_file(tu_data("models/llama-k256.f32.gguf"), &len);
+    CHECK(gguf != NULL, "read llama-k256.f32.gguf");
+    if (gguf == NULL) return;
+    uint8_t *bad = malloc(len);
+
+    memcpy(bad, gguf, len);
+    rename_entry(bad, len, "llama.context_length", "general.architecture");
+    expect_load_fails(bad, len, FM_STATUS_BAD_FORMAT, "'general.architecture' appears twice", "duplicate key");
+    memcpy(bad, gguf, len);
+    rename_entry(bad, len, "blk.1.attn_q.weight", "blk.1.attn_k.weight");
+    expect_load_fails(bad, len, FM_STATUS_BAD_FORMAT, "'blk.1.attn_k.weight' appears twice", "duplicate tensor");
+
+    const entry q = tensor_entry(gguf, len, "blk.0.attn_q.weight"), k = tensor_entry(gguf, len, "blk.0.attn_k.weight");
+    uint64_t off;
+    memcpy(&off, gguf + q.offset, 8);
+    const uint64_t misaligned = off + 4;
+    memcpy(bad, gguf, len);
+    memcpy(bad + q.offset, &misaligned, 8);
+    expect_load_fails(bad, len, FM_STATUS_BAD_FORMAT, "blk.0.attn_q.weight' offset", "misaligned tensor data");
+    memcpy(bad, gguf, len);
+    memcpy(bad + k.offset, &off, 8); /* attn_k's data at attn_q's */
+    expect_load_fails(bad, len, FM_STATUS_BAD_FORMAT, "overlap", "overlapping tensor data");
+
+    const uint64_t big = 1ull << 33; /* 2^33 x 2^33 elements: the count overflows 63 bits */
+    memcpy(bad, gguf, len);
+    memcpy(bad + q.dims, &big, 8);
+    memcpy(bad + q.dims + 8, &big, 8);
+    expect_load_fails(bad, len, FM_STATUS_BAD_FORMAT, "blk.0.attn_q.weight", "element count overflow");
+
+    /* block_count beyond the blocks present */
+    size_t at = find_entry(gguf, len, "llama.block_count");
+    const uint32_t seven = 7;
+    memcpy(bad, gguf, len);
+    memcpy(bad + at + 4, &seven, 4);
+    expect_load_fails(bad, len, FM_STATUS_BAD_FORMAT, "no tensors for block 6", "block_count beyond the tensors");
+
+    /* a type GGUF knows but libfm does not run: refused by tensor and type */
+    const uint32_t q2_k = FM_DTYPE_Q2_K, iq2_xxs = 16;
+    memcpy(bad, gguf, len);
+    memcpy(bad + q.type, &q2_k, 4);
+    expect_load_fails(bad, len, FM_STATUS_UNSUPPORTED, "'blk.0.attn_q.weight' has type q2_k", "q2_K weight (model)");
+    memcpy(bad, gguf, len);
+    memcpy(bad + q.type, &iq2_xxs, 4);
+    expect_load_fails(bad, len, FM_STATUS_UNSUPPORTED, "'blk.0.attn_q.weight' has type iq2_xxs", "iq2_xxs weight (model)");
+    /* an unknown architecture */
+    memcpy(bad, gguf, len);
+    at = find_entry(bad, len, "general.architecture");
+    memcpy(bad + at + 4 + 8, "xxxxx", 5); /* "llama" -> "xxxxx" */
+    expect_load_fails(bad, len, FM_STATUS_UNSUPPORTED, "architecture 'xxxxx'", "unknown architecture (model)");
+    free(bad);
+    free(gguf);
+}
+
 static void test_text_and_context(void) {
     fm_model *m;
     fm_status s = fm_model_load(tu_data("models/stories260K.gguf"), NULL, &m);
@@ -281,6 +362,7 @@ static void test_null_arguments(void) {
 }
 
 int main(void) {
+    test_crafted_refusals();
     test_files();
     test_text_and_context();
     test_null_arguments();
