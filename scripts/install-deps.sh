@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build and test dependencies on Debian/Ubuntu (uses sudo when
-# not root). The one list of system packages libfm needs.
+# not root). The one list of system packages libfm needs (clang and its
+# runtime libraries only for the fuzzers).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -8,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   meson ninja-build pkg-config gcc libc6-dev binutils python3 zstd \
-  libopenblas-dev libzstd-dev libutf8proc-dev
+  libopenblas-dev libzstd-dev libutf8proc-dev clang libclang-rt-dev
 # Node runs the regex cross-check of the pre-tokenizers and the npm
 # tokenizer benchmark; many images ship it already.
 command -v node >/dev/null 2>&1 || $SUDO apt-get install -y -q --no-install-recommends nodejs

@@ -11,11 +11,27 @@ int fm_str_eq(fm_str a, const char *b) {
     return a.len == n && memcmp(a.ptr, b, n) == 0;
 }
 
+static fm_status open_mapped(fm_model_file *mf, fm_status s, const char *path, fm_model_file **out);
+
 fm_status fm_model_file_open(const char *path, fm_model_file **out) {
     *out = NULL;
     fm_model_file *mf = calloc(1, sizeof *mf);
     if (mf == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory opening '%s'", path);
-    fm_status s = fm_mapped_file_open(&mf->map, path);
+    return open_mapped(mf, fm_mapped_file_open(&mf->map, path), path, out);
+}
+
+fm_status fm_model_file_open_memory(const void *data, size_t size, const char *name, fm_model_file **out) {
+    *out = NULL;
+    fm_model_file *mf = calloc(1, sizeof *mf);
+    if (mf == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory opening '%s'", name);
+    mf->map.data = data;
+    mf->map.size = size;
+    mf->borrowed = 1;
+    return open_mapped(mf, FM_STATUS_OK, name, out);
+}
+
+/* Parses the bytes in mf->map (s: how mapping them went). */
+static fm_status open_mapped(fm_model_file *mf, fm_status s, const char *path, fm_model_file **out) {
     if (s == FM_STATUS_OK && mf->map.size == 0) s = fm_error(FM_STATUS_BAD_FORMAT, "'%s' is empty", path);
     if (s == FM_STATUS_OK) {
         if (fm_gguf_has_magic(&mf->map)) {
@@ -40,7 +56,7 @@ void fm_model_file_close(fm_model_file *mf) {
     free(mf->meta);
     free(mf->tensors);
     free(mf->strings);
-    fm_mapped_file_close(&mf->map);
+    if (!mf->borrowed) fm_mapped_file_close(&mf->map);
     free(mf);
 }
 
@@ -123,6 +139,15 @@ double fm_meta_arr_f64(const fm_meta *m, uint64_t i) {
     }
 }
 
+/* Floats read as integers: truncated, NaN as 0 and out-of-range values
+ * clamped, since a hostile file must not reach an undefined conversion. */
+static int64_t f64_to_i64(double d) {
+    if (!(d == d)) return 0;
+    if (d >= 9223372036854775807.0) return INT64_MAX;
+    if (d <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)d;
+}
+
 int64_t fm_meta_arr_i64(const fm_meta *m, uint64_t i) {
     const uint8_t *p = m->arr;
     switch (m->elem_type) {
@@ -133,8 +158,8 @@ int64_t fm_meta_arr_i64(const fm_meta *m, uint64_t i) {
     case FM_META_U32: { uint32_t x; memcpy(&x, p + 4 * i, 4); return x; }
     case FM_META_I32: { int32_t x; memcpy(&x, p + 4 * i, 4); return x; }
     case FM_META_U64: case FM_META_I64: { int64_t x; memcpy(&x, p + 8 * i, 8); return x; }
-    case FM_META_F32: { float f; memcpy(&f, p + 4 * i, 4); return (int64_t)f; }
-    case FM_META_F64: { double d; memcpy(&d, p + 8 * i, 8); return (int64_t)d; }
+    case FM_META_F32: { float f; memcpy(&f, p + 4 * i, 4); return f64_to_i64(f); }
+    case FM_META_F64: { double d; memcpy(&d, p + 8 * i, 8); return f64_to_i64(d); }
     default: return 0;
     }
 }

@@ -68,12 +68,16 @@ typedef struct fm_model_file {
     size_t n_tensors;
     fm_tensor_info *tensors;
     char *strings; /* owned storage for synthesized names (llama2.c) */
+    int borrowed;  /* map points at the caller's memory: not unmapped */
 } fm_model_file;
 
 /* Opens a GGUF file or a llama2.c checkpoint, picked by content. Every count,
  * length, offset and shape is checked against the file size. */
 fm_status fm_model_file_open(const char *path, fm_model_file **out);
 void fm_model_file_close(fm_model_file *mf);
+/* The same over `size` bytes at `data`, borrowed (they must outlive the
+ * result); `name` stands for the path in messages. */
+fm_status fm_model_file_open_memory(const void *data, size_t size, const char *name, fm_model_file **out);
 
 /* Container readers behind fm_model_file_open(); `mf` already holds the map. */
 fm_status fm_gguf_parse(fm_model_file *mf, const char *path);

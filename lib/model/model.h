@@ -96,6 +96,11 @@ fm_status fm_llama_bind(fm_model *m, int qkv_bias);
 fm_status fm_forward_decoder(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, int32_t n_past,
                              int32_t first_out, float *logits, float *hidden);
 
+/* Builds a model over an opened file, which it takes over (closed on
+ * failure too); `path` names it in messages and locates a llama2.c
+ * tokenizer.bin. fm_model_load() is this after fm_model_file_open(). */
+fm_status fm_model_from_file(fm_model_file *mf, const char *path, const fm_model_params *params, fm_model **out);
+
 /* Binds tensor `name` as a weight of `cols` x `rows` (rows 1 for vectors);
  * errors name the tensor and what was wrong. */
 fm_status fm_model_bind(fm_model *m, fm_weight *w, const char *name, int64_t cols, int64_t rows);

@@ -241,9 +241,20 @@ fm_status fm_model_load(const char *path, const fm_model_params *params, fm_mode
     fm_status s = fm_params_read(&p, sizeof p, params, "fm_model_params");
     if (s) return s;
     if (p.flags != 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_params.flags must be 0");
+    fm_model_file *mf;
+    if ((s = fm_model_file_open(path, &mf))) return s;
+    return fm_model_from_file(mf, path, &p, out);
+}
+
+fm_status fm_model_from_file(fm_model_file *mf, const char *path, const fm_model_params *params, fm_model **out) {
+    fm_model_params p = *params;
+    fm_status s;
     fm_model *m = calloc(1, sizeof *m);
-    if (m == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory loading '%s'", path);
-    if ((s = fm_model_file_open(path, &m->file))) goto fail;
+    if (m == NULL) {
+        fm_model_file_close(mf);
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory loading '%s'", path);
+    }
+    m->file = mf;
     fm_str arch;
     s = fm_meta_get_str(m->file, "general.architecture", &arch);
     if (s == FM_STATUS_NOT_FOUND) s = fm_error(FM_STATUS_BAD_FORMAT, "'%s' has no general.architecture", path);
