@@ -1,0 +1,276 @@
+/* fm-mkmodel: writes a llama-architecture GGUF with random weights of a
+ * given shape and weight type, with the tokenizer of a vocabulary GGUF, so
+ * speed and memory can be measured at sizes too large to ship. The files
+ * are standard GGUF v3 that other readers (llama.cpp) load.
+ *
+ * A development tool: it links libfm's internal GGUF reader and writer
+ * (the public API reads models, it does not write them). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/half.h"
+#include "format/dtype.h"
+#include "format/gguf_write.h"
+#include "format/model_file.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: fm-mkmodel -o OUT.gguf --vocab VOCAB.gguf [--preset NAME] [--type TYPE] [--seed S]\n"
+            "                  [--embd E] [--layers L] [--heads H] [--kv-heads K] [--ff F] [--ctx C]\n"
+            "  --vocab FILE   GGUF whose tokenizer.* metadata the model gets (e.g. ggml-vocab-llama-spm.gguf)\n"
+            "  --preset NAME  tinyllama-1.1b (E 2048, L 22, H 32/4, F 5632, ctx 2048) or tiny (E 64, L 2, H 4/2, F 160)\n"
+            "  --type TYPE    every matrix (token_embd and output too): f32, f16 (default), bf16, q8_0, q4_0,\n"
+            "                 q4_1, q5_0, q5_1, q4_k, q5_k, q6_k; norms stay f32\n"
+            "Weights: N(0, 1/fan_in) (embeddings N(0, 0.25)), norms 1 + 0.1 N. q8_0 and q4_0 are quantized\n"
+            "from those values as llama.cpp's reference quantizer does; the other quantized types get\n"
+            "random quants under small scales (valid blocks, meant for speed runs).\n");
+}
+
+/* xoshiro256** seeded by splitmix64: fast and good enough for weights */
+static uint64_t rs[4];
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t next_u64(void) {
+    const uint64_t r = rotl(rs[1] * 5, 7) * 9, t = rs[1] << 17;
+    rs[2] ^= rs[0], rs[3] ^= rs[1], rs[1] ^= rs[2], rs[0] ^= rs[3], rs[2] ^= t, rs[3] = rotl(rs[3], 45);
+    return r;
+}
+
+static void seed_rng(uint64_t s) {
+    for (int i = 0; i < 4; i++) {
+        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        rs[i] = z ^ (z >> 31);
+    }
+}
+
+/* approximately standard normal: a sum of four uniforms, scaled to unit variance */
+static float normal(void) {
+    const uint64_t r = next_u64();
+    const float s = (float)(r & 0xFFFF) + (float)(r >> 16 & 0xFFFF) + (float)(r >> 32 & 0xFFFF) + (float)(r >> 48);
+    return (s / 65536.0f - 2.0f) * 1.7320508f;
+}
+
+typedef struct type_name {
+    const char *name;
+    uint32_t dtype;
+} type_name;
+
+static const type_name types[] = {{"f32", 0},   {"f16", 1},   {"bf16", 30}, {"q8_0", 8},  {"q4_0", 2},  {"q4_1", 3},
+                                  {"q5_0", 6},  {"q5_1", 7},  {"q4_k", 12}, {"q5_k", 13}, {"q6_k", 14}};
+
+static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+
+/* One row of n values as `dtype` into out. */
+static void encode_row(uint32_t dtype, const float *x, int64_t n, uint8_t *out) {
+    const fm_dtype_traits *t = fm_dtype_get(dtype);
+    switch (dtype) {
+    case 0: memcpy(out, x, (size_t)n * 4); return;
+    case 1:
+        for (int64_t i = 0; i < n; i++) put16(out + 2 * i, fm_f32_to_f16(x[i]));
+        return;
+    case 30:
+        for (int64_t i = 0; i < n; i++) put16(out + 2 * i, fm_f32_to_bf16(x[i]));
+        return;
+    case 8: /* q8_0: d = max|x| / 127, q = round(x / d) */
+        for (int64_t b = 0; b < n / 32; b++, x += 32, out += 34) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+            const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+            put16(out, fm_f32_to_f16(d));
+            for (int j = 0; j < 32; j++) out[2 + j] = (uint8_t)(int8_t)lroundf(x[j] * id);
+        }
+        return;
+    case 2: /* q4_0: d = (signed max) / -8, q = round(x / d) + 8, clamped to 0..15 */
+        for (int64_t b = 0; b < n / 32; b++, x += 32, out += 18) {
+            float amax = 0, max = 0;
+            for (int j = 0; j < 32; j++)
+                if (fabsf(x[j]) > amax) amax = fabsf(x[j]), max = x[j];
+            const float d = max / -8.0f, id = d ? 1.0f / d : 0.0f;
+            put16(out, fm_f32_to_f16(d));
+            for (int j = 0; j < 16; j++) {
+                int lo = (int)(x[j] * id + 8.5f), hi = (int)(x[j + 16] * id + 8.5f);
+                lo = lo > 15 ? 15 : lo < 0 ? 0 : lo;
+                hi = hi > 15 ? 15 : hi < 0 ? 0 : hi;
+                out[2 + j] = (uint8_t)(lo | hi << 4);
+            }
+        }
+        return;
+    default: /* random valid blocks with scales around 0.01..0.02 */
+        for (int64_t b = 0; b < n / t->block_elems; b++, out += t->block_bytes) {
+            for (uint32_t j = 0; j < t->block_bytes; j++) out[j] = (uint8_t)next_u64();
+            const uint16_t d = (uint16_t)(0x2000 + next_u64() % 0x400);
+            if (dtype == 14) put16(out + 208, d); /* q6_K keeps d last */
+            else put16(out, d);
+            if (dtype == 3 || dtype == 7 || dtype == 12 || dtype == 13) put16(out + 2, d); /* min / dmin */
+        }
+        return;
+    }
+}
+
+typedef struct shape {
+    int64_t embd, layers, heads, kv_heads, ff, ctx;
+} shape;
+
+typedef struct tensor {
+    char name[64];
+    int64_t ne[2];
+    int n_dims;
+    float std; /* 0: a norm (1 + 0.1 N) */
+} tensor;
+
+int main(int argc, char **argv) {
+    const char *out = NULL, *vocab = NULL;
+    shape sh = {64, 2, 4, 2, 160, 2048};
+    uint32_t dtype = 1;
+    uint64_t seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "fm-mkmodel: %s needs a value\n", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "-o")) out = v;
+        else if (!strcmp(a, "--vocab")) vocab = v;
+        else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--embd")) sh.embd = atoll(v);
+        else if (!strcmp(a, "--layers")) sh.layers = atoll(v);
+        else if (!strcmp(a, "--heads")) sh.heads = atoll(v);
+        else if (!strcmp(a, "--kv-heads")) sh.kv_heads = atoll(v);
+        else if (!strcmp(a, "--ff")) sh.ff = atoll(v);
+        else if (!strcmp(a, "--ctx")) sh.ctx = atoll(v);
+        else if (!strcmp(a, "--preset")) {
+            if (!strcmp(v, "tinyllama-1.1b")) sh = (shape){2048, 22, 32, 4, 5632, 2048};
+            else if (!strcmp(v, "tiny")) sh = (shape){64, 2, 4, 2, 160, 2048};
+            else {
+                fprintf(stderr, "fm-mkmodel: unknown preset '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--type")) {
+            size_t k = 0;
+            while (k < sizeof types / sizeof types[0] && strcmp(types[k].name, v) != 0) k++;
+            if (k == sizeof types / sizeof types[0]) {
+                fprintf(stderr, "fm-mkmodel: unknown type '%s'\n", v);
+                return 2;
+            }
+            dtype = types[k].dtype;
+        } else {
+            fprintf(stderr, "fm-mkmodel: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (out == NULL || vocab == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    const fm_dtype_traits *tr = fm_dtype_get(dtype);
+    if (sh.embd <= 0 || sh.layers <= 0 || sh.heads <= 0 || sh.kv_heads <= 0 || sh.ff <= 0 || sh.ctx <= 0 ||
+        sh.embd % sh.heads || sh.heads % sh.kv_heads || sh.embd % tr->block_elems || sh.ff % tr->block_elems) {
+        fprintf(stderr, "fm-mkmodel: shape does not fit (heads divide embd, kv-heads divide heads; embd and ff "
+                        "multiples of the %s block, %u)\n", tr->name, tr->block_elems);
+        return 2;
+    }
+    fm_model_file *vf;
+    fm_status s = fm_model_file_open(vocab, &vf);
+    if (s) {
+        fprintf(stderr, "fm-mkmodel: %s\n", fm_last_error());
+        return 1;
+    }
+    const fm_meta *toks = fm_model_file_meta(vf, "tokenizer.ggml.tokens");
+    if (toks == NULL || toks->type != FM_META_ARRAY) {
+        fprintf(stderr, "fm-mkmodel: '%s' has no tokenizer.ggml.tokens\n", vocab);
+        fm_model_file_close(vf);
+        return 1;
+    }
+    const int64_t V = (int64_t)toks->n, E = sh.embd, KVD = sh.embd / sh.heads * sh.kv_heads, F = sh.ff;
+
+    fm_gguf_writer *w;
+    if ((s = fm_gguf_writer_open(out, &w))) {
+        fprintf(stderr, "fm-mkmodel: %s\n", fm_last_error());
+        fm_model_file_close(vf);
+        return 1;
+    }
+    char name[192];
+    snprintf(name, sizeof name, "fm-mkmodel llama E%lld L%lld H%lld/%lld F%lld %s (random weights, seed %llu)",
+             (long long)E, (long long)sh.layers, (long long)sh.heads, (long long)sh.kv_heads, (long long)F, tr->name,
+             (unsigned long long)seed);
+    fm_gguf_add_str(w, "general.architecture", "llama");
+    fm_gguf_add_str(w, "general.name", name);
+    fm_gguf_add_u32(w, "llama.context_length", (uint32_t)sh.ctx);
+    fm_gguf_add_u32(w, "llama.embedding_length", (uint32_t)E);
+    fm_gguf_add_u32(w, "llama.block_count", (uint32_t)sh.layers);
+    fm_gguf_add_u32(w, "llama.feed_forward_length", (uint32_t)F);
+    fm_gguf_add_u32(w, "llama.attention.head_count", (uint32_t)sh.heads);
+    fm_gguf_add_u32(w, "llama.attention.head_count_kv", (uint32_t)sh.kv_heads);
+    fm_gguf_add_u32(w, "llama.rope.dimension_count", (uint32_t)(E / sh.heads));
+    fm_gguf_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    fm_gguf_add_f32(w, "llama.rope.freq_base", 10000.0f);
+    fm_gguf_add_u32(w, "general.file_type", 0);
+    for (size_t i = 0; i < vf->n_meta; i++)
+        if (vf->meta[i].key.len > 10 && memcmp(vf->meta[i].key.ptr, "tokenizer.", 10) == 0)
+            fm_gguf_add_meta(w, &vf->meta[i]);
+
+    /* the tensor list, in llama.cpp's converter order */
+    const size_t n_t = 3 + 9 * (size_t)sh.layers;
+    tensor *ts = calloc(n_t, sizeof *ts);
+    size_t k = 0;
+    ts[k++] = (tensor){"token_embd.weight", {E, V}, 2, 0.5f};
+    for (int64_t l = 0; l < sh.layers; l++) {
+        const struct {
+            const char *n;
+            int64_t a, b;
+        } L[] = {{"attn_norm", E, 1},  {"attn_q", E, E},   {"attn_k", E, KVD},   {"attn_v", E, KVD}, {"attn_output", E, E},
+                 {"ffn_norm", E, 1},   {"ffn_gate", E, F}, {"ffn_up", E, F},     {"ffn_down", F, E}};
+        for (size_t j = 0; j < 9; j++, k++) {
+            snprintf(ts[k].name, sizeof ts[k].name, "blk.%lld.%s.weight", (long long)l, L[j].n);
+            ts[k].ne[0] = L[j].a;
+            ts[k].ne[1] = L[j].b;
+            ts[k].n_dims = L[j].b == 1 ? 1 : 2;
+            ts[k].std = L[j].b == 1 ? 0.0f : 1.0f / sqrtf((float)L[j].a);
+        }
+    }
+    ts[k++] = (tensor){"output_norm.weight", {E, 1}, 1, 0.0f};
+    ts[k++] = (tensor){"output.weight", {E, V}, 2, 2.5f / sqrtf((float)E)};
+    for (size_t i = 0; i < n_t; i++)
+        fm_gguf_add_tensor(w, ts[i].name, (uint32_t)ts[i].n_dims, ts[i].ne, ts[i].n_dims == 1 ? 0 : dtype);
+
+    seed_rng(seed);
+    const int64_t max_cols = E > F ? E : F;
+    float *row = malloc((size_t)max_cols * sizeof *row);
+    uint8_t *enc = malloc((size_t)max_cols * 4);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n_t && !s; i++) {
+        const tensor *t = &ts[i];
+        const uint32_t ty = t->n_dims == 1 ? 0 : dtype;
+        const size_t rb = fm_dtype_row_bytes(ty, t->ne[0]);
+        for (int64_t r = 0; r < t->ne[1] && !s; r++) {
+            for (int64_t c = 0; c < t->ne[0]; c++) row[c] = t->std == 0 ? 1.0f + 0.1f * normal() : t->std * normal();
+            encode_row(ty, row, t->ne[0], enc);
+            s = fm_gguf_write_data(w, enc, rb);
+            bytes += rb;
+        }
+    }
+    fm_status cs = fm_gguf_writer_close(w);
+    if (!s) s = cs;
+    if (s) fprintf(stderr, "fm-mkmodel: %s\n", fm_last_error());
+    else
+        printf("%s: llama, %lld params, %s, %.1f MB of weights, vocabulary %lld from %s\n", out,
+               (long long)(V * E * 2 + E + sh.layers * (2 * E + 2 * E * E + 2 * E * KVD + 3 * E * F)), tr->name,
+               bytes / 1e6, (long long)V, vocab);
+    free(row);
+    free(enc);
+    free(ts);
+    fm_model_file_close(vf);
+    return s ? 1 : 0;
+}
