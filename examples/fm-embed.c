@@ -37,6 +37,12 @@ static double cosine(const float *a, const float *b, size_t n) {
     return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
 }
 
+/* Frees the texts and passes rc through, for the early exits. */
+static int free_texts(char **texts, int n, int rc) {
+    for (int i = 0; i < n; i++) free(texts[i]);
+    return rc;
+}
+
 static int add_lines(char **texts, int *n, const char *path) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (f == NULL) {
@@ -73,13 +79,13 @@ int main(int argc, char **argv) {
         } else if (v == NULL) {
             fprintf(stderr, "fm-embed: unknown option or missing value: %s\n", a);
             usage(stderr);
-            return 2;
+            return free_texts(texts, n_texts, 2);
         } else if (!strcmp(a, "-m")) {
             model_path = argv[++i];
         } else if (!strcmp(a, "-p")) {
             if (n_texts < MAX_TEXTS) texts[n_texts++] = strdup(argv[++i]);
         } else if (!strcmp(a, "-f")) {
-            if (!add_lines(texts, &n_texts, argv[++i])) return 1;
+            if (!add_lines(texts, &n_texts, argv[++i])) return free_texts(texts, n_texts, 1);
         } else if (!strcmp(a, "-t")) {
             threads = atoi(argv[++i]);
         } else if (!strcmp(a, "--pooling")) {
@@ -91,25 +97,28 @@ int main(int argc, char **argv) {
             else if (!strcmp(p, "none")) pooling = FM_POOLING_NONE;
             else {
                 fprintf(stderr, "fm-embed: unknown pooling '%s'\n", p);
-                return 2;
+                return free_texts(texts, n_texts, 2);
             }
         } else {
             fprintf(stderr, "fm-embed: unknown option %s\n", a);
             usage(stderr);
-            return 2;
+            return free_texts(texts, n_texts, 2);
         }
     }
     if (model_path == NULL || n_texts == 0) {
         usage(stderr);
-        return 2;
+        return free_texts(texts, n_texts, 2);
     }
     fm_model *m;
     fm_status s = fm_model_load(model_path, NULL, &m);
-    if (s) return fail(model_path, s);
+    if (s) return free_texts(texts, n_texts, fail(model_path, s));
     fm_context_params cp = fm_context_default_params();
     cp.n_threads = threads;
     fm_context *c;
-    if ((s = fm_context_new(m, &cp, &c))) return fail("context", s);
+    if ((s = fm_context_new(m, &cp, &c))) {
+        fm_model_free(m);
+        return free_texts(texts, n_texts, fail("context", s));
+    }
     const size_t E = (size_t)fm_model_get_info(m, FM_MODEL_N_EMBD);
     const uint32_t n_ctx = fm_context_n_ctx(c);
     float **vec = calloc((size_t)n_texts, sizeof *vec);
@@ -154,7 +163,8 @@ int main(int argc, char **argv) {
         }
         if (json) printf("]}\n");
     }
-    for (int t = 0; t < n_texts; t++) free(texts[t]), free(vec[t]);
+    free_texts(texts, n_texts, 0);
+    for (int t = 0; t < n_texts; t++) free(vec[t]);
     free(vec);
     free(n_vec);
     free(ids);
