@@ -1,0 +1,230 @@
+/* fm-bench: prompt processing (pp) and generation (tg) speed of a model,
+ * measured the way llama-bench measures them, so the numbers compare:
+ * pp N decodes N prompt tokens in one call into an empty context; tg N
+ * decodes N tokens one call each after one start token. Each test runs
+ * once to warm up, then REPS times. Uses only the public API (fm.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fm.h"
+
+#define MAX_LIST 16
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: fm-bench -m FILE [-p N[,N..]] [-n N[,N..]] [-t T[,T..]] [-r REPS] [-b BATCH] [--backend NAME]\n"
+            "                [--json]\n"
+            "  -p N       prompt tokens per pp test (default 512; 0 = none)\n"
+            "  -n N       generated tokens per tg test (default 128; 0 = none)\n"
+            "  -t T       threads (default: all cores); lists run every combination\n"
+            "  -r REPS    repetitions after one warm-up run (default 5)\n"
+            "  -b BATCH   n_batch for pp (default 512)\n"
+            "  --json     one JSON object per test (llama-bench's field names) instead of the table\n"
+            "Speeds are tokens/s: median, mean and standard deviation over the repetitions.\n");
+}
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int parse_list(const char *s, int *out, int *n) {
+    *n = 0;
+    while (*s && *n < MAX_LIST) {
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || end == s || v < 0 || v > 1000000) return 0;
+        out[(*n)++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end != '\0') return 0;
+    }
+    return *n > 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct result {
+    int n_prompt, n_gen, n_threads, reps;
+    double ns[64]; /* per repetition */
+} result;
+
+/* One repetition of a test in a fresh state of ctx; returns nanoseconds or < 0. */
+static double run_once(fm_context *ctx, const fm_token *ids, int n_prompt, int n_gen) {
+    fm_context_truncate(ctx, 0);
+    double t0 = now_ns();
+    if (n_prompt > 0 && fm_context_decode(ctx, ids, (size_t)n_prompt, FM_LOGITS_LAST) != FM_STATUS_OK) return -1;
+    if (n_gen > 0) {
+        if (fm_context_decode(ctx, ids, 1, FM_LOGITS_LAST) != FM_STATUS_OK) return -1; /* start token, untimed */
+        t0 = now_ns();
+        for (int i = 0; i < n_gen; i++)
+            if (fm_context_decode(ctx, &ids[1 + i], 1, FM_LOGITS_LAST) != FM_STATUS_OK) return -1;
+    }
+    return now_ns() - t0;
+}
+
+/* The weight type holding the most bytes, as llama-bench names models. */
+static const char *main_type(const fm_model *m) {
+    static char best[16];
+    uint64_t bytes[64] = {0};
+    const char *names[64] = {0};
+    for (int64_t i = 0; i < fm_model_get_info(m, FM_MODEL_N_TENSORS); i++) {
+        fm_tensor_desc d;
+        memset(&d, 0, sizeof d);
+        d.struct_size = sizeof d;
+        if (fm_model_tensor(m, i, &d) == FM_STATUS_OK && d.dtype >= 0 && d.dtype < 64) {
+            bytes[d.dtype] += d.n_bytes;
+            names[d.dtype] = d.type;
+        }
+    }
+    int b = 0;
+    for (int t = 1; t < 64; t++)
+        if (bytes[t] > bytes[b]) b = t;
+    snprintf(best, sizeof best, "%s", names[b] ? names[b] : "?");
+    for (char *p = best; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    return best;
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL, *backend = NULL;
+    int pp[MAX_LIST] = {512}, n_pp = 1, tg[MAX_LIST] = {128}, n_tg = 1, th[MAX_LIST] = {0}, n_th = 1;
+    int reps = 5, n_batch = 512, json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "fm-bench: %s needs a value\n", a);
+            return 2;
+        }
+        i++;
+        int ok = 1;
+        if (!strcmp(a, "-m")) path = v;
+        else if (!strcmp(a, "-p")) ok = parse_list(v, pp, &n_pp);
+        else if (!strcmp(a, "-n")) ok = parse_list(v, tg, &n_tg);
+        else if (!strcmp(a, "-t")) ok = parse_list(v, th, &n_th);
+        else if (!strcmp(a, "-r")) ok = (reps = atoi(v)) > 0 && reps <= 64;
+        else if (!strcmp(a, "-b")) ok = (n_batch = atoi(v)) > 0;
+        else if (!strcmp(a, "--backend")) backend = v;
+        else ok = 0;
+        if (!ok) {
+            fprintf(stderr, "fm-bench: bad option %s %s\n", a, v);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    fm_model *m;
+    fm_status s = fm_model_load(path, NULL, &m);
+    if (s) {
+        fprintf(stderr, "fm-bench: %s: %s\n", path, fm_last_error());
+        return 1;
+    }
+    const int64_t n_params = fm_model_get_info(m, FM_MODEL_N_PARAMS), size = fm_model_get_info(m, FM_MODEL_SIZE_BYTES);
+    const int32_t n_vocab = (int32_t)fm_model_get_info(m, FM_MODEL_N_VOCAB);
+    char model_type[64];
+    if (n_params >= 1000000000) snprintf(model_type, sizeof model_type, "%s %.1fB %s", fm_model_arch(m), n_params / 1e9, main_type(m));
+    else if (n_params >= 1000000) snprintf(model_type, sizeof model_type, "%s %.0fM %s", fm_model_arch(m), n_params / 1e6, main_type(m));
+    else snprintf(model_type, sizeof model_type, "%s %.0fK %s", fm_model_arch(m), n_params / 1e3, main_type(m));
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (!json) {
+        printf("model: %s (%s, %.2f MiB, %.2f M params)\n", base, model_type, size / 1048576.0, n_params / 1e6);
+        printf("| %-28s | %7s | %8s | %12s | %12s | %9s |\n", "model", "threads", "test", "t/s median", "t/s mean",
+               "stddev");
+        printf("|%s|%s|%s|%s|%s|%s|\n", "------------------------------", "---------", "----------", "--------------",
+               "--------------", "-----------");
+    }
+    int max_tokens = 1;
+    for (int i = 0; i < n_pp; i++) max_tokens = pp[i] > max_tokens ? pp[i] : max_tokens;
+    for (int i = 0; i < n_tg; i++) max_tokens = tg[i] + 1 > max_tokens ? tg[i] + 1 : max_tokens;
+    fm_token *ids = malloc((size_t)max_tokens * sizeof *ids);
+    unsigned r = 42;
+    for (int i = 0; i < max_tokens; i++) ids[i] = (fm_token)((r = r * 1103515245u + 12345u) >> 8) % n_vocab;
+    int rc = 0;
+    for (int ti = 0; ti < n_th && rc == 0; ti++) {
+        for (int kind = 0; kind < 2 && rc == 0; kind++) {
+            const int n_tests = kind == 0 ? n_pp : n_tg;
+            for (int k = 0; k < n_tests && rc == 0; k++) {
+                const int n_prompt = kind == 0 ? pp[k] : 0, n_gen = kind == 1 ? tg[k] : 0;
+                if (n_prompt + n_gen == 0) continue;
+                fm_context_params cp = fm_context_default_params();
+                cp.n_ctx = (uint32_t)(n_prompt + n_gen + 1);
+                cp.n_batch = (uint32_t)n_batch;
+                cp.n_threads = th[ti];
+                cp.backend = backend;
+                fm_context *ctx;
+                if ((s = fm_context_new(m, &cp, &ctx))) {
+                    fprintf(stderr, "fm-bench: context: %s\n", fm_last_error());
+                    rc = 1;
+                    break;
+                }
+                result res = {n_prompt, n_gen, th[ti], reps, {0}};
+                run_once(ctx, ids, n_prompt, n_gen); /* warm-up */
+                for (int i = 0; i < reps && rc == 0; i++) {
+                    res.ns[i] = run_once(ctx, ids, n_prompt, n_gen);
+                    if (res.ns[i] < 0) {
+                        fprintf(stderr, "fm-bench: decode: %s\n", fm_last_error());
+                        rc = 1;
+                    }
+                }
+                fm_context_free(ctx);
+                if (rc) break;
+                const int n_tok = n_prompt + n_gen;
+                double ts[64], sorted[64], mean = 0, var = 0, mean_ns = 0, var_ns = 0;
+                for (int i = 0; i < reps; i++) {
+                    ts[i] = sorted[i] = n_tok * 1e9 / res.ns[i];
+                    mean += ts[i] / reps;
+                    mean_ns += res.ns[i] / reps;
+                }
+                for (int i = 0; i < reps; i++) {
+                    var += (ts[i] - mean) * (ts[i] - mean);
+                    var_ns += (res.ns[i] - mean_ns) * (res.ns[i] - mean_ns);
+                }
+                const double sd = reps > 1 ? sqrt(var / (reps - 1)) : 0, sd_ns = reps > 1 ? sqrt(var_ns / (reps - 1)) : 0;
+                qsort(sorted, (size_t)reps, sizeof *sorted, cmp_double);
+                const double median = reps % 2 ? sorted[reps / 2] : (sorted[reps / 2 - 1] + sorted[reps / 2]) / 2;
+                const int threads = th[ti] > 0 ? th[ti] : 0;
+                if (json) {
+                    printf("{\"build_commit\": \"libfm %s\", \"model_filename\": \"%s\", \"model_type\": \"%s\", "
+                           "\"model_size\": %lld, \"model_n_params\": %lld, \"n_batch\": %d, \"n_threads\": %d, "
+                           "\"type_k\": \"f32\", \"type_v\": \"f32\", \"n_prompt\": %d, \"n_gen\": %d, "
+                           "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
+                           "\"median_ts\": %.6f, \"samples_ns\": [",
+                           fm_version(), path, model_type, (long long)size, (long long)n_params, n_batch, threads,
+                           n_prompt, n_gen, mean_ns, sd_ns, mean, sd, median);
+                    for (int i = 0; i < reps; i++) printf("%s%.0f", i ? ", " : "", res.ns[i]);
+                    printf("], \"samples_ts\": [");
+                    for (int i = 0; i < reps; i++) printf("%s%.6f", i ? ", " : "", ts[i]);
+                    printf("]}\n");
+                } else {
+                    char test[16], tcount[16];
+                    snprintf(test, sizeof test, "%s%d", n_prompt ? "pp" : "tg", n_tok);
+                    if (threads) snprintf(tcount, sizeof tcount, "%d", threads);
+                    else snprintf(tcount, sizeof tcount, "all");
+                    printf("| %-28s | %7s | %8s | %12.2f | %12.2f | %9.2f |\n", model_type, tcount, test, median, mean, sd);
+                }
+                fflush(stdout);
+            }
+        }
+    }
+    free(ids);
+    fm_model_free(m);
+    return rc;
+}
