@@ -12,8 +12,8 @@
 /* The size of version 1 of the table: everything up to and including `add`. */
 #define IFACE_V1_SIZE (offsetof(fm_backend_iface, add) + sizeof(((fm_backend_iface *)0)->add))
 
-static const fm_backend_iface *registry[MAX_BACKENDS] = {&fm_cpu_backend};
-static int n_registered = 1;
+static const fm_backend_iface *registry[MAX_BACKENDS] = {&fm_cpu_backend, &fm_cpu_ref_backend};
+static int n_registered = 2;
 
 fm_status fm_backend_register(const fm_backend_iface *iface) {
     fm_error_clear();

@@ -3,14 +3,15 @@
  * the reference within a tolerance, and greedy decoding (one token at a time)
  * gives llama.cpp's 32 ids.
  * usage: test_logits MODEL_STEM LOGITS_FILE TOLERANCE [--greedy] [--kl MAX]
- *                    [--kl-mean MAX] [--top1 MIN] [--teacher MARGIN]
+ *                    [--kl-mean MAX] [--top1 MIN] [--teacher MARGIN] [--backend NAME]
  *   LOGITS_FILE is logits.f32 (llama.cpp) or logits_f64ref.f32 (float64
  *   numpy on the same weights); --kl checks the per-row KL divergence
  *   KL(reference || ours), --kl-mean its mean, --top1 the fraction of rows
  *   whose argmax agrees. --teacher feeds llama.cpp's greedy tokens one at a
  *   time and requires our argmax to be the next one at every step whose
  *   greedy_margin.txt value is at least MARGIN (quantized weights, where
- *   llama.cpp's 8-bit activations move near-ties). */
+ *   llama.cpp's 8-bit activations move near-ties). --backend picks the
+ *   backend (default "cpu", the fast kernels; "cpu-ref" is exact math). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,12 +65,14 @@ int main(int argc, char **argv) {
     const double tol = atof(argv[3]);
     int greedy = 0;
     double kl_max = -1, kl_mean_max = -1, top1_min = -1, teacher = -1;
+    const char *backend = NULL; /* the default, fast one */
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--greedy")) greedy = 1;
         else if (!strcmp(argv[i], "--kl") && i + 1 < argc) kl_max = atof(argv[++i]);
         else if (!strcmp(argv[i], "--kl-mean") && i + 1 < argc) kl_mean_max = atof(argv[++i]);
         else if (!strcmp(argv[i], "--top1") && i + 1 < argc) top1_min = atof(argv[++i]);
         else if (!strcmp(argv[i], "--teacher") && i + 1 < argc) teacher = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
         else {
             fprintf(stderr, "test_logits: unknown argument '%s'\n", argv[i]);
             return 2;
@@ -131,6 +134,7 @@ int main(int argc, char **argv) {
         fm_context_params cp = fm_context_default_params();
         cp.n_ctx = 256;
         cp.n_threads = 1;
+        cp.backend = backend;
         fm_context *ctx;
         CHECK(fm_context_new(m, &cp, &ctx) == FM_STATUS_OK, "context: %s", fm_last_error());
         CHECK(fm_context_decode(ctx, want, n_want, FM_LOGITS_ALL) == FM_STATUS_OK, "decode: %s", fm_last_error());

@@ -1,8 +1,9 @@
 /* Every quantized weight type, block by block: the test packs blocks from
  * known integer quants and scales (bit by bit, from the GGUF layouts), then
  * checks (1) fm_dequantize_row against the value each element must have,
- * computed in double, and (2) the cpu backend's matmul over a weight made of
- * those blocks against a double-precision dot product. Scales include the
+ * computed in double, and (2) the reference backend's matmul over a weight
+ * made of those blocks against a double-precision dot product (the fast
+ * kernels are held to the reference in tests/backend/test_kernels.c). Scales include the
  * largest and the smallest (subnormal) half-precision values, negative
  * ones, zero, and blocks of all-zero bytes. */
 #include <math.h>
@@ -203,7 +204,7 @@ static void check_type(int dtype) {
 
 int main(void) {
     fm_backend_init_params p = {sizeof p, 1, 16, 16};
-    CHECK(fm_backend_inst_init(&cpu, "cpu", &p) == FM_STATUS_OK, "cpu backend");
+    CHECK(fm_backend_inst_init(&cpu, "cpu-ref", &p) == FM_STATUS_OK, "cpu-ref backend");
     const int types[] = {FM_DTYPE_Q4_0, FM_DTYPE_Q4_1, FM_DTYPE_Q5_0, FM_DTYPE_Q5_1,
                          FM_DTYPE_Q8_0, FM_DTYPE_Q4_K, FM_DTYPE_Q5_K, FM_DTYPE_Q6_K};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) check_type(types[i]);

@@ -1,18 +1,23 @@
-/* The portable CPU backend: plain C kernels, threads from a pool. It is the
- * oracle every faster backend is compared against. */
+/* The CPU backends: "cpu-ref", plain C kernels, the oracle every faster
+ * path is compared against; and "cpu", the same ops with the best kernel
+ * table the processor supports (kernels.h). Threads come from a pool. */
 #ifndef FM_BACKEND_CPU_H
 #define FM_BACKEND_CPU_H
 
 #include "../../core/threadpool.h"
 #include "fm_backend.h"
+#include "kernels.h"
 
 typedef struct fm_cpu_ctx {
+    const fm_cpu_kernels *k; /* the reference table ("cpu-ref") or the best one ("cpu") */
     fm_threadpool *pool;
     int n_threads;
     int n_ctx;
-    float *scores; /* attention scratch: n_threads rows of n_ctx */
-    float *rowbuf; /* converted weight rows, grown on demand */
+    float *scores;  /* attention scratch: n_threads rows of n_ctx */
+    float *rowbuf;  /* converted weight rows, grown on demand */
     size_t rowbuf_len;
+    uint8_t *actbuf; /* activations in a kernel's format (q8_0), grown on demand */
+    size_t actbuf_len;
 } fm_cpu_ctx;
 
 /* Slice [*lo, *hi) of n items for worker ith of nth. */

@@ -8,6 +8,7 @@ typedef struct attn_job {
     const fm_attention_args *a;
     float *scores;
     int n_ctx;
+    const fm_cpu_kernels *k;
 } attn_job;
 
 static void attn_slice(void *arg, int ith, int nth) {
@@ -26,10 +27,7 @@ static void attn_slice(void *arg, int ith, int nth) {
         const int32_t first = a->window > 0 && a->pos[t] - a->window + 1 > 0 ? a->pos[t] - a->window + 1 : 0;
         float mx = -INFINITY;
         for (int32_t p = first; p < n; p++) {
-            const float *k = a->k + (size_t)p * (size_t)a->kv_stride + kv_off;
-            float s = 0;
-            for (int32_t d = 0; d < D; d++) s += q[d] * k[d];
-            sc[p] = s * a->scale;
+            sc[p] = j->k->dot_f32(q, a->k + (size_t)p * (size_t)a->kv_stride + kv_off, D) * a->scale;
             if (sc[p] > mx) mx = sc[p];
         }
         double sum = 0;
@@ -40,11 +38,7 @@ static void attn_slice(void *arg, int ith, int nth) {
         const float inv = (float)(1.0 / sum);
         float *out = a->out + ((size_t)t * (size_t)a->n_head + (size_t)h) * (size_t)D;
         for (int32_t d = 0; d < D; d++) out[d] = 0;
-        for (int32_t p = first; p < n; p++) {
-            const float *v = a->v + (size_t)p * (size_t)a->kv_stride + kv_off;
-            const float w = sc[p] * inv;
-            for (int32_t d = 0; d < D; d++) out[d] += w * v[d];
-        }
+        for (int32_t p = first; p < n; p++) j->k->axpy_f32(out, sc[p] * inv, a->v + (size_t)p * (size_t)a->kv_stride + kv_off, D);
     }
 }
 
@@ -53,7 +47,7 @@ fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a) {
     if (a->n_kv > c->n_ctx || a->n_head_kv <= 0 || a->n_head % a->n_head_kv != 0) return FM_STATUS_INVALID_ARGUMENT;
     for (int32_t t = 0; t < a->n_tok; t++)
         if (a->pos[t] < 0 || a->pos[t] >= a->n_kv) return FM_STATUS_INVALID_ARGUMENT;
-    attn_job j = {a, c->scores, c->n_ctx};
+    attn_job j = {a, c->scores, c->n_ctx, c->k};
     int64_t work = (int64_t)a->n_tok * a->n_head * a->n_kv * a->head_dim * 2;
     fm_threadpool_run(c->pool, attn_slice, &j, fm_cpu_threads_for(c, work));
     return FM_STATUS_OK;

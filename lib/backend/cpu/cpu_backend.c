@@ -27,8 +27,15 @@ static fm_status cpu_set_n_threads(void *ctx, int32_t n_threads) {
 
 static fm_status cpu_init(void *ctx, const fm_backend_init_params *p) {
     fm_cpu_ctx *c = ctx;
+    c->k = fm_cpu_kernels_best();
     c->n_ctx = p->n_ctx > 0 ? p->n_ctx : 1;
     return cpu_set_n_threads(ctx, p->n_threads);
+}
+
+static fm_status cpu_ref_init(void *ctx, const fm_backend_init_params *p) {
+    fm_status s = cpu_init(ctx, p);
+    ((fm_cpu_ctx *)ctx)->k = fm_cpu_kernels_ref();
+    return s;
 }
 
 static void cpu_release(void *ctx) {
@@ -36,6 +43,7 @@ static void cpu_release(void *ctx) {
     fm_threadpool_free(c->pool);
     free(c->scores);
     free(c->rowbuf);
+    free(c->actbuf);
 }
 
 static int cpu_supports_op(void *ctx, fm_op op, int32_t dtype) {
@@ -50,24 +58,15 @@ int fm_cpu_threads_for(const fm_cpu_ctx *c, int64_t work) {
     return n < c->n_threads ? (int)n : c->n_threads;
 }
 
-const fm_backend_iface fm_cpu_backend = {
-    .struct_size = sizeof(fm_backend_iface),
-    .abi_version = FM_BACKEND_ABI_VERSION,
-    .name = "cpu",
-    .ctx_size = sizeof(fm_cpu_ctx),
-    .init = cpu_init,
-    .release = cpu_release,
-    .supports_op = cpu_supports_op,
-    .set_n_threads = cpu_set_n_threads,
-    .matmul = fm_cpu_matmul,
-    .get_rows = fm_cpu_get_rows,
-    .rmsnorm = fm_cpu_rmsnorm,
-    .rope = fm_cpu_rope,
-    .attention = fm_cpu_attention,
-    .swiglu = fm_cpu_swiglu,
-    .add = fm_cpu_add,
-    .layernorm = fm_cpu_layernorm,
-    .gelu = fm_cpu_gelu,
-    .add_rows = fm_cpu_add_rows,
-    .rope_ext = fm_cpu_rope_ext,
-};
+#define CPU_OPS                                                                                                    \
+    .struct_size = sizeof(fm_backend_iface), .abi_version = FM_BACKEND_ABI_VERSION, .ctx_size = sizeof(fm_cpu_ctx), \
+    .release = cpu_release, .supports_op = cpu_supports_op, .set_n_threads = cpu_set_n_threads,                   \
+    .matmul = fm_cpu_matmul, .get_rows = fm_cpu_get_rows, .rmsnorm = fm_cpu_rmsnorm, .rope = fm_cpu_rope,          \
+    .attention = fm_cpu_attention, .swiglu = fm_cpu_swiglu, .add = fm_cpu_add, .layernorm = fm_cpu_layernorm,      \
+    .gelu = fm_cpu_gelu, .add_rows = fm_cpu_add_rows, .rope_ext = fm_cpu_rope_ext
+
+/* the default: the fastest kernels this CPU runs */
+const fm_backend_iface fm_cpu_backend = {CPU_OPS, .name = "cpu", .init = cpu_init};
+
+/* the oracle: portable kernels, f32 activations, exact math on the weights */
+const fm_backend_iface fm_cpu_ref_backend = {CPU_OPS, .name = "cpu-ref", .init = cpu_ref_init};

@@ -1,0 +1,49 @@
+/* The inner loops of the cpu backend, one table per instruction set. The
+ * reference table is portable C and exact math on the stored weights (f32
+ * activations); the SIMD tables are picked at run time from what the CPU
+ * reports, and may quantize activations to 8 bits where that is how their
+ * fast path works (q8_0 blocks for q8_0/q4_0 weights, as llama.cpp does).
+ * Every output row is computed by one call on one thread, the same way
+ * whatever the thread count, so results do not depend on it. */
+#ifndef FM_BACKEND_CPU_KERNELS_H
+#define FM_BACKEND_CPU_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fm_backend.h"
+
+/* Activation formats a matmul kernel reads. */
+enum { FM_ACT_F32 = 0, FM_ACT_Q8_0 = 1 };
+
+/* q8_0 activation block: half-precision scale, 32 signed bytes. */
+#define FM_Q8_0_BYTES 34
+
+/* y[t * ys + r] = W[r] . x[t] for rows r0 <= r < r1 and tokens t < n_tok;
+ * x rows are x_stride bytes apart in the kernel's activation format. */
+typedef void (*fm_matmul_rows_fn)(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride,
+                                  int32_t n_tok, float *y, int64_t ys);
+
+typedef struct fm_cpu_kernels {
+    const char *name;                /* "ref", "avx2", "avx512" */
+    fm_matmul_rows_fn matmul[36];    /* by fm_dtype; NULL: the reference path */
+    uint8_t act[36];                 /* FM_ACT_* each matmul reads */
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a x */
+    void (*quantize_q8_0)(const float *x, int64_t n, uint8_t *out); /* n multiple of 32 */
+} fm_cpu_kernels;
+
+/* The portable reference kernels: always available, the oracle. */
+const fm_cpu_kernels *fm_cpu_kernels_ref(void);
+/* The best table this CPU can run (the reference one if no SIMD table fits). */
+const fm_cpu_kernels *fm_cpu_kernels_best(void);
+
+/* Tables per instruction set; NULL where not compiled in. They do not check the CPU. */
+const fm_cpu_kernels *fm_cpu_kernels_avx2(void);
+
+/* Portable q8_0 activation quantization (d = max|x| / 127, q = x / d
+ * rounded to nearest even, d stored as half), shared by the tables that
+ * have no faster one. */
+void fm_quantize_q8_0_ref(const float *x, int64_t n, uint8_t *out);
+
+#endif

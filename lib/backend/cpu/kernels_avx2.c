@@ -1,0 +1,207 @@
+/* AVX2 + FMA + F16C kernels (see kernels.h). Compiled with those flags on
+ * x86-64 only and chosen at run time, so the library still runs on any
+ * x86-64 CPU.
+ *
+ * f32, f16 and bf16 weights meet f32 activations (the f16/bf16 rows are
+ * widened in registers). q8_0 and q4_0 weights meet activations quantized
+ * to q8_0 blocks: the block dot product is exact integer arithmetic and
+ * the only new error is the activation rounding, at most half a quantum
+ * (max|x| / 254) per element of each 32-block - documented in
+ * docs/performance.md and bounded in tests/backend/test_kernels.c. The
+ * matmuls take up to four tokens per pass over a weight row, so a row is
+ * loaded once for four tokens when a batch is evaluated. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "../../core/half.h"
+#include "kernels.h"
+
+static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static float dot_f32(const float *a, const float *b, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void axpy_f32(float *y, float a, const float *x, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* ---- float weights: a row against up to 4 tokens ----------------------- */
+
+/* 8 weights at p as floats, for each float weight type */
+static inline __m256 load8_f32(const uint8_t *p) { return _mm256_loadu_ps((const float *)(const void *)p); }
+static inline __m256 load8_f16(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p)); }
+static inline __m256 load8_bf16(const uint8_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p)), 16));
+}
+
+/* Scalar tail element i of a float row. */
+static inline float elem(int32_t dtype, const uint8_t *row, int64_t i) {
+    uint16_t h;
+    if (dtype == FM_DTYPE_F32) {
+        float f;
+        memcpy(&f, row + 4 * i, 4);
+        return f;
+    }
+    memcpy(&h, row + 2 * i, 2);
+    return dtype == FM_DTYPE_F16 ? fm_f16_to_f32(h) : fm_bf16_to_f32(h);
+}
+
+/* Every (row, token) result is computed the same way whether its token is
+ * evaluated alone or with others: two accumulators over alternating 8-wide
+ * chunks, summed, then the scalar tail. So the kernels are batch-invariant. */
+#define FLOAT_MATMUL(NAME, LOAD, ESIZE, DTYPE)                                                                     \
+    static void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok, \
+                     float *y, int64_t ys) {                                                                       \
+        const int64_t n = w->cols, n16 = n / 16 * 16, n8 = n / 8 * 8;                                              \
+        for (int64_t r = r0; r < r1; r++) {                                                                        \
+            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                               \
+            for (int32_t t = 0; t < n_tok; t += 4) {                                                               \
+                const int nt = n_tok - t < 4 ? n_tok - t : 4;                                                      \
+                const float *xs[4];                                                                                \
+                for (int k = 0; k < 4; k++)                                                                        \
+                    xs[k] = (const float *)(const void *)(x + (size_t)(t + (k < nt ? k : 0)) * x_stride);          \
+                __m256 a[4][2];                                                                                    \
+                for (int k = 0; k < 4; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                               \
+                int64_t i = 0;                                                                                     \
+                for (; i < n16; i += 16) {                                                                         \
+                    const __m256 v0 = LOAD(wr + (size_t)i * ESIZE), v1 = LOAD(wr + (size_t)(i + 8) * ESIZE);       \
+                    for (int k = 0; k < 4; k++) {                                                                  \
+                        a[k][0] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(xs[k] + i), a[k][0]);                        \
+                        a[k][1] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(xs[k] + i + 8), a[k][1]);                    \
+                    }                                                                                              \
+                }                                                                                                  \
+                if (i < n8) {                                                                                      \
+                    const __m256 v0 = LOAD(wr + (size_t)i * ESIZE);                                                \
+                    for (int k = 0; k < 4; k++) a[k][0] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(xs[k] + i), a[k][0]); \
+                }                                                                                                  \
+                for (int k = 0; k < nt; k++) {                                                                     \
+                    float s = hsum(_mm256_add_ps(a[k][0], a[k][1]));                                               \
+                    for (int64_t j = n8; j < n; j++) s += elem(DTYPE, wr, j) * xs[k][j];                           \
+                    y[(size_t)(t + k) * ys + r] = s;                                                               \
+                }                                                                                                  \
+            }                                                                                                      \
+        }                                                                                                          \
+    }
+
+FLOAT_MATMUL(matmul_f32, load8_f32, 4, FM_DTYPE_F32)
+FLOAT_MATMUL(matmul_f16, load8_f16, 2, FM_DTYPE_F16)
+FLOAT_MATMUL(matmul_bf16, load8_bf16, 2, FM_DTYPE_BF16)
+
+/* ---- 8-bit blocks ---------------------------------------------------------- */
+
+static void quantize_q8_0(const float *x, int64_t n, uint8_t *out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / 32; b++, x += 32, out += FM_Q8_0_BYTES) {
+        __m256 v[4];
+        __m256 mx = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[k]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float d = _mm_cvtss_f32(m4) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t h = fm_f32_to_f16(d);
+        memcpy(out, &h, 2);
+        const __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) /* nearest, ties to even (as the reference quantizer) */
+            q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        /* pack 32 int32 to 32 int8 in order */
+        __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p = _mm256_packs_epi16(p01, p23);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(void *)(out + 2), p);
+    }
+}
+
+static inline float half_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return fm_f16_to_f32(h);
+}
+
+/* sum of 32 int8 products w[j] * x[j] as 8 int32 lanes */
+static inline __m256i dot_i8(__m256i w, __m256i x) {
+    const __m256i ax = _mm256_sign_epi8(w, w); /* |w| (w is in -127..127 or the q4 range, never -128) */
+    const __m256i sx = _mm256_sign_epi8(x, w); /* x with w's sign */
+    const __m256i p16 = _mm256_maddubs_epi16(ax, sx);
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+/* q4_0 block's 32 quants as int8 in -8..7: low nibbles are elements 0..15 */
+static inline __m256i q4_0_unpack(const uint8_t *qs) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
+}
+
+/* As for floats: two accumulators over alternating blocks, the same for a
+ * token alone or in a group of four, so the result does not depend on the batch. */
+#define Q8_MATMUL(NAME, BLOCK_BYTES, SCALE_OF, QUANTS_OF)                                                          \
+    static void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok, \
+                     float *y, int64_t ys) {                                                                       \
+        const int64_t nb = w->cols / 32;                                                                           \
+        for (int64_t r = r0; r < r1; r++) {                                                                        \
+            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                               \
+            for (int32_t t = 0; t < n_tok; t += 4) {                                                               \
+                const int nt = n_tok - t < 4 ? n_tok - t : 4;                                                      \
+                const uint8_t *xs[4];                                                                              \
+                for (int k = 0; k < 4; k++) xs[k] = x + (size_t)(t + (k < nt ? k : 0)) * x_stride;                 \
+                __m256 a[4][2];                                                                                    \
+                for (int k = 0; k < 4; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                               \
+                for (int64_t b = 0; b < nb; b++) {                                                                 \
+                    const uint8_t *wb = wr + (size_t)b * BLOCK_BYTES;                                              \
+                    const __m256i wq = QUANTS_OF(wb);                                                              \
+                    const float dw = SCALE_OF(wb);                                                                 \
+                    for (int k = 0; k < 4; k++) {                                                                  \
+                        const uint8_t *xb = xs[k] + (size_t)b * FM_Q8_0_BYTES;                                     \
+                        const __m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)(xb + 2));             \
+                        const __m256 d = _mm256_set1_ps(dw * half_at(xb));                                         \
+                        a[k][b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(wq, xq)), a[k][b & 1]);         \
+                    }                                                                                              \
+                }                                                                                                  \
+                for (int k = 0; k < nt; k++) y[(size_t)(t + k) * ys + r] = hsum(_mm256_add_ps(a[k][0], a[k][1]));  \
+            }                                                                                                      \
+        }                                                                                                          \
+    }
+
+#define Q8_0_QUANTS(wb) _mm256_loadu_si256((const __m256i *)(const void *)((wb) + 2))
+#define Q4_0_QUANTS(wb) q4_0_unpack((wb) + 2)
+
+Q8_MATMUL(matmul_q8_0, 34, half_at, Q8_0_QUANTS)
+Q8_MATMUL(matmul_q4_0, 18, half_at, Q4_0_QUANTS)
+
+static const fm_cpu_kernels avx2 = {
+    .name = "avx2",
+    .matmul = {[FM_DTYPE_F32] = matmul_f32, [FM_DTYPE_F16] = matmul_f16, [FM_DTYPE_BF16] = matmul_bf16,
+               [FM_DTYPE_Q8_0] = matmul_q8_0, [FM_DTYPE_Q4_0] = matmul_q4_0},
+    .act = {[FM_DTYPE_Q8_0] = FM_ACT_Q8_0, [FM_DTYPE_Q4_0] = FM_ACT_Q8_0},
+    .dot_f32 = dot_f32,
+    .axpy_f32 = axpy_f32,
+    .quantize_q8_0 = quantize_q8_0,
+};
+
+const fm_cpu_kernels *fm_cpu_kernels_avx2(void) { return &avx2; }

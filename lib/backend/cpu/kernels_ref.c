@@ -1,0 +1,56 @@
+/* The reference kernels (see kernels.h): portable C, f32 activations. */
+#include <math.h>
+#include <string.h>
+
+#include "../../core/half.h"
+#include "kernels.h"
+
+/* Eight partial sums so the compiler can keep them in vector lanes without
+ * reassociating floating point behind our back. */
+static float dot_f32(const float *a, const float *b, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+    float s = 0;
+    for (; i < n; i++) s += a[i] * b[i];
+    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+static void axpy_f32(float *y, float a, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void fm_quantize_q8_0_ref(const float *x, int64_t n, uint8_t *out) {
+    for (int64_t b = 0; b < n / 32; b++, x += 32, out += FM_Q8_0_BYTES) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t h = fm_f32_to_f16(d);
+        memcpy(out, &h, 2);
+        /* nearest, ties to even, in every table (the SIMD ones round that way) */
+        for (int j = 0; j < 32; j++) out[2 + j] = (uint8_t)(int8_t)nearbyintf(x[j] * id);
+    }
+}
+
+static const fm_cpu_kernels ref = {
+    .name = "ref",
+    .dot_f32 = dot_f32,
+    .axpy_f32 = axpy_f32,
+    .quantize_q8_0 = fm_quantize_q8_0_ref,
+};
+
+const fm_cpu_kernels *fm_cpu_kernels_ref(void) { return &ref; }
+
+const fm_cpu_kernels *fm_cpu_kernels_best(void) {
+#if defined(__x86_64__) && defined(FM_HAVE_AVX2)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        return fm_cpu_kernels_avx2();
+#endif
+    return &ref;
+}
+
+#if !defined(FM_HAVE_AVX2)
+const fm_cpu_kernels *fm_cpu_kernels_avx2(void) { return NULL; }
+#endif

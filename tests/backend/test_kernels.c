@@ -1,0 +1,143 @@
+/* The fast kernels ("cpu", the best table this CPU runs) against the
+ * oracle ("cpu-ref"), on random inputs of awkward sizes (rows and columns
+ * that are not multiples of the vector width, 1..7 tokens to hit the
+ * four-token groups and their tails):
+ *  - f32/f16/bf16 weights: |fast - ref| <= 1e-5 * sum|w x| (summation order);
+ *  - q8_0/q4_0 weights, whose fast path quantizes activations to q8_0: per
+ *    row and token, |fast - ref| <= sum over blocks of sum|w| * d * (1/2 +
+ *    127 * 2^-11) (half a quantum, plus the half-precision rounding of the
+ *    block scale d = max|x|/127) + 1e-5 * sum|w x|;
+ *  - every result bit-identical for 1, 2 and 3 threads, and for a token
+ *    evaluated alone or in a batch (batch invariance);
+ *  - attention within 1e-5. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/testutil.h"
+#include "backend/backend.h"
+#include "core/half.h"
+#include "format/dtype.h"
+#include "format/quant.h"
+
+static unsigned rng = 777;
+static float rnd(void) {
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+}
+
+static fm_backend_inst fast[3], ref; /* fast with 1, 2, 3 threads */
+
+static void make_weight(int32_t dtype, int64_t rows, int64_t cols, uint8_t *data) {
+    const size_t rb = fm_dtype_row_bytes((uint32_t)dtype, cols);
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *p = data + (size_t)r * rb;
+        for (int64_t i = 0; i < cols; i++) {
+            const float v = rnd() * (1 + (float)(r % 3));
+            if (dtype == FM_DTYPE_F32) memcpy(p + 4 * i, &v, 4);
+            else if (dtype == FM_DTYPE_F16) { uint16_t h = fm_f32_to_f16(v); memcpy(p + 2 * i, &h, 2); }
+            else if (dtype == FM_DTYPE_BF16) { uint16_t h = fm_f32_to_bf16(v); memcpy(p + 2 * i, &h, 2); }
+        }
+        if (dtype == FM_DTYPE_Q8_0 || dtype == FM_DTYPE_Q4_0) { /* random quants, scales from 1e-3 to 1 */
+            const fm_dtype_traits *t = fm_dtype_get((uint32_t)dtype);
+            for (int64_t b = 0; b < cols / 32; b++) {
+                uint8_t *blk = p + (size_t)b * t->block_bytes;
+                for (uint32_t j = 2; j < t->block_bytes; j++) blk[j] = (uint8_t)((rng = rng * 1664525u + 1013904223u) >> 8);
+                if (dtype == FM_DTYPE_Q8_0)
+                    for (int j = 0; j < 32; j++) if (blk[2 + j] == 0x80) blk[2 + j] = 0x81; /* -128 is not a q8_0 value */
+                uint16_t h = fm_f32_to_f16(powf(10.0f, -3.0f * (rnd() + 1) / 2));
+                memcpy(blk, &h, 2);
+            }
+        }
+    }
+}
+
+static void check_matmul(int32_t dtype, int64_t rows, int64_t cols) {
+    const fm_dtype_traits *t = fm_dtype_get((uint32_t)dtype);
+    const size_t rb = fm_dtype_row_bytes((uint32_t)dtype, cols);
+    enum { T = 7 };
+    uint8_t *data = calloc((size_t)rows, rb);
+    make_weight(dtype, rows, cols, data);
+    const fm_weight w = {data, dtype, 0, rows, cols, rb};
+    float *x = malloc((size_t)(T * cols) * sizeof *x), *yr = malloc((size_t)(T * rows) * sizeof *yr);
+    float *yf[3], *y1 = malloc((size_t)rows * sizeof *y1), *wf = malloc((size_t)cols * sizeof *wf);
+    for (int i = 0; i < 3; i++) yf[i] = malloc((size_t)(T * rows) * sizeof *yf[i]);
+    for (int64_t i = 0; i < T * cols; i++) x[i] = rnd() * (i % 5 == 0 ? 4 : 1);
+    CHECK(ref.iface.matmul(ref.ctx, &w, x, T, yr, rows) == FM_STATUS_OK, "ref matmul");
+    for (int i = 0; i < 3; i++)
+        CHECK(fast[i].iface.matmul(fast[i].ctx, &w, x, T, yf[i], rows) == FM_STATUS_OK, "fast matmul");
+    const int q8 = dtype == FM_DTYPE_Q8_0 || dtype == FM_DTYPE_Q4_0;
+    double worst = 0; /* error / bound */
+    int same_threads = 1, same_batch = 1;
+    for (int64_t r = 0; r < rows; r++) {
+        fm_dequantize_row(dtype, data + (size_t)r * rb, cols, wf);
+        for (int tk = 0; tk < T; tk++) {
+            const float *xt = x + (size_t)tk * (size_t)cols;
+            double mag = 0, bound = 0;
+            for (int64_t i = 0; i < cols; i++) mag += fabs((double)wf[i] * xt[i]);
+            if (q8)
+                for (int64_t b = 0; b < cols / 32; b++) {
+                    double amax = 0, sw = 0;
+                    for (int j = 0; j < 32; j++) amax = fmax(amax, fabs(xt[b * 32 + j])), sw += fabs(wf[b * 32 + j]);
+                    bound += sw * (amax / 127) * (0.5 + 127.0 / 2048);
+                }
+            bound += 1e-5 * mag + 1e-30;
+            const double err = fabs((double)yf[0][(size_t)tk * rows + r] - yr[(size_t)tk * rows + r]);
+            worst = fmax(worst, err / bound);
+            for (int i = 1; i < 3; i++)
+                same_threads &= memcmp(&yf[0][(size_t)tk * rows + r], &yf[i][(size_t)tk * rows + r], 4) == 0;
+        }
+    }
+    /* batch invariance: each token alone gives the bits it got in the batch */
+    for (int tk = 0; tk < T; tk++) {
+        CHECK(fast[1].iface.matmul(fast[1].ctx, &w, x + (size_t)tk * (size_t)cols, 1, y1, rows) == FM_STATUS_OK, "m");
+        same_batch &= memcmp(y1, yf[0] + (size_t)tk * rows, (size_t)rows * sizeof *y1) == 0;
+    }
+    CHECK(worst <= 1.0, "%s %lldx%lld: error %.3g of the bound", t->name, (long long)rows, (long long)cols, worst);
+    CHECK(same_threads, "%s %lldx%lld: results differ between 1, 2 and 3 threads", t->name, (long long)rows,
+          (long long)cols);
+    CHECK(same_batch, "%s %lldx%lld: a token alone differs from the same token in a batch", t->name,
+          (long long)rows, (long long)cols);
+    printf("%-5s %5lld x %-5lld worst error %.3f of the bound%s; threads 1/2/3 and batch 1/7 bit-identical\n",
+           t->name, (long long)rows, (long long)cols, worst, q8 ? " (8-bit activations)" : "");
+    free(data), free(x), free(yr), free(y1), free(wf);
+    for (int i = 0; i < 3; i++) free(yf[i]);
+}
+
+static void check_attention(void) {
+    enum { NKV = 37, T = 5, H = 6, HKV = 2, D = 20 };
+    float *q = malloc(T * H * D * sizeof *q), *k = malloc(NKV * HKV * D * sizeof *k);
+    float *v = malloc(NKV * HKV * D * sizeof *v), o1[T * H * D], o2[T * H * D];
+    for (int i = 0; i < T * H * D; i++) q[i] = rnd();
+    for (int i = 0; i < NKV * HKV * D; i++) k[i] = rnd(), v[i] = rnd();
+    const int32_t pos[T] = {32, 33, 34, 35, 36};
+    fm_attention_args a = {sizeof a, T, H, HKV, D, NKV, 1, 0.2f, q, k, v, HKV * D, pos, o1, 0};
+    CHECK(ref.iface.attention(ref.ctx, &a) == FM_STATUS_OK, "ref attention");
+    a.out = o2;
+    CHECK(fast[1].iface.attention(fast[1].ctx, &a) == FM_STATUS_OK, "fast attention");
+    double worst = 0;
+    for (int i = 0; i < T * H * D; i++) worst = fmax(worst, fabs(o1[i] - o2[i]));
+    CHECK(worst < 1e-5, "attention: %.3g", worst);
+    free(q), free(k), free(v);
+}
+
+int main(void) {
+    fm_backend_init_params p = {sizeof p, 1, 64, 16};
+    CHECK(fm_backend_inst_init(&ref, "cpu-ref", &p) == FM_STATUS_OK, "cpu-ref");
+    for (int i = 0; i < 3; i++) {
+        p.n_threads = i + 1;
+        CHECK(fm_backend_inst_init(&fast[i], "cpu", &p) == FM_STATUS_OK, "cpu");
+    }
+    const int32_t floats[] = {FM_DTYPE_F32, FM_DTYPE_F16, FM_DTYPE_BF16};
+    const int64_t shapes[][2] = {{13, 77}, {37, 133}, {300, 1030}, {5, 8}, {3, 3}};
+    for (size_t d = 0; d < 3; d++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) check_matmul(floats[d], shapes[s][0], shapes[s][1]);
+    const int32_t quants[] = {FM_DTYPE_Q8_0, FM_DTYPE_Q4_0};
+    const int64_t qshapes[][2] = {{13, 32}, {37, 96}, {300, 1056}, {7, 2080}};
+    for (size_t d = 0; d < 2; d++)
+        for (size_t s = 0; s < sizeof qshapes / sizeof qshapes[0]; s++) check_matmul(quants[d], qshapes[s][0], qshapes[s][1]);
+    check_attention();
+    for (int i = 0; i < 3; i++) fm_backend_inst_release(&fast[i]);
+    fm_backend_inst_release(&ref);
+    return tu_finish("fast kernels vs the cpu-ref oracle");
+}
