@@ -1,5 +1,6 @@
 /* Scaled dot-product attention over the KV cache, one (token, head) pair at
- * a time, pairs split across threads. */
+ * a time (the kernel table's attn_row), pairs split across threads. Memory
+ * is linear in the context: at most one row of scores per thread. */
 #include <math.h>
 
 #include "cpu.h"
@@ -25,20 +26,8 @@ static void attn_slice(void *arg, int ith, int nth) {
         const int32_t n = a->causal ? a->pos[t] + 1 : a->n_kv;
         /* a sliding window hides keys `window` or more positions back */
         const int32_t first = a->window > 0 && a->pos[t] - a->window + 1 > 0 ? a->pos[t] - a->window + 1 : 0;
-        float mx = -INFINITY;
-        for (int32_t p = first; p < n; p++) {
-            sc[p] = j->k->dot_f32(q, a->k + (size_t)p * (size_t)a->kv_stride + kv_off, D) * a->scale;
-            if (sc[p] > mx) mx = sc[p];
-        }
-        double sum = 0;
-        for (int32_t p = first; p < n; p++) {
-            sc[p] = expf(sc[p] - mx);
-            sum += sc[p];
-        }
-        const float inv = (float)(1.0 / sum);
         float *out = a->out + ((size_t)t * (size_t)a->n_head + (size_t)h) * (size_t)D;
-        for (int32_t d = 0; d < D; d++) out[d] = 0;
-        for (int32_t p = first; p < n; p++) j->k->axpy_f32(out, sc[p] * inv, a->v + (size_t)p * (size_t)a->kv_stride + kv_off, D);
+        j->k->attn_row(q, a->k + kv_off, a->v + kv_off, a->kv_stride, first, n, D, a->scale, sc, out);
     }
 }
 

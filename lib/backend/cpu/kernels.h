@@ -31,6 +31,12 @@ typedef struct fm_cpu_kernels {
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a x */
     void (*quantize_q8_0)(const float *x, int64_t n, uint8_t *out); /* n multiple of 32 */
+    /* One query row against cache positions first..n-1: out[0..D) =
+     * softmax(scale * q . k_p) weighted sum of v_p; k and v point at the
+     * head's first position-0 element, rows kv_stride floats apart;
+     * scores: n floats of scratch (tables that stream may ignore it). */
+    void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
+                     int32_t D, float scale, float *scores, float *out);
 } fm_cpu_kernels;
 
 /* The portable reference kernels: always available, the oracle. */

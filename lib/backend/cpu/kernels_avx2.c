@@ -24,6 +24,18 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/* hsum() of four vectors at once, each summed in exactly hsum()'s order
+ * ((lo + hi) lanes u, then (u0 + u2) + (u1 + u3)), so a row reduced here
+ * has the bits it would have alone. */
+static inline void hsum4(const __m256 v[4], float out[4]) {
+    __m128 u0 = _mm_add_ps(_mm256_castps256_ps128(v[0]), _mm256_extractf128_ps(v[0], 1));
+    __m128 u1 = _mm_add_ps(_mm256_castps256_ps128(v[1]), _mm256_extractf128_ps(v[1], 1));
+    __m128 u2 = _mm_add_ps(_mm256_castps256_ps128(v[2]), _mm256_extractf128_ps(v[2], 1));
+    __m128 u3 = _mm_add_ps(_mm256_castps256_ps128(v[3]), _mm256_extractf128_ps(v[3], 1));
+    _MM_TRANSPOSE4_PS(u0, u1, u2, u3); /* u0 = lane 0 of each row, ... */
+    _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(u0, u2), _mm_add_ps(u1, u3)));
+}
+
 static float dot_f32(const float *a, const float *b, int64_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
     int64_t i = 0;
@@ -69,37 +81,91 @@ static inline float elem(int32_t dtype, const uint8_t *row, int64_t i) {
 
 /* Every (row, token) result is computed the same way whether its token is
  * evaluated alone or with others: two accumulators over alternating 8-wide
- * chunks, summed, then the scalar tail. So the kernels are batch-invariant. */
+ * chunks, summed, then the scalar tail. So the kernels are batch-invariant.
+ * NT tokens share each load of the weight row (NT = 4 in batches, 1 for
+ * the rest); NT is a constant in each expansion, so the loops unroll. */
+#define FLOAT_ROW_NT(LOAD, ESIZE, DTYPE, NT, ROW)                                                                       \
+    do {                                                                                                           \
+        __m256 a[NT][2];                                                                                           \
+        for (int k = 0; k < NT; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                                      \
+        int64_t i = 0;                                                                                             \
+        for (; i < n16; i += 16) {                                                                                 \
+            const __m256 v0 = LOAD(wr + (size_t)i * ESIZE), v1 = LOAD(wr + (size_t)(i + 8) * ESIZE);               \
+            for (int k = 0; k < NT; k++) {                                                                         \
+                a[k][0] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(xs[k] + i), a[k][0]);                                \
+                a[k][1] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(xs[k] + i + 8), a[k][1]);                            \
+            }                                                                                                      \
+        }                                                                                                          \
+        if (i < n8) {                                                                                              \
+            const __m256 v0 = LOAD(wr + (size_t)i * ESIZE);                                                        \
+            for (int k = 0; k < NT; k++) a[k][0] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(xs[k] + i), a[k][0]);       \
+        }                                                                                                          \
+        for (int k = 0; k < NT; k++) {                                                                             \
+            float s = hsum(_mm256_add_ps(a[k][0], a[k][1]));                                                       \
+            for (int64_t j = n8; j < n; j++) s += elem(DTYPE, wr, j) * xs[k][j];                                   \
+            y[(size_t)(t + k) * ys + ROW] = s;                                                                     \
+        }                                                                                                          \
+    } while (0)
+
+/* Four rows against one token (generation): the token's loads are shared
+ * and the rows' chains run side by side; each row's arithmetic is the
+ * one-row path's, so the bits do not depend on which rows are grouped. */
+#define FLOAT_ROWS4(LOAD, ESIZE, DTYPE)                                                                            \
+    do {                                                                                                           \
+        const float *x0 = (const float *)(const void *)(x + (size_t)t * x_stride);                                 \
+        const uint8_t *wk[4];                                                                                      \
+        for (int k = 0; k < 4; k++) wk[k] = (const uint8_t *)w->data + (size_t)(r + k) * w->row_bytes;             \
+        __m256 a[4][2];                                                                                            \
+        for (int k = 0; k < 4; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                                       \
+        int64_t i = 0;                                                                                             \
+        for (; i < n16; i += 16) {                                                                                 \
+            const __m256 xa = _mm256_loadu_ps(x0 + i), xb = _mm256_loadu_ps(x0 + i + 8);                           \
+            for (int k = 0; k < 4; k++) {                                                                          \
+                a[k][0] = _mm256_fmadd_ps(LOAD(wk[k] + (size_t)i * ESIZE), xa, a[k][0]);                           \
+                a[k][1] = _mm256_fmadd_ps(LOAD(wk[k] + (size_t)(i + 8) * ESIZE), xb, a[k][1]);                     \
+            }                                                                                                      \
+        }                                                                                                          \
+        if (i < n8) {                                                                                              \
+            const __m256 xa = _mm256_loadu_ps(x0 + i);                                                             \
+            for (int k = 0; k < 4; k++) a[k][0] = _mm256_fmadd_ps(LOAD(wk[k] + (size_t)i * ESIZE), xa, a[k][0]);   \
+        }                                                                                                          \
+        __m256 v[4];                                                                                               \
+        float sum[4];                                                                                              \
+        for (int k = 0; k < 4; k++) v[k] = _mm256_add_ps(a[k][0], a[k][1]);                                        \
+        hsum4(v, sum);                                                                                             \
+        for (int k = 0; k < 4; k++) {                                                                              \
+            for (int64_t j = n8; j < n; j++) sum[k] += elem(DTYPE, wk[k], j) * x0[j];                              \
+            y[(size_t)t * ys + r + k] = sum[k];                                                                    \
+        }                                                                                                          \
+    } while (0)
+
 #define FLOAT_MATMUL(NAME, LOAD, ESIZE, DTYPE)                                                                     \
     static void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok, \
                      float *y, int64_t ys) {                                                                       \
         const int64_t n = w->cols, n16 = n / 16 * 16, n8 = n / 8 * 8;                                              \
-        for (int64_t r = r0; r < r1; r++) {                                                                        \
+        int64_t r = r0;                                                                                            \
+        for (; r + 4 <= r1; r += 4) {                                                                              \
+            int32_t t = 0;                                                                                         \
+            for (; t + 4 <= n_tok; t += 4)                                                                         \
+                for (int64_t rr = r; rr < r + 4; rr++) {                                                           \
+                    const uint8_t *wr = (const uint8_t *)w->data + (size_t)rr * w->row_bytes;                      \
+                    const float *xs[4];                                                                            \
+                    for (int k = 0; k < 4; k++) xs[k] = (const float *)(const void *)(x + (size_t)(t + k) * x_stride); \
+                    FLOAT_ROW_NT(LOAD, ESIZE, DTYPE, 4, rr);                                                       \
+                }                                                                                                  \
+            for (; t < n_tok; t++) FLOAT_ROWS4(LOAD, ESIZE, DTYPE);                                                \
+        }                                                                                                          \
+        for (; r < r1; r++) {                                                                                      \
             const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                               \
-            for (int32_t t = 0; t < n_tok; t += 4) {                                                               \
-                const int nt = n_tok - t < 4 ? n_tok - t : 4;                                                      \
+            int32_t t = 0;                                                                                         \
+            for (; t + 4 <= n_tok; t += 4) {                                                                       \
                 const float *xs[4];                                                                                \
-                for (int k = 0; k < 4; k++)                                                                        \
-                    xs[k] = (const float *)(const void *)(x + (size_t)(t + (k < nt ? k : 0)) * x_stride);          \
-                __m256 a[4][2];                                                                                    \
-                for (int k = 0; k < 4; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                               \
-                int64_t i = 0;                                                                                     \
-                for (; i < n16; i += 16) {                                                                         \
-                    const __m256 v0 = LOAD(wr + (size_t)i * ESIZE), v1 = LOAD(wr + (size_t)(i + 8) * ESIZE);       \
-                    for (int k = 0; k < 4; k++) {                                                                  \
-                        a[k][0] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(xs[k] + i), a[k][0]);                        \
-                        a[k][1] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(xs[k] + i + 8), a[k][1]);                    \
-                    }                                                                                              \
-                }                                                                                                  \
-                if (i < n8) {                                                                                      \
-                    const __m256 v0 = LOAD(wr + (size_t)i * ESIZE);                                                \
-                    for (int k = 0; k < 4; k++) a[k][0] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(xs[k] + i), a[k][0]); \
-                }                                                                                                  \
-                for (int k = 0; k < nt; k++) {                                                                     \
-                    float s = hsum(_mm256_add_ps(a[k][0], a[k][1]));                                               \
-                    for (int64_t j = n8; j < n; j++) s += elem(DTYPE, wr, j) * xs[k][j];                           \
-                    y[(size_t)(t + k) * ys + r] = s;                                                               \
-                }                                                                                                  \
+                for (int k = 0; k < 4; k++) xs[k] = (const float *)(const void *)(x + (size_t)(t + k) * x_stride); \
+                FLOAT_ROW_NT(LOAD, ESIZE, DTYPE, 4, r);                                                            \
+            }                                                                                                      \
+            for (; t < n_tok; t++) {                                                                               \
+                const float *xs[1] = {(const float *)(const void *)(x + (size_t)t * x_stride)};                    \
+                FLOAT_ROW_NT(LOAD, ESIZE, DTYPE, 1, r);                                                            \
             }                                                                                                      \
         }                                                                                                          \
     }
@@ -160,30 +226,76 @@ static inline __m256i q4_0_unpack(const uint8_t *qs) {
 
 /* As for floats: two accumulators over alternating blocks, the same for a
  * token alone or in a group of four, so the result does not depend on the batch. */
+#define Q8_ROW_NT(BLOCK_BYTES, SCALE_OF, QUANTS_OF, NT, ROW)                                                            \
+    do {                                                                                                           \
+        __m256 a[NT][2];                                                                                           \
+        for (int k = 0; k < NT; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                                      \
+        for (int64_t b = 0; b < nb; b++) {                                                                         \
+            const uint8_t *wb = wr + (size_t)b * BLOCK_BYTES;                                                      \
+            const __m256i wq = QUANTS_OF(wb);                                                                      \
+            const float dw = SCALE_OF(wb);                                                                         \
+            for (int k = 0; k < NT; k++) {                                                                         \
+                const uint8_t *xb = xs[k] + (size_t)b * FM_Q8_0_BYTES;                                             \
+                const __m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)(xb + 2));                     \
+                const __m256 d = _mm256_set1_ps(dw * half_at(xb));                                                 \
+                a[k][b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(wq, xq)), a[k][b & 1]);                 \
+            }                                                                                                      \
+        }                                                                                                          \
+        for (int k = 0; k < NT; k++) y[(size_t)(t + k) * ys + ROW] = hsum(_mm256_add_ps(a[k][0], a[k][1]));        \
+    } while (0)
+
+/* Four rows against one token, each row's arithmetic as in Q8_ROW_NT. */
+#define Q8_ROWS4(BLOCK_BYTES, SCALE_OF, QUANTS_OF)                                                                 \
+    do {                                                                                                           \
+        const uint8_t *x0 = x + (size_t)t * x_stride;                                                              \
+        const uint8_t *wk[4];                                                                                      \
+        for (int k = 0; k < 4; k++) wk[k] = (const uint8_t *)w->data + (size_t)(r + k) * w->row_bytes;             \
+        __m256 a[4][2];                                                                                            \
+        for (int k = 0; k < 4; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                                       \
+        for (int64_t b = 0; b < nb; b++) {                                                                         \
+            const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                    \
+            const __m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)(xb + 2));                         \
+            const float dx = half_at(xb);                                                                          \
+            for (int k = 0; k < 4; k++) {                                                                          \
+                const uint8_t *wb = wk[k] + (size_t)b * BLOCK_BYTES;                                               \
+                const __m256 d = _mm256_set1_ps(SCALE_OF(wb) * dx);                                                \
+                a[k][b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(QUANTS_OF(wb), xq)), a[k][b & 1]);      \
+            }                                                                                                      \
+        }                                                                                                          \
+        __m256 v[4];                                                                                               \
+        float sum[4];                                                                                              \
+        for (int k = 0; k < 4; k++) v[k] = _mm256_add_ps(a[k][0], a[k][1]);                                        \
+        hsum4(v, sum);                                                                                             \
+        for (int k = 0; k < 4; k++) y[(size_t)t * ys + r + k] = sum[k];                                            \
+    } while (0)
+
 #define Q8_MATMUL(NAME, BLOCK_BYTES, SCALE_OF, QUANTS_OF)                                                          \
     static void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok, \
                      float *y, int64_t ys) {                                                                       \
         const int64_t nb = w->cols / 32;                                                                           \
-        for (int64_t r = r0; r < r1; r++) {                                                                        \
-            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                               \
-            for (int32_t t = 0; t < n_tok; t += 4) {                                                               \
-                const int nt = n_tok - t < 4 ? n_tok - t : 4;                                                      \
-                const uint8_t *xs[4];                                                                              \
-                for (int k = 0; k < 4; k++) xs[k] = x + (size_t)(t + (k < nt ? k : 0)) * x_stride;                 \
-                __m256 a[4][2];                                                                                    \
-                for (int k = 0; k < 4; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                               \
-                for (int64_t b = 0; b < nb; b++) {                                                                 \
-                    const uint8_t *wb = wr + (size_t)b * BLOCK_BYTES;                                              \
-                    const __m256i wq = QUANTS_OF(wb);                                                              \
-                    const float dw = SCALE_OF(wb);                                                                 \
-                    for (int k = 0; k < 4; k++) {                                                                  \
-                        const uint8_t *xb = xs[k] + (size_t)b * FM_Q8_0_BYTES;                                     \
-                        const __m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)(xb + 2));             \
-                        const __m256 d = _mm256_set1_ps(dw * half_at(xb));                                         \
-                        a[k][b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(wq, xq)), a[k][b & 1]);         \
-                    }                                                                                              \
+        int64_t r = r0;                                                                                            \
+        for (; r + 4 <= r1; r += 4) {                                                                              \
+            int32_t t = 0;                                                                                         \
+            for (; t + 4 <= n_tok; t += 4)                                                                         \
+                for (int64_t rr = r; rr < r + 4; rr++) {                                                           \
+                    const uint8_t *wr = (const uint8_t *)w->data + (size_t)rr * w->row_bytes;                      \
+                    const uint8_t *xs[4];                                                                          \
+                    for (int k = 0; k < 4; k++) xs[k] = x + (size_t)(t + k) * x_stride;                            \
+                    Q8_ROW_NT(BLOCK_BYTES, SCALE_OF, QUANTS_OF, 4, rr);                                            \
                 }                                                                                                  \
-                for (int k = 0; k < nt; k++) y[(size_t)(t + k) * ys + r] = hsum(_mm256_add_ps(a[k][0], a[k][1]));  \
+            for (; t < n_tok; t++) Q8_ROWS4(BLOCK_BYTES, SCALE_OF, QUANTS_OF);                                     \
+        }                                                                                                          \
+        for (; r < r1; r++) {                                                                                      \
+            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                               \
+            int32_t t = 0;                                                                                         \
+            for (; t + 4 <= n_tok; t += 4) {                                                                       \
+                const uint8_t *xs[4];                                                                              \
+                for (int k = 0; k < 4; k++) xs[k] = x + (size_t)(t + k) * x_stride;                                \
+                Q8_ROW_NT(BLOCK_BYTES, SCALE_OF, QUANTS_OF, 4, r);                                                 \
+            }                                                                                                      \
+            for (; t < n_tok; t++) {                                                                               \
+                const uint8_t *xs[1] = {x + (size_t)t * x_stride};                                                 \
+                Q8_ROW_NT(BLOCK_BYTES, SCALE_OF, QUANTS_OF, 1, r);                                                 \
             }                                                                                                      \
         }                                                                                                          \
     }
@@ -194,6 +306,95 @@ static inline __m256i q4_0_unpack(const uint8_t *qs) {
 Q8_MATMUL(matmul_q8_0, 34, half_at, Q8_0_QUANTS)
 Q8_MATMUL(matmul_q4_0, 18, half_at, Q4_0_QUANTS)
 
+/* ---- attention: streaming softmax over 8 positions at a time ------------- */
+
+/* e^x for 8 lanes, relative error ~2e-7 (Cephes' expf polynomial after
+ * reducing x by multiples of ln 2); x below -87 gives 0. */
+static inline __m256 exp8(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), lo);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+/* The 8 sums of 8 vectors' lanes, as one vector (lane j = sum of v[j]). */
+static inline __m256 hsum8x8(const __m256 v[8]) {
+    const __m256 h01 = _mm256_hadd_ps(v[0], v[1]), h23 = _mm256_hadd_ps(v[2], v[3]);
+    const __m256 h45 = _mm256_hadd_ps(v[4], v[5]), h67 = _mm256_hadd_ps(v[6], v[7]);
+    const __m256 a = _mm256_hadd_ps(h01, h23), b = _mm256_hadd_ps(h45, h67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+
+static inline float hmax(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* Online softmax (running max and sum, the output rescaled when the max
+ * grows), so no row of scores is kept: memory stays O(D) per row. Needs
+ * D a multiple of 8 (the table falls back to the reference otherwise). */
+static void attn_row_d8(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
+                        int32_t D, float scale, float *out) {
+    float m = -INFINITY, l = 0;
+    for (int32_t d = 0; d < D; d++) out[d] = 0;
+    for (int32_t p0 = first; p0 < n; p0 += 8) {
+        const int cnt = n - p0 < 8 ? n - p0 : 8;
+        __m256 part[8];
+        for (int j = 0; j < 8; j++) {
+            const float *kr = k + (size_t)(p0 + (j < cnt ? j : 0)) * (size_t)kv_stride;
+            __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(kr));
+            for (int32_t d = 8; d < D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), acc);
+            part[j] = acc;
+        }
+        const __m256 valid = _mm256_castsi256_ps(
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+        const __m256 s = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(hsum8x8(part), _mm256_set1_ps(scale)), valid);
+        const float m_new = fmaxf(m, hmax(s));
+        const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(s, _mm256_set1_ps(m_new))), valid);
+        float ew[8];
+        _mm256_storeu_ps(ew, e);
+        if (m_new > m) { /* rescale what came before to the new max */
+            const float alpha = m == -INFINITY ? 0.0f : expf(m - m_new);
+            l *= alpha;
+            const __m256 va = _mm256_set1_ps(alpha);
+            for (int32_t d = 0; d < D; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), va));
+            m = m_new;
+        }
+        l += hsum(e);
+        for (int32_t d = 0; d < D; d += 8) {
+            __m256 o = _mm256_loadu_ps(out + d);
+            for (int j = 0; j < cnt; j++)
+                o = _mm256_fmadd_ps(_mm256_set1_ps(ew[j]), _mm256_loadu_ps(v + (size_t)(p0 + j) * (size_t)kv_stride + d), o);
+            _mm256_storeu_ps(out + d, o);
+        }
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / l);
+    for (int32_t d = 0; d < D; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), inv));
+}
+
+static void attn_row(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
+                     int32_t D, float scale, float *scores, float *out) {
+    if (D % 8 == 0 && n > first) {
+        attn_row_d8(q, k, v, kv_stride, first, n, D, scale, out);
+        return;
+    }
+    fm_cpu_kernels_ref()->attn_row(q, k, v, kv_stride, first, n, D, scale, scores, out);
+}
+
 static const fm_cpu_kernels avx2 = {
     .name = "avx2",
     .matmul = {[FM_DTYPE_F32] = matmul_f32, [FM_DTYPE_F16] = matmul_f16, [FM_DTYPE_BF16] = matmul_bf16,
@@ -202,6 +403,7 @@ static const fm_cpu_kernels avx2 = {
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .quantize_q8_0 = quantize_q8_0,
+    .attn_row = attn_row,
 };
 
 const fm_cpu_kernels *fm_cpu_kernels_avx2(void) { return &avx2; }

@@ -33,11 +33,31 @@ void fm_quantize_q8_0_ref(const float *x, int64_t n, uint8_t *out) {
     }
 }
 
+/* Two passes over the scores: max, then exp and sum in double, then the
+ * weighted sum of values. */
+static void attn_row(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
+                     int32_t D, float scale, float *sc, float *out) {
+    float mx = -INFINITY;
+    for (int32_t p = first; p < n; p++) {
+        sc[p] = dot_f32(q, k + (size_t)p * (size_t)kv_stride, D) * scale;
+        if (sc[p] > mx) mx = sc[p];
+    }
+    double sum = 0;
+    for (int32_t p = first; p < n; p++) {
+        sc[p] = expf(sc[p] - mx);
+        sum += sc[p];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int32_t d = 0; d < D; d++) out[d] = 0;
+    for (int32_t p = first; p < n; p++) axpy_f32(out, sc[p] * inv, v + (size_t)p * (size_t)kv_stride, D);
+}
+
 static const fm_cpu_kernels ref = {
     .name = "ref",
     .dot_f32 = dot_f32,
     .axpy_f32 = axpy_f32,
     .quantize_q8_0 = fm_quantize_q8_0_ref,
+    .attn_row = attn_row,
 };
 
 const fm_cpu_kernels *fm_cpu_kernels_ref(void) { return &ref; }
