@@ -344,29 +344,35 @@ static inline float hmax(__m256 v) {
     return _mm_cvtss_f32(m);
 }
 
-/* Online softmax (running max and sum, the output rescaled when the max
- * grows), so no row of scores is kept: memory stays O(D) per row. Needs
- * D a multiple of 8 (the table falls back to the reference otherwise). */
+/* Online softmax over tiles of 64 positions (running max and sum, the
+ * output rescaled when the max grows), so no row of scores is kept: memory
+ * stays O(D) per row. Within a tile the 8-position score groups, their
+ * exponentials and the value sums (four partial sums) are independent, so
+ * the work pipelines instead of waiting on one long chain. Needs D a
+ * multiple of 8 (the table falls back to the reference otherwise). */
 static void attn_row_d8(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
                         int32_t D, float scale, float *out) {
     float m = -INFINITY, l = 0;
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), vscale = _mm256_set1_ps(scale);
     for (int32_t d = 0; d < D; d++) out[d] = 0;
-    for (int32_t p0 = first; p0 < n; p0 += 8) {
-        const int cnt = n - p0 < 8 ? n - p0 : 8;
-        __m256 part[8];
-        for (int j = 0; j < 8; j++) {
-            const float *kr = k + (size_t)(p0 + (j < cnt ? j : 0)) * (size_t)kv_stride;
-            __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(kr));
-            for (int32_t d = 8; d < D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), acc);
-            part[j] = acc;
+    for (int32_t p0 = first; p0 < n; p0 += 64) {
+        const int cnt = n - p0 < 64 ? n - p0 : 64, ng = (cnt + 7) / 8;
+        __m256 s[8];
+        __m256 cmax = _mm256_set1_ps(-INFINITY);
+        for (int g = 0; g < ng; g++) {
+            __m256 part[8];
+            const int base = 8 * g;
+            for (int j = 0; j < 8; j++) {
+                const float *kr = k + (size_t)(p0 + (base + j < cnt ? base + j : base)) * (size_t)kv_stride;
+                __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(kr));
+                for (int32_t d = 8; d < D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), acc);
+                part[j] = acc;
+            }
+            const __m256 valid = _mm256_cmp_ps(lane, _mm256_set1_ps((float)(cnt - base)), _CMP_LT_OQ);
+            s[g] = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(hsum8x8(part), vscale), valid);
+            cmax = _mm256_max_ps(cmax, s[g]);
         }
-        const __m256 valid = _mm256_castsi256_ps(
-            _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-        const __m256 s = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(hsum8x8(part), _mm256_set1_ps(scale)), valid);
-        const float m_new = fmaxf(m, hmax(s));
-        const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(s, _mm256_set1_ps(m_new))), valid);
-        float ew[8];
-        _mm256_storeu_ps(ew, e);
+        const float m_new = fmaxf(m, hmax(cmax));
         if (m_new > m) { /* rescale what came before to the new max */
             const float alpha = m == -INFINITY ? 0.0f : expf(m - m_new);
             l *= alpha;
@@ -374,12 +380,29 @@ static void attn_row_d8(const float *q, const float *k, const float *v, int64_t 
             for (int32_t d = 0; d < D; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), va));
             m = m_new;
         }
-        l += hsum(e);
+        float e[64];
+        __m256 esum = _mm256_setzero_ps();
+        const __m256 vm = _mm256_set1_ps(m);
+        for (int g = 0; g < ng; g++) {
+            const __m256 eg = exp8(_mm256_sub_ps(s[g], vm)); /* -inf lanes give 0 */
+            _mm256_storeu_ps(e + 8 * g, eg);
+            esum = _mm256_add_ps(esum, eg);
+        }
+        l += hsum(esum);
+        const float *vr = v + (size_t)p0 * (size_t)kv_stride;
         for (int32_t d = 0; d < D; d += 8) {
-            __m256 o = _mm256_loadu_ps(out + d);
-            for (int j = 0; j < cnt; j++)
-                o = _mm256_fmadd_ps(_mm256_set1_ps(ew[j]), _mm256_loadu_ps(v + (size_t)(p0 + j) * (size_t)kv_stride + d), o);
-            _mm256_storeu_ps(out + d, o);
+            __m256 o0 = _mm256_loadu_ps(out + d), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),
+                   o3 = _mm256_setzero_ps();
+            int p = 0;
+            for (; p + 4 <= cnt; p += 4) {
+                o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), _mm256_loadu_ps(vr + (size_t)p * (size_t)kv_stride + d), o0);
+                o1 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 1]), _mm256_loadu_ps(vr + (size_t)(p + 1) * (size_t)kv_stride + d), o1);
+                o2 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 2]), _mm256_loadu_ps(vr + (size_t)(p + 2) * (size_t)kv_stride + d), o2);
+                o3 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 3]), _mm256_loadu_ps(vr + (size_t)(p + 3) * (size_t)kv_stride + d), o3);
+            }
+            for (; p < cnt; p++)
+                o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), _mm256_loadu_ps(vr + (size_t)p * (size_t)kv_stride + d), o0);
+            _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(o0, o1), _mm256_add_ps(o2, o3)));
         }
     }
     const __m256 inv = _mm256_set1_ps(1.0f / l);
