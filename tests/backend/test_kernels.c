@@ -141,8 +141,8 @@ int main(void) {
     const int64_t qshapes[][2] = {{13, 32}, {37, 96}, {300, 1056}, {7, 2080}};
     for (size_t d = 0; d < 2; d++)
         for (size_t s = 0; s < sizeof qshapes / sizeof qshapes[0]; s++) check_matmul(quants[d], qshapes[s][0], qshapes[s][1]);
-    const int32_t heads[] = {8, 16, 20, 64};
-    for (size_t i = 0; i < 4; i++) check_attention(heads[i], 0);
+    const int32_t heads[] = {8, 16, 20, 24, 32, 64, 128};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) check_attention(heads[i], 0);
     check_attention(16, 7);
     for (int i = 0; i < 3; i++) fm_backend_inst_release(&fast[i]);
     fm_backend_inst_release(&ref);

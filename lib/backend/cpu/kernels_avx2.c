@@ -348,72 +348,92 @@ static inline float hmax(__m256 v) {
  * output rescaled when the max grows), so no row of scores is kept: memory
  * stays O(D) per row. Within a tile the 8-position score groups, their
  * exponentials and the value sums (four partial sums) are independent, so
- * the work pipelines instead of waiting on one long chain. Needs D a
- * multiple of 8 (the table falls back to the reference otherwise). */
-static void attn_row_d8(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
-                        int32_t D, float scale, float *out) {
-    float m = -INFINITY, l = 0;
-    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), vscale = _mm256_set1_ps(scale);
-    for (int32_t d = 0; d < D; d++) out[d] = 0;
-    for (int32_t p0 = first; p0 < n; p0 += 64) {
-        const int cnt = n - p0 < 64 ? n - p0 : 64, ng = (cnt + 7) / 8;
-        __m256 s[8];
-        __m256 cmax = _mm256_set1_ps(-INFINITY);
-        for (int g = 0; g < ng; g++) {
-            __m256 part[8];
-            const int base = 8 * g;
-            for (int j = 0; j < 8; j++) {
-                const float *kr = k + (size_t)(p0 + (base + j < cnt ? base + j : base)) * (size_t)kv_stride;
-                __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(kr));
-                for (int32_t d = 8; d < D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kr + d), acc);
-                part[j] = acc;
-            }
-            const __m256 valid = _mm256_cmp_ps(lane, _mm256_set1_ps((float)(cnt - base)), _CMP_LT_OQ);
-            s[g] = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(hsum8x8(part), vscale), valid);
-            cmax = _mm256_max_ps(cmax, s[g]);
-        }
-        const float m_new = fmaxf(m, hmax(cmax));
-        if (m_new > m) { /* rescale what came before to the new max */
-            const float alpha = m == -INFINITY ? 0.0f : expf(m - m_new);
-            l *= alpha;
-            const __m256 va = _mm256_set1_ps(alpha);
-            for (int32_t d = 0; d < D; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), va));
-            m = m_new;
-        }
-        float e[64];
-        __m256 esum = _mm256_setzero_ps();
-        const __m256 vm = _mm256_set1_ps(m);
-        for (int g = 0; g < ng; g++) {
-            const __m256 eg = exp8(_mm256_sub_ps(s[g], vm)); /* -inf lanes give 0 */
-            _mm256_storeu_ps(e + 8 * g, eg);
-            esum = _mm256_add_ps(esum, eg);
-        }
-        l += hsum(esum);
-        const float *vr = v + (size_t)p0 * (size_t)kv_stride;
-        for (int32_t d = 0; d < D; d += 8) {
-            __m256 o0 = _mm256_loadu_ps(out + d), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),
-                   o3 = _mm256_setzero_ps();
-            int p = 0;
-            for (; p + 4 <= cnt; p += 4) {
-                o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), _mm256_loadu_ps(vr + (size_t)p * (size_t)kv_stride + d), o0);
-                o1 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 1]), _mm256_loadu_ps(vr + (size_t)(p + 1) * (size_t)kv_stride + d), o1);
-                o2 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 2]), _mm256_loadu_ps(vr + (size_t)(p + 2) * (size_t)kv_stride + d), o2);
-                o3 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 3]), _mm256_loadu_ps(vr + (size_t)(p + 3) * (size_t)kv_stride + d), o3);
-            }
-            for (; p < cnt; p++)
-                o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), _mm256_loadu_ps(vr + (size_t)p * (size_t)kv_stride + d), o0);
-            _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(o0, o1), _mm256_add_ps(o2, o3)));
-        }
+ * the work pipelines instead of waiting on one long chain. Generated for
+ * the common head sizes as constants (the loops over D unroll) and for any
+ * other multiple of 8; other sizes take the reference kernel. */
+#define ATTN_ROW(NAME, DCONST)                                                                                     \
+    static void NAME(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n, \
+                     int32_t D_, float scale, float *out) {                                                        \
+        const int32_t D = DCONST ? DCONST : D_;                                                                    \
+        float m = -INFINITY, l = 0;                                                                                \
+        const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), vscale = _mm256_set1_ps(scale);                \
+        for (int32_t d = 0; d < D; d++) out[d] = 0;                                                                \
+        for (int32_t p0 = first; p0 < n; p0 += 64) {                                                               \
+            const int cnt = n - p0 < 64 ? n - p0 : 64, ng = (cnt + 7) / 8;                                         \
+            __m256 s[8];                                                                                           \
+            __m256 cmax = _mm256_set1_ps(-INFINITY);                                                               \
+            for (int g = 0; g < ng; g++) {                                                                         \
+                __m256 part[8];                                                                                    \
+                const int base = 8 * g, valid_n = cnt - base;                                                      \
+                const float *kr = k + (size_t)(p0 + base) * (size_t)kv_stride;                                     \
+                for (int j = 0; j < 8; j++, kr += kv_stride) {                                                     \
+                    const float *kj = j < valid_n ? kr : k + (size_t)(p0 + base) * (size_t)kv_stride;              \
+                    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(kj));                           \
+                    for (int32_t d = 8; d < D; d += 8)                                                             \
+                        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kj + d), acc);               \
+                    part[j] = acc;                                                                                 \
+                }                                                                                                  \
+                s[g] = _mm256_mul_ps(hsum8x8(part), vscale);                                                       \
+                if (valid_n < 8)                                                                                   \
+                    s[g] = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s[g],                                       \
+                                            _mm256_cmp_ps(lane, _mm256_set1_ps((float)valid_n), _CMP_LT_OQ));      \
+                cmax = _mm256_max_ps(cmax, s[g]);                                                                  \
+            }                                                                                                      \
+            const float m_new = fmaxf(m, hmax(cmax));                                                              \
+            if (m_new > m) { /* rescale what came before to the new max */                                         \
+                const float alpha = m == -INFINITY ? 0.0f : expf(m - m_new);                                       \
+                l *= alpha;                                                                                        \
+                const __m256 va = _mm256_set1_ps(alpha);                                                           \
+                for (int32_t d = 0; d < D; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), va)); \
+                m = m_new;                                                                                         \
+            }                                                                                                      \
+            float e[64];                                                                                           \
+            __m256 esum = _mm256_setzero_ps();                                                                     \
+            const __m256 vm = _mm256_set1_ps(m);                                                                   \
+            for (int g = 0; g < ng; g++) {                                                                         \
+                const __m256 eg = exp8(_mm256_sub_ps(s[g], vm)); /* -inf lanes give 0 */                          \
+                _mm256_storeu_ps(e + 8 * g, eg);                                                                   \
+                esum = _mm256_add_ps(esum, eg);                                                                    \
+            }                                                                                                      \
+            l += hsum(esum);                                                                                       \
+            const float *vr = v + (size_t)p0 * (size_t)kv_stride;                                                  \
+            for (int32_t d = 0; d < D; d += 8) {                                                                   \
+                __m256 o0 = _mm256_loadu_ps(out + d), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),          \
+                       o3 = _mm256_setzero_ps();                                                                   \
+                const float *vp = vr + d;                                                                          \
+                int p = 0;                                                                                         \
+                for (; p + 4 <= cnt; p += 4, vp += 4 * kv_stride) {                                                \
+                    o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), _mm256_loadu_ps(vp), o0);                           \
+                    o1 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 1]), _mm256_loadu_ps(vp + kv_stride), o1);           \
+                    o2 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 2]), _mm256_loadu_ps(vp + 2 * kv_stride), o2);       \
+                    o3 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 3]), _mm256_loadu_ps(vp + 3 * kv_stride), o3);       \
+                }                                                                                                  \
+                for (; p < cnt; p++, vp += kv_stride) o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), _mm256_loadu_ps(vp), o0); \
+                _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(o0, o1), _mm256_add_ps(o2, o3)));            \
+            }                                                                                                      \
+        }                                                                                                          \
+        const __m256 inv = _mm256_set1_ps(1.0f / l);                                                               \
+        for (int32_t d = 0; d < D; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), inv)); \
     }
-    const __m256 inv = _mm256_set1_ps(1.0f / l);
-    for (int32_t d = 0; d < D; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), inv));
-}
+
+ATTN_ROW(attn_row_8, 8)
+ATTN_ROW(attn_row_16, 16)
+ATTN_ROW(attn_row_32, 32)
+ATTN_ROW(attn_row_64, 64)
+ATTN_ROW(attn_row_128, 128)
+ATTN_ROW(attn_row_any8, 0)
 
 static void attn_row(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
                      int32_t D, float scale, float *scores, float *out) {
     if (D % 8 == 0 && n > first) {
-        attn_row_d8(q, k, v, kv_stride, first, n, D, scale, out);
-        return;
+        switch (D) {
+        case 8: attn_row_8(q, k, v, kv_stride, first, n, D, scale, out); return;
+        case 16: attn_row_16(q, k, v, kv_stride, first, n, D, scale, out); return;
+        case 32: attn_row_32(q, k, v, kv_stride, first, n, D, scale, out); return;
+        case 64: attn_row_64(q, k, v, kv_stride, first, n, D, scale, out); return;
+        case 128: attn_row_128(q, k, v, kv_stride, first, n, D, scale, out); return;
+        default: attn_row_any8(q, k, v, kv_stride, first, n, D, scale, out); return;
+        }
     }
     fm_cpu_kernels_ref()->attn_row(q, k, v, kv_stride, first, n, D, scale, scores, out);
 }

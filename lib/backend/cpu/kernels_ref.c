@@ -62,11 +62,28 @@ static const fm_cpu_kernels ref = {
 
 const fm_cpu_kernels *fm_cpu_kernels_ref(void) { return &ref; }
 
+#if defined(__x86_64__) && defined(FM_HAVE_AVX2)
+#include <cpuid.h>
+
+/* AVX2, FMA and F16C per CPUID, and the OS saving the YMM registers (XCR0
+ * bits 1-2); asked directly because compilers disagree on the names
+ * __builtin_cpu_supports knows. */
+static int cpu_has_avx2_fma_f16c(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, f16c = (c >> 29) & 1, avx = (c >> 28) & 1;
+    if (!fma || !osxsave || !f16c || !avx) return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 6) != 6) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 5) & 1;
+}
+#endif
+
 const fm_cpu_kernels *fm_cpu_kernels_best(void) {
 #if defined(__x86_64__) && defined(FM_HAVE_AVX2)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return fm_cpu_kernels_avx2();
+    if (cpu_has_avx2_fma_f16c()) return fm_cpu_kernels_avx2();
 #endif
     return &ref;
 }
