@@ -206,7 +206,7 @@ static void quantize_q8_0(const float *x, int64_t n, uint8_t *out) {
 static inline float half_at(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);
-    return fm_f16_to_f32(h);
+    return _cvtsh_ss(h); /* F16C: exact, as fm_f16_to_f32 */
 }
 
 /* sum of 32 int8 products w[j] * x[j] as 8 int32 lanes */
@@ -226,22 +226,31 @@ static inline __m256i q4_0_unpack(const uint8_t *qs) {
 
 /* As for floats: two accumulators over alternating blocks, the same for a
  * token alone or in a group of four, so the result does not depend on the batch. */
-#define Q8_ROW_NT(BLOCK_BYTES, SCALE_OF, QUANTS_OF, NT, ROW)                                                            \
+/* One block of weights (wb) against one q8_0 activation block (xb), into accumulator ACC */
+#define Q8_BLOCK(ACC, wb, xb, SCALE_OF, QUANTS_OF)                                                                 \
+    ACC = _mm256_fmadd_ps(_mm256_set1_ps(SCALE_OF(wb) * half_at(xb)),                                              \
+                          _mm256_cvtepi32_ps(dot_i8(QUANTS_OF(wb), _mm256_loadu_si256((const __m256i *)(const void *)((xb) + 2)))), \
+                          ACC)
+
+/* Blocks go to accumulator 0 (even) and 1 (odd), unrolled by two so both
+ * stay in registers. */
+#define Q8_ROW_NT(BLOCK_BYTES, SCALE_OF, QUANTS_OF, NT, ROW)                                                       \
     do {                                                                                                           \
-        __m256 a[NT][2];                                                                                           \
-        for (int k = 0; k < NT; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                                      \
-        for (int64_t b = 0; b < nb; b++) {                                                                         \
+        __m256 a0[NT], a1[NT];                                                                                     \
+        for (int k = 0; k < NT; k++) a0[k] = a1[k] = _mm256_setzero_ps();                                          \
+        int64_t b = 0;                                                                                             \
+        for (; b + 2 <= nb; b += 2) {                                                                              \
             const uint8_t *wb = wr + (size_t)b * BLOCK_BYTES;                                                      \
-            const __m256i wq = QUANTS_OF(wb);                                                                      \
-            const float dw = SCALE_OF(wb);                                                                         \
             for (int k = 0; k < NT; k++) {                                                                         \
                 const uint8_t *xb = xs[k] + (size_t)b * FM_Q8_0_BYTES;                                             \
-                const __m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)(xb + 2));                     \
-                const __m256 d = _mm256_set1_ps(dw * half_at(xb));                                                 \
-                a[k][b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(wq, xq)), a[k][b & 1]);                 \
+                Q8_BLOCK(a0[k], wb, xb, SCALE_OF, QUANTS_OF);                                                      \
+                Q8_BLOCK(a1[k], wb + BLOCK_BYTES, xb + FM_Q8_0_BYTES, SCALE_OF, QUANTS_OF);                        \
             }                                                                                                      \
         }                                                                                                          \
-        for (int k = 0; k < NT; k++) y[(size_t)(t + k) * ys + ROW] = hsum(_mm256_add_ps(a[k][0], a[k][1]));        \
+        if (b < nb)                                                                                                \
+            for (int k = 0; k < NT; k++)                                                                           \
+                Q8_BLOCK(a0[k], wr + (size_t)b * BLOCK_BYTES, xs[k] + (size_t)b * FM_Q8_0_BYTES, SCALE_OF, QUANTS_OF); \
+        for (int k = 0; k < NT; k++) y[(size_t)(t + k) * ys + ROW] = hsum(_mm256_add_ps(a0[k], a1[k]));           \
     } while (0)
 
 /* Four rows against one token, each row's arithmetic as in Q8_ROW_NT. */
@@ -250,21 +259,23 @@ static inline __m256i q4_0_unpack(const uint8_t *qs) {
         const uint8_t *x0 = x + (size_t)t * x_stride;                                                              \
         const uint8_t *wk[4];                                                                                      \
         for (int k = 0; k < 4; k++) wk[k] = (const uint8_t *)w->data + (size_t)(r + k) * w->row_bytes;             \
-        __m256 a[4][2];                                                                                            \
-        for (int k = 0; k < 4; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();                                       \
-        for (int64_t b = 0; b < nb; b++) {                                                                         \
+        __m256 a0[4], a1[4];                                                                                       \
+        for (int k = 0; k < 4; k++) a0[k] = a1[k] = _mm256_setzero_ps();                                           \
+        int64_t b = 0;                                                                                             \
+        for (; b + 2 <= nb; b += 2) {                                                                              \
             const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                    \
-            const __m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)(xb + 2));                         \
-            const float dx = half_at(xb);                                                                          \
             for (int k = 0; k < 4; k++) {                                                                          \
                 const uint8_t *wb = wk[k] + (size_t)b * BLOCK_BYTES;                                               \
-                const __m256 d = _mm256_set1_ps(SCALE_OF(wb) * dx);                                                \
-                a[k][b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(QUANTS_OF(wb), xq)), a[k][b & 1]);      \
+                Q8_BLOCK(a0[k], wb, xb, SCALE_OF, QUANTS_OF);                                                      \
+                Q8_BLOCK(a1[k], wb + BLOCK_BYTES, xb + FM_Q8_0_BYTES, SCALE_OF, QUANTS_OF);                        \
             }                                                                                                      \
         }                                                                                                          \
+        if (b < nb)                                                                                                \
+            for (int k = 0; k < 4; k++)                                                                            \
+                Q8_BLOCK(a0[k], wk[k] + (size_t)b * BLOCK_BYTES, x0 + (size_t)b * FM_Q8_0_BYTES, SCALE_OF, QUANTS_OF); \
         __m256 v[4];                                                                                               \
         float sum[4];                                                                                              \
-        for (int k = 0; k < 4; k++) v[k] = _mm256_add_ps(a[k][0], a[k][1]);                                        \
+        for (int k = 0; k < 4; k++) v[k] = _mm256_add_ps(a0[k], a1[k]);                                            \
         hsum4(v, sum);                                                                                             \
         for (int k = 0; k < 4; k++) y[(size_t)t * ys + r + k] = sum[k];                                            \
     } while (0)
