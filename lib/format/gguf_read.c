@@ -61,19 +61,9 @@ static fm_status rd_str(cursor *c, fm_str *out, const char *what) {
     return FM_STATUS_OK;
 }
 
-static size_t scalar_size(uint32_t type) {
-    switch (type) {
-    case FM_META_U8: case FM_META_I8: case FM_META_BOOL: return 1;
-    case FM_META_U16: case FM_META_I16: return 2;
-    case FM_META_U32: case FM_META_I32: case FM_META_F32: return 4;
-    case FM_META_U64: case FM_META_I64: case FM_META_F64: return 8;
-    default: return 0;
-    }
-}
-
 /* Reads a scalar of `type` at the cursor into m->v. */
 static fm_status rd_scalar(cursor *c, uint32_t type, fm_meta *m, const char *key) {
-    size_t n = scalar_size(type);
+    size_t n = fm_meta_scalar_size(type);
     fm_status s = need(c, n, key);
     if (s) return s;
     const uint8_t *p = c->base + c->off;
@@ -119,7 +109,7 @@ static fm_status skip_array(cursor *c, const char *key, int depth) {
         for (uint64_t i = 0; i < n; i++)
             if ((s = skip_array(c, key, depth + 1))) return s;
     } else {
-        size_t es = scalar_size(et);
+        size_t es = fm_meta_scalar_size(et);
         if (es == 0)
             return fm_error(FM_STATUS_BAD_FORMAT, "'%s': key '%s' has unknown array element type %u",
                             c->path, key, et);
@@ -148,7 +138,7 @@ static fm_status rd_array(cursor *c, fm_meta *m, const char *key) {
         for (uint64_t i = 0; i < m->n; i++)
             if ((s = skip_array(c, key, 1))) return s;
     } else {
-        size_t es = scalar_size(m->elem_type);
+        size_t es = fm_meta_scalar_size(m->elem_type);
         if (es == 0)
             return fm_error(FM_STATUS_BAD_FORMAT, "'%s': key '%s' has unknown array element type %u",
                             c->path, key, m->elem_type);
@@ -174,7 +164,7 @@ static fm_status rd_meta(cursor *c, fm_meta *m) {
     case FM_META_STRING: return rd_str(c, &m->v.s, key);
     case FM_META_ARRAY: return rd_array(c, m, key);
     default:
-        if (scalar_size(m->type) == 0)
+        if (fm_meta_scalar_size(m->type) == 0)
             return fm_error(FM_STATUS_BAD_FORMAT, "'%s': key '%s' has unknown value type %u",
                             c->path, key, m->type);
         return rd_scalar(c, m->type, m, key);

@@ -91,16 +91,6 @@ fm_status fm_gguf_add_str(fm_gguf_writer *w, const char *key, const char *v) {
     return s ? s : put_str(&w->kv, v, strlen(v)) ? FM_STATUS_OK : oom(w);
 }
 
-static size_t scalar_bytes(uint32_t type) {
-    switch (type) {
-    case FM_META_U8: case FM_META_I8: case FM_META_BOOL: return 1;
-    case FM_META_U16: case FM_META_I16: return 2;
-    case FM_META_U32: case FM_META_I32: case FM_META_F32: return 4;
-    case FM_META_U64: case FM_META_I64: case FM_META_F64: return 8;
-    default: return 0;
-    }
-}
-
 fm_status fm_gguf_add_meta(fm_gguf_writer *w, const fm_meta *m) {
     if (w->err) return w->err;
     if (w->header_done) return w->err = fm_error(FM_STATUS_INVALID_ARGUMENT, "metadata after tensor data");
@@ -112,14 +102,14 @@ fm_status fm_gguf_add_meta(fm_gguf_writer *w, const fm_meta *m) {
         ok = put_u32(&w->kv, m->elem_type) && put_u64(&w->kv, m->n);
         if (m->elem_type == FM_META_STRING) {
             for (uint64_t i = 0; i < m->n && ok; i++) ok = put_str(&w->kv, m->strs[i].ptr, m->strs[i].len);
-        } else if (scalar_bytes(m->elem_type) != 0) {
-            ok = ok && put(&w->kv, m->arr, (size_t)m->n * scalar_bytes(m->elem_type));
+        } else if (fm_meta_scalar_size(m->elem_type) != 0) {
+            ok = ok && put(&w->kv, m->arr, (size_t)m->n * fm_meta_scalar_size(m->elem_type));
         } else {
             return w->err = fm_error(FM_STATUS_UNSUPPORTED, "cannot copy nested array '%.*s'", (int)m->key.len,
                                      m->key.ptr);
         }
     } else {
-        const size_t n = scalar_bytes(m->type);
+        const size_t n = fm_meta_scalar_size(m->type);
         uint8_t v[8];
         if (m->type == FM_META_F32) {
             float f = (float)m->v.f;

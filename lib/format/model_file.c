@@ -72,6 +72,16 @@ const fm_tensor_info *fm_model_file_tensor(const fm_model_file *mf, const char *
     return NULL;
 }
 
+size_t fm_meta_scalar_size(uint32_t type) {
+    switch (type) {
+    case FM_META_U8: case FM_META_I8: case FM_META_BOOL: return 1;
+    case FM_META_U16: case FM_META_I16: return 2;
+    case FM_META_U32: case FM_META_I32: case FM_META_F32: return 4;
+    case FM_META_U64: case FM_META_I64: case FM_META_F64: return 8;
+    default: return 0;
+    }
+}
+
 int fm_meta_is_integer_type(uint32_t type) {
     return type <= FM_META_I32 || type == FM_META_U64 || type == FM_META_I64;
 }

@@ -101,6 +101,8 @@ fm_status fm_meta_get_str(const fm_model_file *mf, const char *key, fm_str *out)
 double fm_meta_arr_f64(const fm_meta *m, uint64_t i);
 int64_t fm_meta_arr_i64(const fm_meta *m, uint64_t i);
 int fm_meta_is_integer_type(uint32_t type);
+/* Bytes of a scalar of that type; 0 for strings, arrays and unknown types. */
+size_t fm_meta_scalar_size(uint32_t type);
 int fm_meta_is_float_type(uint32_t type);
 
 int fm_str_eq(fm_str a, const char *b);
