@@ -59,10 +59,12 @@ static float normal(void) {
 typedef struct type_name {
     const char *name;
     uint32_t dtype;
+    uint32_t file_type; /* general.file_type (llama.cpp's llama_ftype) for a file all of this type */
 } type_name;
 
-static const type_name types[] = {{"f32", 0},   {"f16", 1},   {"bf16", 30}, {"q8_0", 8},  {"q4_0", 2},  {"q4_1", 3},
-                                  {"q5_0", 6},  {"q5_1", 7},  {"q4_k", 12}, {"q5_k", 13}, {"q6_k", 14}};
+static const type_name types[] = {{"f32", 0, 0},    {"f16", 1, 1},    {"bf16", 30, 32}, {"q8_0", 8, 7},
+                                  {"q4_0", 2, 2},   {"q4_1", 3, 3},   {"q5_0", 6, 8},   {"q5_1", 7, 9},
+                                  {"q4_k", 12, 14}, {"q5_k", 13, 16}, {"q6_k", 14, 18}};
 
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 
@@ -127,7 +129,7 @@ typedef struct tensor {
 int main(int argc, char **argv) {
     const char *out = NULL, *vocab = NULL;
     shape sh = {64, 2, 4, 2, 160, 2048};
-    uint32_t dtype = 1;
+    uint32_t dtype = 1, file_type = 1;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -164,6 +166,7 @@ int main(int argc, char **argv) {
                 return 2;
             }
             dtype = types[k].dtype;
+            file_type = types[k].file_type;
         } else {
             fprintf(stderr, "fm-mkmodel: unknown option %s\n", a);
             usage(stderr);
@@ -216,7 +219,7 @@ int main(int argc, char **argv) {
     fm_gguf_add_u32(w, "llama.rope.dimension_count", (uint32_t)(E / sh.heads));
     fm_gguf_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     fm_gguf_add_f32(w, "llama.rope.freq_base", 10000.0f);
-    fm_gguf_add_u32(w, "general.file_type", 0);
+    fm_gguf_add_u32(w, "general.file_type", file_type);
     for (size_t i = 0; i < vf->n_meta; i++)
         if (vf->meta[i].key.len > 10 && memcmp(vf->meta[i].key.ptr, "tokenizer.", 10) == 0)
             fm_gguf_add_meta(w, &vf->meta[i]);
