@@ -408,9 +408,24 @@ FM_API uint32_t fm_context_n_ctx(const fm_context *ctx);
  *  One thread per object. Since: 0.1 */
 FM_API fm_status fm_context_truncate(fm_context *ctx, uint32_t n_keep);
 
-/** Changes the number of compute threads (0 = cores). Errors: INVALID_ARGUMENT.
+/** Changes the number of compute threads (0 = cores). Logits never depend
+ *  on the thread count: every output row is computed by one thread, the
+ *  same way whatever the count. Errors: INVALID_ARGUMENT.
  *  One thread per object. Since: 0.1 */
 FM_API fm_status fm_context_set_n_threads(fm_context *ctx, int32_t n_threads);
+
+/** fm_context_set_flags() bits. */
+#define FM_CONTEXT_BATCH_INVARIANT 1u /* a token's logits are bit-identical
+    whether its prompt is decoded in one batch, in chunks or one token at a
+    time: batched prompts use the single-token kernels (no BLAS GEMM), which
+    costs prompt-processing speed (docs/performance.md) */
+
+/** Sets the context's FM_CONTEXT_* flags (0 clears them; the default).
+ *  (A function, not a field of fm_context_params: that struct is returned by
+ *  value from fm_context_default_params(), so it cannot grow.)
+ *  Errors: INVALID_ARGUMENT (unknown bits), UNSUPPORTED (the backend cannot
+ *  honour a flag). One thread per object. Since: 0.2 */
+FM_API fm_status fm_context_set_flags(fm_context *ctx, uint32_t flags);
 
 /** How fm_context_embed() turns per-token hidden states into a vector.
  *  The numbers are GGUF's `<arch>.pooling_type` values. */

@@ -110,6 +110,10 @@ typedef struct fm_backend_init_params {
     int32_t n_batch;    /* most rows per op call */
 } fm_backend_init_params;
 
+/** set_flags() bits: ops must give every row the bits it would get if it
+ *  were the only row of the call (fm_context_set_flags' BATCH_INVARIANT). */
+#define FM_BACKEND_BATCH_INVARIANT 1u
+
 /** A backend. `ctx` in every entry is the backend's own state: libfm
  *  allocates ctx_size zeroed bytes per context and frees them after
  *  release(). Ops return FM_STATUS_OK or an error status; an op that fails
@@ -166,6 +170,9 @@ typedef struct fm_backend_iface {
     /* y[r][i] += row[i] for r < n_rows, i < n (bias add) */
     fm_status (*add_rows)(void *ctx, float *y, const float *row, int32_t n,
                           int32_t n_rows);
+    /* (optional) FM_BACKEND_* behaviour flags for this context; NULL means
+       the backend honours none (asking for one is then UNSUPPORTED) */
+    fm_status (*set_flags)(void *ctx, uint32_t flags);
     /* rope() with positions multiplied by freq_scale (linear RoPE scaling) */
     fm_status (*rope_ext)(void *ctx, float *x, int32_t n_tok, int32_t n_head,
                           int32_t head_dim, int32_t n_rot, const int32_t *pos,

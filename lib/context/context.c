@@ -223,6 +223,19 @@ fm_status fm_context_truncate(fm_context *c, uint32_t n_keep) {
     return FM_STATUS_OK;
 }
 
+fm_status fm_context_set_flags(fm_context *c, uint32_t flags) {
+    fm_error_clear();
+    if (c == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_set_flags: context is NULL");
+    if (flags & ~FM_CONTEXT_BATCH_INVARIANT)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_set_flags: unknown bits %#x", flags);
+    const uint32_t bf = flags & FM_CONTEXT_BATCH_INVARIANT ? FM_BACKEND_BATCH_INVARIANT : 0u;
+    if (c->backend.iface.set_flags == NULL)
+        return bf ? fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot make results batch-invariant",
+                             c->backend.iface.name)
+                  : FM_STATUS_OK;
+    return c->backend.iface.set_flags(c->backend.ctx, bf);
+}
+
 fm_status fm_context_set_n_threads(fm_context *c, int32_t n_threads) {
     fm_error_clear();
     if (c == NULL || n_threads < 0)

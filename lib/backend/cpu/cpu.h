@@ -18,7 +18,14 @@ typedef struct fm_cpu_ctx {
     size_t rowbuf_len;
     uint8_t *actbuf; /* activations in a kernel's format (q8_0), grown on demand */
     size_t actbuf_len;
+    float *blasbuf;  /* f32 weight chunks for the BLAS path */
+    size_t blasbuf_len;
+    int batch_invariant; /* FM_BACKEND_BATCH_INVARIANT: no BLAS */
 } fm_cpu_ctx;
+
+/* Tokens from which a batched matmul goes through BLAS (cpu_blas.c);
+ * measured, see docs/performance.md. */
+#define FM_CPU_BLAS_MIN_TOKENS 32
 
 /* Slice [*lo, *hi) of n items for worker ith of nth. */
 static inline void fm_cpu_slice(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
@@ -32,6 +39,10 @@ int fm_cpu_threads_for(const fm_cpu_ctx *c, int64_t work);
 
 /* One row of a weight as f32 (get_rows and the reference path). */
 void fm_cpu_row_to_f32(const fm_weight *w, int64_t row, float *out);
+
+/* The BLAS path; returns 0 (nothing done) when BLAS is absent or a buffer
+ * cannot be had. */
+int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys);
 
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride);
 fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a);

@@ -44,6 +44,14 @@ static void cpu_release(void *ctx) {
     free(c->scores);
     free(c->rowbuf);
     free(c->actbuf);
+    free(c->blasbuf);
+}
+
+static fm_status cpu_set_flags(void *ctx, uint32_t flags) {
+    fm_cpu_ctx *c = ctx;
+    if (flags & ~FM_BACKEND_BATCH_INVARIANT) return fm_error(FM_STATUS_UNSUPPORTED, "cpu backend: flags %#x", flags);
+    c->batch_invariant = (flags & FM_BACKEND_BATCH_INVARIANT) != 0;
+    return FM_STATUS_OK;
 }
 
 static int cpu_supports_op(void *ctx, fm_op op, int32_t dtype) {
@@ -60,7 +68,7 @@ int fm_cpu_threads_for(const fm_cpu_ctx *c, int64_t work) {
 
 #define CPU_OPS                                                                                                    \
     .struct_size = sizeof(fm_backend_iface), .abi_version = FM_BACKEND_ABI_VERSION, .ctx_size = sizeof(fm_cpu_ctx), \
-    .release = cpu_release, .supports_op = cpu_supports_op, .set_n_threads = cpu_set_n_threads,                   \
+    .release = cpu_release, .supports_op = cpu_supports_op, .set_n_threads = cpu_set_n_threads, .set_flags = cpu_set_flags,                   \
     .matmul = fm_cpu_matmul, .get_rows = fm_cpu_get_rows, .rmsnorm = fm_cpu_rmsnorm, .rope = fm_cpu_rope,          \
     .attention = fm_cpu_attention, .swiglu = fm_cpu_swiglu, .add = fm_cpu_add, .layernorm = fm_cpu_layernorm,      \
     .gelu = fm_cpu_gelu, .add_rows = fm_cpu_add_rows, .rope_ext = fm_cpu_rope_ext

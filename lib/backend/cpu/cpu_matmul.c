@@ -65,6 +65,11 @@ fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n
     fm_cpu_ctx *c = ctx;
     if (!fm_dtype_can_dequantize(w->dtype)) return FM_STATUS_UNSUPPORTED;
     const fm_cpu_kernels *k = c->k;
+    /* long batches (prompts) through BLAS, except for the oracle and when
+     * rows must not depend on the batch */
+    if (k != fm_cpu_kernels_ref() && !c->batch_invariant && n_tok >= FM_CPU_BLAS_MIN_TOKENS &&
+        fm_cpu_blas_matmul(c, w, x, n_tok, y, y_stride))
+        return FM_STATUS_OK;
     matmul_job j = {w, x, n_tok, y, y_stride, NULL, k, NULL, (const uint8_t *)x, (size_t)w->cols * sizeof *x};
     if (w->dtype >= 0 && w->dtype < 36) j.fn = k->matmul[w->dtype];
     if (j.fn != NULL && k->act[w->dtype] == FM_ACT_Q8_0) {

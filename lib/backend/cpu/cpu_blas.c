@@ -1,0 +1,75 @@
+/* Batched matmul through BLAS (OpenBLAS's sgemm): for a prompt of many
+ * tokens, a weight's rows are split across libfm's threads as always; each
+ * thread converts a chunk of its rows to f32 (f32 rows are used in place)
+ * and multiplies all tokens against it with one sgemm. OpenBLAS itself is
+ * kept to one thread (its threads and libfm's would fight for the cores),
+ * so each output row is still computed by one thread, the same way for any
+ * thread count. Activations stay f32 for every weight type: exact math on
+ * the stored weights. Not batch-invariant (sgemm's summation order is not
+ * the single-token kernels'), so FM_BACKEND_BATCH_INVARIANT turns it off. */
+#include <stdlib.h>
+
+#include "cpu.h"
+
+#ifdef FM_HAVE_BLAS
+#include <cblas.h>
+
+#define CHUNK_ROWS 64
+
+typedef struct blas_job {
+    const fm_weight *w;
+    const float *x;
+    int32_t n_tok;
+    float *y;
+    int64_t ys;
+    float *buf; /* CHUNK_ROWS x cols per thread */
+} blas_job;
+
+static void blas_slice(void *arg, int ith, int nth) {
+    const blas_job *j = arg;
+    const fm_weight *w = j->w;
+    /* threads take whole chunks of a fixed grid, so every row meets sgemm
+     * in the same chunk, at the same place, whatever the thread count */
+    int64_t c0, c1;
+    fm_cpu_slice((w->rows + CHUNK_ROWS - 1) / CHUNK_ROWS, ith, nth, &c0, &c1);
+    const int in_place = w->dtype == FM_DTYPE_F32 && ((uintptr_t)w->data & 3) == 0;
+    float *buf = j->buf + (size_t)ith * CHUNK_ROWS * (size_t)w->cols;
+    for (int64_t r0 = c0 * CHUNK_ROWS; r0 < c1 * CHUNK_ROWS && r0 < w->rows; r0 += CHUNK_ROWS) {
+        const int64_t nr = w->rows - r0 < CHUNK_ROWS ? w->rows - r0 : CHUNK_ROWS;
+        const float *wc = buf;
+        if (in_place) wc = (const float *)(const void *)((const uint8_t *)w->data + (size_t)r0 * w->row_bytes);
+        else
+            for (int64_t r = 0; r < nr; r++) fm_cpu_row_to_f32(w, r0 + r, buf + (size_t)r * (size_t)w->cols);
+        /* Y[t][r0 + r] = sum_c X[t][c] * Wc[r][c] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n_tok, (int)nr, (int)w->cols, 1.0f, j->x,
+                    (int)w->cols, wc, (int)w->cols, 0.0f, j->y + r0, (int)j->ys);
+    }
+}
+
+int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys) {
+    if (w->cols > (1 << 24) || w->rows > (1 << 24) || ys > (1 << 30)) return 0;
+    static int single_threaded; /* benign race: every caller stores the same value */
+    if (!single_threaded) {
+#ifdef FM_HAVE_OPENBLAS
+        openblas_set_num_threads(1);
+#endif
+        single_threaded = 1;
+    }
+    const int nth = c->n_threads;
+    const size_t need = (size_t)nth * CHUNK_ROWS * (size_t)w->cols * sizeof(float);
+    if (need > c->blasbuf_len) {
+        float *p = realloc(c->blasbuf, need);
+        if (p == NULL) return 0; /* the kernels need no buffer: fall back */
+        c->blasbuf = p;
+        c->blasbuf_len = need;
+    }
+    blas_job j = {w, x, n_tok, y, ys, c->blasbuf};
+    fm_threadpool_run(c->pool, blas_slice, &j, nth);
+    return 1;
+}
+#else
+int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys) {
+    (void)c, (void)w, (void)x, (void)n_tok, (void)y, (void)ys;
+    return 0;
+}
+#endif
