@@ -14,9 +14,10 @@
 #ifdef FM_HAVE_BLAS
 #include <cblas.h>
 
-#define CHUNK_ROWS 64
+#define CHUNK_ROWS 256
 
 typedef struct blas_job {
+    const fm_cpu_kernels *k;
     const fm_weight *w;
     const float *x;
     int32_t n_tok;
@@ -39,7 +40,12 @@ static void blas_slice(void *arg, int ith, int nth) {
         const float *wc = buf;
         if (in_place) wc = (const float *)(const void *)((const uint8_t *)w->data + (size_t)r0 * w->row_bytes);
         else
-            for (int64_t r = 0; r < nr; r++) fm_cpu_row_to_f32(w, r0 + r, buf + (size_t)r * (size_t)w->cols);
+            for (int64_t r = 0; r < nr; r++) {
+                const uint8_t *src = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_bytes;
+                float *dst = buf + (size_t)r * (size_t)w->cols;
+                if (j->k->row_to_f32 == NULL || !j->k->row_to_f32(w->dtype, src, w->cols, dst))
+                    fm_cpu_row_to_f32(w, r0 + r, dst);
+            }
         /* Y[t][r0 + r] = sum_c X[t][c] * Wc[r][c] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n_tok, (int)nr, (int)w->cols, 1.0f, j->x,
                     (int)w->cols, wc, (int)w->cols, 0.0f, j->y + r0, (int)j->ys);
@@ -63,7 +69,7 @@ int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_
         c->blasbuf = p;
         c->blasbuf_len = need;
     }
-    blas_job j = {w, x, n_tok, y, ys, c->blasbuf};
+    blas_job j = {c->k, w, x, n_tok, y, ys, c->blasbuf};
     fm_threadpool_run(c->pool, blas_slice, &j, nth);
     return 1;
 }
