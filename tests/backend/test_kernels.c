@@ -16,6 +16,7 @@
 
 #include "../common/testutil.h"
 #include "backend/backend.h"
+#include "backend/cpu/kernels.h"
 #include "core/half.h"
 #include "format/dtype.h"
 #include "format/quant.h"
@@ -128,6 +129,7 @@ static void check_attention(int32_t D, int32_t window) {
 
 int main(void) {
     fm_backend_init_params p = {sizeof p, 1, 128, 16};
+    printf("kernel table under test: %s\n", fm_cpu_kernels_select()->name);
     CHECK(fm_backend_inst_init(&ref, "cpu-ref", &p) == FM_STATUS_OK, "cpu-ref");
     for (int i = 0; i < 3; i++) {
         p.n_threads = i + 1;

@@ -49,6 +49,12 @@ const fm_cpu_kernels *fm_cpu_kernels_best(void);
 
 /* Tables per instruction set; NULL where not compiled in. They do not check the CPU. */
 const fm_cpu_kernels *fm_cpu_kernels_avx2(void);
+const fm_cpu_kernels *fm_cpu_kernels_avx512(void); /* AVX-512 F/DQ/BW/VL + VNNI */
+
+/* The table the environment variable FM_KERNELS names ("ref", "avx2",
+ * "avx512vnni") if this CPU runs it, else the best one: lets tests and
+ * benchmarks hold each table to the oracle on one machine. */
+const fm_cpu_kernels *fm_cpu_kernels_select(void);
 
 /* Portable q8_0 activation quantization (d = max|x| / 127, q = x / d
  * rounded to nearest even, d stored as half), shared by the tables that

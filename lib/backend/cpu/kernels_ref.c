@@ -1,5 +1,6 @@
 /* The reference kernels (see kernels.h): portable C, f32 activations. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../core/half.h"
@@ -81,13 +82,40 @@ static int cpu_has_avx2_fma_f16c(void) {
 }
 #endif
 
+#if defined(__x86_64__) && defined(FM_HAVE_AVX512)
+/* AVX-512 F, DQ, BW, VL and VNNI, and the OS saving opmask and ZMM state (XCR0 bits 5-7). */
+static int cpu_has_avx512vnni(void) {
+    unsigned a, b, c, d, xlo, xhi;
+    if (!cpu_has_avx2_fma_f16c()) return 0;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 0xE0) != 0xE0) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 16 & 1) && (b >> 17 & 1) && (b >> 30 & 1) && (b >> 31 & 1) && (c >> 11 & 1);
+}
+#endif
+
 const fm_cpu_kernels *fm_cpu_kernels_best(void) {
+#if defined(__x86_64__) && defined(FM_HAVE_AVX512)
+    if (cpu_has_avx512vnni()) return fm_cpu_kernels_avx512();
+#endif
 #if defined(__x86_64__) && defined(FM_HAVE_AVX2)
     if (cpu_has_avx2_fma_f16c()) return fm_cpu_kernels_avx2();
 #endif
     return &ref;
 }
 
+const fm_cpu_kernels *fm_cpu_kernels_select(void) {
+    const char *want = getenv("FM_KERNELS");
+    if (want != NULL && strcmp(want, "ref") == 0) return &ref;
+#if defined(__x86_64__) && defined(FM_HAVE_AVX2)
+    if (want != NULL && strcmp(want, "avx2") == 0 && cpu_has_avx2_fma_f16c()) return fm_cpu_kernels_avx2();
+#endif
+    return fm_cpu_kernels_best();
+}
+
 #if !defined(FM_HAVE_AVX2)
 const fm_cpu_kernels *fm_cpu_kernels_avx2(void) { return NULL; }
+#endif
+#if !defined(FM_HAVE_AVX512)
+const fm_cpu_kernels *fm_cpu_kernels_avx512(void) { return NULL; }
 #endif
