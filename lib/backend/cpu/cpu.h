@@ -42,6 +42,9 @@ void fm_cpu_row_to_f32(const fm_weight *w, int64_t row, float *out);
 
 /* The BLAS path; returns 0 (nothing done) when BLAS is absent or a buffer
  * cannot be had. */
+/* Keeps OpenBLAS to one thread (libfm's pool does the splitting); called
+ * when a cpu context starts. */
+void fm_cpu_blas_init(void);
 int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys);
 
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride);

@@ -52,15 +52,16 @@ static void blas_slice(void *arg, int ith, int nth) {
     }
 }
 
+void fm_cpu_blas_init(void) {
+#ifdef FM_HAVE_OPENBLAS
+    /* also quiets OpenBLAS's own worker threads, which otherwise spin on
+     * sched_yield beside ours after loading */
+    openblas_set_num_threads(1);
+#endif
+}
+
 int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys) {
     if (w->cols > (1 << 24) || w->rows > (1 << 24) || ys > (1 << 30)) return 0;
-    static int single_threaded; /* benign race: every caller stores the same value */
-    if (!single_threaded) {
-#ifdef FM_HAVE_OPENBLAS
-        openblas_set_num_threads(1);
-#endif
-        single_threaded = 1;
-    }
     const int nth = c->n_threads;
     const size_t need = (size_t)nth * CHUNK_ROWS * (size_t)w->cols * sizeof(float);
     if (need > c->blasbuf_len) {
@@ -74,6 +75,8 @@ int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_
     return 1;
 }
 #else
+void fm_cpu_blas_init(void) {}
+
 int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys) {
     (void)c, (void)w, (void)x, (void)n_tok, (void)y, (void)ys;
     return 0;

@@ -120,6 +120,9 @@ static inline float elem(int32_t dtype, const uint8_t *row, int64_t i) {
         int64_t i = 0;                                                                                             \
         for (; i < n16; i += 16) {                                                                                 \
             const __m256 xa = _mm256_loadu_ps(x0 + i), xb = _mm256_loadu_ps(x0 + i + 8);                           \
+            /* the same place four rows on: hardware prefetchers stop at page ends */                              \
+            if ((i * ESIZE) % 64 == 0)                                                                             \
+                for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(wk[k] + (size_t)i * ESIZE + 4 * w->row_bytes), _MM_HINT_T0); \
             for (int k = 0; k < 4; k++) {                                                                          \
                 a[k][0] = _mm256_fmadd_ps(LOAD(wk[k] + (size_t)i * ESIZE), xa, a[k][0]);                           \
                 a[k][1] = _mm256_fmadd_ps(LOAD(wk[k] + (size_t)(i + 8) * ESIZE), xb, a[k][1]);                     \
@@ -266,6 +269,7 @@ static inline __m256i q4_0_unpack(const uint8_t *qs) {
             const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                    \
             for (int k = 0; k < 4; k++) {                                                                          \
                 const uint8_t *wb = wk[k] + (size_t)b * BLOCK_BYTES;                                               \
+                _mm_prefetch((const char *)(wb + 4 * w->row_bytes), _MM_HINT_T0);                                  \
                 Q8_BLOCK(a0[k], wb, xb, SCALE_OF, QUANTS_OF);                                                      \
                 Q8_BLOCK(a1[k], wb + BLOCK_BYTES, xb + FM_Q8_0_BYTES, SCALE_OF, QUANTS_OF);                        \
             }                                                                                                      \
