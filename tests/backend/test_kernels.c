@@ -89,6 +89,17 @@ static void check_matmul(int32_t dtype, int64_t rows, int64_t cols) {
                 same_threads &= memcmp(&yf[0][(size_t)tk * rows + r], &yf[i][(size_t)tk * rows + r], 4) == 0;
         }
     }
+    /* the table's row converter (the BLAS path's) gives the reference's bits */
+    const fm_cpu_kernels *kt = fm_cpu_kernels_select();
+    int same_rows = 1;
+    float *conv = malloc((size_t)cols * sizeof *conv), *deq = malloc((size_t)cols * sizeof *deq);
+    for (int64_t r = 0; r < rows && kt->row_to_f32; r++)
+        if (kt->row_to_f32(dtype, data + (size_t)r * rb, cols, conv)) {
+            fm_dequantize_row(dtype, data + (size_t)r * rb, cols, deq);
+            same_rows &= memcmp(conv, deq, (size_t)cols * sizeof *conv) == 0;
+        }
+    CHECK(same_rows, "%s: row_to_f32 differs from fm_dequantize_row", t->name);
+    free(conv), free(deq);
     /* batch invariance: each token alone gives the bits it got in the batch */
     for (int tk = 0; tk < T; tk++) {
         CHECK(fast[1].iface.matmul(fast[1].ctx, &w, x + (size_t)tk * (size_t)cols, 1, y1, rows) == FM_STATUS_OK, "m");

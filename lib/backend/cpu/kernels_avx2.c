@@ -456,6 +456,20 @@ static void attn_row(const float *q, const float *k, const float *v, int64_t kv_
 /* f16 and bf16 rows widened 8 at a time (exact); other types are left to
  * the portable dequantizer */
 static int row_to_f32(int32_t dtype, const uint8_t *src, int64_t n, float *dst) {
+    if (dtype == FM_DTYPE_Q8_0 || dtype == FM_DTYPE_Q4_0) { /* d * q, 8 at a time, as the reference computes it */
+        const int q4 = dtype == FM_DTYPE_Q4_0;
+        const size_t bb = q4 ? 18 : 34;
+        for (int64_t b = 0; b < n / 32; b++, src += bb, dst += 32) {
+            const __m256 d = _mm256_set1_ps(half_at(src));
+            const __m256i q = q4 ? q4_0_unpack(src + 2) : _mm256_loadu_si256((const __m256i *)(const void *)(src + 2));
+            const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+            _mm256_storeu_ps(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), d));
+            _mm256_storeu_ps(dst + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d));
+            _mm256_storeu_ps(dst + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), d));
+            _mm256_storeu_ps(dst + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d));
+        }
+        return 1;
+    }
     if (dtype != FM_DTYPE_F16 && dtype != FM_DTYPE_BF16) return 0;
     int64_t i = 0;
     if (dtype == FM_DTYPE_F16)
