@@ -26,6 +26,7 @@ static void usage(FILE *f) {
             "  -r REPS    repetitions after one warm-up run (default 5)\n"
             "  -b BATCH   n_batch for pp (default 512)\n"
             "  --json     one JSON object per test (llama-bench's field names) instead of the table\n"
+            "  --batch-invariant  decode with FM_CONTEXT_BATCH_INVARIANT (what it costs)\n"
             "  --bandwidth  measure the machine's memory read bandwidth (GB/s, 1 GiB buffer, -t threads)\n"
             "Speeds are tokens/s: median, mean and standard deviation over the repetitions.\n");
 }
@@ -149,6 +150,7 @@ int main(int argc, char **argv) {
     const char *path = NULL, *backend = NULL;
     int pp[MAX_LIST] = {512}, n_pp = 1, tg[MAX_LIST] = {128}, n_tg = 1, th[MAX_LIST] = {0}, n_th = 1;
     int reps = 5, n_batch = 512, json = 0, probe = 0;
+    uint32_t ctx_flags = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -159,6 +161,9 @@ int main(int argc, char **argv) {
             continue;
         } else if (!strcmp(a, "--bandwidth")) {
             probe = 1;
+            continue;
+        } else if (!strcmp(a, "--batch-invariant")) {
+            ctx_flags = FM_CONTEXT_BATCH_INVARIANT;
             continue;
         }
         if (v == NULL) {
@@ -225,7 +230,7 @@ int main(int argc, char **argv) {
                 cp.n_threads = th[ti];
                 cp.backend = backend;
                 fm_context *ctx;
-                if ((s = fm_context_new(m, &cp, &ctx))) {
+                if ((s = fm_context_new(m, &cp, &ctx)) || (s = fm_context_set_flags(ctx, ctx_flags))) {
                     fprintf(stderr, "fm-bench: context: %s\n", fm_last_error());
                     rc = 1;
                     break;
