@@ -138,6 +138,20 @@ static void check_attention(int32_t D, int32_t window) {
     free(q), free(k), free(v), free(o1), free(o2);
 }
 
+/* swiglu with the table's exp against the reference's expf */
+static void check_swiglu(void) {
+    enum { N = 1003 };
+    float g[N], u[N], a[N], b[N];
+    for (int i = 0; i < N; i++) g[i] = 40 * rnd(), u[i] = rnd();
+    g[0] = -100, g[1] = 100, g[2] = 0;
+    fm_cpu_kernels_ref()->swiglu(g, u, N, a);
+    fm_cpu_kernels_select()->swiglu(g, u, N, b);
+    double worst = 0;
+    for (int i = 0; i < N; i++) worst = fmax(worst, fabs((double)a[i] - b[i]) / fmax(fabs(a[i]), 1e-3));
+    CHECK(worst < 1e-6, "swiglu: relative %.3g", worst);
+    printf("swiglu max relative |fast - ref| %.2g\n", worst);
+}
+
 int main(void) {
     fm_backend_init_params p = {sizeof p, 1, 128, 16};
     printf("kernel table under test: %s\n", fm_cpu_kernels_select()->name);
@@ -157,6 +171,7 @@ int main(void) {
     const int32_t heads[] = {8, 16, 20, 24, 32, 64, 128};
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) check_attention(heads[i], 0);
     check_attention(16, 7);
+    check_swiglu();
     for (int i = 0; i < 3; i++) fm_backend_inst_release(&fast[i]);
     fm_backend_inst_release(&ref);
     return tu_finish("fast kernels vs the cpu-ref oracle");

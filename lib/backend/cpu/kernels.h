@@ -31,6 +31,8 @@ typedef struct fm_cpu_kernels {
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a x */
     void (*quantize_q8_0)(const float *x, int64_t n, uint8_t *out); /* n multiple of 32 */
+    /* out[i] = silu(gate[i]) * up[i] */
+    void (*swiglu)(const float *gate, const float *up, int64_t n, float *out);
     /* A weight row of n elements as f32; 0 if the table has no converter
      * for dtype (the caller then uses fm_dequantize_row) */
     int (*row_to_f32)(int32_t dtype, const uint8_t *src, int64_t n, float *dst);

@@ -480,6 +480,26 @@ static int row_to_f32(int32_t dtype, const uint8_t *src, int64_t n, float *dst) 
     return 1;
 }
 
+static inline __m256 swiglu8(__m256 g, __m256 u) {
+    const __m256 e = exp8(_mm256_xor_ps(g, _mm256_set1_ps(-0.0f)));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+/* silu(g) * u = g / (1 + e^-g) * u, 8 at a time (exp8's ~2e-7 relative
+ * error); the tail goes through the same lanes, padded, so an element gets
+ * the same bits wherever the batch puts it (batch invariance) */
+static void swiglu(const float *gate, const float *up, int64_t n, float *out) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) {
+        float g[8] = {0}, u[8] = {0}, o[8];
+        memcpy(g, gate + i, (size_t)(n - i) * sizeof *g);
+        memcpy(u, up + i, (size_t)(n - i) * sizeof *u);
+        _mm256_storeu_ps(o, swiglu8(_mm256_loadu_ps(g), _mm256_loadu_ps(u)));
+        memcpy(out + i, o, (size_t)(n - i) * sizeof *o);
+    }
+}
+
 static const fm_cpu_kernels avx2 = {
     .name = "avx2",
     .matmul = {[FM_DTYPE_F32] = matmul_f32, [FM_DTYPE_F16] = matmul_f16, [FM_DTYPE_BF16] = matmul_bf16,
@@ -490,6 +510,7 @@ static const fm_cpu_kernels avx2 = {
     .quantize_q8_0 = quantize_q8_0,
     .attn_row = attn_row,
     .row_to_f32 = row_to_f32,
+    .swiglu = swiglu,
 };
 
 const fm_cpu_kernels *fm_cpu_kernels_avx2(void) { return &avx2; }
