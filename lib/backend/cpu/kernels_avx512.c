@@ -33,6 +33,21 @@ static inline __m256i q4_0_u(const uint8_t *qs) {
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0F));
 }
 
+static inline int u16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return h;
+}
+
+/* lane indices that spread scales (2k, 2k+1) of a converted 8-scale vector
+ * over lanes 0-7 and 8-15 (row k of a four-row group) */
+#define SPREAD(a, b) {a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b}
+static const int32_t spread_idx[4][16] = {SPREAD(0, 1), SPREAD(2, 3), SPREAD(4, 5), SPREAD(6, 7)};
+static __m512i spread[4];
+static void init_spread(void) {
+    for (int k = 0; k < 4; k++) spread[k] = _mm512_loadu_si512(spread_idx[k]);
+}
+
 static inline __m512i pair(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
 
 /* Two activation blocks (68 bytes at xb) as 64 signed bytes. */
@@ -77,11 +92,28 @@ static inline __m512i q8_0_dot(const uint8_t *wb, __m512i xq, __m512i corr) {
             const __m512i corr = NEEDS_CORR ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq) : _mm512_setzero_si512(); \
             const __m512i ncorr = _mm512_sub_epi32(_mm512_setzero_si512(), corr);                                  \
             const __m512 dx = split2(half_at(xb), half_at(xb + FM_Q8_0_BYTES));                                    \
+            __m512 dws[R];                                                                                         \
+            if (R == 4) { /* the 8 weight scales of the 4 rows in one conversion, then spread */                   \
+                __m128i hs = _mm_setzero_si128();                                                                  \
+                hs = _mm_insert_epi16(hs, u16_at(wk[0] + (size_t)b * BLOCK_BYTES), 0);                             \
+                hs = _mm_insert_epi16(hs, u16_at(wk[0] + (size_t)(b + 1) * BLOCK_BYTES), 1);                       \
+                hs = _mm_insert_epi16(hs, u16_at(wk[R > 1 ? 1 : 0] + (size_t)b * BLOCK_BYTES), 2);                 \
+                hs = _mm_insert_epi16(hs, u16_at(wk[R > 1 ? 1 : 0] + (size_t)(b + 1) * BLOCK_BYTES), 3);           \
+                hs = _mm_insert_epi16(hs, u16_at(wk[R > 2 ? 2 : 0] + (size_t)b * BLOCK_BYTES), 4);                 \
+                hs = _mm_insert_epi16(hs, u16_at(wk[R > 2 ? 2 : 0] + (size_t)(b + 1) * BLOCK_BYTES), 5);           \
+                hs = _mm_insert_epi16(hs, u16_at(wk[R > 3 ? 3 : 0] + (size_t)b * BLOCK_BYTES), 6);                 \
+                hs = _mm_insert_epi16(hs, u16_at(wk[R > 3 ? 3 : 0] + (size_t)(b + 1) * BLOCK_BYTES), 7);           \
+                const __m512 d16 = _mm512_castps256_ps512(_mm256_cvtph_ps(hs));                                    \
+                for (int k = 0; k < R; k++) dws[k] = _mm512_permutexvar_ps(spread[k], d16);                        \
+            } else {                                                                                               \
+                for (int k = 0; k < R; k++)                                                                        \
+                    dws[k] = split2(half_at(wk[k] + (size_t)b * BLOCK_BYTES), half_at(wk[k] + (size_t)(b + 1) * BLOCK_BYTES)); \
+            }                                                                                                      \
             for (int k = 0; k < R; k++) {                                                                          \
                 const uint8_t *wb = wk[k] + (size_t)b * BLOCK_BYTES;                                               \
                 /* the same place R rows on: hardware prefetchers stop at page ends */                             \
                 _mm_prefetch((const char *)(wb + (size_t)R * w->row_bytes), _MM_HINT_T0);                          \
-                const __m512 dw = split2(half_at(wb), half_at(wb + BLOCK_BYTES));                                  \
+                const __m512 dw = dws[k];                                                                          \
                 const __m512i s = DOT(wb, xq, ncorr);                                                              \
                 acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), acc[k]);                    \
             }                                                                                                      \
@@ -137,6 +169,7 @@ static fm_cpu_kernels table;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void build(void) {
+    init_spread();
     table = *fm_cpu_kernels_avx2();
     table.name = "avx512vnni";
     table.matmul[FM_DTYPE_Q4_0] = matmul_q4_0;
