@@ -142,35 +142,42 @@ static inline float elem(int32_t dtype, const uint8_t *row, int64_t i) {
         }                                                                                                          \
     } while (0)
 
+/* The loop every matmul kernel here shares: rows four at a time - tokens in
+ * groups of four through ROW_NT(4), the rest through ROWS4 - then the
+ * leftover rows one at a time (ROW_NT(4), then ROW_NT(1)). XT is the type
+ * of an activation row pointer; the trailing arguments go to the row macros. */
+#define MATMUL_DRIVER(XT, ROW_NT, ROWS4, ...)                                                                      \
+    int64_t r = r0;                                                                                                \
+    for (; r + 4 <= r1; r += 4) {                                                                                  \
+        int32_t t = 0;                                                                                             \
+        for (; t + 4 <= n_tok; t += 4)                                                                             \
+            for (int64_t rr = r; rr < r + 4; rr++) {                                                               \
+                const uint8_t *wr = (const uint8_t *)w->data + (size_t)rr * w->row_bytes;                          \
+                XT xs[4];                                                                                          \
+                for (int k = 0; k < 4; k++) xs[k] = (XT)(const void *)(x + (size_t)(t + k) * x_stride);            \
+                ROW_NT(__VA_ARGS__, 4, rr);                                                                        \
+            }                                                                                                      \
+        for (; t < n_tok; t++) ROWS4(__VA_ARGS__);                                                                 \
+    }                                                                                                              \
+    for (; r < r1; r++) {                                                                                          \
+        const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                                   \
+        int32_t t = 0;                                                                                             \
+        for (; t + 4 <= n_tok; t += 4) {                                                                           \
+            XT xs[4];                                                                                              \
+            for (int k = 0; k < 4; k++) xs[k] = (XT)(const void *)(x + (size_t)(t + k) * x_stride);                \
+            ROW_NT(__VA_ARGS__, 4, r);                                                                             \
+        }                                                                                                          \
+        for (; t < n_tok; t++) {                                                                                   \
+            XT xs[1] = {(XT)(const void *)(x + (size_t)t * x_stride)};                                             \
+            ROW_NT(__VA_ARGS__, 1, r);                                                                             \
+        }                                                                                                          \
+    }
+
 #define FLOAT_MATMUL(NAME, LOAD, ESIZE, DTYPE)                                                                     \
     static void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok, \
                      float *y, int64_t ys) {                                                                       \
         const int64_t n = w->cols, n16 = n / 16 * 16, n8 = n / 8 * 8;                                              \
-        int64_t r = r0;                                                                                            \
-        for (; r + 4 <= r1; r += 4) {                                                                              \
-            int32_t t = 0;                                                                                         \
-            for (; t + 4 <= n_tok; t += 4)                                                                         \
-                for (int64_t rr = r; rr < r + 4; rr++) {                                                           \
-                    const uint8_t *wr = (const uint8_t *)w->data + (size_t)rr * w->row_bytes;                      \
-                    const float *xs[4];                                                                            \
-                    for (int k = 0; k < 4; k++) xs[k] = (const float *)(const void *)(x + (size_t)(t + k) * x_stride); \
-                    FLOAT_ROW_NT(LOAD, ESIZE, DTYPE, 4, rr);                                                       \
-                }                                                                                                  \
-            for (; t < n_tok; t++) FLOAT_ROWS4(LOAD, ESIZE, DTYPE);                                                \
-        }                                                                                                          \
-        for (; r < r1; r++) {                                                                                      \
-            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                               \
-            int32_t t = 0;                                                                                         \
-            for (; t + 4 <= n_tok; t += 4) {                                                                       \
-                const float *xs[4];                                                                                \
-                for (int k = 0; k < 4; k++) xs[k] = (const float *)(const void *)(x + (size_t)(t + k) * x_stride); \
-                FLOAT_ROW_NT(LOAD, ESIZE, DTYPE, 4, r);                                                            \
-            }                                                                                                      \
-            for (; t < n_tok; t++) {                                                                               \
-                const float *xs[1] = {(const float *)(const void *)(x + (size_t)t * x_stride)};                    \
-                FLOAT_ROW_NT(LOAD, ESIZE, DTYPE, 1, r);                                                            \
-            }                                                                                                      \
-        }                                                                                                          \
+        MATMUL_DRIVER(const float *, FLOAT_ROW_NT, FLOAT_ROWS4, LOAD, ESIZE, DTYPE)                                \
     }
 
 FLOAT_MATMUL(matmul_f32, load8_f32, 4, FM_DTYPE_F32)
@@ -288,31 +295,7 @@ static inline __m256i q4_0_unpack(const uint8_t *qs) {
     static void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok, \
                      float *y, int64_t ys) {                                                                       \
         const int64_t nb = w->cols / 32;                                                                           \
-        int64_t r = r0;                                                                                            \
-        for (; r + 4 <= r1; r += 4) {                                                                              \
-            int32_t t = 0;                                                                                         \
-            for (; t + 4 <= n_tok; t += 4)                                                                         \
-                for (int64_t rr = r; rr < r + 4; rr++) {                                                           \
-                    const uint8_t *wr = (const uint8_t *)w->data + (size_t)rr * w->row_bytes;                      \
-                    const uint8_t *xs[4];                                                                          \
-                    for (int k = 0; k < 4; k++) xs[k] = x + (size_t)(t + k) * x_stride;                            \
-                    Q8_ROW_NT(BLOCK_BYTES, SCALE_OF, QUANTS_OF, 4, rr);                                            \
-                }                                                                                                  \
-            for (; t < n_tok; t++) Q8_ROWS4(BLOCK_BYTES, SCALE_OF, QUANTS_OF);                                     \
-        }                                                                                                          \
-        for (; r < r1; r++) {                                                                                      \
-            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                               \
-            int32_t t = 0;                                                                                         \
-            for (; t + 4 <= n_tok; t += 4) {                                                                       \
-                const uint8_t *xs[4];                                                                              \
-                for (int k = 0; k < 4; k++) xs[k] = x + (size_t)(t + k) * x_stride;                                \
-                Q8_ROW_NT(BLOCK_BYTES, SCALE_OF, QUANTS_OF, 4, r);                                                 \
-            }                                                                                                      \
-            for (; t < n_tok; t++) {                                                                               \
-                const uint8_t *xs[1] = {x + (size_t)t * x_stride};                                                 \
-                Q8_ROW_NT(BLOCK_BYTES, SCALE_OF, QUANTS_OF, 1, r);                                                 \
-            }                                                                                                      \
-        }                                                                                                          \
+        MATMUL_DRIVER(const uint8_t *, Q8_ROW_NT, Q8_ROWS4, BLOCK_BYTES, SCALE_OF, QUANTS_OF)                      \
     }
 
 #define Q8_0_QUANTS(wb) _mm256_loadu_si256((const __m256i *)(const void *)((wb) + 2))
