@@ -75,6 +75,10 @@ def _load_library():
         "fm_context_free": (None, [ctypes.c_void_p]),
         "fm_context_decode": (ctypes.c_int, [ctypes.c_void_p, _token_p, ctypes.c_size_t, ctypes.c_uint32]),
         "fm_context_logits": (_c_float_p, [ctypes.c_void_p, ctypes.c_int32]),
+        "fm_context_embed": (ctypes.c_int, [ctypes.c_void_p, _token_p, ctypes.c_size_t, ctypes.c_int32,
+                                            ctypes.c_uint32, _c_float_p, ctypes.c_size_t, p(ctypes.c_size_t)]),
+        "fm_model_get_info": (ctypes.c_int64, [ctypes.c_void_p, ctypes.c_int]),
+        "fm_model_arch": (ctypes.c_char_p, [ctypes.c_void_p]),
         "fm_sampler_default_params": (_SamplerParams, []),
         "fm_sampler_new": (ctypes.c_int, [p(_SamplerParams), p(ctypes.c_void_p)]),
         "fm_sampler_sample": (ctypes.c_int, [ctypes.c_void_p, _c_float_p, ctypes.c_int32, _token_p]),
@@ -222,6 +226,44 @@ class Model:
 
     def tokenize(self, text, add_special=True, parse_special=False):
         return self.tokenizer.encode(text, add_special, parse_special)
+
+    _INFO = ("n_vocab", "n_embd", "n_layer", "n_head", "n_head_kv", "n_ctx_train", "n_ff", "n_params",
+             "size_bytes", "is_encoder", "pooling", "n_tensors", "n_meta")
+
+    def info(self):
+        """The model's sizes as a dict (fm_model_get_info), plus its architecture."""
+        d = {name: _lib.fm_model_get_info(self._h, i) for i, name in enumerate(self._INFO)}
+        d["arch"] = _lib.fm_model_arch(self._h).decode()
+        return d
+
+    POOLING = {"model": -1, "none": 0, "mean": 1, "cls": 2, "last": 3}
+
+    def embed(self, text, pooling="model", normalize=False, n_threads=0):
+        """The embedding of `text` as a list of floats (fm_context_embed), or
+        one list per token with pooling="none"."""
+        ids = self.tokenize(text)
+        cp = _lib.fm_context_default_params()
+        cp.n_ctx = max(len(ids), 1)
+        cp.n_threads = n_threads
+        ctx = ctypes.c_void_p()
+        _check(_lib.fm_context_new(self._h, ctypes.byref(cp), ctypes.byref(ctx)))
+        try:
+            arr = (ctypes.c_int32 * len(ids))(*ids)
+            need = ctypes.c_size_t()
+            mode = self.POOLING[pooling]
+            status = _lib.fm_context_embed(ctx, arr, len(ids), mode, 0, None, 0, ctypes.byref(need))
+            if status != _STATUS_BUFFER_TOO_SMALL:
+                _check(status)
+            out = (ctypes.c_float * need.value)()
+            _check(_lib.fm_context_embed(ctx, arr, len(ids), mode, 1 if normalize else 0, out, need.value,
+                                         ctypes.byref(need)))
+        finally:
+            _lib.fm_context_free(ctx)
+        vec = list(out)
+        if pooling == "none":
+            e = self.info()["n_embd"]
+            return [vec[i:i + e] for i in range(0, len(vec), e)]
+        return vec
 
     def detokenize(self, ids):
         return self.tokenizer.decode(ids)

@@ -57,6 +57,27 @@ class TestBinding(unittest.TestCase):
             tok.encode(b"bad \xff utf-8")
         self.assertEqual(cm.exception.status, "FM_STATUS_INVALID_UTF8")
 
+    def test_embeddings(self):
+        # BERT mean pooling equals llama.cpp's reference within its 3e-3 bound
+        import struct
+        with fm.Model(data("models/bert-wpm4k.f32.gguf")) as m:
+            info = m.info()
+            self.assertEqual((info["arch"], info["n_embd"], info["is_encoder"], info["pooling"]), ("bert", 64, 1, 1))
+            got = m.embed("Hello world")
+            with open(data("reference/bert-wpm4k.f32/embeddings_mean.f32"), "rb") as f:
+                want = struct.unpack("<64f", f.read(256))
+            self.assertEqual(len(got), 64)
+            self.assertLess(max(abs(a - b) for a, b in zip(got, want)), 3e-3)
+            unit = m.embed("Hello world", normalize=True)
+            self.assertAlmostEqual(sum(v * v for v in unit), 1.0, places=5)
+            rows = m.embed("Hello world", pooling="none")
+            self.assertEqual((len(rows), len(rows[0])), (5, 64))  # [CLS] hello wor ##ld [SEP]: 5 ids
+            with self.assertRaises(fm.FmError) as e:  # more tokens than its 512 learned positions
+                m.embed("word " * 600)
+            self.assertEqual(e.exception.status, "FM_STATUS_INVALID_ARGUMENT")
+        with fm.Model(data("models/stories260K.gguf")) as m:
+            self.assertEqual(len(m.embed("Once upon a time", pooling="last")), 64)
+
     def test_version(self):
         self.assertRegex(fm.version(), r"^\d+\.\d+\.\d+$")
 
