@@ -90,10 +90,13 @@ static inline void k_scale_min(const uint8_t *s, int j, int *sc, int *mn) {
 
 /* q4_K, 144 bytes per 256: d, dmin (f16), 12 bytes of scales/mins, 128
  * bytes of nibbles. Each 64 elements use 32 bytes: the low nibbles are
- * sub-block 2i, the high nibbles 2i+1; value d*sc*q - dmin*m. */
-static void q4_k(const uint8_t *b, float *y) {
+ * sub-block 2i, the high nibbles 2i+1; value d*sc*q - dmin*m.
+ * q5_K, 176 bytes per 256: the same with 32 bytes of fifth bits (qh) after
+ * the scales: element l of 64-group i takes bit 2i (low nibble) or 2i+1
+ * (high nibble) of byte l. */
+static void k_quant(const uint8_t *b, float *y, int five) {
     const float d = half_at(b), dmin = half_at(b + 2);
-    const uint8_t *sc = b + 4, *q = b + 16;
+    const uint8_t *sc = b + 4, *qh = b + 16, *q = b + (five ? 48 : 16);
     for (int i = 0; i < 4; i++, q += 32, y += 64) {
         int s0, m0, s1, m1;
         k_scale_min(sc, 2 * i, &s0, &m0);
@@ -101,32 +104,16 @@ static void q4_k(const uint8_t *b, float *y) {
         const float d0 = d * (float)s0, o0 = dmin * (float)m0;
         const float d1 = d * (float)s1, o1 = dmin * (float)m1;
         for (int l = 0; l < 32; l++) {
-            y[l] = d0 * (float)(q[l] & 0xF) - o0;
-            y[l + 32] = d1 * (float)(q[l] >> 4) - o1;
-        }
-    }
-}
-
-/* q5_K, 176 bytes per 256: as q4_K plus 32 bytes of fifth bits after the
- * scales: element l of 64-group i takes bit 2i (low nibble) or 2i+1 (high
- * nibble) of byte l. */
-static void q5_k(const uint8_t *b, float *y) {
-    const float d = half_at(b), dmin = half_at(b + 2);
-    const uint8_t *sc = b + 4, *qh = b + 16, *q = b + 48;
-    for (int i = 0; i < 4; i++, q += 32, y += 64) {
-        int s0, m0, s1, m1;
-        k_scale_min(sc, 2 * i, &s0, &m0);
-        k_scale_min(sc, 2 * i + 1, &s1, &m1);
-        const float d0 = d * (float)s0, o0 = dmin * (float)m0;
-        const float d1 = d * (float)s1, o1 = dmin * (float)m1;
-        for (int l = 0; l < 32; l++) {
-            const int lo = (q[l] & 0xF) | ((qh[l] >> (2 * i)) & 1) << 4;
-            const int hi = (q[l] >> 4) | ((qh[l] >> (2 * i + 1)) & 1) << 4;
+            const int lo = (q[l] & 0xF) | (five ? ((qh[l] >> (2 * i)) & 1) << 4 : 0);
+            const int hi = (q[l] >> 4) | (five ? ((qh[l] >> (2 * i + 1)) & 1) << 4 : 0);
             y[l] = d0 * (float)lo - o0;
             y[l + 32] = d1 * (float)hi - o1;
         }
     }
 }
+
+static void q4_k(const uint8_t *b, float *y) { k_quant(b, y, 0); }
+static void q5_k(const uint8_t *b, float *y) { k_quant(b, y, 1); }
 
 /* q6_K, 210 bytes per 256: 128 bytes of low nibbles, 64 bytes of high
  * 2-bit pairs, 16 signed 8-bit scales (one per 16 elements), d (f16) last.

@@ -37,8 +37,7 @@ static fm_status bert_load(fm_model *m) {
         (s = fm_model_bind_vec(m, &m->embd_norm, -1, "token_embd_norm.weight", E, 1)) ||
         (s = fm_model_bind_vec(m, &m->embd_norm_b, -1, "token_embd_norm.bias", E, 1)))
         return s;
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (m->layers == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %d layers", hp->n_layer);
+    if ((s = fm_model_alloc_layers(m))) return s;
     for (int l = 0; l < hp->n_layer; l++) {
         fm_layer *L = &m->layers[l];
         if ((s = fm_model_bind_layer(m, &L->wq, l, "attn_q.weight", E, E)) ||

@@ -13,16 +13,10 @@ static fm_status gpt2_load(fm_model *m) {
     if (s) return s;
     fm_hparams *hp = &m->hp;
     hp->n_rot = 0;
-    const int64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
-    if ((s = fm_model_bind(m, &m->tok_embd, "token_embd.weight", E, V)) ||
-        (s = fm_model_bind(m, &m->pos_embd, "position_embd.weight", E, hp->n_ctx_train)) ||
-        (s = fm_model_bind_vec(m, &m->output_norm, -1, "output_norm.weight", E, 1)) ||
-        (s = fm_model_bind_vec(m, &m->output_norm_b, -1, "output_norm.bias", E, 1)) ||
-        (s = fm_model_bind_opt(m, &m->output, "output.weight", E, V)))
+    const int64_t E = hp->n_embd, F = hp->n_ff;
+    if ((s = fm_model_bind(m, &m->pos_embd, "position_embd.weight", E, hp->n_ctx_train)) ||
+        (s = fm_model_bind_head(m, 1)))
         return s;
-    if (m->output.data == NULL) m->output = m->tok_embd;
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (m->layers == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %d layers", hp->n_layer);
     for (int l = 0; l < hp->n_layer; l++) {
         fm_layer *L = &m->layers[l];
         fm_weight qkv;

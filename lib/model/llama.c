@@ -2,23 +2,14 @@
  * llama2.c's models): pre-RMSNorm blocks of grouped-query attention with
  * RoPE on adjacent pairs and a SwiGLU feed-forward, a final RMSNorm and a
  * tied or separate output matrix. Attention biases are optional. */
-#include <stdlib.h>
-
-#include "../core/error.h"
 #include "model.h"
 
 fm_status fm_llama_bind(fm_model *m, int qkv_bias) {
     const fm_hparams *hp = &m->hp;
-    const int64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
+    const int64_t E = hp->n_embd, F = hp->n_ff;
     const int64_t QD = (int64_t)hp->n_head * hp->head_dim, KVD = (int64_t)hp->n_head_kv * hp->head_dim;
-    fm_status s;
-    if ((s = fm_model_bind(m, &m->tok_embd, "token_embd.weight", E, V)) ||
-        (s = fm_model_bind_vec(m, &m->output_norm, -1, "output_norm.weight", E, 1)) ||
-        (s = fm_model_bind_opt(m, &m->output, "output.weight", E, V)))
-        return s;
-    if (m->output.data == NULL) m->output = m->tok_embd; /* tied */
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (m->layers == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %d layers", hp->n_layer);
+    fm_status s = fm_model_bind_head(m, 0);
+    if (s) return s;
     for (int l = 0; l < hp->n_layer; l++) {
         fm_layer *L = &m->layers[l];
         if ((s = fm_model_bind_vec(m, &L->attn_norm, l, "attn_norm.weight", E, 1)) ||

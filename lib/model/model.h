@@ -112,6 +112,12 @@ fm_status fm_model_bind_opt(fm_model *m, fm_weight *w, const char *name, int64_t
 /* A vector tensor "blk.<layer>.<name>" (layer -1: no prefix) of n floats; NULL in *v if
  * absent and not required. */
 fm_status fm_model_bind_vec(fm_model *m, fm_vec *v, int layer, const char *name, int64_t n, int required);
+/* Allocates m->layers for hp.n_layer blocks. */
+fm_status fm_model_alloc_layers(fm_model *m);
+/* The decoders' embedding and head: token_embd, output_norm (with its bias
+ * if norm_bias), output.weight or, where absent, token_embd (tied); then
+ * allocates the layers. */
+fm_status fm_model_bind_head(fm_model *m, int norm_bias);
 /* Rows [first, first + rows) of w as a weight of its own (fused QKV, gate/up). */
 fm_weight fm_weight_rows(const fm_weight *w, int64_t first, int64_t rows);
 

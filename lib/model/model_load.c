@@ -97,6 +97,23 @@ fm_status fm_model_bind_vec(fm_model *m, fm_vec *v, int layer, const char *name,
     return FM_STATUS_OK;
 }
 
+fm_status fm_model_alloc_layers(fm_model *m) {
+    m->layers = calloc((size_t)m->hp.n_layer, sizeof *m->layers);
+    return m->layers ? FM_STATUS_OK : fm_error(FM_STATUS_NO_MEMORY, "out of memory for %d layers", m->hp.n_layer);
+}
+
+fm_status fm_model_bind_head(fm_model *m, int norm_bias) {
+    const int64_t E = m->hp.n_embd, V = m->hp.n_vocab;
+    fm_status s;
+    if ((s = fm_model_bind(m, &m->tok_embd, "token_embd.weight", E, V)) ||
+        (s = fm_model_bind_vec(m, &m->output_norm, -1, "output_norm.weight", E, 1)) ||
+        (norm_bias && (s = fm_model_bind_vec(m, &m->output_norm_b, -1, "output_norm.bias", E, 1))) ||
+        (s = fm_model_bind_opt(m, &m->output, "output.weight", E, V)))
+        return s;
+    if (m->output.data == NULL) m->output = m->tok_embd; /* tied */
+    return fm_model_alloc_layers(m);
+}
+
 fm_weight fm_weight_rows(const fm_weight *w, int64_t first, int64_t rows) {
     fm_weight v = *w;
     v.data = (const uint8_t *)w->data + (size_t)first * w->row_bytes;

@@ -17,15 +17,9 @@ static fm_status phi3_load(fm_model *m) {
      * long as the context never masks anything */
     if ((s = fm_model_key_u32(m, "attention.sliding_window", 0, &hp->n_swa))) return s;
     if (hp->n_swa < 0) return fm_error(FM_STATUS_BAD_FORMAT, "phi3.attention.sliding_window %d", hp->n_swa);
-    const int64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
+    const int64_t E = hp->n_embd, F = hp->n_ff;
     const int64_t QD = (int64_t)hp->n_head * hp->head_dim, KVD = (int64_t)hp->n_head_kv * hp->head_dim;
-    if ((s = fm_model_bind(m, &m->tok_embd, "token_embd.weight", E, V)) ||
-        (s = fm_model_bind_vec(m, &m->output_norm, -1, "output_norm.weight", E, 1)) ||
-        (s = fm_model_bind_opt(m, &m->output, "output.weight", E, V)))
-        return s;
-    if (m->output.data == NULL) m->output = m->tok_embd;
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (m->layers == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %d layers", hp->n_layer);
+    if ((s = fm_model_bind_head(m, 0))) return s;
     for (int l = 0; l < hp->n_layer; l++) {
         fm_layer *L = &m->layers[l];
         fm_weight qkv, gate_up;

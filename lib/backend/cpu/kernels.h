@@ -29,7 +29,6 @@ typedef struct fm_cpu_kernels {
     fm_matmul_rows_fn matmul[36];    /* by fm_dtype; NULL: the reference path */
     uint8_t act[36];                 /* FM_ACT_* each matmul reads */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
-    void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a x */
     void (*quantize_q8_0)(const float *x, int64_t n, uint8_t *out); /* n multiple of 32 */
     /* out[i] = silu(gate[i]) * up[i] */
     void (*swiglu)(const float *gate, const float *up, int64_t n, float *out);

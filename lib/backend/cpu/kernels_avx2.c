@@ -51,13 +51,6 @@ static float dot_f32(const float *a, const float *b, int64_t n) {
     return s;
 }
 
-static void axpy_f32(float *y, float a, const float *x, int64_t n) {
-    const __m256 va = _mm256_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
 /* ---- float weights: a row against up to 4 tokens ----------------------- */
 
 /* 8 weights at p as floats, for each float weight type */
@@ -489,7 +482,6 @@ static const fm_cpu_kernels avx2 = {
                [FM_DTYPE_Q8_0] = matmul_q8_0, [FM_DTYPE_Q4_0] = matmul_q4_0},
     .act = {[FM_DTYPE_Q8_0] = FM_ACT_Q8_0, [FM_DTYPE_Q4_0] = FM_ACT_Q8_0},
     .dot_f32 = dot_f32,
-    .axpy_f32 = axpy_f32,
     .quantize_q8_0 = quantize_q8_0,
     .attn_row = attn_row,
     .row_to_f32 = row_to_f32,

@@ -60,7 +60,6 @@ static void swiglu(const float *gate, const float *up, int64_t n, float *out) {
 static const fm_cpu_kernels ref = {
     .name = "ref",
     .dot_f32 = dot_f32,
-    .axpy_f32 = axpy_f32,
     .quantize_q8_0 = fm_quantize_q8_0_ref,
     .attn_row = attn_row,
     .swiglu = swiglu,
