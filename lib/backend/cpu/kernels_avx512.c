@@ -162,14 +162,132 @@ static inline __m512i q8_0_dot_last(const uint8_t *wb, __m512i xq, __m512i corr)
         }                                                                                                          \
     }
 
-VNNI_MATMUL(matmul_q4_0, 18, q4_0_dot, 1)
+VNNI_MATMUL(matmul_q4_0_plain, 18, q4_0_dot, 1)
 VNNI_MATMUL(matmul_q8_0, 34, q8_0_dot, 0)
+
+/* ---- q4_0 with re-laid activations --------------------------------------
+ * Generation reads every q4_0 byte once per token, so the work per weight
+ * byte sets the speed. Two blocks loaded back to back as 32 raw bytes give
+ * [lo nibbles b0 | lo b1 | hi b0 | hi b1] after one shift, one insert and
+ * one mask; the token's activations are re-laid once per call to match
+ * (per block pair: x0[0..15] x1[0..15] x0[16..31] x1[16..31]), so no
+ * weight byte is shuffled. The pair's two weight scales of four rows are
+ * gathered through general registers (no vector inserts), multiplied by
+ * the activation scales in one go and spread per row with one permute.
+ * Lanes 0-3 and 8-11 belong to the first block, 4-7 and 12-15 to the
+ * second; every (row, token) is computed the same way alone or in a group. */
+
+#define Q4P_STACK_PAIRS 512 /* rows up to 32768 columns re-lay on the stack */
+
+typedef struct q4p_x {
+    uint8_t *q;  /* 64 bytes per pair */
+    float *d;    /* two activation scales per pair */
+} q4p_x;
+
+static void q4p_relay(const uint8_t *x0, int64_t np, q4p_x *o) {
+    for (int64_t p = 0; p < np; p++) {
+        const uint8_t *a = x0 + (size_t)(2 * p) * FM_Q8_0_BYTES, *b = a + FM_Q8_0_BYTES;
+        const __m128i a0 = _mm_loadu_si128((const __m128i *)(const void *)(a + 2));
+        const __m128i a1 = _mm_loadu_si128((const __m128i *)(const void *)(a + 18));
+        const __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
+        const __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(b + 18));
+        _mm256_store_si256((__m256i *)(void *)(o->q + 64 * p), _mm256_set_m128i(b0, a0));
+        _mm256_store_si256((__m256i *)(void *)(o->q + 64 * p + 32), _mm256_set_m128i(b1, a1));
+        o->d[2 * p] = half_at(a);
+        o->d[2 * p + 1] = half_at(b);
+    }
+}
+
+/* lanes of an 8-scale vector [r0b0 r0b1 r1b0 r1b1 ...] to row k's layout */
+#define Q4P_SPREAD(a, b) {a, a, a, a, b, b, b, b, a, a, a, a, b, b, b, b}
+static const int32_t q4p_spread_idx[4][16] = {Q4P_SPREAD(0, 1), Q4P_SPREAD(2, 3), Q4P_SPREAD(4, 5), Q4P_SPREAD(6, 7)};
+static __m512i q4p_spread[4];
+
+static inline uint64_t scales2(const uint8_t *wb) { return (uint64_t)u16_at(wb) | (uint64_t)u16_at(wb + 18) << 16; }
+
+/* One token against rows r..r+R-1 (R = 4 or 1), block pairs only. */
+#define Q4P_ROWS(R)                                                                                                \
+    do {                                                                                                           \
+        const uint8_t *wk[R];                                                                                      \
+        for (int k = 0; k < R; k++) wk[k] = (const uint8_t *)w->data + (size_t)(r + k) * w->row_bytes;             \
+        __m512 acc[R];                                                                                             \
+        for (int k = 0; k < R; k++) acc[k] = _mm512_setzero_ps();                                                  \
+        for (int64_t p = 0; p < np; p++) {                                                                         \
+            const __m512i xq = _mm512_load_si512((const void *)(xs.q + 64 * p));                                  \
+            const __m512i ncorr = _mm512_sub_epi32(                                                                \
+                _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq));     \
+            double dxx;                                                                                            \
+            memcpy(&dxx, xs.d + 2 * p, sizeof dxx);                                                                \
+            const __m256 dx8 = _mm256_castpd_ps(_mm256_set1_pd(dxx));                                              \
+            const size_t o = (size_t)p * 36;                                                                       \
+            uint64_t s01 = scales2(wk[0] + o), s23 = 0;                                                            \
+            if (R > 1) s01 |= scales2(wk[R > 1 ? 1 : 0] + o) << 32;                                                \
+            if (R > 2) s23 = scales2(wk[R > 2 ? 2 : 0] + o) | scales2(wk[R > 3 ? 3 : 0] + o) << 32;                \
+            const __m256 d8 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_set_epi64x((long long)s23, (long long)s01)), dx8); \
+            for (int k = 0; k < R; k++) {                                                                          \
+                const uint8_t *wb = wk[k] + o;                                                                     \
+                _mm_prefetch((const char *)(wb + (size_t)R * w->row_bytes), _MM_HINT_T0);                          \
+                const __m256i raw = _mm256_inserti128_si256(                                                       \
+                    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(wb + 2))),              \
+                    _mm_loadu_si128((const __m128i *)(const void *)(wb + 20)), 1);                                 \
+                const __m512i q = _mm512_and_si512(                                                                \
+                    _mm512_inserti64x4(_mm512_castsi256_si512(raw), _mm256_srli_epi16(raw, 4), 1),                 \
+                    _mm512_set1_epi8(0x0F));                                                                       \
+                const __m512i sum = _mm512_dpbusd_epi32(ncorr, q, xq);                                             \
+                const __m512 dw = _mm512_permutexvar_ps(q4p_spread[k], _mm512_castps256_ps512(d8));               \
+                acc[k] = _mm512_fmadd_ps(dw, _mm512_cvtepi32_ps(sum), acc[k]);                                     \
+            }                                                                                                      \
+        }                                                                                                          \
+        if (nb % 2) { /* the last block alone, as the plain kernel does it */                                     \
+            const int64_t b = nb - 1;                                                                              \
+            const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                    \
+            const __m512i xq0 = _mm512_inserti64x4(                                                                \
+                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(xb + 2))),               \
+                _mm256_setzero_si256(), 1);                                                                        \
+            const __m512i ncorr = _mm512_sub_epi32(                                                                \
+                _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq0));    \
+            const __m512 dx = split2(half_at(xb), 0.0f);                                                           \
+            for (int k = 0; k < R; k++) {                                                                          \
+                const uint8_t *wb = wk[k] + (size_t)b * 18;                                                        \
+                const __m512 dw = split2(half_at(wb), 0.0f);                                                       \
+                const __m512i sum = q4_0_dot_last(wb, xq0, ncorr);                                                 \
+                acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(sum), acc[k]);                  \
+            }                                                                                                      \
+        }                                                                                                          \
+        for (int k = 0; k < R; k++) y[(size_t)t * ys + r + k] = hsum512(acc[k]);                                   \
+    } while (0)
+
+static void matmul_q4_0(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok,
+                        float *y, int64_t ys) {
+    const int64_t nb = w->cols / 32, np = nb / 2;
+    _Alignas(64) uint8_t qbuf[Q4P_STACK_PAIRS * 64];
+    float dbuf[Q4P_STACK_PAIRS * 2];
+    q4p_x xs = {qbuf, dbuf};
+    void *heap = NULL;
+    if (np > Q4P_STACK_PAIRS) {
+        heap = aligned_alloc(64, ((size_t)np * 72 + 63) / 64 * 64);
+        if (heap == NULL) {
+            matmul_q4_0_plain(w, r0, r1, x, x_stride, n_tok, y, ys);
+            return;
+        }
+        xs = (q4p_x){heap, (float *)(void *)((uint8_t *)heap + (size_t)np * 64)};
+    }
+    for (int32_t t = 0; t < n_tok; t++) {
+        const uint8_t *x0 = x + (size_t)t * x_stride;
+        q4p_relay(x0, np, &xs);
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4) Q4P_ROWS(4);
+        for (; r < r1; r++) Q4P_ROWS(1);
+    }
+    free(heap);
+}
 
 static fm_cpu_kernels table;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void build(void) {
     init_spread();
+    for (int k = 0; k < 4; k++) q4p_spread[k] = _mm512_loadu_si512(q4p_spread_idx[k]);
     table = *fm_cpu_kernels_avx2();
     table.name = "avx512vnni";
     table.matmul[FM_DTYPE_Q4_0] = matmul_q4_0;
