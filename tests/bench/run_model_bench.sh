@@ -8,6 +8,10 @@ set -euo pipefail
 build=$(cd "$1" && pwd) reps=$2
 shift 2
 threads=${THREADS:-2} pp=${PP:-512} tg=${TG:-128}
+# libfm calls OpenBLAS single-threaded from its own threads; OpenBLAS's
+# threaded build would otherwise start workers at load that spin on
+# sched_yield for ~0.1 s beside the run (up to a third off a short one).
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
 for t in $threads; do "$build/examples/fm-bench" --bandwidth -t "$t" -r 3; done
 for m in "$@"; do

@@ -6,6 +6,10 @@
 set -euo pipefail
 build=$(cd "$1" && pwd) data=$(cd "$2" && pwd) reps=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
+# libfm calls OpenBLAS single-threaded from its own threads; OpenBLAS's
+# threaded build would otherwise start workers at load that spin on
+# sched_yield for ~0.1 s beside the run (up to a third off a short one).
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; single thread"
 FM_TEST_DATA="$data" "$build/tests/bench_tokenizer" -r "$reps"
 mkdir -p "$build/npm"
