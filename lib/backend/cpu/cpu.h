@@ -20,11 +20,14 @@ typedef struct fm_cpu_ctx {
     size_t actbuf_len;
     float *blasbuf;  /* f32 weight chunks for the BLAS path */
     size_t blasbuf_len;
+    uint8_t *gemmbuf; /* the 8-bit GEMM's activation scales and sums, and per-thread packs */
+    size_t gemmbuf_len;
     int batch_invariant; /* FM_BACKEND_BATCH_INVARIANT: no BLAS */
 } fm_cpu_ctx;
 
-/* Tokens from which a batched matmul goes through BLAS (cpu_blas.c);
- * measured, see docs/performance.md. */
+/* Tokens from which a batched matmul goes through BLAS (cpu_blas.c), or
+ * the table's 8-bit GEMM where it has one; measured, see
+ * docs/performance.md. */
 #define FM_CPU_BLAS_MIN_TOKENS 32
 
 /* Slice [*lo, *hi) of n items for worker ith of nth. */

@@ -46,6 +46,7 @@ static void cpu_release(void *ctx) {
     free(c->rowbuf);
     free(c->actbuf);
     free(c->blasbuf);
+    free(c->gemmbuf);
 }
 
 static fm_status cpu_set_flags(void *ctx, uint32_t flags) {

@@ -7,7 +7,9 @@
  * thread the same way for any thread count; each row meets every token
  * while it is in cache. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "../../core/half.h"
 #include "../../format/quant.h"
 #include "cpu.h"
 
@@ -61,22 +63,83 @@ static int grow(void **buf, size_t *len, size_t need) {
     return 1;
 }
 
+/* Quantizes n_tok activation rows to q8_0 blocks in c->actbuf; returns the
+ * row stride, 0 when out of memory. */
+static size_t quantize_acts(fm_cpu_ctx *c, int64_t cols, const float *x, int32_t n_tok) {
+    const size_t stride = (size_t)(cols / 32) * FM_Q8_0_BYTES;
+    if (!grow((void **)&c->actbuf, &c->actbuf_len, stride * (size_t)n_tok)) return 0;
+    for (int32_t t = 0; t < n_tok; t++)
+        c->k->quantize_q8_0(x + (size_t)t * (size_t)cols, cols, c->actbuf + (size_t)t * stride);
+    return stride;
+}
+
+typedef struct gemm_job {
+    const fm_weight *w;
+    fm_gemm_rows_fn fn;
+    const uint8_t *x;
+    size_t x_stride;
+    const float *xd;
+    const int32_t *xsum;
+    int32_t n_tok;
+    float *y;
+    int64_t ys;
+    uint8_t *packs;
+    size_t pack_bytes;
+} gemm_job;
+
+static void gemm_slice(void *arg, int ith, int nth) {
+    const gemm_job *j = arg;
+    int64_t lo, hi;
+    fm_cpu_slice(j->w->rows, ith, nth, &lo, &hi);
+    if (lo < hi)
+        j->fn(j->w, lo, hi, j->x, j->x_stride, j->xd, j->xsum, j->n_tok, j->y, j->ys,
+              j->packs + (size_t)ith * j->pack_bytes);
+}
+
+/* A prompt through the table's 8-bit GEMM: activations to q8_0 with each
+ * block's scale and quant sum, then rows split across threads. Returns 0
+ * (nothing done) when a buffer cannot be had. */
+static int gemm_matmul(fm_cpu_ctx *c, fm_gemm_rows_fn fn, const fm_weight *w, const float *x, int32_t n_tok, float *y,
+                       int64_t ys) {
+    const int64_t nb = w->cols / 32;
+    const size_t stride = quantize_acts(c, w->cols, x, n_tok);
+    if (stride == 0) return 0;
+    const int nth = fm_cpu_threads_for(c, w->rows * w->cols * (int64_t)n_tok);
+    const size_t sums = (size_t)nb * (size_t)n_tok, pack = fm_gemm_pack_bytes(w->cols);
+    if (!grow((void **)&c->gemmbuf, &c->gemmbuf_len, sums * 8 + (size_t)nth * pack)) return 0;
+    float *xd = (float *)(void *)c->gemmbuf;
+    int32_t *xsum = (int32_t *)(void *)(c->gemmbuf + sums * 4);
+    for (size_t i = 0; i < sums; i++) {
+        const uint8_t *blk = c->actbuf + (i / (size_t)nb) * stride + (i % (size_t)nb) * FM_Q8_0_BYTES;
+        uint16_t h;
+        memcpy(&h, blk, 2);
+        xd[i] = fm_f16_to_f32(h);
+        int32_t s = 0;
+        for (int e = 0; e < 32; e++) s += (int8_t)blk[2 + e];
+        xsum[i] = s;
+    }
+    gemm_job j = {w, fn, c->actbuf, stride, xd, xsum, n_tok, y, ys, c->gemmbuf + sums * 8, pack};
+    fm_threadpool_run(c->pool, gemm_slice, &j, nth);
+    return 1;
+}
+
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride) {
     fm_cpu_ctx *c = ctx;
     if (!fm_dtype_can_dequantize(w->dtype)) return FM_STATUS_UNSUPPORTED;
     const fm_cpu_kernels *k = c->k;
-    /* long batches (prompts) through BLAS, except for the oracle and when
-     * rows must not depend on the batch */
-    if (k != fm_cpu_kernels_ref() && !c->batch_invariant && n_tok >= FM_CPU_BLAS_MIN_TOKENS &&
-        fm_cpu_blas_matmul(c, w, x, n_tok, y, y_stride))
-        return FM_STATUS_OK;
+    /* long batches (prompts) through the table's 8-bit GEMM or BLAS, except
+     * for the oracle and when rows must not depend on the batch */
+    if (k != fm_cpu_kernels_ref() && !c->batch_invariant && n_tok >= FM_CPU_BLAS_MIN_TOKENS) {
+        fm_gemm_rows_fn g = w->dtype >= 0 && w->dtype < 36 ? k->gemm[w->dtype] : NULL;
+        if (g != NULL && gemm_matmul(c, g, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
+        if (fm_cpu_blas_matmul(c, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
+    }
     matmul_job j = {w, x, n_tok, y, y_stride, NULL, k, NULL, (const uint8_t *)x, (size_t)w->cols * sizeof *x};
     if (w->dtype >= 0 && w->dtype < 36) j.fn = k->matmul[w->dtype];
     if (j.fn != NULL && k->act[w->dtype] == FM_ACT_Q8_0) {
         /* activations to q8_0 blocks once, for every row to read */
-        j.x_stride = (size_t)(w->cols / 32) * FM_Q8_0_BYTES;
-        if (!grow((void **)&c->actbuf, &c->actbuf_len, j.x_stride * (size_t)n_tok)) return FM_STATUS_NO_MEMORY;
-        for (int32_t t = 0; t < n_tok; t++) k->quantize_q8_0(x + (size_t)t * (size_t)w->cols, w->cols, c->actbuf + (size_t)t * j.x_stride);
+        j.x_stride = quantize_acts(c, w->cols, x, n_tok);
+        if (j.x_stride == 0) return FM_STATUS_NO_MEMORY;
         j.xs = c->actbuf;
     }
     int nth = fm_cpu_threads_for(c, w->rows * w->cols * (int64_t)n_tok);

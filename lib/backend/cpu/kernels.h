@@ -24,10 +24,24 @@ enum { FM_ACT_F32 = 0, FM_ACT_Q8_0 = 1 };
 typedef void (*fm_matmul_rows_fn)(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride,
                                   int32_t n_tok, float *y, int64_t ys);
 
+/* Prompt-sized products for 8-bit paths: y[t * ys + r] for rows r0 <= r <
+ * r1 and every token; x holds q8_0 activation blocks (x_stride apart), xd
+ * and xsum each block's scale and sum of quants (xd[t * nb + b], nb =
+ * cols / 32); pack is the calling thread's scratch of fm_gemm_pack_bytes.
+ * Each (row, token) is computed the same way whatever the rows and tokens
+ * around it, so results do not depend on the thread count. */
+typedef void (*fm_gemm_rows_fn)(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride,
+                                const float *xd, const int32_t *xsum, int32_t n_tok, float *y, int64_t ys,
+                                uint8_t *pack);
+
+/* Scratch bytes a gemm kernel needs per thread for rows of `cols` columns. */
+static inline size_t fm_gemm_pack_bytes(int64_t cols) { return (size_t)(cols / 32) * 576; }
+
 typedef struct fm_cpu_kernels {
     const char *name;                /* "ref", "avx2", "avx512" */
     fm_matmul_rows_fn matmul[36];    /* by fm_dtype; NULL: the reference path */
     uint8_t act[36];                 /* FM_ACT_* each matmul reads */
+    fm_gemm_rows_fn gemm[36];        /* by fm_dtype, for prompts; NULL: BLAS or matmul */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*quantize_q8_0)(const float *x, int64_t n, uint8_t *out); /* n multiple of 32 */
     /* out[i] = silu(gate[i]) * up[i] */
