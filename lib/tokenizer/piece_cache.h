@@ -20,7 +20,10 @@ typedef struct fm_piece_slot {
     uint64_t head;    /* first 8 bytes of the key */
     uint32_t len;     /* 0: empty */
     uint32_t key_off; /* key bytes in keys */
-    uint32_t ids_off; /* ids in ids */
+    union {
+        uint32_t ids_off; /* ids in ids */
+        fm_token id;      /* n == 1: the id itself (most pieces), no second load */
+    } u;
     uint32_t n;
 } fm_piece_slot;
 
@@ -57,7 +60,7 @@ static inline const fm_token *fm_piece_cache_get(const fm_piece_cache *c, const 
     const fm_piece_slot *e = fm_piece_cache_find(c, s, n);
     if (e->len == 0) return NULL;
     *count = e->n;
-    return c->ids + e->ids_off;
+    return e->n == 1 ? &e->u.id : c->ids + e->u.ids_off;
 }
 
 static inline void fm_piece_cache_free(fm_piece_cache *c) {
@@ -101,18 +104,20 @@ static inline int fm_piece_cache_reserve(void **p, size_t *cap, size_t need, siz
 static inline void fm_piece_cache_put(fm_piece_cache *c, const char *s, size_t n, const fm_token *ids, size_t n_ids) {
     if (c->slots == NULL || n == 0 || n > FM_PIECE_CACHE_KEY) return;
     if (c->used * 2 >= c->mask + 1 && !fm_piece_cache_grow(c)) return;
+    const size_t n_stored = n_ids == 1 ? 0 : n_ids;
     if (!fm_piece_cache_reserve((void **)&c->keys, &c->keys_cap, c->keys_n + n, 1) ||
-        !fm_piece_cache_reserve((void **)&c->ids, &c->ids_cap, c->ids_n + n_ids + 1, sizeof *c->ids))
+        !fm_piece_cache_reserve((void **)&c->ids, &c->ids_cap, c->ids_n + n_stored + 1, sizeof *c->ids))
         return;
     fm_piece_slot *e = fm_piece_cache_find(c, s, n);
     if (e->len != 0) return;
     memcpy(c->keys + c->keys_n, s, n);
-    memcpy(c->ids + c->ids_n, ids, n_ids * sizeof *ids);
     uint64_t head = 0;
     memcpy(&head, s, n < 8 ? n : 8);
-    *e = (fm_piece_slot){head, (uint32_t)n, (uint32_t)c->keys_n, (uint32_t)c->ids_n, (uint32_t)n_ids};
+    *e = (fm_piece_slot){head, (uint32_t)n, (uint32_t)c->keys_n, {(uint32_t)c->ids_n}, (uint32_t)n_ids};
+    if (n_ids == 1) e->u.id = ids[0];
+    else memcpy(c->ids + c->ids_n, ids, n_ids * sizeof *ids);
     c->keys_n += n;
-    c->ids_n += n_ids;
+    c->ids_n += n_stored;
     c->used++;
 }
 

@@ -10,6 +10,20 @@
 
 #include "unicode.h"
 
+/* 256-entry byte tables from a test on the byte (the start tables at the end,
+ * the ASCII halves of character classes). */
+#define ROW16(P, b)                                                                                                 \
+    P((b) + 0), P((b) + 1), P((b) + 2), P((b) + 3), P((b) + 4), P((b) + 5), P((b) + 6), P((b) + 7), P((b) + 8),       \
+        P((b) + 9), P((b) + 10), P((b) + 11), P((b) + 12), P((b) + 13), P((b) + 14), P((b) + 15)
+#define BYTE_TABLE(P)                                                                                               \
+    {ROW16(P, 0x00), ROW16(P, 0x10), ROW16(P, 0x20), ROW16(P, 0x30), ROW16(P, 0x40), ROW16(P, 0x50),            \
+     ROW16(P, 0x60), ROW16(P, 0x70), ROW16(P, 0x80), ROW16(P, 0x90), ROW16(P, 0xA0), ROW16(P, 0xB0),            \
+     ROW16(P, 0xC0), ROW16(P, 0xD0), ROW16(P, 0xE0), ROW16(P, 0xF0)}
+
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define IS_ALPHA(c) (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
+#define IS_LEAD(c) ((c) >= 0xC0)
+
 /* ---- reading characters ------------------------------------------------ */
 
 typedef struct ch {
@@ -281,23 +295,42 @@ static int is_punct_default(const uint8_t *s, size_t p, size_t b) {
     return s[p] < 0x80 ? ascii_punct(s[p], 0) : (at(s, p, b).cls & FM_UC_P) != 0;
 }
 
-/* X+ for a character test X */
-static fm_match run_of(const uint8_t *s, size_t b, size_t p, int (*is)(const uint8_t *, size_t, size_t)) {
+/* X+ for a character test X; `ascii` is X on ASCII bytes (no call there) */
+static fm_match run_of(const uint8_t *s, size_t b, size_t p, int (*is)(const uint8_t *, size_t, size_t),
+                       const uint8_t *ascii) {
     size_t q = p;
-    while (q < b && is(s, q, b)) q += at(s, q, b).len;
+    for (;;) {
+        while (q < b && s[q] < 0x80 && ascii[s[q]]) q++;
+        if (q >= b || s[q] < 0x80 || !is(s, q, b)) break;
+        q += at(s, q, b).len;
+    }
     return q > p ? hit(q - p) : miss_until(s, p, b, is);
 }
+
+/* ASCII punctuation per Unicode (P*), and the symbols the regexes add */
+#define ASCII_P(c)                                                                                                  \
+    ((c) == '!' || (c) == '"' || (c) == '#' || (c) == '%' || (c) == '&' || (c) == '\'' || (c) == '(' ||              \
+     (c) == ')' || (c) == '*' || (c) == ',' || (c) == '-' || (c) == '.' || (c) == '/' || (c) == ':' || (c) == ';' || \
+     (c) == '?' || (c) == '@' || (c) == '[' || (c) == '\\' || (c) == ']' || (c) == '_' || (c) == '{' || (c) == '}')
+#define PUNCT_DEFAULT(c)                                                                                            \
+    (ASCII_P(c) || (c) == '$' || (c) == '+' || (c) == '<' || (c) == '=' || (c) == '>' || (c) == '^' || (c) == '~' || \
+     (c) == '|')
+#define PUNCT_FALCON(c) (PUNCT_DEFAULT(c) || (c) == '`')
+#define NONE(c) ((c) < 0)
+static const uint8_t punct_default_ascii[256] = BYTE_TABLE(PUNCT_DEFAULT);
+static const uint8_t punct_falcon_ascii[256] = BYTE_TABLE(PUNCT_FALCON);
+static const uint8_t none_ascii[256] = BYTE_TABLE(NONE);
 
 /* [\p{P}\$\+<=>\^~\|`]+ (falcon) */
 static fm_match m_punct_falcon(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    return run_of(s, b, p, is_punct_falcon);
+    return run_of(s, b, p, is_punct_falcon, punct_falcon_ascii);
 }
 
 /* [\p{P}\$\+<=>\^~\|]+ (gpt-neox and llama.cpp's default) */
 static fm_match m_punct_default(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    return run_of(s, b, p, is_punct_default);
+    return run_of(s, b, p, is_punct_default, punct_default_ascii);
 }
 
 
@@ -337,7 +370,7 @@ static fm_match m_newline(const uint8_t *s, size_t a, size_t b, size_t p) {
 
 /* \s?X+ for a class test X. On a miss, skips to the next character that
  * is white space or X (only those can start a match). */
-static fm_match opt_space_then(const uint8_t *s, size_t b, size_t p, int (*is)(ch)) {
+static fm_match opt_space_then(const uint8_t *s, size_t b, size_t p, int (*is)(ch), const uint8_t *ascii) {
     ch c = at(s, p, b);
     size_t q = p;
     if ((c.cls & FM_UC_WS) && !is(c)) {
@@ -346,15 +379,23 @@ static fm_match opt_space_then(const uint8_t *s, size_t b, size_t p, int (*is)(c
         q = p + c.len;
     } else if (!is(c)) {
         size_t r = p + c.len;
-        for (; r < b; r += c.len) {
+        while (r < b) {
+            if (s[r] < 0x80) { /* ASCII by table */
+                if ((fm_uc_ascii_class[s[r]] & FM_UC_WS) || ascii[s[r]]) break;
+                r++;
+                continue;
+            }
             c = at(s, r, b);
             if ((c.cls & FM_UC_WS) || is(c)) break;
+            r += c.len;
         }
         return miss(r - p);
     }
     for (;;) {
+        while (q < b && s[q] < 0x80 && ascii[s[q]]) q++;
+        if (q >= b || s[q] < 0x80) break;
         ch d = at(s, q, b);
-        if (d.len == 0 || !is(d)) break;
+        if (!is(d)) break;
         q += d.len;
     }
     return hit(q - p);
@@ -419,7 +460,7 @@ static int is_cjk(const uint8_t *s, size_t p, size_t b) {
 
 static fm_match m_cjk(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    return run_of(s, b, p, is_cjk);
+    return run_of(s, b, p, is_cjk, none_ascii);
 }
 
 /* deepseek-llm's explicit Latin/Greek/Cyrillic/... letter class */
@@ -445,18 +486,23 @@ static const cp_range ds_letters[] = {
 static const cp_range ds_punct[] = {{0x21, 0x2F}, {0x3A, 0x7E},     {0x2018, 0x201F},
                                     {0x3000, 0x3002}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}};
 
+#define DS_LETTER(c) IS_ALPHA(c)
+#define DS_PUNCT(c) (((c) >= 0x21 && (c) <= 0x2F) || ((c) >= 0x3A && (c) <= 0x7E))
+static const uint8_t ds_letter_ascii[256] = BYTE_TABLE(DS_LETTER);
+static const uint8_t ds_punct_ascii[256] = BYTE_TABLE(DS_PUNCT);
+
 static int is_ds_letter(ch c) { return c.len && in_ranges(wregex_cp(c), ds_letters, sizeof ds_letters / sizeof ds_letters[0]); }
 static int is_ds_punct(ch c) { return c.len && in_ranges(wregex_cp(c), ds_punct, sizeof ds_punct / sizeof ds_punct[0]); }
 
 /* \s?[letters]+ and \s?[punct]+ (deepseek-llm) */
 static fm_match m_ds_letters(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    return opt_space_then(s, b, p, is_ds_letter);
+    return opt_space_then(s, b, p, is_ds_letter, ds_letter_ascii);
 }
 
 static fm_match m_ds_punct(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
-    return opt_space_then(s, b, p, is_ds_punct);
+    return opt_space_then(s, b, p, is_ds_punct, ds_punct_ascii);
 }
 
 /* \s+$ : a whitespace run that reaches the end of the piece */
@@ -473,17 +519,6 @@ static fm_match m_trailing_space(const uint8_t *s, size_t a, size_t b, size_t p)
  * simple byte test. Non-ASCII characters are found by their lead byte
  * (>= 0xC0): a byte 0x80..0xBF never starts a character. */
 
-#define ROW16(P, b)                                                                                                 \
-    P((b) + 0), P((b) + 1), P((b) + 2), P((b) + 3), P((b) + 4), P((b) + 5), P((b) + 6), P((b) + 7), P((b) + 8),       \
-        P((b) + 9), P((b) + 10), P((b) + 11), P((b) + 12), P((b) + 13), P((b) + 14), P((b) + 15)
-#define BYTE_TABLE(P)                                                                                               \
-    {ROW16(P, 0x00), ROW16(P, 0x10), ROW16(P, 0x20), ROW16(P, 0x30), ROW16(P, 0x40), ROW16(P, 0x50),            \
-     ROW16(P, 0x60), ROW16(P, 0x70), ROW16(P, 0x80), ROW16(P, 0x90), ROW16(P, 0xA0), ROW16(P, 0xB0),            \
-     ROW16(P, 0xC0), ROW16(P, 0xD0), ROW16(P, 0xE0), ROW16(P, 0xF0)}
-
-#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
-#define IS_ALPHA(c) (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
-#define IS_LEAD(c) ((c) >= 0xC0)
 /* every ASCII punctuation or symbol character, and any non-ASCII one */
 #define START_PUNCT(c) (((c) > 0x20 && (c) < 0x7F && !IS_DIGIT(c) && !IS_ALPHA(c)) || IS_LEAD(c))
 #define START_NUMBER(c) (IS_DIGIT(c) || IS_LEAD(c))

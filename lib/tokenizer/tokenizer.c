@@ -334,6 +334,11 @@ typedef struct bpe_ctx {
 static int bpe_piece(void *user, size_t off, size_t len) {
     bpe_ctx *c = user;
     const char *p = (const char *)c->base + off;
+    if (len == 1) { /* a byte is its token (or nothing): no memo needed */
+        const fm_token id = c->tok->byte_token[(uint8_t)*p];
+        if (id >= 0) push_token(id, c->out, c->cap, c->n);
+        return 1;
+    }
     uint32_t n_hit;
     const fm_token *hit = fm_piece_cache_get(c->cache, p, len, &n_hit);
     if (hit != NULL) {
