@@ -4,10 +4,10 @@
  *
  * Two 32-weight blocks go through one 512-bit VPDPBUSD (unsigned x signed
  * bytes, summed in fours into 16 int32 lanes: lanes 0-7 belong to the first
- * block, 8-15 to the second). q4_0 quants enter unsigned (0..15); the -8
- * offset comes back as -8 x (sum of the activation bytes), computed once
- * per token and activation block pair and shared by every row. q8_0 weights
- * enter as |w| with w's sign moved onto the activations. The integer block
+ * block, 8-15 to the second). Weights enter unsigned - q4_0 nibbles as
+ * stored (0..15), q8_0 quants plus 128 (one XOR) - and the offset comes
+ * back as -offset x (sum of the activation bytes), computed once per token
+ * and activation block pair and shared by every row. The integer block
  * sums are exact, as in the AVX2 kernels; only the f32 accumulation order
  * differs, so this table gives its own (equally exact) bits.
  *
@@ -69,17 +69,14 @@ static inline __m512i q4_0_dot(const uint8_t *wb, __m512i xq, __m512i corr) {
 }
 
 static inline __m512i q8_0_dot(const uint8_t *wb, __m512i xq, __m512i corr) {
-    (void)corr;
     const __m512i w = pair(_mm256_loadu_si256((const __m256i *)(const void *)(wb + 2)),
                            _mm256_loadu_si256((const __m256i *)(const void *)(wb + 34 + 2)));
-    const __mmask64 neg = _mm512_movepi8_mask(w);
-    const __m512i sx = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sx);
+    return _mm512_dpbusd_epi32(corr, _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80)), xq);
 }
 
 /* One token (x0, nb blocks) against rows r..r+R-1 (R = 4 or 1). An odd last
  * block is paired with a zero block. */
-#define ROWS_TOKEN(R, BLOCK_BYTES, DOT, NEEDS_CORR)                                                                \
+#define ROWS_TOKEN(R, BLOCK_BYTES, DOT, OFFSET)                                                                \
     do {                                                                                                           \
         const uint8_t *wk[R];                                                                                      \
         for (int k = 0; k < R; k++) wk[k] = (const uint8_t *)w->data + (size_t)(r + k) * w->row_bytes;             \
@@ -89,7 +86,7 @@ static inline __m512i q8_0_dot(const uint8_t *wb, __m512i xq, __m512i corr) {
         for (; b + 2 <= nb; b += 2) {                                                                              \
             const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                   \
             const __m512i xq = x_pair(xb);                                                                         \
-            const __m512i corr = NEEDS_CORR ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq) : _mm512_setzero_si512(); \
+            const __m512i corr = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)(OFFSET)), xq); \
             const __m512i ncorr = _mm512_sub_epi32(_mm512_setzero_si512(), corr);                                  \
             const __m512 dx = split2(half_at(xb), half_at(xb + FM_Q8_0_BYTES));                                    \
             __m512 dws[R];                                                                                         \
@@ -122,7 +119,7 @@ static inline __m512i q8_0_dot(const uint8_t *wb, __m512i xq, __m512i corr) {
             const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                    \
             const __m512i xq = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(xb + 2))); \
             const __m512i xq0 = _mm512_inserti64x4(xq, _mm256_setzero_si256(), 1);                                 \
-            const __m512i corr = NEEDS_CORR ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq0) : _mm512_setzero_si512(); \
+            const __m512i corr = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)(OFFSET)), xq0); \
             const __m512i ncorr = _mm512_sub_epi32(_mm512_setzero_si512(), corr);                                  \
             const __m512 dx = split2(half_at(xb), 0.0f);                                                           \
             for (int k = 0; k < R; k++) {                                                                          \
@@ -142,28 +139,24 @@ static inline __m512i q4_0_dot_last(const uint8_t *wb, __m512i xq, __m512i corr)
 }
 
 static inline __m512i q8_0_dot_last(const uint8_t *wb, __m512i xq, __m512i corr) {
-    (void)corr;
-    const __m512i w = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(wb + 2))), _mm256_setzero_si256(), 1);
-    const __mmask64 neg = _mm512_movepi8_mask(w);
-    const __m512i sx = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sx);
+    const __m512i w = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(wb + 2)));
+    return _mm512_dpbusd_epi32(corr, _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80)), xq); /* x half is zero */
 }
 
-#define VNNI_MATMUL(NAME, BLOCK_BYTES, DOT, NEEDS_CORR)                                                            \
+#define VNNI_MATMUL(NAME, BLOCK_BYTES, DOT, OFFSET)                                                            \
     static void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok, \
                      float *y, int64_t ys) {                                                                       \
         const int64_t nb = w->cols / 32;                                                                           \
         for (int32_t t = 0; t < n_tok; t++) {                                                                      \
             const uint8_t *x0 = x + (size_t)t * x_stride;                                                          \
             int64_t r = r0;                                                                                        \
-            for (; r + 4 <= r1; r += 4) ROWS_TOKEN(4, BLOCK_BYTES, DOT, NEEDS_CORR);                               \
-            for (; r < r1; r++) ROWS_TOKEN(1, BLOCK_BYTES, DOT, NEEDS_CORR);                                       \
+            for (; r + 4 <= r1; r += 4) ROWS_TOKEN(4, BLOCK_BYTES, DOT, OFFSET);                               \
+            for (; r < r1; r++) ROWS_TOKEN(1, BLOCK_BYTES, DOT, OFFSET);                                       \
         }                                                                                                          \
     }
 
-VNNI_MATMUL(matmul_q4_0_plain, 18, q4_0_dot, 1)
-VNNI_MATMUL(matmul_q8_0, 34, q8_0_dot, 0)
+VNNI_MATMUL(matmul_q4_0_plain, 18, q4_0_dot, 8)
+VNNI_MATMUL(matmul_q8_0, 34, q8_0_dot, 128)
 
 /* ---- q4_0 with re-laid activations --------------------------------------
  * Generation reads every q4_0 byte once per token, so the work per weight
