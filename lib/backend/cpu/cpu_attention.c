@@ -1,5 +1,5 @@
 /* Scaled dot-product attention over the KV cache, one (token, head) pair at
- * a time (the kernel table's attn_row), pairs split across threads. Memory
+ * a time (the kernel table's attn_row), pairs dealt across threads. Memory
  * is linear in the context: at most one row of scores per thread. */
 #include <math.h>
 
@@ -17,9 +17,9 @@ static void attn_slice(void *arg, int ith, int nth) {
     const fm_attention_args *a = j->a;
     const int32_t D = a->head_dim, group = a->n_head / a->n_head_kv;
     float *sc = j->scores + (size_t)ith * (size_t)j->n_ctx;
-    int64_t lo, hi;
-    fm_cpu_slice((int64_t)a->n_tok * a->n_head, ith, nth, &lo, &hi);
-    for (int64_t th = lo; th < hi; th++) {
+    /* pairs dealt out in turn: with a causal mask later tokens see more
+     * keys, so contiguous slices would leave the first thread idle */
+    for (int64_t th = ith; th < (int64_t)a->n_tok * a->n_head; th += nth) {
         const int32_t t = (int32_t)(th / a->n_head), h = (int32_t)(th % a->n_head);
         const float *q = a->q + ((size_t)t * (size_t)a->n_head + (size_t)h) * (size_t)D;
         const size_t kv_off = (size_t)(h / group) * (size_t)D;

@@ -96,28 +96,55 @@ static void gemm_slice(void *arg, int ith, int nth) {
               j->packs + (size_t)ith * j->pack_bytes);
 }
 
+/* Activations of a prompt to q8_0 blocks, with each block's scale and
+ * quant sum, tokens split across the threads (done serially it would cap
+ * the GEMM's thread scaling). */
+typedef struct quant_job {
+    const fm_cpu_kernels *k;
+    const float *x;
+    int64_t cols;
+    int32_t n_tok;
+    uint8_t *q;
+    size_t stride;
+    float *xd;
+    int32_t *xsum;
+} quant_job;
+
+static void quant_slice(void *arg, int ith, int nth) {
+    const quant_job *j = arg;
+    const int64_t nb = j->cols / 32;
+    int64_t t0, t1;
+    fm_cpu_slice(j->n_tok, ith, nth, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        uint8_t *q = j->q + (size_t)t * j->stride;
+        j->k->quantize_q8_0(j->x + (size_t)t * (size_t)j->cols, j->cols, q);
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *blk = q + (size_t)b * FM_Q8_0_BYTES;
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            int32_t sum = 0;
+            for (int e = 0; e < 32; e++) sum += (int8_t)blk[2 + e];
+            j->xd[t * nb + b] = fm_f16_to_f32(h);
+            j->xsum[t * nb + b] = sum;
+        }
+    }
+}
+
 /* A prompt through the table's 8-bit GEMM: activations to q8_0 with each
  * block's scale and quant sum, then rows split across threads. Returns 0
  * (nothing done) when a buffer cannot be had. */
 static int gemm_matmul(fm_cpu_ctx *c, fm_gemm_rows_fn fn, const fm_weight *w, const float *x, int32_t n_tok, float *y,
                        int64_t ys) {
     const int64_t nb = w->cols / 32;
-    const size_t stride = quantize_acts(c, w->cols, x, n_tok);
-    if (stride == 0) return 0;
+    const size_t stride = (size_t)nb * FM_Q8_0_BYTES;
+    if (!grow((void **)&c->actbuf, &c->actbuf_len, stride * (size_t)n_tok)) return 0;
     const int nth = fm_cpu_threads_for(c, w->rows * w->cols * (int64_t)n_tok);
     const size_t sums = (size_t)nb * (size_t)n_tok, pack = fm_gemm_pack_bytes(w->cols);
     if (!grow((void **)&c->gemmbuf, &c->gemmbuf_len, sums * 8 + (size_t)nth * pack)) return 0;
     float *xd = (float *)(void *)c->gemmbuf;
     int32_t *xsum = (int32_t *)(void *)(c->gemmbuf + sums * 4);
-    for (size_t i = 0; i < sums; i++) {
-        const uint8_t *blk = c->actbuf + (i / (size_t)nb) * stride + (i % (size_t)nb) * FM_Q8_0_BYTES;
-        uint16_t h;
-        memcpy(&h, blk, 2);
-        xd[i] = fm_f16_to_f32(h);
-        int32_t s = 0;
-        for (int e = 0; e < 32; e++) s += (int8_t)blk[2 + e];
-        xsum[i] = s;
-    }
+    quant_job q = {c->k, x, w->cols, n_tok, c->actbuf, stride, xd, xsum};
+    fm_threadpool_run(c->pool, quant_slice, &q, nth);
     gemm_job j = {w, fn, c->actbuf, stride, xd, xsum, n_tok, y, ys, c->gemmbuf + sums * 8, pack};
     fm_threadpool_run(c->pool, gemm_slice, &j, nth);
     return 1;

@@ -35,7 +35,7 @@ typedef void (*fm_gemm_rows_fn)(const fm_weight *w, int64_t r0, int64_t r1, cons
                                 uint8_t *pack);
 
 /* Scratch bytes a gemm kernel needs per thread for rows of `cols` columns. */
-static inline size_t fm_gemm_pack_bytes(int64_t cols) { return (size_t)(cols / 32) * 576; }
+static inline size_t fm_gemm_pack_bytes(int64_t cols) { return (size_t)(cols / 32) * 576 * 4; }
 
 typedef struct fm_cpu_kernels {
     const char *name;                /* "ref", "avx2", "avx512" */

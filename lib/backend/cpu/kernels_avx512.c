@@ -288,6 +288,7 @@ static void matmul_q4_0(const fm_weight *w, int64_t r0, int64_t r1, const uint8_
 
 #define GEMM_BLOCK 576 /* 8 x 64 bytes of quants, 16 scales */
 #define GEMM_T 8
+#define GEMM_GROUPS 4 /* must match fm_gemm_pack_bytes */
 
 static void gemm_pack(const fm_weight *w, int64_t r, int64_t nr, int q4, uint8_t *pk) {
     const int64_t nb = w->cols / 32;
@@ -312,8 +313,8 @@ static void gemm_pack(const fm_weight *w, int64_t r, int64_t nr, int q4, uint8_t
     }
 }
 
-/* Tokens t..t+T-1 against the packed group; results to the rows in m. */
-#define GEMM_TILE(T)                                                                                               \
+/* Tokens T0..T0+T-1 against the packed group pk; results to rows r.. in m. */
+#define GEMM_TILE(T, T0)                                                                                               \
     do {                                                                                                           \
         __m512 acc[T];                                                                                             \
         for (int k = 0; k < T; k++) acc[k] = _mm512_setzero_ps();                                                  \
@@ -322,8 +323,8 @@ static void gemm_pack(const fm_weight *w, int64_t r, int64_t nr, int q4, uint8_t
             const uint8_t *xb[T];                                                                                  \
             __m512i sum[T];                                                                                        \
             for (int k = 0; k < T; k++) {                                                                          \
-                xb[k] = x + (size_t)(t + k) * x_stride + (size_t)b * FM_Q8_0_BYTES + 2;                            \
-                sum[k] = _mm512_set1_epi32(-off * xsum[(size_t)(t + k) * (size_t)nb + (size_t)b]);                 \
+                xb[k] = x + (size_t)((T0) + k) * x_stride + (size_t)b * FM_Q8_0_BYTES + 2;                            \
+                sum[k] = _mm512_set1_epi32(-off * xsum[(size_t)((T0) + k) * (size_t)nb + (size_t)b]);                 \
             }                                                                                                      \
             for (int g = 0; g < 8; g++) {                                                                          \
                 const __m512i wv = _mm512_loadu_si512((const void *)(blk + 64 * g));                               \
@@ -335,23 +336,35 @@ static void gemm_pack(const fm_weight *w, int64_t r, int64_t nr, int q4, uint8_t
             }                                                                                                      \
             const __m512 dw = _mm512_loadu_ps((const void *)(blk + 512));                                          \
             for (int k = 0; k < T; k++)                                                                            \
-                acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xd[(size_t)(t + k) * (size_t)nb + (size_t)b])), \
+                acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xd[(size_t)((T0) + k) * (size_t)nb + (size_t)b])), \
                                          _mm512_cvtepi32_ps(sum[k]), acc[k]);                                      \
         }                                                                                                          \
-        for (int k = 0; k < T; k++) _mm512_mask_storeu_ps(y + (size_t)(t + k) * (size_t)ys + r, m, acc[k]);       \
+        for (int k = 0; k < T; k++) _mm512_mask_storeu_ps(y + (size_t)((T0) + k) * (size_t)ys + r, m, acc[k]);       \
     } while (0)
 
 static void gemm_rows(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, const float *xd,
-                      const int32_t *xsum, int32_t n_tok, float *y, int64_t ys, uint8_t *pk, int q4) {
+                      const int32_t *xsum, int32_t n_tok, float *y, int64_t ys, uint8_t *pack, int q4) {
     const int64_t nb = w->cols / 32;
     const int32_t off = q4 ? 8 : 128;
-    for (int64_t r = r0; r < r1; r += 16) {
-        const int64_t nr = r1 - r < 16 ? r1 - r : 16;
-        gemm_pack(w, r, nr, q4, pk);
-        const __mmask16 m = (__mmask16)((1u << nr) - 1);
+    const size_t group_bytes = (size_t)nb * GEMM_BLOCK;
+    /* GEMM_GROUPS groups packed at once, so each tile of tokens, read from
+     * L3, serves 64 rows before the next is fetched */
+    for (int64_t rg = r0; rg < r1; rg += 16 * GEMM_GROUPS) {
+        int ng = 0;
+        for (int64_t r = rg; r < r1 && ng < GEMM_GROUPS; r += 16, ng++)
+            gemm_pack(w, r, r1 - r < 16 ? r1 - r : 16, q4, pack + (size_t)ng * group_bytes);
         int32_t t = 0;
-        for (; t + GEMM_T <= n_tok; t += GEMM_T) GEMM_TILE(GEMM_T);
-        for (; t < n_tok; t++) GEMM_TILE(1);
+        for (; t < n_tok; t += GEMM_T) {
+            const int full = t + GEMM_T <= n_tok;
+            for (int g = 0; g < ng; g++) {
+                const int64_t r = rg + 16 * g, nr = r1 - r < 16 ? r1 - r : 16;
+                const __mmask16 m = (__mmask16)((1u << nr) - 1);
+                const uint8_t *pk = pack + (size_t)g * group_bytes;
+                if (full) GEMM_TILE(GEMM_T, t);
+                else
+                    for (int32_t t1 = t; t1 < n_tok; t1++) GEMM_TILE(1, t1);
+            }
+        }
     }
 }
 
