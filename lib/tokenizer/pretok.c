@@ -316,7 +316,7 @@ static fm_match run_of(const uint8_t *s, size_t b, size_t p, int (*is)(const uin
     (ASCII_P(c) || (c) == '$' || (c) == '+' || (c) == '<' || (c) == '=' || (c) == '>' || (c) == '^' || (c) == '~' || \
      (c) == '|')
 #define PUNCT_FALCON(c) (PUNCT_DEFAULT(c) || (c) == '`')
-#define NONE(c) ((c) < 0)
+#define NONE(c) (0 * (c)) /* m_cjk: no ASCII character is in its class */
 static const uint8_t punct_default_ascii[256] = BYTE_TABLE(PUNCT_DEFAULT);
 static const uint8_t punct_falcon_ascii[256] = BYTE_TABLE(PUNCT_FALCON);
 static const uint8_t none_ascii[256] = BYTE_TABLE(NONE);

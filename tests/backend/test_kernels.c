@@ -166,7 +166,7 @@ int main(void) {
     for (size_t d = 0; d < 3; d++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) check_matmul(floats[d], shapes[s][0], shapes[s][1], 7);
     const int32_t quants[] = {FM_DTYPE_Q8_0, FM_DTYPE_Q4_0};
-    /* odd and even block counts; 33024 columns take the q4_0 kernel's heap path */
+    /* odd and even block counts; 33024 columns take the q4_0 kernel's fallback (rows wider than its stack buffer) */
     const int64_t qshapes[][2] = {{13, 32}, {37, 96}, {300, 1056}, {7, 2080}, {11, 64}, {29, 2048}, {6, 33024}};
     for (size_t d = 0; d < 2; d++)
         for (size_t s = 0; s < sizeof qshapes / sizeof qshapes[0]; s++) check_matmul(quants[d], qshapes[s][0], qshapes[s][1], 7);

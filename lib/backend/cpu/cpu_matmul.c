@@ -63,13 +63,32 @@ static int grow(void **buf, size_t *len, size_t need) {
     return 1;
 }
 
+/* Activation rows t0..t1 to q8_0 blocks (stride bytes a row) and, when xd
+ * is given, each block's scale and sum of quants (the 8-bit GEMM's). */
+static void quantize_rows(const fm_cpu_kernels *k, const float *x, int64_t cols, int64_t t0, int64_t t1, uint8_t *q,
+                          size_t stride, float *xd, int32_t *xsum) {
+    const int64_t nb = cols / 32;
+    for (int64_t t = t0; t < t1; t++) {
+        uint8_t *qt = q + (size_t)t * stride;
+        k->quantize_q8_0(x + (size_t)t * (size_t)cols, cols, qt);
+        for (int64_t b = 0; xd != NULL && b < nb; b++) {
+            const uint8_t *blk = qt + (size_t)b * FM_Q8_0_BYTES;
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            int32_t sum = 0;
+            for (int e = 0; e < 32; e++) sum += (int8_t)blk[2 + e];
+            xd[t * nb + b] = fm_f16_to_f32(h);
+            xsum[t * nb + b] = sum;
+        }
+    }
+}
+
 /* Quantizes n_tok activation rows to q8_0 blocks in c->actbuf; returns the
  * row stride, 0 when out of memory. */
 static size_t quantize_acts(fm_cpu_ctx *c, int64_t cols, const float *x, int32_t n_tok) {
     const size_t stride = (size_t)(cols / 32) * FM_Q8_0_BYTES;
     if (!grow((void **)&c->actbuf, &c->actbuf_len, stride * (size_t)n_tok)) return 0;
-    for (int32_t t = 0; t < n_tok; t++)
-        c->k->quantize_q8_0(x + (size_t)t * (size_t)cols, cols, c->actbuf + (size_t)t * stride);
+    quantize_rows(c->k, x, cols, 0, n_tok, c->actbuf, stride, NULL, NULL);
     return stride;
 }
 
@@ -112,22 +131,9 @@ typedef struct quant_job {
 
 static void quant_slice(void *arg, int ith, int nth) {
     const quant_job *j = arg;
-    const int64_t nb = j->cols / 32;
     int64_t t0, t1;
     fm_cpu_slice(j->n_tok, ith, nth, &t0, &t1);
-    for (int64_t t = t0; t < t1; t++) {
-        uint8_t *q = j->q + (size_t)t * j->stride;
-        j->k->quantize_q8_0(j->x + (size_t)t * (size_t)j->cols, j->cols, q);
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *blk = q + (size_t)b * FM_Q8_0_BYTES;
-            uint16_t h;
-            memcpy(&h, blk, 2);
-            int32_t sum = 0;
-            for (int e = 0; e < 32; e++) sum += (int8_t)blk[2 + e];
-            j->xd[t * nb + b] = fm_f16_to_f32(h);
-            j->xsum[t * nb + b] = sum;
-        }
-    }
+    quantize_rows(j->k, j->x, j->cols, t0, t1, j->q, j->stride, j->xd, j->xsum);
 }
 
 /* A prompt through the table's 8-bit GEMM: activations to q8_0 with each

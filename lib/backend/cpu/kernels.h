@@ -34,8 +34,14 @@ typedef void (*fm_gemm_rows_fn)(const fm_weight *w, int64_t r0, int64_t r1, cons
                                 const float *xd, const int32_t *xsum, int32_t n_tok, float *y, int64_t ys,
                                 uint8_t *pack);
 
-/* Scratch bytes a gemm kernel needs per thread for rows of `cols` columns. */
-static inline size_t fm_gemm_pack_bytes(int64_t cols) { return (size_t)(cols / 32) * 576 * 4; }
+/* A gemm kernel packs FM_GEMM_GROUPS groups of 16 rows at a time, each
+ * 32-column block of a group in FM_GEMM_BLOCK_BYTES (8 x 64 bytes of
+ * quants, 16 float scales); the scratch that takes per thread: */
+#define FM_GEMM_BLOCK_BYTES 576
+#define FM_GEMM_GROUPS 4
+static inline size_t fm_gemm_pack_bytes(int64_t cols) {
+    return (size_t)(cols / 32) * FM_GEMM_BLOCK_BYTES * FM_GEMM_GROUPS;
+}
 
 typedef struct fm_cpu_kernels {
     const char *name;                /* "ref", "avx2", "avx512" */

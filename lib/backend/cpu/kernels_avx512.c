@@ -16,7 +16,6 @@
  * batch-invariant and independent of the thread count. */
 #include <immintrin.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -56,6 +55,13 @@ static inline __m512i x_pair(const uint8_t *xb) {
                 _mm256_loadu_si256((const __m256i *)(const void *)(xb + FM_Q8_0_BYTES + 2)));
 }
 
+/* -offset x (the activation bytes summed in fours), per lane: what the
+ * unsigned weights' offset added to a VPDPBUSD sum */
+static inline __m512i neg_offset_sums(__m512i xq, int offset) {
+    return _mm512_sub_epi32(_mm512_setzero_si512(),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)offset), xq));
+}
+
 /* lanes 0-7 = a, 8-15 = b */
 static inline __m512 split2(float a, float b) {
     return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
@@ -74,6 +80,24 @@ static inline __m512i q8_0_dot(const uint8_t *wb, __m512i xq, __m512i corr) {
     return _mm512_dpbusd_epi32(corr, _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80)), xq);
 }
 
+/* The last, unpaired block b of rows wk[0..R) into acc: its pair half is
+ * zero (and never read from the weights, it may be past the row's end). */
+#define LAST_BLOCK(R, BLOCK_BYTES, DOT_LAST, OFFSET)                                                              \
+    do {                                                                                                           \
+        const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                        \
+        const __m512i xq0 = _mm512_inserti64x4(                                                                    \
+            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(xb + 2))),                   \
+            _mm256_setzero_si256(), 1);                                                                            \
+        const __m512i ncorr = neg_offset_sums(xq0, OFFSET);                                                        \
+        const __m512 dx = split2(half_at(xb), 0.0f);                                                               \
+        for (int k = 0; k < R; k++) {                                                                              \
+            const uint8_t *wb = wk[k] + (size_t)b * BLOCK_BYTES;                                                   \
+            const __m512 dw = split2(half_at(wb), 0.0f);                                                           \
+            const __m512i s = DOT_LAST(wb, xq0, ncorr);                                                            \
+            acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), acc[k]);                        \
+        }                                                                                                          \
+    } while (0)
+
 /* One token (x0, nb blocks) against rows r..r+R-1 (R = 4 or 1). An odd last
  * block is paired with a zero block. */
 #define ROWS_TOKEN(R, BLOCK_BYTES, DOT, OFFSET)                                                                \
@@ -86,8 +110,7 @@ static inline __m512i q8_0_dot(const uint8_t *wb, __m512i xq, __m512i corr) {
         for (; b + 2 <= nb; b += 2) {                                                                              \
             const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                   \
             const __m512i xq = x_pair(xb);                                                                         \
-            const __m512i corr = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)(OFFSET)), xq); \
-            const __m512i ncorr = _mm512_sub_epi32(_mm512_setzero_si512(), corr);                                  \
+            const __m512i ncorr = neg_offset_sums(xq, OFFSET);                                                     \
             const __m512 dx = split2(half_at(xb), half_at(xb + FM_Q8_0_BYTES));                                    \
             __m512 dws[R];                                                                                         \
             if (R == 4) { /* the 8 weight scales of the 4 rows in one conversion, then spread */                   \
@@ -115,20 +138,7 @@ static inline __m512i q8_0_dot(const uint8_t *wb, __m512i xq, __m512i corr) {
                 acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), acc[k]);                    \
             }                                                                                                      \
         }                                                                                                          \
-        if (b < nb) { /* the last block alone: its pair half is zero */                                           \
-            const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                    \
-            const __m512i xq = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(xb + 2))); \
-            const __m512i xq0 = _mm512_inserti64x4(xq, _mm256_setzero_si256(), 1);                                 \
-            const __m512i corr = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)(OFFSET)), xq0); \
-            const __m512i ncorr = _mm512_sub_epi32(_mm512_setzero_si512(), corr);                                  \
-            const __m512 dx = split2(half_at(xb), 0.0f);                                                           \
-            for (int k = 0; k < R; k++) {                                                                          \
-                const uint8_t *wb = wk[k] + (size_t)b * BLOCK_BYTES;                                               \
-                const __m512 dw = split2(half_at(wb), 0.0f);                                                       \
-                const __m512i s = DOT##_last(wb, xq0, ncorr);                                                      \
-                acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), acc[k]);                    \
-            }                                                                                                      \
-        }                                                                                                          \
+        if (b < nb) LAST_BLOCK(R, BLOCK_BYTES, DOT##_last, OFFSET);                                              \
         for (int k = 0; k < R; k++) y[(size_t)t * ys + r + k] = hsum512(acc[k]);                                   \
     } while (0)
 
@@ -207,8 +217,7 @@ static inline uint64_t scales2(const uint8_t *wb) { return (uint64_t)u16_at(wb) 
         for (int k = 0; k < R; k++) acc[k] = _mm512_setzero_ps();                                                  \
         for (int64_t p = 0; p < np; p++) {                                                                         \
             const __m512i xq = _mm512_load_si512((const void *)(xs.q + 64 * p));                                  \
-            const __m512i ncorr = _mm512_sub_epi32(                                                                \
-                _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq));     \
+            const __m512i ncorr = neg_offset_sums(xq, 8);                                                          \
             double dxx;                                                                                            \
             memcpy(&dxx, xs.d + 2 * p, sizeof dxx);                                                                \
             const __m256 dx8 = _mm256_castpd_ps(_mm256_set1_pd(dxx));                                              \
@@ -233,19 +242,7 @@ static inline uint64_t scales2(const uint8_t *wb) { return (uint64_t)u16_at(wb) 
         }                                                                                                          \
         if (nb % 2) { /* the last block alone, as the plain kernel does it */                                     \
             const int64_t b = nb - 1;                                                                              \
-            const uint8_t *xb = x0 + (size_t)b * FM_Q8_0_BYTES;                                                    \
-            const __m512i xq0 = _mm512_inserti64x4(                                                                \
-                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(xb + 2))),               \
-                _mm256_setzero_si256(), 1);                                                                        \
-            const __m512i ncorr = _mm512_sub_epi32(                                                                \
-                _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq0));    \
-            const __m512 dx = split2(half_at(xb), 0.0f);                                                           \
-            for (int k = 0; k < R; k++) {                                                                          \
-                const uint8_t *wb = wk[k] + (size_t)b * 18;                                                        \
-                const __m512 dw = split2(half_at(wb), 0.0f);                                                       \
-                const __m512i sum = q4_0_dot_last(wb, xq0, ncorr);                                                 \
-                acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(sum), acc[k]);                  \
-            }                                                                                                      \
+            LAST_BLOCK(R, 18, q4_0_dot_last, 8);                                                                   \
         }                                                                                                          \
         for (int k = 0; k < R; k++) y[(size_t)t * ys + r + k] = hsum512(acc[k]);                                   \
     } while (0)
@@ -253,18 +250,13 @@ static inline uint64_t scales2(const uint8_t *wb) { return (uint64_t)u16_at(wb) 
 static void matmul_q4_0(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok,
                         float *y, int64_t ys) {
     const int64_t nb = w->cols / 32, np = nb / 2;
+    if (np > Q4P_STACK_PAIRS) { /* wider rows than any model here: the plain kernel, no allocation */
+        matmul_q4_0_plain(w, r0, r1, x, x_stride, n_tok, y, ys);
+        return;
+    }
     _Alignas(64) uint8_t qbuf[Q4P_STACK_PAIRS * 64];
     float dbuf[Q4P_STACK_PAIRS * 2];
     q4p_x xs = {qbuf, dbuf};
-    void *heap = NULL;
-    if (np > Q4P_STACK_PAIRS) {
-        heap = aligned_alloc(64, ((size_t)np * 72 + 63) / 64 * 64);
-        if (heap == NULL) {
-            matmul_q4_0_plain(w, r0, r1, x, x_stride, n_tok, y, ys);
-            return;
-        }
-        xs = (q4p_x){heap, (float *)(void *)((uint8_t *)heap + (size_t)np * 64)};
-    }
     for (int32_t t = 0; t < n_tok; t++) {
         const uint8_t *x0 = x + (size_t)t * x_stride;
         q4p_relay(x0, np, &xs);
@@ -272,7 +264,6 @@ static void matmul_q4_0(const fm_weight *w, int64_t r0, int64_t r1, const uint8_
         for (; r + 4 <= r1; r += 4) Q4P_ROWS(4);
         for (; r < r1; r++) Q4P_ROWS(1);
     }
-    free(heap);
 }
 
 /* ---- prompts: an int8 GEMM over rows repacked 16 at a time ----------------
@@ -286,9 +277,9 @@ static void matmul_q4_0(const fm_weight *w, int64_t r0, int64_t r1, const uint8_
  * multiply-adds an instruction where sgemm does 16. A group of 16 rows is
  * packed once (to L2) and meets every token, 8 at a time. */
 
-#define GEMM_BLOCK 576 /* 8 x 64 bytes of quants, 16 scales */
+#define GEMM_BLOCK FM_GEMM_BLOCK_BYTES
+#define GEMM_GROUPS FM_GEMM_GROUPS
 #define GEMM_T 8
-#define GEMM_GROUPS 4 /* must match fm_gemm_pack_bytes */
 
 static void gemm_pack(const fm_weight *w, int64_t r, int64_t nr, int q4, uint8_t *pk) {
     const int64_t nb = w->cols / 32;
