@@ -325,6 +325,7 @@ typedef struct bpe_ctx {
     const fm_tokenizer *tok;
     const uint8_t *base;
     fm_bpe_scratch **scratch;
+    size_t text_len;
     fm_piece_cache *cache;
     fm_token *out;
     size_t cap, *n;
@@ -346,13 +347,13 @@ static int bpe_piece(void *user, size_t off, size_t len) {
         return 1;
     }
     if (c->cache->slots == NULL || len > FM_PIECE_CACHE_KEY) {
-        c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, c->out, c->cap, c->n);
+        c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, c->text_len, c->out, c->cap, c->n);
         return c->status == FM_STATUS_OK;
     }
     /* a short piece encodes to at most one id per byte */
     fm_token ids[FM_PIECE_CACHE_KEY];
     size_t k = 0;
-    c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, ids, FM_PIECE_CACHE_KEY, &k);
+    c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, c->text_len, ids, FM_PIECE_CACHE_KEY, &k);
     if (c->status != FM_STATUS_OK) return 0;
     fm_piece_cache_put(c->cache, p, len, ids, k);
     for (size_t i = 0; i < k; i++) push_token(ids[i], c->out, c->cap, c->n);
@@ -361,8 +362,8 @@ static int bpe_piece(void *user, size_t off, size_t len) {
 
 /* Byte-level BPE: pre-tokenize, then BPE each piece. */
 static fm_status encode_bpe_fragment(const fm_tokenizer *tok, const char *s, size_t len, fm_bpe_scratch **scratch,
-                                     fm_piece_cache *cache, fm_token *out, size_t cap, size_t *n) {
-    bpe_ctx c = {tok, (const uint8_t *)s, scratch, cache, out, cap, n, FM_STATUS_OK};
+                                     size_t text_len, fm_piece_cache *cache, fm_token *out, size_t cap, size_t *n) {
+    bpe_ctx c = {tok, (const uint8_t *)s, scratch, text_len, cache, out, cap, n, FM_STATUS_OK};
     fm_pretok_split(tok->pretok, (const uint8_t *)s, len, bpe_piece, &c);
     return c.status;
 }
@@ -409,7 +410,7 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
         else if (tok->kind == FM_TOKENIZER_WPM)
             s = fm_wpm_encode(tok, frag, flen, out, capacity, &n);
         else
-            s = encode_bpe_fragment(tok, frag, flen, &scratch, &cache, out, capacity, &n);
+            s = encode_bpe_fragment(tok, frag, flen, &scratch, len, &cache, out, capacity, &n);
         after_token = 0;
     }
     free(f.v);

@@ -1,6 +1,7 @@
 /* Tokenizer throughput: MB/s per vocabulary over the corpus, single thread,
  * median of REPS runs per file, "text" (natural files) and "all" columns,
- * plus load time. usage: bench_tokenizer [-r REPS] [VOCAB_FILE ...]
+ * plus load time; -v adds a line per file. usage: bench_tokenizer [-v] [-r REPS]
+ * [VOCAB_FILE ...]
  * (default: every vocabulary in $FM_TEST_DATA/vocab). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -40,7 +41,8 @@ static int is_natural(const char *name) { return strncmp(name, "adv-", 4) != 0 &
 
 int main(int argc, char **argv) {
     int reps = 5;
-    int first = 1;
+    int first = 1, verbose = 0;
+    if (argc > 1 && strcmp(argv[1], "-v") == 0) verbose = 1, argv++, argc--;
     if (argc > 2 && strcmp(argv[1], "-r") == 0) reps = atoi(argv[2]), first = 3;
     if (reps < 1) reps = 1;
     static char *texts[N_CORPUS];
@@ -85,6 +87,7 @@ int main(int argc, char **argv) {
             qsort(ts, (size_t)reps, sizeof *ts, cmp_d);
             double med = ts[reps / 2];
             free(ts);
+            if (verbose) printf("  %-30s %9.2f MB/s\n", corpus[f], lens[f] / med / 1e6);
             t_all += med;
             b_all += (double)lens[f];
             if (is_natural(corpus[f])) t_text += med, b_text += (double)lens[f];
