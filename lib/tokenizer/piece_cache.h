@@ -1,7 +1,7 @@
 /* A per-call memo of the pieces (BPE) or words (SentencePiece) already
  * encoded: text repeats its words, so after the first occurrence a piece
  * costs one probe here instead of a lookup in the whole vocabulary or a
- * merge. Keys and ids are copied into the memo's own arenas; the table
+ * merge. Keys and ids are copied into the memo's own arena; the table
  * grows with the number of distinct pieces. Created only for long inputs,
  * and on allocation failure it simply stops memoizing. */
 #ifndef FM_TOKENIZER_PIECE_CACHE_H
@@ -16,24 +16,26 @@
 
 #define FM_PIECE_CACHE_KEY 64 /* longest piece kept, bytes */
 
+/* 16 bytes, so that four share a cache line: on text with many distinct
+ * words the table outgrows L2 and its probes are the memo's main cost. */
 typedef struct fm_piece_slot {
-    uint64_t head;    /* first 8 bytes of the key */
-    uint32_t len;     /* 0: empty */
-    uint32_t key_off; /* key bytes in keys */
-    union {
-        uint32_t ids_off; /* ids in ids */
-        fm_token id;      /* n == 1: the id itself (most pieces), no second load */
-    } u;
-    uint32_t n;
+    uint64_t head; /* first 8 bytes of the key */
+    uint32_t v;    /* inline: the id; else the record's offset in arena */
+    uint8_t len;   /* key bytes; 0: empty */
+    uint8_t n;     /* ids */
+    uint16_t pad;
 } fm_piece_slot;
+
+/* A piece of up to 8 bytes that encodes to one id (most pieces) lives in
+ * its slot alone; any other keeps a record in the arena: its ids, then the
+ * bytes of its key past the first 8. */
+static inline int fm_piece_inline(size_t len, size_t n_ids) { return n_ids == 1 && len <= 8; }
 
 typedef struct fm_piece_cache {
     fm_piece_slot *slots; /* NULL: disabled */
     uint32_t mask, used;
-    char *keys;
-    size_t keys_n, keys_cap;
-    fm_token *ids;
-    size_t ids_n, ids_cap;
+    fm_token *arena; /* records, in fm_token units */
+    size_t arena_n, arena_cap;
 } fm_piece_cache;
 
 /* The same hash as the vocabulary maps (strmap.h). */
@@ -42,15 +44,19 @@ static inline uint64_t fm_piece_hash(const char *s, size_t n, uint64_t *head) {
     return fm_strmap_hash(*head, s, n);
 }
 
+static inline int fm_piece_slot_is(const fm_piece_cache *c, const fm_piece_slot *e, const char *s, size_t n,
+                                   uint64_t head) {
+    return e->len == n && e->head == head &&
+           (n <= 8 || memcmp((const char *)(c->arena + e->v + e->n), s + 8, n - 8) == 0);
+}
+
 /* The slot holding s[0..n), or the empty slot where it would go. */
 static inline fm_piece_slot *fm_piece_cache_find(const fm_piece_cache *c, const char *s, size_t n) {
     uint64_t head;
     uint32_t i = (uint32_t)fm_piece_hash(s, n, &head) & c->mask;
     for (;; i = (i + 1) & c->mask) {
         fm_piece_slot *e = &c->slots[i];
-        if (e->len == 0) return e;
-        if (e->len == n && e->head == head && (n <= 8 || memcmp(c->keys + e->key_off + 8, s + 8, n - 8) == 0))
-            return e;
+        if (e->len == 0 || fm_piece_slot_is(c, e, s, n, head)) return e;
     }
 }
 
@@ -60,13 +66,12 @@ static inline const fm_token *fm_piece_cache_get(const fm_piece_cache *c, const 
     const fm_piece_slot *e = fm_piece_cache_find(c, s, n);
     if (e->len == 0) return NULL;
     *count = e->n;
-    return e->n == 1 ? &e->u.id : c->ids + e->u.ids_off;
+    return fm_piece_inline(e->len, e->n) ? (const fm_token *)&e->v : c->arena + e->v;
 }
 
 static inline void fm_piece_cache_free(fm_piece_cache *c) {
     free(c->slots);
-    free(c->keys);
-    free(c->ids);
+    free(c->arena);
     memset(c, 0, sizeof *c);
 }
 
@@ -82,42 +87,44 @@ static inline int fm_piece_cache_grow(fm_piece_cache *c) {
     c->mask = size - 1;
     for (uint32_t i = 0; i < old_size; i++) {
         if (old[i].len == 0) continue;
-        fm_piece_slot *e = fm_piece_cache_find(c, c->keys + old[i].key_off, old[i].len);
-        *e = old[i];
+        /* the key, for its hash: head holds its first 8 bytes */
+        char key[FM_PIECE_CACHE_KEY];
+        memcpy(key, &old[i].head, 8);
+        if (old[i].len > 8) memcpy(key + 8, c->arena + old[i].v + old[i].n, old[i].len - 8u);
+        uint64_t head;
+        uint32_t j = (uint32_t)fm_piece_hash(key, old[i].len, &head) & c->mask;
+        while (c->slots[j].len != 0) j = (j + 1) & c->mask;
+        c->slots[j] = old[i];
     }
     free(old);
     return 1;
 }
 
-static inline int fm_piece_cache_reserve(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 1;
-    size_t n = *cap ? *cap * 2 : 4096;
-    while (n < need) n *= 2;
-    if (n > UINT32_MAX) return 0;
-    void *q = realloc(*p, n * elem);
-    if (q == NULL) return 0;
-    *p = q;
-    *cap = n;
-    return 1;
-}
-
 static inline void fm_piece_cache_put(fm_piece_cache *c, const char *s, size_t n, const fm_token *ids, size_t n_ids) {
-    if (c->slots == NULL || n == 0 || n > FM_PIECE_CACHE_KEY) return;
+    if (c->slots == NULL || n == 0 || n > FM_PIECE_CACHE_KEY || n_ids > 255) return;
     if (c->used * 2 >= c->mask + 1 && !fm_piece_cache_grow(c)) return;
-    const size_t n_stored = n_ids == 1 ? 0 : n_ids;
-    if (!fm_piece_cache_reserve((void **)&c->keys, &c->keys_cap, c->keys_n + n, 1) ||
-        !fm_piece_cache_reserve((void **)&c->ids, &c->ids_cap, c->ids_n + n_stored + 1, sizeof *c->ids))
-        return;
     fm_piece_slot *e = fm_piece_cache_find(c, s, n);
     if (e->len != 0) return;
-    memcpy(c->keys + c->keys_n, s, n);
-    uint64_t head = 0;
-    memcpy(&head, s, n < 8 ? n : 8);
-    *e = (fm_piece_slot){head, (uint32_t)n, (uint32_t)c->keys_n, {(uint32_t)c->ids_n}, (uint32_t)n_ids};
-    if (n_ids == 1) e->u.id = ids[0];
-    else memcpy(c->ids + c->ids_n, ids, n_ids * sizeof *ids);
-    c->keys_n += n;
-    c->ids_n += n_stored;
+    fm_piece_slot slot = {fm_strmap_head(s, n), 0, (uint8_t)n, (uint8_t)n_ids, 0};
+    if (fm_piece_inline(n, n_ids)) {
+        memcpy(&slot.v, ids, sizeof *ids);
+    } else {
+        const size_t words = n_ids + (n > 8 ? (n - 8 + sizeof(fm_token) - 1) / sizeof(fm_token) : 0);
+        if (c->arena_n + words > c->arena_cap) {
+            size_t cap = c->arena_cap ? c->arena_cap * 2 : 4096;
+            while (cap < c->arena_n + words) cap *= 2;
+            if (cap > UINT32_MAX) return;
+            fm_token *a = realloc(c->arena, cap * sizeof *a);
+            if (a == NULL) return;
+            c->arena = a;
+            c->arena_cap = cap;
+        }
+        slot.v = (uint32_t)c->arena_n;
+        memcpy(c->arena + c->arena_n, ids, n_ids * sizeof *ids);
+        if (n > 8) memcpy(c->arena + c->arena_n + n_ids, s + 8, n - 8);
+        c->arena_n += words;
+    }
+    *e = slot;
     c->used++;
 }
 

@@ -183,6 +183,16 @@ static fm_match shared_tail(const uint8_t *s, size_t b, size_t p, ch c, int max_
  *  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  * qwen2 has \p{N} instead of \p{N}{1,3}. */
 static fm_match m_cl100k_impl(const uint8_t *s, size_t b, size_t p, int max_digits, int long_s) {
+    /* ASCII: a letter, or a prefix character and a letter (no apostrophe,
+     * which may start a contraction instead) */
+    const uint8_t c0 = s[p];
+    if (c0 < 0x80 && c0 != '\'') {
+        const uint16_t k0 = fm_uc_ascii_class[c0];
+        if (k0 & FM_UC_L) return hit(run(s, p + 1, b, FM_UC_L) - p);
+        if (c0 != '\r' && c0 != '\n' && !(k0 & FM_UC_N) && p + 1 < b && s[p + 1] < 0x80 &&
+            (fm_uc_ascii_class[s[p + 1]] & FM_UC_L))
+            return hit(run(s, p + 2, b, FM_UC_L) - p);
+    }
     size_t n = contraction(s, p, b, 1, long_s);
     if (n) return hit(n);
     ch c = at(s, p, b);

@@ -34,18 +34,37 @@ static inline const char *fm_strmap_key(const fm_strmap *m, int32_t id) {
     return m->base + off;
 }
 
-static inline uint64_t fm_strmap_head(const char *s, size_t n) {
-    uint64_t h = 0;
-    memcpy(&h, s, n < 8 ? n : 8);
-    return h;
+/* s[0..n), n <= 8, as a little-endian word padded with zeros. Two possibly
+ * overlapping loads of the widest size that fits instead of a variable-length
+ * copy: a byte-wise copy into a word and a load of the whole word stalls on
+ * store forwarding, and this runs once or twice per piece of text. */
+static inline uint64_t fm_load_upto8(const char *s, size_t n) {
+    if (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        return w;
+    }
+    if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        return (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+    }
+    if (n >= 2) {
+        uint16_t lo, hi;
+        memcpy(&lo, s, 2);
+        memcpy(&hi, s + n - 2, 2);
+        return (uint64_t)lo | (uint64_t)hi << (8 * (n - 2));
+    }
+    return n ? (uint8_t)s[0] : 0;
 }
+
+static inline uint64_t fm_strmap_head(const char *s, size_t n) { return fm_load_upto8(s, n); }
 
 static inline uint64_t fm_strmap_hash(uint64_t head, const char *s, size_t n) {
     uint64_t h = head ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
     for (size_t i = 8; i < n; i += 8) {
-        uint64_t w = 0;
-        memcpy(&w, s + i, n - i < 8 ? n - i : 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h = (h ^ fm_load_upto8(s + i, n - i)) * 0xff51afd7ed558ccdull;
         h ^= h >> 29;
     }
     h *= 0xff51afd7ed558ccdull;
