@@ -87,12 +87,9 @@ static inline int fm_piece_cache_grow(fm_piece_cache *c) {
     c->mask = size - 1;
     for (uint32_t i = 0; i < old_size; i++) {
         if (old[i].len == 0) continue;
-        /* the key, for its hash: head holds its first 8 bytes */
-        char key[FM_PIECE_CACHE_KEY];
-        memcpy(key, &old[i].head, 8);
-        if (old[i].len > 8) memcpy(key + 8, c->arena + old[i].v + old[i].n, old[i].len - 8u);
-        uint64_t head;
-        uint32_t j = (uint32_t)fm_piece_hash(key, old[i].len, &head) & c->mask;
+        /* the key's hash from its head and, past 8 bytes, its record */
+        const char *tail = old[i].len > 8 ? (const char *)(c->arena + old[i].v + old[i].n) : NULL;
+        uint32_t j = (uint32_t)fm_strmap_hash_tail(old[i].head, tail, old[i].len) & c->mask;
         while (c->slots[j].len != 0) j = (j + 1) & c->mask;
         c->slots[j] = old[i];
     }
@@ -132,8 +129,12 @@ static inline void fm_piece_cache_put(fm_piece_cache *c, const char *s, size_t n
 static inline void fm_piece_cache_init(fm_piece_cache *c, size_t text_len) {
     memset(c, 0, sizeof *c);
     if (text_len < 4096) return;
-    c->slots = calloc(4096, sizeof *c->slots);
-    c->mask = 4095;
+    /* natural text has a new piece every 20 to 80 bytes: start near that
+     * rather than rehash the first few doublings */
+    size_t size = 4096;
+    while (size < 65536 && size * 16 < text_len) size *= 2;
+    c->slots = calloc(size, sizeof *c->slots);
+    c->mask = (uint32_t)(size - 1);
 }
 
 #endif

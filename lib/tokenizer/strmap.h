@@ -61,16 +61,22 @@ static inline uint64_t fm_load_upto8(const char *s, size_t n) {
 
 static inline uint64_t fm_strmap_head(const char *s, size_t n) { return fm_load_upto8(s, n); }
 
-static inline uint64_t fm_strmap_hash(uint64_t head, const char *s, size_t n) {
+/* The hash of an n-byte key given its head and its bytes past the first 8
+ * (tail; read only when n > 8). */
+static inline uint64_t fm_strmap_hash_tail(uint64_t head, const char *tail, size_t n) {
     uint64_t h = head ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
     for (size_t i = 8; i < n; i += 8) {
-        h = (h ^ fm_load_upto8(s + i, n - i)) * 0xff51afd7ed558ccdull;
+        h = (h ^ fm_load_upto8(tail + i - 8, n - i)) * 0xff51afd7ed558ccdull;
         h ^= h >> 29;
     }
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 32;
     h *= 0xc4ceb9fe1a85ec53ull;
     return h ^ (h >> 29);
+}
+
+static inline uint64_t fm_strmap_hash(uint64_t head, const char *s, size_t n) {
+    return fm_strmap_hash_tail(head, s + (n > 8 ? 8 : n), n);
 }
 
 static inline uint64_t fm_strmap_bits(uint64_t h) { return (1ull << (h & 63)) | (1ull << ((h >> 6) & 63)); }
