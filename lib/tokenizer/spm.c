@@ -32,10 +32,12 @@ typedef struct heap {
 } heap;
 
 /* A memo of pair lookups, negative ones included: the same character and
- * token pairs come up again and again, and the memo stays in cache. */
+ * token pairs come up again and again, and the memo stays in cache. It
+ * keeps the merged token's score too, which would be another cache miss. */
 typedef struct pair_memo {
     int64_t l, r; /* symbol keys; l == INT64_MIN: empty */
     fm_token merged; /* -1: no token */
+    float score;
 } pair_memo;
 
 /* Buffers reused across the segments of one call. */
@@ -126,38 +128,72 @@ static uint32_t score_key(float score) {
     return ~u;                                    /* descending */
 }
 
-/* The token the pair (l, r) merges into, or -1. */
+/* The token the pair (l, r) merges into, or -1, and its score. */
 static fm_token pair_id(const fm_tokenizer *tok, const char *text, const symbol *sym, int32_t l, int32_t r,
-                        spm_scratch *sc) {
-    fm_token id;
-    if (sc->memo != NULL) {
-        uint64_t k = (uint64_t)sym[l].key * 0x9E3779B97F4A7C15ull ^ (uint64_t)sym[r].key * 0xff51afd7ed558ccdull;
-        pair_memo *e = &sc->memo[(k ^ (k >> 29)) & sc->memo_mask];
-        if (e->l != sym[l].key || e->r != sym[r].key) {
-            e->l = sym[l].key;
-            e->r = sym[r].key;
-            e->merged = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
-        }
-        id = e->merged;
-    } else {
-        id = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
+                        spm_scratch *sc, float *score) {
+    if (sc->memo == NULL) {
+        const fm_token id = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
+        if (id >= 0) *score = tok->tokens[id].score;
+        return id;
     }
-    return id;
+    uint64_t k = (uint64_t)sym[l].key * 0x9E3779B97F4A7C15ull ^ (uint64_t)sym[r].key * 0xff51afd7ed558ccdull;
+    pair_memo *e = &sc->memo[(k ^ (k >> 29)) & sc->memo_mask];
+    if (e->l != sym[l].key || e->r != sym[r].key) {
+        e->l = sym[l].key;
+        e->r = sym[r].key;
+        e->merged = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
+        e->score = e->merged >= 0 ? tok->tokens[e->merged].score : 0;
+    }
+    *score = e->score;
+    return e->merged;
 }
 
 static int try_pair(const fm_tokenizer *tok, const char *text, const symbol *sym, int32_t l, int32_t r,
                     spm_scratch *sc) {
     if (l < 0 || r < 0) return 1;
-    const fm_token id = pair_id(tok, text, sym, l, r, sc);
+    float score;
+    const fm_token id = pair_id(tok, text, sym, l, r, sc, &score);
     if (id < 0) return 1;
-    if (sc->use_rq) return fm_rq_push(&sc->rq, score_key(tok->tokens[id].score), (uint32_t)l);
-    bigram b = {tok->tokens[id].score, l, r, sym[l].len + sym[r].len, id};
+    if (sc->use_rq) return fm_rq_push(&sc->rq, score_key(score), (uint32_t)l);
+    bigram b = {score, l, r, sym[l].len + sym[r].len, id};
     return heap_push(&sc->h, b);
 }
 
 static void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
     if (*n < cap) out[*n] = id;
     (*n)++;
+}
+
+static fm_status emit_symbols(const fm_tokenizer *tok, const char *text, const symbol *sym, int32_t n_sym,
+                              fm_token *out, size_t cap, size_t *n);
+
+/* Segments of at most this many characters merge by scanning for the best
+ * pair, as merge_short in bpe.c does: no queue, no stale entries. */
+#define SHORT_SEGMENT 32
+
+static void merge_short(const fm_tokenizer *tok, const char *text, symbol *sym, int32_t n_sym, spm_scratch *sc) {
+    int32_t at[SHORT_SEGMENT];   /* the symbols left, in order */
+    fm_token id[SHORT_SEGMENT];  /* what at[k] and at[k + 1] merge into, -1: nothing */
+    float score[SHORT_SEGMENT];
+    int32_t m = n_sym;
+    for (int32_t k = 0; k < m; k++) at[k] = k;
+    for (int32_t k = 0; k + 1 < m; k++) id[k] = pair_id(tok, text, sym, k, k + 1, sc, &score[k]);
+    for (;;) {
+        int32_t best = -1;
+        for (int32_t k = 0; k + 1 < m; k++)
+            if (id[k] >= 0 && (best < 0 || score[k] > score[best])) best = k; /* strict: leftmost of equals */
+        if (best < 0) break;
+        symbol *l = &sym[at[best]];
+        l->len += sym[at[best + 1]].len;
+        l->key = id[best];
+        m--;
+        memmove(at + best + 1, at + best + 2, (size_t)(m - best - 1) * sizeof *at);
+        memmove(id + best + 1, id + best + 2, (size_t)(m - best - 1) * sizeof *id);
+        memmove(score + best + 1, score + best + 2, (size_t)(m - best - 1) * sizeof *score);
+        if (best > 0) id[best - 1] = pair_id(tok, text, sym, at[best - 1], at[best], sc, &score[best - 1]);
+        if (best + 1 < m) id[best] = pair_id(tok, text, sym, at[best], at[best + 1], sc, &score[best]);
+    }
+    for (int32_t k = 0; k < m; k++) sym[at[k]].next = k + 1 < m ? at[k + 1] : -1;
 }
 
 /* The merge loop on one segment (no word boundary inside it can be
@@ -186,6 +222,10 @@ static fm_status spm_merge(const fm_tokenizer *tok, const char *text, size_t len
         if (n_sym > 0) sym[n_sym - 1].next = n_sym;
         off += cl;
     }
+    if (n_sym <= SHORT_SEGMENT) {
+        merge_short(tok, text, sym, n_sym, sc);
+        return emit_symbols(tok, text, sym, n_sym, out, cap, n);
+    }
     sc->use_rq = len >= LONG_SEGMENT;
     if (sc->use_rq) fm_rq_reset(&sc->rq);
     int ok = 1;
@@ -199,8 +239,9 @@ static fm_status spm_merge(const fm_tokenizer *tok, const char *text, size_t len
             if (sym[pos].len == 0 || sym[pos].next < 0) continue;
             b.left = (int32_t)pos;
             b.right = sym[pos].next;
-            b.id = pair_id(tok, text, sym, b.left, b.right, sc);
-            if (b.id < 0 || score_key(tok->tokens[b.id].score) != key) continue;
+            float score;
+            b.id = pair_id(tok, text, sym, b.left, b.right, sc, &score);
+            if (b.id < 0 || score_key(score) != key) continue;
             b.len = sym[b.left].len + sym[b.right].len;
         } else {
             if (!ok || h->n == 0) break;
@@ -216,6 +257,12 @@ static fm_status spm_merge(const fm_tokenizer *tok, const char *text, size_t len
         ok = try_pair(tok, text, sym, l->prev, b.left, sc) && try_pair(tok, text, sym, b.left, l->next, sc);
     }
     if (!ok) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
+    return emit_symbols(tok, text, sym, n_sym, out, cap, n);
+}
+
+/* Emits the symbols left after merging, in order. */
+static fm_status emit_symbols(const fm_tokenizer *tok, const char *text, const symbol *sym, int32_t n_sym,
+                              fm_token *out, size_t cap, size_t *n) {
     for (int32_t i = 0; i >= 0 && i < n_sym; i = sym[i].next) {
         /* A merged symbol is always a token; a lone character may not be. */
         if (sym[i].key >= 0) {
@@ -250,7 +297,7 @@ static fm_status spm_segment(const fm_tokenizer *tok, const char *s, size_t len,
         }
     }
     if (cache->slots == NULL || len > FM_PIECE_CACHE_KEY) return spm_merge(tok, s, len, sc, out, cap, n);
-    fm_token ids[FM_PIECE_CACHE_KEY];
+    fm_token ids[FM_PIECE_CACHE_KEY] = {0}; /* all written before read; gcc cannot see it through emit */
     size_t k = 0;
     fm_status st = spm_merge(tok, s, len, sc, ids, FM_PIECE_CACHE_KEY, &k);
     if (st) return st;
