@@ -347,7 +347,10 @@ fm_status fm_spm_encode(const fm_tokenizer *tok, const char *text, size_t len, f
     size_t start = 0, cl;
     int prev = -1;
     for (size_t i = 0; i < len && st == FM_STATUS_OK; i += cl) {
-        const int c = char_class(text, i, len, &cl);
+        const uint8_t b = (uint8_t)text[i];
+        int c;
+        if (b < 0x80) c = tok->spm_ascii_class[b], cl = 1;
+        else c = char_class(text, i, len, &cl);
         if (prev >= 0 && !(tok->spm_join[prev] & (1u << c))) {
             st = spm_segment(tok, text + start, i - start, &sc, cache, out, cap, n);
             start = i;
@@ -381,6 +384,8 @@ fm_status fm_spm_prepare(fm_tokenizer *tok) {
         char ch = (char)c;
         fm_token id = fm_vocab_lookup(tok, &ch, 1);
         tok->spm_ascii[c] = id >= 0 ? id : -1 - c; /* as char_key spells a non-token */
+        size_t cl;
+        tok->spm_ascii_class[c] = (uint8_t)char_class(&ch, 0, 1, &cl);
     }
     spm_scratch sc;
     scratch_init(&sc, 1 << 16);

@@ -88,6 +88,7 @@ struct fm_tokenizer {
                               character of class a followed by one of class b */
     fm_token spm_space;    /* the "▁" token, or -1 */
     int64_t spm_ascii[128]; /* SentencePiece symbol key of each ASCII character */
+    uint8_t spm_ascii_class[128]; /* and its class for spm_join (spm.c) */
 };
 
 /* A token list under construction: texts are copied in. */
