@@ -22,6 +22,8 @@ typedef struct fm_cpu_ctx {
     size_t blasbuf_len;
     uint8_t *gemmbuf; /* the 8-bit GEMM's activation scales and sums, and per-thread packs */
     size_t gemmbuf_len;
+    float *attnbuf;   /* prompt attention's per-thread blocks (cpu_attention_blas.c) */
+    size_t attnbuf_len;
     int batch_invariant; /* FM_BACKEND_BATCH_INVARIANT: no BLAS */
 } fm_cpu_ctx;
 
@@ -51,6 +53,9 @@ void fm_cpu_blas_init(void);
 int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys);
 
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride);
+/* Prompt attention through BLAS (cpu_attention_blas.c); returns 0
+ * (nothing done) when BLAS is absent or a buffer cannot be had. */
+int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a);
 fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a);
 fm_status fm_cpu_get_rows(void *ctx, const fm_weight *table, const int32_t *ids, int32_t n, float *out);
 fm_status fm_cpu_rmsnorm(void *ctx, const float *x, const float *weight, int32_t n, int32_t n_rows, float eps,

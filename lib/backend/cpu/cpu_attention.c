@@ -36,6 +36,11 @@ fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a) {
     if (a->n_kv > c->n_ctx || a->n_head_kv <= 0 || a->n_head % a->n_head_kv != 0) return FM_STATUS_INVALID_ARGUMENT;
     for (int32_t t = 0; t < a->n_tok; t++)
         if (a->pos[t] < 0 || a->pos[t] >= a->n_kv) return FM_STATUS_INVALID_ARGUMENT;
+    /* prompts through BLAS, as the batched matmuls (not the oracle's path,
+     * not batch-invariant) */
+    if (c->k != fm_cpu_kernels_ref() && !c->batch_invariant && a->n_tok >= FM_CPU_BLAS_MIN_TOKENS &&
+        fm_cpu_attention_blas(c, a))
+        return FM_STATUS_OK;
     attn_job j = {a, c->scores, c->n_ctx, c->k};
     int64_t work = (int64_t)a->n_tok * a->n_head * a->n_kv * a->head_dim * 2;
     fm_threadpool_run(c->pool, attn_slice, &j, fm_cpu_threads_for(c, work));

@@ -47,6 +47,7 @@ static void cpu_release(void *ctx) {
     free(c->actbuf);
     free(c->blasbuf);
     free(c->gemmbuf);
+    free(c->attnbuf);
 }
 
 static fm_status cpu_set_flags(void *ctx, uint32_t flags) {

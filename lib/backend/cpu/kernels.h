@@ -61,6 +61,9 @@ typedef struct fm_cpu_kernels {
      * scores: n floats of scratch (tables that stream may ignore it). */
     void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
                      int32_t D, float scale, float *scores, float *out);
+    /* x[i] = exp(x[i] - m) for n values, returning their sum (a softmax's
+     * numerators and denominator) */
+    float (*exp_sum)(float *x, int64_t n, float m);
 } fm_cpu_kernels;
 
 /* The portable reference kernels: always available, the oracle. */

@@ -456,6 +456,27 @@ static int row_to_f32(int32_t dtype, const uint8_t *src, int64_t n, float *dst) 
     return 1;
 }
 
+/* exp8 over the values, 8 at a time; the tail through padded lanes */
+static float exp_sum(float *x, int64_t n, float m) {
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (i < n) {
+        float t[8];
+        for (int j = 0; j < 8; j++) t[j] = i + j < n ? x[i + j] : -INFINITY;
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(t), vm)); /* -inf lanes give 0 */
+        _mm256_storeu_ps(t, e);
+        memcpy(x + i, t, (size_t)(n - i) * sizeof *x);
+        acc = _mm256_add_ps(acc, e);
+    }
+    return hsum(acc);
+}
+
 static inline __m256 swiglu8(__m256 g, __m256 u) {
     const __m256 e = exp8(_mm256_xor_ps(g, _mm256_set1_ps(-0.0f)));
     return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
@@ -484,6 +505,7 @@ static const fm_cpu_kernels avx2 = {
     .dot_f32 = dot_f32,
     .quantize_q8_0 = quantize_q8_0,
     .attn_row = attn_row,
+    .exp_sum = exp_sum,
     .row_to_f32 = row_to_f32,
     .swiglu = swiglu,
 };

@@ -53,6 +53,15 @@ static void attn_row(const float *q, const float *k, const float *v, int64_t kv_
     for (int32_t p = first; p < n; p++) axpy_f32(out, sc[p] * inv, v + (size_t)p * (size_t)kv_stride, D);
 }
 
+static float exp_sum(float *x, int64_t n, float m) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        sum += x[i];
+    }
+    return (float)sum;
+}
+
 static void swiglu(const float *gate, const float *up, int64_t n, float *out) {
     for (int64_t i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
@@ -62,6 +71,7 @@ static const fm_cpu_kernels ref = {
     .dot_f32 = dot_f32,
     .quantize_q8_0 = fm_quantize_q8_0_ref,
     .attn_row = attn_row,
+    .exp_sum = exp_sum,
     .swiglu = swiglu,
 };
 
