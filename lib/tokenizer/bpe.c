@@ -119,19 +119,14 @@ static bigram heap_pop(fm_bpe_scratch *sc) {
     return top;
 }
 
-static inline uint32_t mix64(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    return (uint32_t)k;
-}
-
 /* Whether symbols l and r merge, and into what at which rank. */
 static int pair_lookup(const fm_tokenizer *tok, const uint8_t *s, const sym *l, const sym *r, int32_t *rank,
                        fm_token *merged) {
     if (tok->merges != NULL) {
         const uint64_t key = (uint64_t)(uint32_t)l->id << 32 | (uint32_t)r->id;
-        for (uint32_t h = mix64(key) & tok->merges_mask;; h = (h + 1) & tok->merges_mask) {
+        const uint64_t hash = fm_merge_hash(key), bits = fm_merge_filter_bits(hash);
+        if ((tok->merge_filter[(hash >> 32) & tok->merge_fmask] & bits) != bits) return 0;
+        for (uint32_t h = (uint32_t)hash & tok->merges_mask;; h = (h + 1) & tok->merges_mask) {
             const fm_merge *m = &tok->merges[h];
             if (m->key == UINT64_MAX) return 0;
             if (m->key == key) {
@@ -152,7 +147,7 @@ static inline int pair_merge(const fm_tokenizer *tok, const uint8_t *s, const fm
                              const sym *r, int32_t *rank, fm_token *merged) {
     if (l->id < 0 || r->id < 0) return 0;
     const uint64_t key = (uint64_t)(uint32_t)l->id << 32 | (uint32_t)r->id;
-    pair_memo *e = &sc->memo[mix64(key) & sc->memo_mask];
+    pair_memo *e = &sc->memo[(uint32_t)fm_merge_hash(key) & sc->memo_mask];
     if (e->key != key) {
         e->key = key;
         if (!pair_lookup(tok, s, l, r, &e->rank, &e->merged)) e->rank = -1;

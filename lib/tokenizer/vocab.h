@@ -30,6 +30,17 @@ typedef enum fm_tokenizer_kind {
 struct fm_pretok;
 
 /* A BPE merge: the pair (left, right) of token ids becomes `merged`. */
+/* The hash of a merge key (left << 32 | right): its low 32 bits place the
+ * pair in the merges table, its high bits in the filter. */
+static inline uint64_t fm_merge_hash(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return k;
+}
+
+static inline uint64_t fm_merge_filter_bits(uint64_t h) { return (1ull << (h >> 52 & 63)) | (1ull << (h >> 58)); }
+
 typedef struct fm_merge {
     uint64_t key; /* left << 32 | right; UINT64_MAX marks an empty slot */
     int32_t rank;
@@ -81,6 +92,10 @@ struct fm_tokenizer {
     fm_merge *merges;      /* pair -> merge; NULL: tiktoken ranks (a pair
                               merges iff its bytes are a token, rank = id) */
     uint32_t merges_mask;
+    uint64_t *merge_filter; /* Bloom filter over merges' keys (two bits in one
+                               word per pair): most pairs BPE asks about do not
+                               merge, and the filter, unlike the table, stays in L2 */
+    uint32_t merge_fmask;   /* words - 1 */
     fm_merge *merge_by_rank; /* rank -> its merge (key UINT64_MAX: none) */
     int32_t n_ranks;
     uint8_t *whole;        /* per token: BPE/SPM of its own bytes gives just it */

@@ -22,6 +22,7 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     free(t->wpm_prefix_off);
     free(t->wpm_prefix_tok);
     free(t->merges);
+    free(t->merge_filter);
     free(t->merge_by_rank);
     free(t->whole);
     free(t);

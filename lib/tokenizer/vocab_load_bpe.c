@@ -73,13 +73,6 @@ static fm_status decode_gpt2_spelling(fm_tokenizer *t) {
     return FM_STATUS_OK;
 }
 
-static uint32_t mix64(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    return (uint32_t)k;
-}
-
 /* tokenizer.ggml.merges: "left right" per entry, rank = index; the first
  * entry of a pair wins. */
 static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const char *path) {
@@ -91,8 +84,12 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
     t->merges = malloc(size * sizeof *t->merges);
     t->merge_by_rank = malloc((m->n ? m->n : 1) * sizeof *t->merge_by_rank);
     t->n_ranks = (int32_t)m->n;
+    uint32_t words = 64;
+    while ((uint64_t)words * 64 < m->n * 8) words <<= 1; /* about 8 bits per merge */
+    t->merge_filter = calloc(words, sizeof *t->merge_filter);
+    t->merge_fmask = words - 1;
     char *buf = malloc(t->max_token_len * 2 + 8);
-    if (t->merges == NULL || t->merge_by_rank == NULL || buf == NULL || m->n > INT32_MAX) {
+    if (t->merges == NULL || t->merge_by_rank == NULL || t->merge_filter == NULL || buf == NULL || m->n > INT32_MAX) {
         free(buf);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %llu merges", (unsigned long long)m->n);
     }
@@ -111,10 +108,12 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
         fm_token merged = fm_vocab_lookup(t, buf, ll + rl);
         if (merged < 0) continue; /* a merge into no token can never be output */
         const uint64_t key = (uint64_t)(uint32_t)l << 32 | (uint32_t)r;
-        uint32_t h = mix64(key) & t->merges_mask;
+        const uint64_t hash = fm_merge_hash(key);
+        uint32_t h = (uint32_t)hash & t->merges_mask;
         while (t->merges[h].key != UINT64_MAX && t->merges[h].key != key) h = (h + 1) & t->merges_mask;
         if (t->merges[h].key == key) continue;
         t->merges[h] = (fm_merge){key, (int32_t)i, merged};
+        t->merge_filter[(hash >> 32) & t->merge_fmask] |= fm_merge_filter_bits(hash);
         t->merge_by_rank[i] = t->merges[h];
     }
     free(buf);
