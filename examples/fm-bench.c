@@ -19,7 +19,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: fm-bench -m FILE [-p N[,N..]] [-n N[,N..]] [-t T[,T..]] [-r REPS] [-b BATCH] [--backend NAME]\n"
-            "                [--json]\n"
+            "                [--json] [-ctk f32|f16] [--batch-invariant]\n"
             "  -p N       prompt tokens per pp test (default 512; 0 = none)\n"
             "  -n N       generated tokens per tg test (default 128; 0 = none)\n"
             "  -t T       threads (default: all cores); lists run every combination\n"
@@ -27,6 +27,8 @@ static void usage(FILE *f) {
             "  -b BATCH   n_batch for pp (default 512)\n"
             "  --json     one JSON object per test (llama-bench's field names) instead of the table\n"
             "  --batch-invariant  decode with FM_CONTEXT_BATCH_INVARIANT (what it costs)\n"
+            "  -ctk TYPE  KV cache type, f32 (default) or f16 (FM_CONTEXT_KV_F16; keys and values both;\n"
+            "             -ctv is accepted with the same value, as llama-bench spells it)\n"
             "  --bandwidth  measure the machine's memory read bandwidth (GB/s, 1 GiB buffer, -t threads)\n"
             "Speeds are tokens/s: median, mean and standard deviation over the repetitions.\n");
 }
@@ -151,6 +153,7 @@ int main(int argc, char **argv) {
     int pp[MAX_LIST] = {512}, n_pp = 1, tg[MAX_LIST] = {128}, n_tg = 1, th[MAX_LIST] = {0}, n_th = 1;
     int reps = 5, n_batch = 512, json = 0, probe = 0;
     uint32_t ctx_flags = 0;
+    int kv_f16_set = -1; /* -ctk/-ctv: -1 unset, else 0 f32, 1 f16 */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -163,7 +166,7 @@ int main(int argc, char **argv) {
             probe = 1;
             continue;
         } else if (!strcmp(a, "--batch-invariant")) {
-            ctx_flags = FM_CONTEXT_BATCH_INVARIANT;
+            ctx_flags |= FM_CONTEXT_BATCH_INVARIANT;
             continue;
         }
         if (v == NULL) {
@@ -179,7 +182,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-r")) ok = (reps = atoi(v)) > 0 && reps <= 64;
         else if (!strcmp(a, "-b")) ok = (n_batch = atoi(v)) > 0;
         else if (!strcmp(a, "--backend")) backend = v;
-        else ok = 0;
+        else if (!strcmp(a, "-ctk") || !strcmp(a, "-ctv")) {
+            /* one type for both: libfm's cache has no mixed mode */
+            const int f16 = !strcmp(v, "f16");
+            ok = (f16 || !strcmp(v, "f32")) && (kv_f16_set < 0 || kv_f16_set == f16);
+            kv_f16_set = f16;
+        } else ok = 0;
         if (!ok) {
             fprintf(stderr, "fm-bench: bad option %s %s\n", a, v);
             usage(stderr);
@@ -187,6 +195,8 @@ int main(int argc, char **argv) {
         }
     }
     if (probe) return bandwidth(th[0], reps);
+    if (kv_f16_set == 1) ctx_flags |= FM_CONTEXT_KV_F16;
+    const char *kv_name = kv_f16_set == 1 ? "f16" : "f32";
     if (path == NULL) {
         usage(stderr);
         return 2;
@@ -264,11 +274,11 @@ int main(int argc, char **argv) {
                 if (json) {
                     printf("{\"build_commit\": \"libfm %s\", \"model_filename\": \"%s\", \"model_type\": \"%s\", "
                            "\"model_size\": %lld, \"model_n_params\": %lld, \"n_batch\": %d, \"n_threads\": %d, "
-                           "\"type_k\": \"f32\", \"type_v\": \"f32\", \"n_prompt\": %d, \"n_gen\": %d, "
+                           "\"type_k\": \"%s\", \"type_v\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
                            "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
                            "\"median_ts\": %.6f, \"samples_ns\": [",
                            fm_version(), path, model_type, (long long)size, (long long)n_params, n_batch, threads,
-                           n_prompt, n_gen, mean_ns, sd_ns, mean, sd, median);
+                           kv_name, kv_name, n_prompt, n_gen, mean_ns, sd_ns, mean, sd, median);
                     for (int i = 0; i < reps; i++) printf("%s%.0f", i ? ", " : "", res.ns[i]);
                     printf("], \"samples_ts\": [");
                     for (int i = 0; i < reps; i++) printf("%s%.6f", i ? ", " : "", ts[i]);

@@ -50,7 +50,7 @@ extern "C" {
  * ------------------------------------------------------------------------ */
 
 #define FM_VERSION_MAJOR 0
-#define FM_VERSION_MINOR 2
+#define FM_VERSION_MINOR 3
 #define FM_VERSION_PATCH 0
 #define FM_VERSION_NUMBER \
     (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)
@@ -419,12 +419,19 @@ FM_API fm_status fm_context_set_n_threads(fm_context *ctx, int32_t n_threads);
     whether its prompt is decoded in one batch, in chunks or one token at a
     time: batched prompts use the single-token kernels (no BLAS GEMM), which
     costs prompt-processing speed (docs/performance.md) */
+#define FM_CONTEXT_KV_F16 2u /* keep the KV cache in half precision: half the
+    memory and half the bytes attention reads; keys and values are rounded
+    to 11 significant bits as they are stored (logits move by ~1e-2, tested).
+    Changes the cache's type, so it can be set or cleared only while the
+    context is empty (fm_context_n_past() == 0). Since: 0.3 */
 
 /** Sets the context's FM_CONTEXT_* flags (0 clears them; the default).
  *  (A function, not a field of fm_context_params: that struct is returned by
  *  value from fm_context_default_params(), so it cannot grow.)
- *  Errors: INVALID_ARGUMENT (unknown bits), UNSUPPORTED (the backend cannot
- *  honour a flag). One thread per object. Since: 0.2 */
+ *  Errors: INVALID_ARGUMENT (unknown bits; FM_CONTEXT_KV_F16 changed on a
+ *  context that holds tokens), UNSUPPORTED (the backend cannot honour a
+ *  flag), NO_MEMORY (the new cache; the context keeps its old one). On error
+ *  the flags are unchanged. One thread per object. Since: 0.2 */
 FM_API fm_status fm_context_set_flags(fm_context *ctx, uint32_t flags);
 
 /** How fm_context_embed() turns per-token hidden states into a vector.

@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define FM_BACKEND_ABI_VERSION 2
+#define FM_BACKEND_ABI_VERSION 3
 
 /** Element types of weights. The numbers are GGUF's tensor type ids. */
 typedef enum fm_dtype {
@@ -100,6 +100,11 @@ typedef struct fm_attention_args {
        pos[t] - p >= window (Phi-3, Mistral v0.1). Backends registered with
        abi_version 1 never see a model that needs it. */
     int32_t window;
+    /* ABI 3: the cache's element type, FM_DTYPE_F32 or FM_DTYPE_F16; for
+       F16, k and v point at uint16_t halves (kv_stride still counts
+       elements). Backends registered with abi_version < 3 only ever see
+       F32 caches (a context asking for F16 with them fails). */
+    int32_t kv_dtype;
 } fm_attention_args;
 
 /** Arguments every backend receives at context creation. */

@@ -1,6 +1,7 @@
 /* A context: one KV cache, scratch buffers and a backend over a shared,
  * read-only model. Decoding appends tokens at the next free positions. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +134,8 @@ void fm_context_free(fm_context *c) {
     fm_forward_state *st = &c->st;
     free(st->k_cache);
     free(st->v_cache);
+    free(st->k_new);
+    free(st->v_new);
     free(st->x);
     free(st->xb);
     free(st->xb2);
@@ -223,17 +226,57 @@ fm_status fm_context_truncate(fm_context *c, uint32_t n_keep) {
     return FM_STATUS_OK;
 }
 
+/* Replaces the (empty) KV cache by one of halves or of floats. */
+static fm_status set_kv_f16(fm_context *c, int f16) {
+    fm_forward_state *st = &c->st;
+    if (st->kv_f16 == f16) return FM_STATUS_OK;
+    if (c->n_past > 0)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT,
+                        "fm_context_set_flags: the KV cache's type can change only while the context is empty "
+                        "(it holds %u tokens)", c->n_past);
+    if (f16 && c->backend.iface.abi_version < 3)
+        return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' (ABI %u) has no F16 KV cache", c->backend.iface.name,
+                        c->backend.iface.abi_version);
+    const fm_hparams *hp = &c->model->hp;
+    const size_t KVD = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+    const size_t elems = (size_t)hp->n_layer * (size_t)st->n_ctx * KVD, esize = f16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t scratch = f16 ? (size_t)st->n_batch * KVD : 0;
+    /* calloc: pages the cache never reaches are never touched */
+    void *k = calloc(elems ? elems : 1, esize), *v = calloc(elems ? elems : 1, esize);
+    float *kn = scratch ? calloc(scratch, sizeof *kn) : NULL, *vn = scratch ? calloc(scratch, sizeof *vn) : NULL;
+    if (k == NULL || v == NULL || (scratch && (kn == NULL || vn == NULL))) {
+        free(k), free(v), free(kn), free(vn);
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a KV cache of %u positions", st->n_ctx);
+    }
+    free(st->k_cache), free(st->v_cache), free(st->k_new), free(st->v_new);
+    st->k_cache = k, st->v_cache = v, st->k_new = kn, st->v_new = vn;
+    st->kv_f16 = f16;
+    return FM_STATUS_OK;
+}
+
 fm_status fm_context_set_flags(fm_context *c, uint32_t flags) {
     fm_error_clear();
     if (c == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_set_flags: context is NULL");
-    if (flags & ~FM_CONTEXT_BATCH_INVARIANT)
+    if (flags & ~(FM_CONTEXT_BATCH_INVARIANT | FM_CONTEXT_KV_F16))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_set_flags: unknown bits %#x", flags);
     const uint32_t bf = flags & FM_CONTEXT_BATCH_INVARIANT ? FM_BACKEND_BATCH_INVARIANT : 0u;
-    if (c->backend.iface.set_flags == NULL)
-        return bf ? fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot make results batch-invariant",
-                             c->backend.iface.name)
-                  : FM_STATUS_OK;
-    return c->backend.iface.set_flags(c->backend.ctx, bf);
+    if (bf && c->backend.iface.set_flags == NULL)
+        return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot make results batch-invariant",
+                        c->backend.iface.name);
+    /* the cache first: it is what can fail for want of memory, and then
+     * nothing has changed */
+    const int f16 = (flags & FM_CONTEXT_KV_F16) != 0, was_f16 = c->st.kv_f16;
+    fm_status s = set_kv_f16(c, f16);
+    if (s || c->backend.iface.set_flags == NULL) return s;
+    if ((s = c->backend.iface.set_flags(c->backend.ctx, bf))) {
+        fm_status keep = s;
+        const char *msg = fm_last_error();
+        char saved[256];
+        snprintf(saved, sizeof saved, "%s", msg);
+        set_kv_f16(c, was_f16); /* best effort: the cache is empty */
+        return fm_error(keep, "%s", saved);
+    }
+    return FM_STATUS_OK;
 }
 
 fm_status fm_context_set_n_threads(fm_context *c, int32_t n_threads) {

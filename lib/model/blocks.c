@@ -2,7 +2,10 @@
 #include "blocks.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#include "../core/half.h"
 
 fm_status fm_block_norm(const fm_model *m, fm_forward_state *st, fm_vec w, fm_vec b, const float *x, int32_t rows,
                         float *y) {
@@ -64,10 +67,13 @@ fm_status fm_block_attention(const fm_model *m, fm_forward_state *st, int l, con
     const fm_hparams *hp = &m->hp;
     const fm_layer *L = &m->layers[l];
     const int32_t D = hp->head_dim, KVD = hp->n_head_kv * D;
-    float *kc = st->k_cache + (size_t)l * (size_t)st->n_ctx * (size_t)KVD; /* [n_ctx][KVD] */
-    float *vc = st->v_cache + (size_t)l * (size_t)st->n_ctx * (size_t)KVD;
-    float *k_new = kc + (size_t)n_past * (size_t)KVD;
-    float *v_new = vc + (size_t)n_past * (size_t)KVD;
+    const size_t esize = st->kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    /* this layer's cache, [n_ctx][KVD] */
+    uint8_t *kc = (uint8_t *)st->k_cache + (size_t)l * (size_t)st->n_ctx * (size_t)KVD * esize;
+    uint8_t *vc = (uint8_t *)st->v_cache + (size_t)l * (size_t)st->n_ctx * (size_t)KVD * esize;
+    /* new rows go straight into an f32 cache, through scratch into an f16 one */
+    float *k_new = st->kv_f16 ? st->k_new : (float *)(void *)(kc + (size_t)n_past * (size_t)KVD * esize);
+    float *v_new = st->kv_f16 ? st->v_new : (float *)(void *)(vc + (size_t)n_past * (size_t)KVD * esize);
 
     FM_OP(fm_block_linear(st, &L->wq, L->bq, in, n, st->q));
     FM_OP(fm_block_linear(st, &L->wk, L->bk, in, n, k_new));
@@ -76,10 +82,20 @@ fm_status fm_block_attention(const fm_model *m, fm_forward_state *st, int l, con
         FM_OP(rope(m, st, st->q, n, hp->n_head));
         FM_OP(rope(m, st, k_new, n, hp->n_head_kv));
     }
+    if (st->kv_f16) {
+        uint16_t *kh = (uint16_t *)(void *)kc + (size_t)n_past * (size_t)KVD;
+        uint16_t *vh = (uint16_t *)(void *)vc + (size_t)n_past * (size_t)KVD;
+        for (size_t i = 0; i < (size_t)n * (size_t)KVD; i++) {
+            kh[i] = fm_f32_to_f16(k_new[i]);
+            vh[i] = fm_f32_to_f16(v_new[i]);
+        }
+    }
     /* softmax(q k^T / sqrt(D)) v over the cache: up to each token's own
      * position for decoders, everything for encoders */
     fm_attention_args a = {sizeof a, n,       hp->n_head, hp->n_head_kv, D,        n_past + n, hp->causal,
-                           1.0f / sqrtf((float)D), st->q, kc, vc, KVD, st->pos, st->att, hp->n_swa};
+                           1.0f / sqrtf((float)D), st->q, (const float *)(const void *)kc,
+                           (const float *)(const void *)vc, KVD, st->pos, st->att, hp->n_swa,
+                           st->kv_f16 ? FM_DTYPE_F16 : FM_DTYPE_F32};
     FM_OP(st->backend->iface.attention(st->backend->ctx, &a));
     return fm_block_linear(st, &L->wo, L->bo, st->att, n, out);
 }

@@ -45,9 +45,12 @@ typedef struct fm_layer {
 typedef struct fm_forward_state {
     fm_backend_inst *backend;
     int32_t n_ctx, n_batch;
-    float *k_cache, *v_cache; /* [n_layer][n_ctx][n_head_kv*head_dim] */
-    /* scratch, n_batch rows each */
-    float *x, *xb, *xb2, *q, *att, *hb, *hb2;
+    void *k_cache, *v_cache; /* [n_layer][n_ctx][n_head_kv*head_dim] of float, or
+                                of uint16_t halves when kv_f16 */
+    int kv_f16;
+    /* scratch, n_batch rows each; k_new and v_new (n_head_kv*head_dim
+     * wide) only with an F16 cache, which stores them rounded */
+    float *x, *xb, *xb2, *q, *att, *hb, *hb2, *k_new, *v_new;
     float *hidden; /* n_batch rows of final hidden states, for embeddings */
     int32_t *pos;
 } fm_forward_state;

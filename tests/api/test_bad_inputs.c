@@ -296,6 +296,12 @@ static void test_text_and_context(void) {
     CHECK(fm_context_logits(ctx, -1) != NULL, "last logits");
     CHECK(fm_context_logits(ctx, 0) == NULL && fm_last_error()[0], "row 0 not kept with FM_LOGITS_LAST");
     CHECK(fm_context_logits(ctx, 5) == NULL, "row past the batch");
+    /* the KV cache's type changes only while the context is empty */
+    CHECK(fm_context_set_flags(ctx, FM_CONTEXT_KV_F16) == FM_STATUS_INVALID_ARGUMENT &&
+              contains(fm_last_error(), "empty"),
+          "F16 KV cache on a context that holds tokens");
+    CHECK(fm_context_set_flags(ctx, 0x80) == FM_STATUS_INVALID_ARGUMENT, "unknown flag");
+    CHECK(fm_context_decode(ctx, many, 1, FM_LOGITS_LAST) == FM_STATUS_OK, "decode after refused flags");
     fm_context_free(ctx);
 
     cp.backend = "no-such-backend";

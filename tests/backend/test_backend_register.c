@@ -134,6 +134,21 @@ int main(void) {
           fm_last_error());
     fm_model_free(m);
 
+    /* a backend built against ABI 2 never sees an F16 KV cache */
+    static fm_backend_iface abi2;
+    abi2 = counting;
+    abi2.name = "abi-2";
+    abi2.abi_version = 2;
+    CHECK(fm_backend_register(&abi2) == FM_STATUS_OK, "register abi-2");
+    CHECK(fm_model_load(tu_data("models/stories260K.gguf"), NULL, &m) == FM_STATUS_OK, "load");
+    cp.backend = "abi-2";
+    CHECK(fm_context_new(m, &cp, &ctx) == FM_STATUS_OK, "abi-2 context: %s", fm_last_error());
+    s = fm_context_set_flags(ctx, FM_CONTEXT_KV_F16);
+    CHECK(s == FM_STATUS_UNSUPPORTED && strstr(fm_last_error(), "F16 KV"), "F16 KV refused: %s", fm_last_error());
+    CHECK(fm_context_decode(ctx, ids, 5, FM_LOGITS_LAST) == FM_STATUS_OK, "abi-2 keeps its f32 cache");
+    fm_context_free(ctx);
+    fm_model_free(m);
+
     /* malformed tables are refused */
     static fm_backend_iface broken;
     broken = counting;

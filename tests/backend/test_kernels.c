@@ -123,7 +123,7 @@ static void check_matmul(int32_t dtype, int64_t rows, int64_t cols, int T) {
  * 45 tokens (positions 32..76) takes the BLAS path: blocks of 21 tokens
  * (3 heads a KV head), the last one partial; it must give the same bits on
  * 1, 2 and 3 threads. */
-static void check_attention(int32_t D, int32_t window, int32_t T) {
+static void check_attention(int32_t D, int32_t window, int32_t T, int f16) {
     enum { NKV = 77, H = 6, HKV = 2 };
     float *q = malloc((size_t)(T * H * D) * sizeof *q), *k = malloc((size_t)(NKV * HKV * D) * sizeof *k);
     float *v = malloc((size_t)(NKV * HKV * D) * sizeof *v), *o1 = malloc((size_t)(T * H * D) * sizeof *o1);
@@ -133,7 +133,14 @@ static void check_attention(int32_t D, int32_t window, int32_t T) {
     for (int i = 0; i < NKV * HKV * D; i++) k[i] = rnd() + (float)(i / (HKV * D)) * 0.05f, v[i] = rnd();
     const int32_t few[] = {0, 9, 40, 75, 76};
     for (int32_t t = 0; t < T; t++) pos[t] = T <= 5 ? few[t] : NKV - T + t;
-    fm_attention_args a = {sizeof a, T, H, HKV, D, NKV, 1, 0.3f, q, k, v, HKV * D, pos, o1, window};
+    /* an f16 cache: the same keys and values as halves, in the same buffers */
+    if (f16)
+        for (int i = 0; i < NKV * HKV * D; i++) {
+            ((uint16_t *)(void *)k)[i] = fm_f32_to_f16(k[i]);
+            ((uint16_t *)(void *)v)[i] = fm_f32_to_f16(v[i]);
+        }
+    fm_attention_args a = {sizeof a, T, H, HKV, D, NKV, 1, 0.3f, q, k, v, HKV * D, pos, o1, window,
+                           f16 ? FM_DTYPE_F16 : FM_DTYPE_F32};
     CHECK(ref.iface.attention(ref.ctx, &a) == FM_STATUS_OK, "ref attention");
     a.out = o2;
     CHECK(fast[0].iface.attention(fast[0].ctx, &a) == FM_STATUS_OK, "fast attention");
@@ -149,8 +156,8 @@ static void check_attention(int32_t D, int32_t window, int32_t T) {
         same &= memcmp(o2, o3, (size_t)(T * H * D) * sizeof *o2) == 0;
     }
     CHECK(same, "attention D=%d, %d tokens: results differ between 1, 2 and 3 threads", D, T);
-    printf("attention D=%-3d window %-2d %2d tokens: max |fast - ref| %.2g; threads 1/2/3 bit-identical\n", D, window,
-           T, worst);
+    printf("attention D=%-3d window %-2d %2d tokens%s: max |fast - ref| %.2g; threads 1/2/3 bit-identical\n", D,
+           window, T, f16 ? " (f16 cache)" : "", worst);
     free(q), free(k), free(v), free(o1), free(o2), free(o3), free(pos);
 }
 
@@ -192,10 +199,12 @@ int main(void) {
         for (size_t s = 0; s < sizeof gshapes / sizeof gshapes[0]; s++)
             check_matmul(quants[d], gshapes[s][0], gshapes[s][1], s % 2 ? 45 : 32);
     const int32_t heads[] = {8, 16, 20, 24, 32, 64, 128};
-    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) check_attention(heads[i], 0, 5);
-    check_attention(16, 7, 5);
-    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) check_attention(heads[i], 0, 45);
-    check_attention(20, 7, 45);
+    for (int f16 = 0; f16 < 2; f16++) {
+        for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) check_attention(heads[i], 0, 5, f16);
+        check_attention(16, 7, 5, f16);
+        for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) check_attention(heads[i], 0, 45, f16);
+        check_attention(20, 7, 45, f16);
+    }
     check_swiglu();
     for (int i = 0; i < 3; i++) fm_backend_inst_release(&fast[i]);
     fm_backend_inst_release(&ref);

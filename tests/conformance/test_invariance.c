@@ -43,16 +43,61 @@ static float *run(fm_model *m, const fm_token *ids, int threads, uint32_t flags,
     return out;
 }
 
-static void check_model(const char *file, double tol) {
+/* A shared model and N token ids spread over its vocabulary; NULL (and a
+ * failed check) if it does not load. */
+static fm_model *load_model(const char *file, fm_token *ids, int *V) {
     char rel[128];
     snprintf(rel, sizeof rel, "models/%s", file);
     fm_model *m;
     CHECK(fm_model_load(tu_data(rel), NULL, &m) == FM_STATUS_OK, "load %s: %s", file, fm_last_error());
-    if (m == NULL) return;
-    const int V = (int)fm_model_get_info(m, FM_MODEL_N_VOCAB);
-    const size_t bytes = (size_t)N * (size_t)V * sizeof(float);
+    if (m == NULL) return NULL;
+    *V = (int)fm_model_get_info(m, FM_MODEL_N_VOCAB);
+    for (int i = 0; i < N; i++) ids[i] = (fm_token)((i * 7919 + 13) % *V);
+    return m;
+}
+
+static double max_diff(const float *a, const float *b, size_t n) {
+    double worst = 0;
+    for (size_t i = 0; a && b && i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
+    return worst;
+}
+
+/* An F16 KV cache: the same invariances as f32, the fast backend within tol
+ * of cpu-ref on the same cache, and within tol16 of the f32 cache (keys and
+ * values rounded to 11 significant bits). Against cpu-ref the bound is
+ * looser than with an f32 cache: the two backends' keys differ in the last
+ * f32 bits, and where a key sits on a half-precision rounding boundary the
+ * caches then differ by a whole f16 step (2^-11 relative). */
+static void check_kv_f16(const char *file, double tol, double tol16) {
     fm_token ids[N];
-    for (int i = 0; i < N; i++) ids[i] = (fm_token)((i * 7919 + 13) % V);
+    int V;
+    fm_model *m = load_model(file, ids, &V);
+    if (m == NULL) return;
+    const size_t n = (size_t)N * (size_t)V, bytes = n * sizeof(float);
+    float *t1 = run(m, ids, 1, FM_CONTEXT_KV_F16, 0, NULL), *t3 = run(m, ids, 3, FM_CONTEXT_KV_F16, 0, NULL);
+    int same_threads = t1 && t3 && memcmp(t1, t3, bytes) == 0;
+    CHECK(same_threads, "%s, f16 cache: logits differ between 1 and 3 threads", file);
+    float *b1 = run(m, ids, 2, FM_CONTEXT_BATCH_INVARIANT | FM_CONTEXT_KV_F16, 0, NULL);
+    float *bone = run(m, ids, 2, FM_CONTEXT_BATCH_INVARIANT | FM_CONTEXT_KV_F16, 1, NULL);
+    int invariant = b1 && bone && memcmp(b1, bone, bytes) == 0;
+    CHECK(invariant, "%s, f16 cache: batch-invariant logits differ between one batch and single tokens", file);
+    float *ref = run(m, ids, 2, FM_CONTEXT_KV_F16, 0, "cpu-ref"), *f32 = run(m, ids, 2, 0, 0, NULL);
+    const double vs_ref = max_diff(t1, ref, n), vs_f32 = max_diff(t1, f32, n);
+    CHECK(vs_ref <= tol, "%s, f16 cache: fast vs cpu-ref %.3g > %.3g", file, vs_ref, tol);
+    CHECK(vs_f32 <= tol16, "%s: f16 cache vs f32 cache %.3g > %.3g", file, vs_f32, tol16);
+    printf("%-24s f16 cache: threads 1/3 %s; batch-invariant 1 batch = single tokens %s; vs cpu-ref %.2g; vs f32 "
+           "cache %.2g\n",
+           file, same_threads ? "identical" : "DIFFER", invariant ? "identical" : "DIFFER", vs_ref, vs_f32);
+    free(t1), free(t3), free(b1), free(bone), free(ref), free(f32);
+    fm_model_free(m);
+}
+
+static void check_model(const char *file, double tol) {
+    fm_token ids[N];
+    int V;
+    fm_model *m = load_model(file, ids, &V);
+    if (m == NULL) return;
+    const size_t bytes = (size_t)N * (size_t)V * sizeof(float);
     float *t1 = run(m, ids, 1, 0, 0, NULL), *t2 = run(m, ids, 2, 0, 0, NULL), *t3 = run(m, ids, 3, 0, 0, NULL);
     int same_threads = t1 && t2 && t3 && memcmp(t1, t2, bytes) == 0 && memcmp(t1, t3, bytes) == 0;
     CHECK(same_threads, "%s: logits differ between 1, 2 and 3 threads", file);
@@ -83,5 +128,6 @@ int main(void) {
     for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++) check_model(f32[i], 1e-3);
     const char *q[] = {"llama-k256.q8_0.gguf", "llama-k256.q4_0.gguf", "llama-k256.q4_k.gguf", "llama-k256.q6_k.gguf"};
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) check_model(q[i], 0.5);
+    for (size_t i = 0; i < 6; i++) check_kv_f16(f32[i], 1e-2, 5e-2);
     return tu_finish("determinism and batch invariance");
 }

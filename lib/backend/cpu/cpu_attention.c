@@ -2,6 +2,7 @@
  * a time (the kernel table's attn_row), pairs dealt across threads. Memory
  * is linear in the context: at most one row of scores per thread. */
 #include <math.h>
+#include <stddef.h>
 
 #include "cpu.h"
 
@@ -10,6 +11,7 @@ typedef struct attn_job {
     float *scores;
     int n_ctx;
     const fm_cpu_kernels *k;
+    int f16; /* the cache holds halves */
 } attn_job;
 
 static void attn_slice(void *arg, int ith, int nth) {
@@ -27,12 +29,26 @@ static void attn_slice(void *arg, int ith, int nth) {
         /* a sliding window hides keys `window` or more positions back */
         const int32_t first = a->window > 0 && a->pos[t] - a->window + 1 > 0 ? a->pos[t] - a->window + 1 : 0;
         float *out = a->out + ((size_t)t * (size_t)a->n_head + (size_t)h) * (size_t)D;
-        j->k->attn_row(q, a->k + kv_off, a->v + kv_off, a->kv_stride, first, n, D, a->scale, sc, out);
+        if (j->f16)
+            j->k->attn_row_f16(q, (const uint16_t *)(const void *)a->k + kv_off,
+                               (const uint16_t *)(const void *)a->v + kv_off, a->kv_stride, first, n, D, a->scale, sc,
+                               out);
+        else
+            j->k->attn_row(q, a->k + kv_off, a->v + kv_off, a->kv_stride, first, n, D, a->scale, sc, out);
     }
+}
+
+int fm_cpu_kv_f16(const fm_attention_args *a) {
+    /* a caller built against ABI 2 headers passes a shorter struct */
+    if (a->struct_size < offsetof(fm_attention_args, kv_dtype) + sizeof a->kv_dtype) return 0;
+    return a->kv_dtype == FM_DTYPE_F16;
 }
 
 fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a) {
     fm_cpu_ctx *c = ctx;
+    if (a->struct_size >= offsetof(fm_attention_args, kv_dtype) + sizeof a->kv_dtype &&
+        a->kv_dtype != FM_DTYPE_F32 && a->kv_dtype != FM_DTYPE_F16)
+        return FM_STATUS_INVALID_ARGUMENT;
     if (a->n_kv > c->n_ctx || a->n_head_kv <= 0 || a->n_head % a->n_head_kv != 0) return FM_STATUS_INVALID_ARGUMENT;
     for (int32_t t = 0; t < a->n_tok; t++)
         if (a->pos[t] < 0 || a->pos[t] >= a->n_kv) return FM_STATUS_INVALID_ARGUMENT;
@@ -41,7 +57,7 @@ fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a) {
     if (c->k != fm_cpu_kernels_ref() && !c->batch_invariant && a->n_tok >= FM_CPU_BLAS_MIN_TOKENS &&
         fm_cpu_attention_blas(c, a))
         return FM_STATUS_OK;
-    attn_job j = {a, c->scores, c->n_ctx, c->k};
+    attn_job j = {a, c->scores, c->n_ctx, c->k, fm_cpu_kv_f16(a)};
     int64_t work = (int64_t)a->n_tok * a->n_head * a->n_kv * a->head_dim * 2;
     fm_threadpool_run(c->pool, attn_slice, &j, fm_cpu_threads_for(c, work));
     return FM_STATUS_OK;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/half.h"
 #include "cpu.h"
 
 #ifdef FM_HAVE_BLAS
@@ -28,7 +29,9 @@ typedef struct ab_job {
     const fm_attention_args *a;
     const fm_cpu_kernels *k;
     int32_t tok_per_block, n_blocks, rows, n_ctx;
-    float *buf; /* per thread: q rows, then scores, then outputs */
+    int f16;    /* the cache holds halves */
+    float *buf; /* per thread: q rows, scores, outputs, and for an f16
+                   cache the block's keys and values widened */
     size_t per_thread;
 } ab_job;
 
@@ -58,11 +61,24 @@ static void block(const ab_job *j, int32_t g, int32_t t0, float *buf) {
         memcpy(qb + (size_t)(t - t0) * (size_t)group * (size_t)D,
                a->q + (size_t)t * row_stride + (size_t)g * (size_t)group * (size_t)D,
                (size_t)group * (size_t)D * sizeof *qb);
-    const float *kg = a->k + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
-    const float *vg = a->v + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+    const float *kg, *vg;
+    int ld = (int)a->kv_stride;
+    if (j->f16) { /* the block's keys and values widened (exactly) to f32 */
+        const uint16_t *kh = (const uint16_t *)(const void *)a->k + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+        const uint16_t *vh = (const uint16_t *)(const void *)a->v + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+        float *kw = o + (size_t)j->rows * (size_t)D, *vw = kw + (size_t)j->n_ctx * (size_t)D;
+        for (int32_t p = 0; p < nk; p++)
+            for (int32_t d = 0; d < D; d++) {
+                kw[(size_t)p * (size_t)D + d] = fm_f16_to_f32(kh[(size_t)p * (size_t)a->kv_stride + d]);
+                vw[(size_t)p * (size_t)D + d] = fm_f16_to_f32(vh[(size_t)p * (size_t)a->kv_stride + d]);
+            }
+        kg = kw, vg = vw, ld = D;
+    } else {
+        kg = a->k + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+        vg = a->v + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+    }
     /* S = scale Q K^T over keys lo..hi-1 */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nk, D, a->scale, qb, D, kg, (int)a->kv_stride, 0.0f, s,
-                nk);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nk, D, a->scale, qb, D, kg, ld, 0.0f, s, nk);
     float inv[ROWS];
     for (int32_t r = 0; r < R; r++) {
         const int32_t t = t0 + r / group;
@@ -75,7 +91,7 @@ static void block(const ab_job *j, int32_t g, int32_t t0, float *buf) {
         inv[r] = 1.0f / j->k->exp_sum(sr + f, e - f, mx);
     }
     /* O = P V */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, nk, 1.0f, s, nk, vg, (int)a->kv_stride, 0.0f, o, D);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, nk, 1.0f, s, nk, vg, ld, 0.0f, o, D);
     for (int32_t r = 0; r < R; r++) {
         const int32_t t = t0 + r / group, h = g * group + r % group;
         float *out = a->out + (size_t)t * row_stride + (size_t)h * (size_t)D;
@@ -97,7 +113,9 @@ int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a) {
     const int32_t group = a->n_head / a->n_head_kv;
     if (group > ROWS || a->kv_stride > INT32_MAX || a->head_dim <= 0) return 0;
     const int32_t tpb = ROWS / group;
-    const size_t per_thread = (size_t)ROWS * ((size_t)a->head_dim * 2 + (size_t)c->n_ctx);
+    const int f16 = fm_cpu_kv_f16(a);
+    const size_t per_thread = (size_t)ROWS * ((size_t)a->head_dim * 2 + (size_t)c->n_ctx) +
+                              (f16 ? 2 * (size_t)c->n_ctx * (size_t)a->head_dim : 0);
     const size_t need = (size_t)c->n_threads * per_thread * sizeof(float);
     if (need > c->attnbuf_len) {
         float *p = realloc(c->attnbuf, need);
@@ -105,7 +123,7 @@ int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a) {
         c->attnbuf = p;
         c->attnbuf_len = need;
     }
-    ab_job j = {a, c->k, tpb, (a->n_tok + tpb - 1) / tpb, ROWS, c->n_ctx, c->attnbuf, per_thread};
+    ab_job j = {a, c->k, tpb, (a->n_tok + tpb - 1) / tpb, ROWS, c->n_ctx, f16, c->attnbuf, per_thread};
     int64_t work = (int64_t)a->n_tok * a->n_head * a->n_kv * a->head_dim * 2;
     fm_threadpool_run(c->pool, ab_slice, &j, fm_cpu_threads_for(c, work));
     return 1;

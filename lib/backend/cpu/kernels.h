@@ -61,6 +61,10 @@ typedef struct fm_cpu_kernels {
      * scores: n floats of scratch (tables that stream may ignore it). */
     void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
                      int32_t D, float scale, float *scores, float *out);
+    /* attn_row over an F16 cache: k and v are halves, kv_stride elements
+     * apart */
+    void (*attn_row_f16)(const float *q, const uint16_t *k, const uint16_t *v, int64_t kv_stride, int32_t first,
+                         int32_t n, int32_t D, float scale, float *scores, float *out);
     /* x[i] = exp(x[i] - m) for n values, returning their sum (a softmax's
      * numerators and denominator) */
     float (*exp_sum)(float *x, int64_t n, float m);

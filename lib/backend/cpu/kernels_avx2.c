@@ -342,8 +342,8 @@ static inline float hmax(__m256 v) {
  * the work pipelines instead of waiting on one long chain. Generated for
  * the common head sizes as constants (the loops over D unroll) and for any
  * other multiple of 8; other sizes take the reference kernel. */
-#define ATTN_ROW(NAME, DCONST)                                                                                     \
-    static void NAME(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n, \
+#define ATTN_ROW_T(NAME, DCONST, T, LOAD)                                                                                     \
+    static void NAME(const float *q, const T *k, const T *v, int64_t kv_stride, int32_t first, int32_t n, \
                      int32_t D_, float scale, float *out) {                                                        \
         const int32_t D = DCONST ? DCONST : D_;                                                                    \
         float m = -INFINITY, l = 0;                                                                                \
@@ -356,12 +356,12 @@ static inline float hmax(__m256 v) {
             for (int g = 0; g < ng; g++) {                                                                         \
                 __m256 part[8];                                                                                    \
                 const int base = 8 * g, valid_n = cnt - base;                                                      \
-                const float *kr = k + (size_t)(p0 + base) * (size_t)kv_stride;                                     \
+                const T *kr = k + (size_t)(p0 + base) * (size_t)kv_stride;                                     \
                 for (int j = 0; j < 8; j++, kr += kv_stride) {                                                     \
-                    const float *kj = j < valid_n ? kr : k + (size_t)(p0 + base) * (size_t)kv_stride;              \
-                    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(kj));                           \
+                    const T *kj = j < valid_n ? kr : k + (size_t)(p0 + base) * (size_t)kv_stride;              \
+                    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), LOAD(kj));                           \
                     for (int32_t d = 8; d < D; d += 8)                                                             \
-                        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kj + d), acc);               \
+                        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LOAD(kj + d), acc);               \
                     part[j] = acc;                                                                                 \
                 }                                                                                                  \
                 s[g] = _mm256_mul_ps(hsum8x8(part), vscale);                                                       \
@@ -387,19 +387,19 @@ static inline float hmax(__m256 v) {
                 esum = _mm256_add_ps(esum, eg);                                                                    \
             }                                                                                                      \
             l += hsum(esum);                                                                                       \
-            const float *vr = v + (size_t)p0 * (size_t)kv_stride;                                                  \
+            const T *vr = v + (size_t)p0 * (size_t)kv_stride;                                                  \
             for (int32_t d = 0; d < D; d += 8) {                                                                   \
                 __m256 o0 = _mm256_loadu_ps(out + d), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),          \
                        o3 = _mm256_setzero_ps();                                                                   \
-                const float *vp = vr + d;                                                                          \
+                const T *vp = vr + d;                                                                          \
                 int p = 0;                                                                                         \
                 for (; p + 4 <= cnt; p += 4, vp += 4 * kv_stride) {                                                \
-                    o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), _mm256_loadu_ps(vp), o0);                           \
-                    o1 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 1]), _mm256_loadu_ps(vp + kv_stride), o1);           \
-                    o2 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 2]), _mm256_loadu_ps(vp + 2 * kv_stride), o2);       \
-                    o3 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 3]), _mm256_loadu_ps(vp + 3 * kv_stride), o3);       \
+                    o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), LOAD(vp), o0);                           \
+                    o1 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 1]), LOAD(vp + kv_stride), o1);           \
+                    o2 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 2]), LOAD(vp + 2 * kv_stride), o2);       \
+                    o3 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 3]), LOAD(vp + 3 * kv_stride), o3);       \
                 }                                                                                                  \
-                for (; p < cnt; p++, vp += kv_stride) o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), _mm256_loadu_ps(vp), o0); \
+                for (; p < cnt; p++, vp += kv_stride) o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), LOAD(vp), o0); \
                 _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(o0, o1), _mm256_add_ps(o2, o3)));            \
             }                                                                                                      \
         }                                                                                                          \
@@ -407,27 +407,44 @@ static inline float hmax(__m256 v) {
         for (int32_t d = 0; d < D; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), inv)); \
     }
 
+static inline __m256 load8_h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p)); }
+
+/* one instance per common head size (the compiler unrolls D), for f32 and
+ * f16 caches */
+#define ATTN_ROW(NAME, DCONST) ATTN_ROW_T(NAME, DCONST, float, _mm256_loadu_ps)
+#define ATTN_ROW_H(NAME, DCONST) ATTN_ROW_T(NAME, DCONST, uint16_t, load8_h)
 ATTN_ROW(attn_row_8, 8)
 ATTN_ROW(attn_row_16, 16)
 ATTN_ROW(attn_row_32, 32)
 ATTN_ROW(attn_row_64, 64)
 ATTN_ROW(attn_row_128, 128)
 ATTN_ROW(attn_row_any8, 0)
+ATTN_ROW_H(attn_row_h8, 8)
+ATTN_ROW_H(attn_row_h16, 16)
+ATTN_ROW_H(attn_row_h32, 32)
+ATTN_ROW_H(attn_row_h64, 64)
+ATTN_ROW_H(attn_row_h128, 128)
+ATTN_ROW_H(attn_row_hany8, 0)
 
-static void attn_row(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
-                     int32_t D, float scale, float *scores, float *out) {
-    if (D % 8 == 0 && n > first) {
-        switch (D) {
-        case 8: attn_row_8(q, k, v, kv_stride, first, n, D, scale, out); return;
-        case 16: attn_row_16(q, k, v, kv_stride, first, n, D, scale, out); return;
-        case 32: attn_row_32(q, k, v, kv_stride, first, n, D, scale, out); return;
-        case 64: attn_row_64(q, k, v, kv_stride, first, n, D, scale, out); return;
-        case 128: attn_row_128(q, k, v, kv_stride, first, n, D, scale, out); return;
-        default: attn_row_any8(q, k, v, kv_stride, first, n, D, scale, out); return;
-        }
+/* The instance for the head size; the reference kernel for sizes that are
+ * not multiples of 8 (and for empty rows). */
+#define ATTN_DISPATCH(NAME, T, P)                                                                                  \
+    static void NAME(const float *q, const T *k, const T *v, int64_t kv_stride, int32_t first, int32_t n,      \
+                     int32_t D, float scale, float *scores, float *out) {                                       \
+        if (D % 8 == 0 && n > first) {                                                                         \
+            switch (D) {                                                                                       \
+            case 8: P##8(q, k, v, kv_stride, first, n, D, scale, out); return;                                \
+            case 16: P##16(q, k, v, kv_stride, first, n, D, scale, out); return;                              \
+            case 32: P##32(q, k, v, kv_stride, first, n, D, scale, out); return;                              \
+            case 64: P##64(q, k, v, kv_stride, first, n, D, scale, out); return;                              \
+            case 128: P##128(q, k, v, kv_stride, first, n, D, scale, out); return;                            \
+            default: P##any8(q, k, v, kv_stride, first, n, D, scale, out); return;                            \
+            }                                                                                                  \
+        }                                                                                                      \
+        fm_cpu_kernels_ref()->NAME(q, k, v, kv_stride, first, n, D, scale, scores, out);                      \
     }
-    fm_cpu_kernels_ref()->attn_row(q, k, v, kv_stride, first, n, D, scale, scores, out);
-}
+ATTN_DISPATCH(attn_row, float, attn_row_)
+ATTN_DISPATCH(attn_row_f16, uint16_t, attn_row_h)
 
 /* f16 and bf16 rows widened 8 at a time (exact); other types are left to
  * the portable dequantizer */
@@ -505,6 +522,7 @@ static const fm_cpu_kernels avx2 = {
     .dot_f32 = dot_f32,
     .quantize_q8_0 = quantize_q8_0,
     .attn_row = attn_row,
+    .attn_row_f16 = attn_row_f16,
     .exp_sum = exp_sum,
     .row_to_f32 = row_to_f32,
     .swiglu = swiglu,

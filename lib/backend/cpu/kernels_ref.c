@@ -34,6 +34,16 @@ void fm_quantize_q8_0_ref(const float *x, int64_t n, uint8_t *out) {
     }
 }
 
+/* sc[first..n) = exp(sc - mx), returning 1 / their sum (summed in double). */
+static float softmax_scale(float *sc, int32_t first, int32_t n, float mx) {
+    double sum = 0;
+    for (int32_t p = first; p < n; p++) {
+        sc[p] = expf(sc[p] - mx);
+        sum += sc[p];
+    }
+    return (float)(1.0 / sum);
+}
+
 /* Two passes over the scores: max, then exp and sum in double, then the
  * weighted sum of values. */
 static void attn_row(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
@@ -43,14 +53,28 @@ static void attn_row(const float *q, const float *k, const float *v, int64_t kv_
         sc[p] = dot_f32(q, k + (size_t)p * (size_t)kv_stride, D) * scale;
         if (sc[p] > mx) mx = sc[p];
     }
-    double sum = 0;
-    for (int32_t p = first; p < n; p++) {
-        sc[p] = expf(sc[p] - mx);
-        sum += sc[p];
-    }
-    const float inv = (float)(1.0 / sum);
+    const float inv = softmax_scale(sc, first, n, mx);
     for (int32_t d = 0; d < D; d++) out[d] = 0;
     for (int32_t p = first; p < n; p++) axpy_f32(out, sc[p] * inv, v + (size_t)p * (size_t)kv_stride, D);
+}
+
+/* The same two passes over halves, widened (exactly) as they are read. */
+static void attn_row_f16(const float *q, const uint16_t *k, const uint16_t *v, int64_t kv_stride, int32_t first,
+                         int32_t n, int32_t D, float scale, float *sc, float *out) {
+    float mx = -INFINITY;
+    for (int32_t p = first; p < n; p++) {
+        const uint16_t *kp = k + (size_t)p * (size_t)kv_stride;
+        double dot = 0;
+        for (int32_t d = 0; d < D; d++) dot += (double)q[d] * fm_f16_to_f32(kp[d]);
+        sc[p] = (float)dot * scale;
+        if (sc[p] > mx) mx = sc[p];
+    }
+    const float inv = softmax_scale(sc, first, n, mx);
+    for (int32_t d = 0; d < D; d++) out[d] = 0;
+    for (int32_t p = first; p < n; p++) {
+        const uint16_t *vp = v + (size_t)p * (size_t)kv_stride;
+        for (int32_t d = 0; d < D; d++) out[d] += sc[p] * inv * fm_f16_to_f32(vp[d]);
+    }
 }
 
 static float exp_sum(float *x, int64_t n, float m) {
@@ -71,6 +95,7 @@ static const fm_cpu_kernels ref = {
     .dot_f32 = dot_f32,
     .quantize_q8_0 = fm_quantize_q8_0_ref,
     .attn_row = attn_row,
+    .attn_row_f16 = attn_row_f16,
     .exp_sum = exp_sum,
     .swiglu = swiglu,
 };
