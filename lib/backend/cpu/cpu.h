@@ -25,6 +25,15 @@ typedef struct fm_cpu_ctx {
     float *attnbuf;   /* prompt attention's per-thread blocks (cpu_attention_blas.c) */
     size_t attnbuf_len;
     int batch_invariant; /* FM_BACKEND_BATCH_INVARIANT: no BLAS */
+    /* RoPE's cos and sin for the positions of the last call: every layer,
+     * and the keys after the queries, rotate the same positions */
+    struct {
+        float *cs;       /* [n_tok][half][2] */
+        int32_t *pos;    /* [n_tok] */
+        size_t cs_cap, pos_cap;
+        int32_t n_tok, n_rot;
+        float base, scale;
+    } rope;
 } fm_cpu_ctx;
 
 /* Tokens from which a batched matmul goes through BLAS (cpu_blas.c), or

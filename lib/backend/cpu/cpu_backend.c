@@ -48,6 +48,8 @@ static void cpu_release(void *ctx) {
     free(c->blasbuf);
     free(c->gemmbuf);
     free(c->attnbuf);
+    free(c->rope.cs);
+    free(c->rope.pos);
 }
 
 static fm_status cpu_set_flags(void *ctx, uint32_t flags) {

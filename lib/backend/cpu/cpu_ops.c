@@ -3,6 +3,8 @@
  * attention, so single-threaded, and they ignore ctx (libfm calls them with
  * another backend's ctx when that backend leaves them out). */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../../format/quant.h"
 #include "cpu.h"
@@ -32,17 +34,55 @@ fm_status fm_cpu_rmsnorm(void *ctx, const float *x, const float *weight, int32_t
     return FM_STATUS_OK;
 }
 
+/* cos and sin of theta = pos * scale * base^(-2i/n_rot), in double (exact
+ * to f32), for n_tok positions; kept for the next call with the same
+ * positions and parameters. NULL when out of memory (the caller computes
+ * them itself). */
+static const float *rope_angles(fm_cpu_ctx *c, int32_t n_tok, int32_t n_rot, const int32_t *pos, float base,
+                                float scale) {
+    const int32_t half = n_rot / 2;
+    if (n_tok > 0 && c->rope.n_tok == n_tok && c->rope.n_rot == n_rot && c->rope.base == base && c->rope.scale == scale &&
+        c->rope.cs != NULL && memcmp(c->rope.pos, pos, (size_t)n_tok * sizeof *pos) == 0)
+        return c->rope.cs;
+    c->rope.n_tok = -1; /* invalid until filled */
+    const size_t need = (size_t)n_tok * (size_t)half * 2;
+    if (need > c->rope.cs_cap) {
+        float *cs = realloc(c->rope.cs, need * sizeof *cs);
+        if (cs == NULL) return NULL;
+        c->rope.cs = cs, c->rope.cs_cap = need;
+    }
+    if ((size_t)n_tok > c->rope.pos_cap) {
+        int32_t *p = realloc(c->rope.pos, (size_t)n_tok * sizeof *p);
+        if (p == NULL) return NULL;
+        c->rope.pos = p, c->rope.pos_cap = (size_t)n_tok;
+    }
+    for (int32_t t = 0; t < n_tok; t++)
+        for (int32_t i = 0; i < half; i++) {
+            const double theta = pos[t] * (double)scale * pow(base, -2.0 * i / n_rot);
+            c->rope.cs[((size_t)t * (size_t)half + (size_t)i) * 2] = (float)cos(theta);
+            c->rope.cs[((size_t)t * (size_t)half + (size_t)i) * 2 + 1] = (float)sin(theta);
+        }
+    memcpy(c->rope.pos, pos, (size_t)n_tok * sizeof *pos);
+    c->rope.n_tok = n_tok, c->rope.n_rot = n_rot, c->rope.base = base, c->rope.scale = scale;
+    return c->rope.cs;
+}
+
 fm_status fm_cpu_rope_ext(void *ctx, float *x, int32_t n_tok, int32_t n_head, int32_t head_dim, int32_t n_rot,
                           const int32_t *pos, float freq_base, float freq_scale, int32_t mode) {
-    (void)ctx;
     if (n_rot > head_dim || n_rot % 2 != 0 || (mode != FM_ROPE_NORMAL && mode != FM_ROPE_NEOX))
         return FM_STATUS_INVALID_ARGUMENT;
     const int32_t half = n_rot / 2;
+    const float *cs = n_rot > 0 ? rope_angles(ctx, n_tok, n_rot, pos, freq_base, freq_scale) : NULL;
     for (int32_t t = 0; t < n_tok; t++) {
         for (int32_t i = 0; i < half; i++) {
-            /* theta = pos * scale * base^(-2i/n_rot), in double: exact to f32 */
-            const double theta = pos[t] * (double)freq_scale * pow(freq_base, -2.0 * i / n_rot);
-            const float c = (float)cos(theta), s = (float)sin(theta);
+            float c, s;
+            if (cs != NULL) {
+                c = cs[((size_t)t * (size_t)half + (size_t)i) * 2];
+                s = cs[((size_t)t * (size_t)half + (size_t)i) * 2 + 1];
+            } else {
+                const double theta = pos[t] * (double)freq_scale * pow(freq_base, -2.0 * i / n_rot);
+                c = (float)cos(theta), s = (float)sin(theta);
+            }
             const int32_t a = mode == FM_ROPE_NEOX ? i : 2 * i;
             const int32_t b = mode == FM_ROPE_NEOX ? i + half : 2 * i + 1;
             for (int32_t h = 0; h < n_head; h++) {
