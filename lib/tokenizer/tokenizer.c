@@ -142,14 +142,13 @@ static int build_runs(byte_runs *r, uint8_t c, const char *text, size_t len) {
 }
 
 /* The first place in text[off, off+len) where m >= 2 bytes of the run byte
- * follow each other, or SIZE_MAX. */
-static size_t find_in_runs(const byte_runs *r, size_t off, size_t len, size_t m) {
-    size_t lo = 0, hi = r->n;
-    while (lo < hi) { /* first run that ends after off */
-        size_t mid = (lo + hi) / 2;
-        if (r->v[mid][0] + r->v[mid][1] <= off) lo = mid + 1;
-        else hi = mid;
-    }
+ * follow each other, or SIZE_MAX. One needle's searches come in increasing
+ * off, so *cur (0 for the needle's first search) walks the runs once
+ * instead of a binary search per fragment. */
+static size_t find_in_runs(const byte_runs *r, size_t *cur, size_t off, size_t len, size_t m) {
+    size_t lo = *cur;
+    while (lo < r->n && r->v[lo][0] + r->v[lo][1] <= off) lo++; /* first run that ends after off */
+    *cur = lo;
     for (size_t i = lo; i < r->n && r->v[i][0] < off + len; i++) {
         size_t a = r->v[i][0] > off ? r->v[i][0] : off;
         size_t e = r->v[i][0] + r->v[i][1] < off + len ? r->v[i][0] + r->v[i][1] : off + len;
@@ -250,6 +249,7 @@ static int partition(const fm_tokenizer *tok, const char *text, size_t len, frag
             }
         }
         g.n = 0;
+        size_t cur = 0; /* find_in_runs' place in rn */
         for (size_t i = 0; i < f->n; i++) {
             fragment raw = f->v[i];
             if (raw.token >= 0) {
@@ -260,7 +260,7 @@ static int partition(const fm_tokenizer *tok, const char *text, size_t len, frag
                 const char *base = text + raw.off;
                 const char *hit;
                 if (rn != NULL) {
-                    size_t at = find_in_runs(rn, raw.off, raw.len, tk->len);
+                    size_t at = find_in_runs(rn, &cur, raw.off, raw.len, tk->len);
                     hit = at == SIZE_MAX ? NULL : text + at;
                 } else {
                     hit = find_bytes(base, raw.len, needle, tk->len);
