@@ -1,7 +1,6 @@
 /* A context: one KV cache, scratch buffers and a backend over a shared,
  * read-only model. Decoding appends tokens at the next free positions. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +15,7 @@ struct fm_context {
     fm_backend_inst backend;
     fm_forward_state st;
     uint32_t n_past;
+    uint32_t flags;      /* FM_CONTEXT_* last set */
     float *logits;       /* rows of n_vocab */
     size_t logits_rows;  /* allocated rows */
     int32_t n_last;      /* tokens in the last decoded batch */
@@ -260,22 +260,21 @@ fm_status fm_context_set_flags(fm_context *c, uint32_t flags) {
     if (flags & ~(FM_CONTEXT_BATCH_INVARIANT | FM_CONTEXT_KV_F16))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_set_flags: unknown bits %#x", flags);
     const uint32_t bf = flags & FM_CONTEXT_BATCH_INVARIANT ? FM_BACKEND_BATCH_INVARIANT : 0u;
-    if (bf && c->backend.iface.set_flags == NULL)
-        return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot make results batch-invariant",
-                        c->backend.iface.name);
-    /* the cache first: it is what can fail for want of memory, and then
-     * nothing has changed */
-    const int f16 = (flags & FM_CONTEXT_KV_F16) != 0, was_f16 = c->st.kv_f16;
-    fm_status s = set_kv_f16(c, f16);
-    if (s || c->backend.iface.set_flags == NULL) return s;
-    if ((s = c->backend.iface.set_flags(c->backend.ctx, bf))) {
-        fm_status keep = s;
-        const char *msg = fm_last_error();
-        char saved[256];
-        snprintf(saved, sizeof saved, "%s", msg);
-        set_kv_f16(c, was_f16); /* best effort: the cache is empty */
-        return fm_error(keep, "%s", saved);
+    const uint32_t old_bf = c->flags & FM_CONTEXT_BATCH_INVARIANT ? FM_BACKEND_BATCH_INVARIANT : 0u;
+    fm_status s;
+    if (c->backend.iface.set_flags == NULL) {
+        if (bf)
+            return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot make results batch-invariant",
+                            c->backend.iface.name);
+    } else if ((s = c->backend.iface.set_flags(c->backend.ctx, bf))) {
+        return s;
     }
+    if ((s = set_kv_f16(c, (flags & FM_CONTEXT_KV_F16) != 0))) {
+        /* the backend accepted its old flags before, so it takes them back */
+        if (c->backend.iface.set_flags != NULL) c->backend.iface.set_flags(c->backend.ctx, old_bf);
+        return s;
+    }
+    c->flags = flags;
     return FM_STATUS_OK;
 }
 

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../common/testutil.h"
+#include "bench_util.h"
 #include "fm.h"
 
 static const char *const corpus[] = {
@@ -26,16 +26,6 @@ static const char *const default_vocabs[] = {
     "o200k_base.tiktoken",
 };
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int is_natural(const char *name) { return strncmp(name, "adv-", 4) != 0 && strcmp(name, "unicode-versions") != 0; }
 
@@ -66,25 +56,25 @@ int main(int argc, char **argv) {
         fm_tokenizer *tok = NULL;
         for (int r = 0; r < reps && r < 16; r++) {
             fm_tokenizer_free(tok);
-            double t0 = now();
+            double t0 = bench_now();
             if (fm_tokenizer_load(strchr(name, '/') ? name : tu_data(rel), NULL, &tok) != FM_STATUS_OK) {
                 fprintf(stderr, "%s: %s\n", name, fm_last_error());
                 return 1;
             }
-            loads[r] = now() - t0;
+            loads[r] = bench_now() - t0;
         }
-        qsort(loads, (size_t)(reps < 16 ? reps : 16), sizeof loads[0], cmp_d);
+        qsort(loads, (size_t)(reps < 16 ? reps : 16), sizeof loads[0], bench_cmp_double);
         double t_text = 0, t_all = 0, b_text = 0, b_all = 0, worst_adv = 1e30;
         for (size_t f = 0; f < N_CORPUS; f++) {
             double *ts = malloc((size_t)reps * sizeof *ts);
             for (int r = 0; r < reps; r++) {
                 size_t n;
-                double t0 = now();
+                double t0 = bench_now();
                 fm_status s = fm_tokenizer_encode(tok, texts[f], lens[f], 0, ids, cap, &n);
-                ts[r] = now() - t0;
+                ts[r] = bench_now() - t0;
                 if (s != FM_STATUS_OK) fprintf(stderr, "%s %s: %s\n", name, corpus[f], fm_last_error());
             }
-            qsort(ts, (size_t)reps, sizeof *ts, cmp_d);
+            qsort(ts, (size_t)reps, sizeof *ts, bench_cmp_double);
             double med = ts[reps / 2];
             free(ts);
             if (verbose) printf("  %-30s %9.2f MB/s\n", corpus[f], lens[f] / med / 1e6);

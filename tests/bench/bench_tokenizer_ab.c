@@ -9,23 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "fm.h"
 
 typedef fm_status (*load_fn)(const char *, const void *, fm_tokenizer **);
 typedef fm_status (*encode_fn)(const fm_tokenizer *, const char *, size_t, uint32_t, fm_token *, size_t, size_t *);
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
     if (argc < 5) return fprintf(stderr, "usage: %s LIB_A.so LIB_B.so VOCAB FILE [PAIRS]\n", argv[0]), 2;
@@ -57,16 +47,16 @@ int main(int argc, char **argv) {
         double t[2];
         for (int k = 0; k < 2; k++) {
             const int i = p % 2 ? 1 - k : k; /* alternate which goes first */
-            const double t0 = now();
+            const double t0 = bench_now();
             enc[i](tok[i], text, (size_t)len, 0, ids, (size_t)len * 2 + 16, &n_ids[i]);
-            t[i] = now() - t0;
+            t[i] = bench_now() - t0;
         }
         ratio[p] = t[0] / t[1], ta[p] = t[0], tb[p] = t[1];
     }
     if (n_ids[0] != n_ids[1]) printf("token counts differ: %zu vs %zu\n", n_ids[0], n_ids[1]);
-    qsort(ratio, (size_t)pairs, sizeof *ratio, cmp_d);
-    qsort(ta, (size_t)pairs, sizeof *ta, cmp_d);
-    qsort(tb, (size_t)pairs, sizeof *tb, cmp_d);
+    qsort(ratio, (size_t)pairs, sizeof *ratio, bench_cmp_double);
+    qsort(ta, (size_t)pairs, sizeof *ta, bench_cmp_double);
+    qsort(tb, (size_t)pairs, sizeof *tb, bench_cmp_double);
     const char *name = strrchr(argv[4], '/') ? strrchr(argv[4], '/') + 1 : argv[4];
     printf("%-24s A %7.2f MB/s  B %7.2f MB/s  B/A speed %.3f (quartiles %.3f-%.3f, %d pairs)\n", name,
            len / ta[pairs / 2] / 1e6, len / tb[pairs / 2] / 1e6, ratio[pairs / 2], ratio[pairs / 4],

@@ -62,11 +62,10 @@ void fm_cpu_blas_init(void);
 int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys);
 
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride);
-/* Prompt attention through BLAS (cpu_attention_blas.c); returns 0
- * (nothing done) when BLAS is absent or a buffer cannot be had. */
-int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a);
-/* Whether the attention call's cache holds halves (ABI 3 kv_dtype). */
-int fm_cpu_kv_f16(const fm_attention_args *a);
+/* Prompt attention through BLAS (cpu_attention_blas.c), over a cache of
+ * floats or (f16) halves; returns 0 (nothing done) when BLAS is absent or a
+ * buffer cannot be had. */
+int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16);
 fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a);
 fm_status fm_cpu_get_rows(void *ctx, const fm_weight *table, const int32_t *ids, int32_t n, float *out);
 fm_status fm_cpu_rmsnorm(void *ctx, const float *x, const float *weight, int32_t n, int32_t n_rows, float eps,

@@ -38,26 +38,23 @@ static void attn_slice(void *arg, int ith, int nth) {
     }
 }
 
-int fm_cpu_kv_f16(const fm_attention_args *a) {
-    /* a caller built against ABI 2 headers passes a shorter struct */
-    if (a->struct_size < offsetof(fm_attention_args, kv_dtype) + sizeof a->kv_dtype) return 0;
-    return a->kv_dtype == FM_DTYPE_F16;
-}
-
 fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a) {
     fm_cpu_ctx *c = ctx;
-    if (a->struct_size >= offsetof(fm_attention_args, kv_dtype) + sizeof a->kv_dtype &&
-        a->kv_dtype != FM_DTYPE_F32 && a->kv_dtype != FM_DTYPE_F16)
-        return FM_STATUS_INVALID_ARGUMENT;
+    /* the cache's type (ABI 3); a caller built against ABI 2 headers passes
+     * a shorter struct, always over floats */
+    const int32_t kv_dtype =
+        a->struct_size >= offsetof(fm_attention_args, kv_dtype) + sizeof a->kv_dtype ? a->kv_dtype : FM_DTYPE_F32;
+    if (kv_dtype != FM_DTYPE_F32 && kv_dtype != FM_DTYPE_F16) return FM_STATUS_INVALID_ARGUMENT;
+    const int f16 = kv_dtype == FM_DTYPE_F16;
     if (a->n_kv > c->n_ctx || a->n_head_kv <= 0 || a->n_head % a->n_head_kv != 0) return FM_STATUS_INVALID_ARGUMENT;
     for (int32_t t = 0; t < a->n_tok; t++)
         if (a->pos[t] < 0 || a->pos[t] >= a->n_kv) return FM_STATUS_INVALID_ARGUMENT;
     /* prompts through BLAS, as the batched matmuls (not the oracle's path,
      * not batch-invariant) */
     if (c->k != fm_cpu_kernels_ref() && !c->batch_invariant && a->n_tok >= FM_CPU_BLAS_MIN_TOKENS &&
-        fm_cpu_attention_blas(c, a))
+        fm_cpu_attention_blas(c, a, f16))
         return FM_STATUS_OK;
-    attn_job j = {a, c->scores, c->n_ctx, c->k, fm_cpu_kv_f16(a)};
+    attn_job j = {a, c->scores, c->n_ctx, c->k, f16};
     int64_t work = (int64_t)a->n_tok * a->n_head * a->n_kv * a->head_dim * 2;
     fm_threadpool_run(c->pool, attn_slice, &j, fm_cpu_threads_for(c, work));
     return FM_STATUS_OK;

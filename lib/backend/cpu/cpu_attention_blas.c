@@ -109,11 +109,10 @@ static void ab_slice(void *arg, int ith, int nth) {
         block(j, (int32_t)(i % j->a->n_head_kv), (int32_t)(i / j->a->n_head_kv) * j->tok_per_block, buf);
 }
 
-int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a) {
+int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16) {
     const int32_t group = a->n_head / a->n_head_kv;
     if (group > ROWS || a->kv_stride > INT32_MAX || a->head_dim <= 0) return 0;
     const int32_t tpb = ROWS / group;
-    const int f16 = fm_cpu_kv_f16(a);
     const size_t per_thread = (size_t)ROWS * ((size_t)a->head_dim * 2 + (size_t)c->n_ctx) +
                               (f16 ? 2 * (size_t)c->n_ctx * (size_t)a->head_dim : 0);
     const size_t need = (size_t)c->n_threads * per_thread * sizeof(float);
@@ -129,8 +128,8 @@ int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a) {
     return 1;
 }
 #else
-int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a) {
-    (void)c, (void)a;
+int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16) {
+    (void)c, (void)a, (void)f16;
     return 0;
 }
 #endif
