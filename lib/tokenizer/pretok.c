@@ -32,15 +32,37 @@ typedef struct ch {
     uint8_t len;
 } ch;
 
+/* The character at p: ASCII and well-formed 2- and 3-byte sequences (all
+ * of the BMP but the ASCII range) inline from the tables, anything else
+ * through the general decoder. The table is filled: every scanner is
+ * reached through fm_pretok_find, which calls fm_uc_init. */
 static inline ch at(const uint8_t *s, size_t p, size_t b) {
     ch c = {0, 0, 0};
     if (p >= b) return c;
-    if (s[p] < 0x80) {
-        c.cp = s[p];
+    const uint8_t c0 = s[p];
+    if (c0 < 0x80) {
+        c.cp = c0;
         c.len = 1;
-    } else {
-        c.len = (uint8_t)fm_uc_decode(s + p, b - p, &c.cp);
+        c.cls = fm_uc_ascii_class[c0];
+        return c;
     }
+    if (c0 >= 0xC2 && c0 < 0xE0) {
+        if (p + 1 < b && (s[p + 1] & 0xC0) == 0x80) {
+            c.cp = (uint32_t)(c0 & 0x1F) << 6 | (s[p + 1] & 0x3F);
+            c.len = 2;
+            c.cls = fm_uc_bmp_class[c.cp];
+            return c;
+        }
+    } else if (c0 >= 0xE0 && c0 < 0xF0 && p + 2 < b && (s[p + 1] & 0xC0) == 0x80 && (s[p + 2] & 0xC0) == 0x80) {
+        const uint32_t cp = (uint32_t)(c0 & 0x0F) << 12 | (uint32_t)(s[p + 1] & 0x3F) << 6 | (s[p + 2] & 0x3F);
+        if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) { /* not overlong, not a surrogate */
+            c.cp = cp;
+            c.len = 3;
+            c.cls = fm_uc_bmp_class[cp];
+            return c;
+        }
+    }
+    c.len = (uint8_t)fm_uc_decode(s + p, b - p, &c.cp);
     c.cls = fm_uc_class(c.cp);
     return c;
 }
@@ -226,26 +248,24 @@ static fm_match m_qwen2(const uint8_t *s, size_t a, size_t b, size_t p) {
 #define UPPERISH (FM_UC_LU | FM_UC_LO | FM_UC_M)
 #define LOWERISH (FM_UC_LL | FM_UC_LO | FM_UC_M)
 
-/* [U]*[L]+ from q (first alternative's word part): end or 0. */
-static size_t o200k_word1(const uint8_t *s, size_t q, size_t b) {
-    size_t e = run(s, q, b, UPPERISH);
-    ch c = at(s, e, b);
-    if (c.cls & LOWERISH) return run(s, e, b, LOWERISH);
-    /* backtrack U*: the last character of the run that can start [L]+ */
-    size_t best = 0;
-    for (size_t i = q; i < e;) {
-        ch d = at(s, i, b);
-        if (d.cls & LOWERISH) best = i + d.len; /* [L]+ is then just this one */
-        i += d.len;
+/* The word part of both letter alternatives from q, in one pass: the run
+ * of [U] characters (its end *u_end) and, after it, either [L]+ (first
+ * alternative, [U]*[L]+) or, backtracking [U]*, the last character of the
+ * run that can be [L]+ alone. Returns the first alternative's end, 0 if it
+ * fails; then the second alternative, [U]+[L]*, matches up to *u_end if
+ * that is past q (the [L]* part is empty, or the first would have matched). */
+static size_t o200k_word(const uint8_t *s, size_t q, size_t b, size_t *u_end) {
+    size_t last_low = 0;
+    for (;;) {
+        ch d = at(s, q, b);
+        if (!(d.cls & UPPERISH)) {
+            *u_end = q;
+            if (d.cls & LOWERISH) return run(s, q + d.len, b, LOWERISH);
+            return last_low;
+        }
+        q += d.len;
+        if (d.cls & LOWERISH) last_low = q;
     }
-    return best;
-}
-
-/* [U]+[L]* from q (second alternative's word part): end or 0. */
-static size_t o200k_word2(const uint8_t *s, size_t q, size_t b) {
-    size_t e = run(s, q, b, UPPERISH);
-    if (e == q) return 0;
-    return run(s, e, b, LOWERISH);
 }
 
 static inline int ascii_upper(uint8_t c) { return c >= 'A' && c <= 'Z'; }
@@ -271,16 +291,25 @@ static fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
             }
         }
     }
+    /* The alternatives in the regex's order: the first with the prefix,
+     * without it, the second with it, without it. A prefix character is
+     * no letter, so without it the word starts with c itself: that can
+     * only match where c is a mark (both [U] and [L]), and then the first
+     * alternative matches c alone (its [U]* backtracks to nothing, as
+     * with the prefix nothing after c could be [L]). */
     ch c = at(s, p, b);
     const int can_prefix = c.cls && c.cp != '\r' && c.cp != '\n' && !(c.cls & (FM_UC_L | FM_UC_N));
-    for (int alt = 0; alt < 2; alt++) {
-        for (int pre = can_prefix; pre >= 0; pre--) {
-            size_t q = p + (pre ? c.len : 0);
-            size_t e = alt == 0 ? o200k_word1(s, q, b) : o200k_word2(s, q, b);
-            if (e == 0) continue;
-            return hit(e + contraction(s, e, b, 1, 1) - p);
-        }
+    size_t e, u_end;
+    if (can_prefix) {
+        const size_t q = p + c.len;
+        e = o200k_word(s, q, b, &u_end);
+        if (e == 0 && (c.cls & FM_UC_M)) e = q;
+        if (e == 0 && u_end > q) e = u_end;
+    } else {
+        e = o200k_word(s, p, b, &u_end);
+        if (e == 0 && u_end > p) e = u_end;
     }
+    if (e != 0) return hit(e + contraction(s, e, b, 1, 1) - p);
     return shared_tail(s, b, p, c, 3, 1);
 }
 
@@ -584,6 +613,7 @@ static const fm_pretok families[] = {
 };
 
 const fm_pretok *fm_pretok_find(const char *name, size_t len) {
+    fm_uc_init(); /* at() reads the BMP table directly */
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
         if (strlen(families[i].name) == len && memcmp(families[i].name, name, len) == 0) return &families[i];
     return NULL;

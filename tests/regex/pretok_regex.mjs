@@ -3,7 +3,8 @@
 // engine over every corpus file and compares the pieces with libfm's.
 // usage: node pretok_regex.mjs PRETOK_DUMP CORPUS_DIR
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const [dump, corpusDir] = process.argv.slice(2);
@@ -61,13 +62,37 @@ function split(stages, text) {
   return pieces.map((p) => Buffer.byteLength(p, "utf8"));
 }
 
+// Besides the corpus, a text drawn at random (fixed seed) from characters
+// at the edges of the classes the regexes use: cased, title-case, modifier
+// and other letters, the three kinds of mark (a mark can be the optional
+// prefix and a letter at once), digits of all three N categories, every
+// kind of white space, apostrophes before s/t/re/ſ, punctuation next to
+// \r \n and '/', format characters, 4-byte symbols.
+const EDGE = ["a", "z", "A", "Z", "s", "S", "t", "r", "e", "'", "'", "0", "7", " ", " ", " ", "\t", "\r", "\n", ".",
+  "/", "!", "$", "`", "_", "-", "é", "É", "ª", "²", "\u00a0", "\u0085", "\u0301", "\u0903", "\u20dd", "ǅ", "ʰ",
+  "中", "一", "가", "ก", "п", "П", "ſ", "٣", "Ⅻ", "\u3000", "\u2003", "、", "！", "€", "😀", "\u200d", "\u00ad"];
+function edgeText(n) {
+  let x = 12345, out = "";
+  const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8;
+  while (out.length < n) {
+    const c = EDGE[next() % EDGE.length];
+    out += next() % 4 === 0 ? c.repeat(1 + (next() % 5)) : c; // runs too
+  }
+  return out;
+}
+const tmp = mkdtempSync(join(tmpdir(), "pretok-"));
+writeFileSync(join(tmp, "edge-cases.txt"), edgeText(200000));
+const inputs = readdirSync(corpusDir).filter((f) => f.endsWith(".txt")).sort().map((f) => join(corpusDir, f));
+inputs.push(join(tmp, "edge-cases.txt"));
+
 let failed = 0, passed = 0;
-for (const file of readdirSync(corpusDir).filter((f) => f.endsWith(".txt")).sort()) {
+for (const path of inputs) {
+  const file = path.slice(path.lastIndexOf("/") + 1);
   if (file === "unicode-versions.txt") continue; // Node's tables are Unicode 17, libfm's 15: differ by design
-  const text = readFileSync(join(corpusDir, file), "utf8");
+  const text = readFileSync(path, "utf8");
   for (const [family, stages] of Object.entries(FAMILIES)) {
     const want = split(stages, text);
-    const got = execFileSync(dump, [family, join(corpusDir, file)], { maxBuffer: 1 << 28 })
+    const got = execFileSync(dump, [family, path], { maxBuffer: 1 << 28 })
       .toString().trim().split("\n").filter((x) => x !== "").map(Number);
     let i = 0;
     while (i < want.length && i < got.length && want[i] === got[i]) i++;
@@ -78,5 +103,6 @@ for (const file of readdirSync(corpusDir).filter((f) => f.endsWith(".txt")).sort
     }
   }
 }
+rmSync(tmp, { recursive: true });
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
