@@ -289,6 +289,11 @@ static fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
                 const size_t e = l > u ? l : u;
                 return hit(e + contraction(s, e, b, 1, 1) - p);
             }
+        } else if (w == p || w >= b || s[w] < 0x80) {
+            /* a digit, \r or \n (no prefix, no letter), or another ASCII
+             * non-letter followed by one or by the end: neither letter
+             * alternative can match */
+            return shared_tail(s, b, p, at(s, p, b), 3, 1);
         }
     }
     /* The alternatives in the regex's order: the first with the prefix,
