@@ -143,18 +143,27 @@ static int pair_lookup(const fm_tokenizer *tok, const uint8_t *s, const sym *l, 
     return 1;
 }
 
-static inline int pair_merge(const fm_tokenizer *tok, const uint8_t *s, const fm_bpe_scratch *sc, const sym *l,
-                             const sym *r, int32_t *rank, fm_token *merged) {
-    if (l->id < 0 || r->id < 0) return 0;
-    const uint64_t key = (uint64_t)(uint32_t)l->id << 32 | (uint32_t)r->id;
+/* Whether the pair of ids (l, r) whose bytes are s[off..off+len) merges,
+ * and into what at which rank, through the per-call memo. */
+static inline int pair_merge_ids(const fm_tokenizer *tok, const uint8_t *s, const fm_bpe_scratch *sc, fm_token l,
+                                 fm_token r, uint32_t off, uint32_t llen, uint32_t rlen, int32_t *rank,
+                                 fm_token *merged) {
+    if (l < 0 || r < 0) return 0;
+    const uint64_t key = (uint64_t)(uint32_t)l << 32 | (uint32_t)r;
     pair_memo *e = &sc->memo[(uint32_t)fm_merge_hash(key) & sc->memo_mask];
     if (e->key != key) {
         e->key = key;
-        if (!pair_lookup(tok, s, l, r, &e->rank, &e->merged)) e->rank = -1;
+        const sym ls = {0, 0, off, llen, l}, rs = {0, 0, off + llen, rlen, r};
+        if (!pair_lookup(tok, s, &ls, &rs, &e->rank, &e->merged)) e->rank = -1;
     }
     *rank = e->rank;
     *merged = e->merged;
     return e->rank >= 0;
+}
+
+static inline int pair_merge(const fm_tokenizer *tok, const uint8_t *s, const fm_bpe_scratch *sc, const sym *l,
+                             const sym *r, int32_t *rank, fm_token *merged) {
+    return pair_merge_ids(tok, s, sc, l->id, r->id, l->off, l->len, r->len, rank, merged);
 }
 
 /* Queues the pair starting at symbol l if it merges. */
@@ -197,32 +206,46 @@ static inline void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
 
 static fm_status merge_short(const fm_tokenizer *tok, const uint8_t *s, size_t len, fm_bpe_scratch *sc,
                              fm_token *out, size_t cap, size_t *n) {
-    sym part[SHORT_PIECE];
+    /* Symbol i starts at byte i (a merged-away one is skipped by the
+     * links); rank[i] is the rank of the pair it starts, INT32_MAX if none.
+     * Nothing moves on a merge: the scan for the lowest rank just passes
+     * over dead positions. */
+    fm_token id[SHORT_PIECE], merged[SHORT_PIECE];
     int32_t rank[SHORT_PIECE];
-    fm_token merged[SHORT_PIECE];
-    size_t np = len;
-    for (size_t i = 0; i < len; i++) part[i] = (sym){0, 0, (uint32_t)i, 1, tok->byte_token[s[i]]};
-    for (size_t i = 0; i + 1 < np; i++)
-        if (!pair_merge(tok, s, sc, &part[i], &part[i + 1], &rank[i], &merged[i])) rank[i] = INT32_MAX;
+    uint8_t sl[SHORT_PIECE];
+    int8_t nx[SHORT_PIECE], pv[SHORT_PIECE];
+    const int m = (int)len;
+    for (int i = 0; i < m; i++) {
+        id[i] = tok->byte_token[s[i]];
+        sl[i] = 1;
+        nx[i] = (int8_t)(i + 1 < m ? i + 1 : -1);
+        pv[i] = (int8_t)(i - 1);
+    }
+    rank[m - 1] = INT32_MAX;
+    for (int i = 0; i + 1 < m; i++)
+        if (!pair_merge_ids(tok, s, sc, id[i], id[i + 1], (uint32_t)i, 1, 1, &rank[i], &merged[i]))
+            rank[i] = INT32_MAX;
     for (;;) {
-        size_t best = np;
-        int32_t r = INT32_MAX;
-        for (size_t i = 0; i + 1 < np; i++)
-            if (rank[i] < r) r = rank[i], best = i; /* strict: the leftmost of equal ranks */
-        if (best == np) break;
-        part[best].len += part[best + 1].len;
-        part[best].id = merged[best];
-        memmove(part + best + 1, part + best + 2, (np - best - 2) * sizeof *part);
-        memmove(rank + best + 1, rank + best + 2, (np - best - 2) * sizeof *rank);
-        memmove(merged + best + 1, merged + best + 2, (np - best - 2) * sizeof *merged);
-        np--;
-        if (best > 0 && !pair_merge(tok, s, sc, &part[best - 1], &part[best], &rank[best - 1], &merged[best - 1]))
-            rank[best - 1] = INT32_MAX;
-        if (best + 1 < np && !pair_merge(tok, s, sc, &part[best], &part[best + 1], &rank[best], &merged[best]))
+        int best = 0;
+        for (int i = 1; i < m; i++)
+            if (rank[i] < rank[best]) best = i; /* strict: the leftmost of equal ranks */
+        if (rank[best] == INT32_MAX) break;
+        const int r = nx[best];
+        id[best] = merged[best];
+        sl[best] = (uint8_t)(sl[best] + sl[r]);
+        rank[r] = INT32_MAX;
+        nx[best] = nx[r];
+        if (nx[r] >= 0) pv[nx[r]] = (int8_t)best;
+        const int l = pv[best], q = nx[best];
+        if (l >= 0 &&
+            !pair_merge_ids(tok, s, sc, id[l], id[best], (uint32_t)l, sl[l], sl[best], &rank[l], &merged[l]))
+            rank[l] = INT32_MAX;
+        if (q < 0 ||
+            !pair_merge_ids(tok, s, sc, id[best], id[q], (uint32_t)best, sl[best], sl[q], &rank[best], &merged[best]))
             rank[best] = INT32_MAX;
     }
-    for (size_t i = 0; i < np; i++)
-        if (part[i].id >= 0) emit(part[i].id, out, cap, n);
+    for (int i = 0; i >= 0; i = nx[i])
+        if (id[i] >= 0) emit(id[i], out, cap, n);
     return FM_STATUS_OK;
 }
 

@@ -283,7 +283,8 @@ static fm_status emit_symbols(const fm_tokenizer *tok, const char *text, const s
 static fm_status spm_segment(const fm_tokenizer *tok, const char *s, size_t len, spm_scratch *sc,
                              fm_piece_cache *cache, fm_token *out, size_t cap, size_t *n) {
     uint32_t n_hit;
-    const fm_token *hit = fm_piece_cache_get(cache, s, len, &n_hit);
+    const fm_piece_key key = fm_piece_key_of(s, len);
+    const fm_token *hit = fm_piece_cache_get(cache, s, len, &key, &n_hit);
     if (hit != NULL) {
         for (uint32_t i = 0; i < n_hit; i++) emit(hit[i], out, cap, n);
         return FM_STATUS_OK;
@@ -292,7 +293,7 @@ static fm_status spm_segment(const fm_tokenizer *tok, const char *s, size_t len,
         fm_token id = fm_vocab_lookup(tok, s, len);
         if (id >= 0 && tok->whole[id]) {
             emit(id, out, cap, n);
-            fm_piece_cache_put(cache, s, len, &id, 1); /* next time one probe of the small memo */
+            fm_piece_cache_put(cache, s, len, &key, &id, 1); /* next time one probe of the small memo */
             return FM_STATUS_OK;
         }
     }
@@ -301,7 +302,7 @@ static fm_status spm_segment(const fm_tokenizer *tok, const char *s, size_t len,
     size_t k = 0;
     fm_status st = spm_merge(tok, s, len, sc, ids, FM_PIECE_CACHE_KEY, &k);
     if (st) return st;
-    if (k <= FM_PIECE_CACHE_KEY) fm_piece_cache_put(cache, s, len, ids, k);
+    if (k <= FM_PIECE_CACHE_KEY) fm_piece_cache_put(cache, s, len, &key, ids, k);
     for (size_t i = 0; i < k && i < FM_PIECE_CACHE_KEY; i++) emit(ids[i], out, cap, n);
     return FM_STATUS_OK;
 }

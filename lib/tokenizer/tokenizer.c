@@ -340,8 +340,9 @@ static int bpe_piece(void *user, size_t off, size_t len) {
         if (id >= 0) push_token(id, c->out, c->cap, c->n);
         return 1;
     }
+    const fm_piece_key key = fm_piece_key_of(p, len);
     uint32_t n_hit;
-    const fm_token *hit = fm_piece_cache_get(c->cache, p, len, &n_hit);
+    const fm_token *hit = fm_piece_cache_get(c->cache, p, len, &key, &n_hit);
     if (hit != NULL) {
         for (uint32_t i = 0; i < n_hit; i++) push_token(hit[i], c->out, c->cap, c->n);
         return 1;
@@ -355,7 +356,7 @@ static int bpe_piece(void *user, size_t off, size_t len) {
     size_t k = 0;
     c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, c->text_len, ids, FM_PIECE_CACHE_KEY, &k);
     if (c->status != FM_STATUS_OK) return 0;
-    fm_piece_cache_put(c->cache, p, len, ids, k);
+    fm_piece_cache_put(c->cache, p, len, &key, ids, k);
     for (size_t i = 0; i < k; i++) push_token(ids[i], c->out, c->cap, c->n);
     return 1;
 }
