@@ -201,8 +201,10 @@ static inline void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
 }
 
 /* Pieces this short merge by scanning for the lowest rank, as tiktoken
- * does: for a handful of parts a linear scan beats any queue. */
-#define SHORT_PIECE 24
+ * does: for a few dozen parts a linear scan beats any queue (40 bytes,
+ * thirteen characters of an Indic script: +4 % on multilingual text over
+ * 24; 64 gains nothing more). */
+#define SHORT_PIECE 40
 
 static fm_status merge_short(const fm_tokenizer *tok, const uint8_t *s, size_t len, fm_bpe_scratch *sc,
                              fm_token *out, size_t cap, size_t *n) {
