@@ -558,6 +558,34 @@ static fm_match m_trailing_space(const uint8_t *s, size_t a, size_t b, size_t p)
     return e == b ? hit(e - p) : miss(e - p); /* no start inside this run can reach the end either */
 }
 
+/* A match of \s?[letters]+ (deepseek-llm's second stage) or \s?\p{L}+
+ * (deepseek-coder's) made of ASCII letters after at most one ASCII space
+ * character: the later stages leave it whole (deepseek-llm's [!-/:-~]
+ * takes it all, deepseek-coder's \s?\p{P}+ finds nothing; it ends in no
+ * space, holds no CJK and no digit). Most words of English text and code. */
+static int ds_ascii_word(const uint8_t *s, size_t a, size_t b) {
+    if (s[a] == ' ' || (s[a] >= 0x09 && s[a] <= 0x0D)) a++;
+    for (size_t i = a; i < b; i++)
+        if (!IS_ALPHA(s[i])) return 0;
+    return 1;
+}
+
+/* A piece without a byte that can start a number (ASCII digits, any
+ * non-ASCII character): the digit stages after the GPT-2 stage of the
+ * default (gpt-neox) family leave it whole; falcon's [0-9]{3} stage
+ * needs only no ASCII digit. */
+static int no_number(const uint8_t *s, size_t a, size_t b) {
+    for (size_t i = a; i < b; i++)
+        if (IS_DIGIT(s[i]) || s[i] >= 0x80) return 0;
+    return 1;
+}
+
+static int no_digit(const uint8_t *s, size_t a, size_t b) {
+    for (size_t i = a; i < b; i++)
+        if (IS_DIGIT(s[i])) return 0;
+    return 1;
+}
+
 /* ---- where a stage's match can start ---------------------------------------
  * Supersets are safe (they only cost a call that misses), so each table is a
  * simple byte test. Non-ASCII characters are found by their lead byte
@@ -581,40 +609,41 @@ static const uint8_t starts_space[256] = BYTE_TABLE(START_SPACE);
 /* ---- families --------------------------------------------------------- */
 
 static const fm_pretok families[] = {
-    {"gpt-2", 0, 1, {m_gpt2}, {NULL}},
-    {"r50k_base", 1, 1, {m_gpt2}, {NULL}},
-    {"p50k_base", 1, 1, {m_gpt2}, {NULL}},
-    {"mpt", 0, 1, {m_gpt2}, {NULL}},
-    {"olmo", 0, 1, {m_gpt2}, {NULL}},
-    {"jais", 0, 1, {m_gpt2}, {NULL}},
-    {"phi-2", 0, 1, {m_gpt2}, {NULL}},
-    {"roberta-bpe", 0, 1, {m_gpt2}, {NULL}},
-    {"cl100k_base", 1, 1, {m_cl100k}, {NULL}},
-    {"llama-bpe", 1, 1, {m_llama3}, {NULL}},
-    {"llama3", 1, 1, {m_llama3}, {NULL}},
-    {"llama-v3", 1, 1, {m_llama3}, {NULL}},
-    {"falcon3", 1, 1, {m_llama3}, {NULL}},
-    {"dbrx", 0, 1, {m_llama3}, {NULL}},
-    {"smaug-bpe", 0, 1, {m_llama3}, {NULL}},
-    {"chatglm-bpe", 0, 1, {m_llama3}, {NULL}},
-    {"qwen2", 0, 1, {m_qwen2}, {NULL}},
-    {"deepseek-r1-qwen", 0, 1, {m_qwen2}, {NULL}},
-    {"stablelm2", 0, 1, {m_qwen2}, {NULL}},
-    {"megrez", 0, 1, {m_qwen2}, {NULL}},
-    {"o200k_base", 1, 1, {m_o200k}, {NULL}},
-    {"falcon", 0, 3, {m_punct_falcon, m_gpt2, m_3digits}, {starts_punct, NULL, starts_digit}},
-    {"default", 0, 4, {m_punct_default, m_gpt2, m_digits, m_3digits}, {starts_punct, NULL, starts_number, starts_digit}},
-    {"starcoder", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
-    {"refact", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
-    {"command-r", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
-    {"smollm", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
-    {"codeshell", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
-    {"exaone", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
-    {"minerva-7b", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}},
+    {"gpt-2", 0, 1, {m_gpt2}, {NULL}, {NULL}},
+    {"r50k_base", 1, 1, {m_gpt2}, {NULL}, {NULL}},
+    {"p50k_base", 1, 1, {m_gpt2}, {NULL}, {NULL}},
+    {"mpt", 0, 1, {m_gpt2}, {NULL}, {NULL}},
+    {"olmo", 0, 1, {m_gpt2}, {NULL}, {NULL}},
+    {"jais", 0, 1, {m_gpt2}, {NULL}, {NULL}},
+    {"phi-2", 0, 1, {m_gpt2}, {NULL}, {NULL}},
+    {"roberta-bpe", 0, 1, {m_gpt2}, {NULL}, {NULL}},
+    {"cl100k_base", 1, 1, {m_cl100k}, {NULL}, {NULL}},
+    {"llama-bpe", 1, 1, {m_llama3}, {NULL}, {NULL}},
+    {"llama3", 1, 1, {m_llama3}, {NULL}, {NULL}},
+    {"llama-v3", 1, 1, {m_llama3}, {NULL}, {NULL}},
+    {"falcon3", 1, 1, {m_llama3}, {NULL}, {NULL}},
+    {"dbrx", 0, 1, {m_llama3}, {NULL}, {NULL}},
+    {"smaug-bpe", 0, 1, {m_llama3}, {NULL}, {NULL}},
+    {"chatglm-bpe", 0, 1, {m_llama3}, {NULL}, {NULL}},
+    {"qwen2", 0, 1, {m_qwen2}, {NULL}, {NULL}},
+    {"deepseek-r1-qwen", 0, 1, {m_qwen2}, {NULL}, {NULL}},
+    {"stablelm2", 0, 1, {m_qwen2}, {NULL}, {NULL}},
+    {"megrez", 0, 1, {m_qwen2}, {NULL}, {NULL}},
+    {"o200k_base", 1, 1, {m_o200k}, {NULL}, {NULL}},
+    {"falcon", 0, 3, {m_punct_falcon, m_gpt2, m_3digits}, {starts_punct, NULL, starts_digit}, {NULL, no_digit}},
+    {"default", 0, 4, {m_punct_default, m_gpt2, m_digits, m_3digits},
+     {starts_punct, NULL, starts_number, starts_digit}, {NULL, no_number}},
+    {"starcoder", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}, {NULL}},
+    {"refact", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}, {NULL}},
+    {"command-r", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}, {NULL}},
+    {"smollm", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}, {NULL}},
+    {"codeshell", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}, {NULL}},
+    {"exaone", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}, {NULL}},
+    {"minerva-7b", 0, 2, {m_digit, m_gpt2}, {starts_number, NULL}, {NULL}},
     {"deepseek-coder", 0, 5, {m_newline, m_space_letters, m_space_punct, m_cjk, m_digit},
-     {starts_newline, NULL, NULL, starts_cjk, starts_number}},
+     {starts_newline, NULL, NULL, starts_cjk, starts_number}, {NULL, ds_ascii_word}},
     {"deepseek-llm", 0, 6, {m_newline, m_ds_letters, m_ds_punct, m_trailing_space, m_cjk, m_digits},
-     {starts_newline, NULL, NULL, starts_space, starts_cjk, starts_number}},
+     {starts_newline, NULL, NULL, starts_space, starts_cjk, starts_number}, {NULL, ds_ascii_word}},
 };
 
 const fm_pretok *fm_pretok_find(const char *name, size_t len) {
@@ -641,7 +670,11 @@ static int split(const fm_pretok *pt, int k, const uint8_t *s, size_t a, size_t 
             continue;
         }
         if (p > gap && !split(pt, k + 1, s, gap, p, fn, user)) return 0;
-        if (!split(pt, k + 1, s, p, p + m.len, fn, user)) return 0;
+        if (pt->final[k] != NULL && pt->final[k](s, p, p + m.len)) {
+            if (!fn(user, p, m.len)) return 0;
+        } else if (!split(pt, k + 1, s, p, p + m.len, fn, user)) {
+            return 0;
+        }
         p += m.len;
         gap = p;
     }

@@ -33,6 +33,10 @@ typedef struct fm_pretok {
      * The splitter jumps from one such byte to the next, and hands a piece
      * with none on to the next stage untouched. */
     const uint8_t *starts[FM_PRETOK_MAX_STAGES];
+    /* per stage, a test for matches that no later stage can split (NULL:
+     * none known): those go straight to the caller, without the later
+     * stages' scans */
+    int (*final[FM_PRETOK_MAX_STAGES])(const uint8_t *s, size_t a, size_t b);
 } fm_pretok;
 
 /* Receives each final piece s[off, off+len). Returns 0 to stop. */
