@@ -576,7 +576,7 @@ static fm_match m_ds_punct(const uint8_t *s, size_t a, size_t b, size_t p) {
 static fm_match m_trailing_space(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
     ch c = at(s, p, b);
-    if (!(c.cls & FM_UC_WS)) return miss(c.len);
+    if (!(c.cls & FM_UC_WS)) return skip_to(s, p, b, FM_UC_WS);
     size_t last, e = ws_run(s, p, b, &last, NULL);
     return e == b ? hit(e - p) : miss(e - p); /* no start inside this run can reach the end either */
 }
