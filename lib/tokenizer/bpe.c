@@ -224,9 +224,11 @@ static fm_status merge_short(const fm_tokenizer *tok, const uint8_t *s, size_t l
         pv[i] = (int8_t)(i - 1);
     }
     rank[m - 1] = INT32_MAX;
-    for (int i = 0; i + 1 < m; i++)
-        if (!pair_merge_ids(tok, s, sc, id[i], id[i + 1], (uint32_t)i, 1, 1, &rank[i], &merged[i]))
-            rank[i] = INT32_MAX;
+    for (int i = 0; i + 1 < m; i++) { /* pairs of bytes: from the table */
+        const int32_t r = tok->byte_pair_rank[s[i] << 8 | s[i + 1]];
+        rank[i] = r >= 0 ? r : INT32_MAX;
+        if (r >= 0) merged[i] = tok->merges != NULL ? tok->merge_by_rank[r].merged : r;
+    }
     for (;;) {
         int best = 0;
         for (int i = 1; i < m; i++)
@@ -268,7 +270,12 @@ static fm_status merge_piece(const fm_tokenizer *tok, const uint8_t *s, size_t l
     sc->use_rq = len >= LONG_PIECE;
     if (sc->use_rq) fm_rq_reset(&sc->rq);
     int ok = 1;
-    for (size_t i = 0; i + 1 < len && ok; i++) ok = update_pair(tok, s, sc, (int32_t)i);
+    for (size_t i = 0; i + 1 < len && ok; i++) { /* pairs of bytes: from the table */
+        const int32_t r = tok->byte_pair_rank[s[i] << 8 | s[i + 1]];
+        if (r < 0) continue;
+        ok = sc->use_rq ? fm_rq_push(&sc->rq, (uint32_t)r, (uint32_t)i)
+                        : heap_push(sc, (uint64_t)(uint32_t)r << 32 | (uint32_t)i);
+    }
     for (;;) {
         uint32_t rank, pos;
         if (sc->use_rq) {
@@ -313,6 +320,22 @@ fm_status fm_bpe_encode(const fm_tokenizer *tok, const uint8_t *s, size_t len, f
     if (*scratch == NULL && (*scratch = scratch_new(text_len)) == NULL)
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing");
     return merge_piece(tok, s, len, *scratch, out, cap, n);
+}
+
+fm_status fm_bpe_index_byte_pairs(fm_tokenizer *tok) {
+    tok->byte_pair_rank = malloc(65536 * sizeof *tok->byte_pair_rank);
+    if (tok->byte_pair_rank == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    for (int a = 0; a < 256; a++) {
+        for (int b = 0; b < 256; b++) {
+            const uint8_t s[2] = {(uint8_t)a, (uint8_t)b};
+            const sym l = {0, 0, 0, 1, tok->byte_token[a]}, r = {0, 0, 1, 1, tok->byte_token[b]};
+            int32_t rank = -1;
+            fm_token merged;
+            if (l.id < 0 || r.id < 0 || !pair_lookup(tok, s, &l, &r, &rank, &merged)) rank = -1;
+            tok->byte_pair_rank[a << 8 | b] = rank;
+        }
+    }
+    return FM_STATUS_OK;
 }
 
 fm_status fm_bpe_mark_whole(fm_tokenizer *tok) {

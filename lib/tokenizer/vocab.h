@@ -97,6 +97,8 @@ struct fm_tokenizer {
                                merge, and the filter, unlike the table, stays in L2 */
     uint32_t merge_fmask;   /* words - 1 */
     fm_merge *merge_by_rank; /* rank -> its merge (key UINT64_MAX: none) */
+    int32_t *byte_pair_rank; /* [a << 8 | b]: the rank at which the tokens of
+                                bytes a and b merge, -1 if they do not (BPE) */
     int32_t n_ranks;
     uint8_t *whole;        /* per token: BPE/SPM of its own bytes gives just it */
     uint8_t spm_join[8];   /* SentencePiece: bit b of [a] set if some token has a
@@ -151,6 +153,10 @@ void fm_bpe_scratch_free(fm_bpe_scratch *scratch);
 
 /* Marks the tokens whose own bytes BPE-encode to themselves (tok->whole). */
 fm_status fm_bpe_mark_whole(fm_tokenizer *tok);
+
+/* Tabulates the merges of two byte tokens (tok->byte_pair_rank): every
+ * piece starts with them. */
+fm_status fm_bpe_index_byte_pairs(fm_tokenizer *tok);
 
 /* Pieces of the GGUF loaders: the token list (texts, scores, types) and
  * the special ids and add-BOS/EOS flags over the kind's defaults. */
