@@ -36,10 +36,11 @@ typedef struct pair_memo {
 } pair_memo;
 
 /* Sized for the text, so that a short one does not pay for initializing
- * the whole memo; past 256 KB a larger memo saves fewer misses than its
- * own cache misses cost (measured on multilingual text). */
+ * the whole memo; past 128 KB a larger memo saves fewer misses than its
+ * own cache misses cost (measured on multilingual text; pairs of bytes
+ * come from their table and leave the memo to the longer ones). */
 #define PAIR_MEMO_MIN 256
-#define PAIR_MEMO_MAX 16384
+#define PAIR_MEMO_MAX 8192
 
 struct fm_bpe_scratch {
     sym *syms;
