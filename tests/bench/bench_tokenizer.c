@@ -1,7 +1,8 @@
 /* Tokenizer throughput: MB/s per vocabulary over the corpus, single thread,
  * median of REPS runs per file, "text" (natural files) and "all" columns,
- * plus load time; -v adds a line per file. usage: bench_tokenizer [-v] [-r REPS]
- * [VOCAB_FILE ...]
+ * plus load time; -v adds a line per file, -t times the natural files only
+ * (one load; for the paired rounds of run_tokenizer_bench.sh).
+ * usage: bench_tokenizer [-v] [-t] [-r REPS] [VOCAB_FILE ...]
  * (default: every vocabulary in $FM_TEST_DATA/vocab). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -31,9 +32,13 @@ static int is_natural(const char *name) { return strncmp(name, "adv-", 4) != 0 &
 
 int main(int argc, char **argv) {
     int reps = 5;
-    int first = 1, verbose = 0;
-    if (argc > 1 && strcmp(argv[1], "-v") == 0) verbose = 1, argv++, argc--;
-    if (argc > 2 && strcmp(argv[1], "-r") == 0) reps = atoi(argv[2]), first = 3;
+    int first = 1, verbose = 0, text_only = 0;
+    for (;;) {
+        if (argc > first && strcmp(argv[first], "-v") == 0) verbose = 1, first++;
+        else if (argc > first && strcmp(argv[first], "-t") == 0) text_only = 1, first++;
+        else if (argc > first + 1 && strcmp(argv[first], "-r") == 0) reps = atoi(argv[first + 1]), first += 2;
+        else break;
+    }
     if (reps < 1) reps = 1;
     static char *texts[N_CORPUS];
     static size_t lens[N_CORPUS];
@@ -54,7 +59,8 @@ int main(int argc, char **argv) {
         snprintf(rel, sizeof rel, "vocab/%s", name);
         double loads[16];
         fm_tokenizer *tok = NULL;
-        for (int r = 0; r < reps && r < 16; r++) {
+        const int load_reps = text_only ? 1 : reps;
+        for (int r = 0; r < load_reps && r < 16; r++) {
             fm_tokenizer_free(tok);
             double t0 = bench_now();
             if (fm_tokenizer_load(strchr(name, '/') ? name : tu_data(rel), NULL, &tok) != FM_STATUS_OK) {
@@ -63,9 +69,10 @@ int main(int argc, char **argv) {
             }
             loads[r] = bench_now() - t0;
         }
-        qsort(loads, (size_t)(reps < 16 ? reps : 16), sizeof loads[0], bench_cmp_double);
+        qsort(loads, (size_t)(load_reps < 16 ? load_reps : 16), sizeof loads[0], bench_cmp_double);
         double t_text = 0, t_all = 0, b_text = 0, b_all = 0, worst_adv = 1e30;
         for (size_t f = 0; f < N_CORPUS; f++) {
+            if (text_only && !is_natural(corpus[f])) continue;
             double *ts = malloc((size_t)reps * sizeof *ts);
             for (int r = 0; r < reps; r++) {
                 size_t n;
@@ -83,8 +90,11 @@ int main(int argc, char **argv) {
             if (is_natural(corpus[f])) t_text += med, b_text += (double)lens[f];
             if (strncmp(corpus[f], "adv-", 4) == 0 && lens[f] / med / 1e6 < worst_adv) worst_adv = lens[f] / med / 1e6;
         }
-        printf("%-32s %9.1f %9.2f %9.2f %9.2f\n", name, loads[reps < 16 ? reps / 2 : 8] * 1e3, b_text / t_text / 1e6,
-               b_all / t_all / 1e6, worst_adv);
+        if (text_only)
+            printf("%-32s %9.1f %9.2f %9s %9s\n", name, loads[0] * 1e3, b_text / t_text / 1e6, "-", "-");
+        else
+            printf("%-32s %9.1f %9.2f %9.2f %9.2f\n", name, loads[load_reps < 16 ? load_reps / 2 : 8] * 1e3,
+                   b_text / t_text / 1e6, b_all / t_all / 1e6, worst_adv);
         fflush(stdout);
         fm_tokenizer_free(tok);
     }
