@@ -156,6 +156,14 @@ static size_t ws_run(const uint8_t *s, size_t p, size_t b, size_t *last, size_t 
  * falcon, gpt-neox, starcoder families) */
 static fm_match m_gpt2(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
+    /* ASCII: a letter or digit, or a space and one (most pieces), without
+     * decoding; run() takes the rest of the word, non-ASCII included */
+    const size_t q0 = p + (s[p] == ' ' && p + 1 < b);
+    if (s[q0] < 0x80) {
+        const uint16_t k = fm_uc_ascii_class[s[q0]];
+        if (k & FM_UC_L) return hit(run(s, q0 + 1, b, FM_UC_L) - p);
+        if (k & FM_UC_N) return hit(run(s, q0 + 1, b, FM_UC_N) - p);
+    }
     size_t n = contraction(s, p, b, 0, 0);
     if (n) return hit(n);
     ch c = at(s, p, b);
