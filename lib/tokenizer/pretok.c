@@ -21,6 +21,14 @@
      ROW16(P, 0x60), ROW16(P, 0x70), ROW16(P, 0x80), ROW16(P, 0x90), ROW16(P, 0xA0), ROW16(P, 0xB0),            \
      ROW16(P, 0xC0), ROW16(P, 0xD0), ROW16(P, 0xE0), ROW16(P, 0xF0)}
 
+/* For the matchers of the single-regex families: inlined into their
+ * splitting loops (SPLIT_ONE), which is where most text is cut. */
+#if defined(__GNUC__)
+#define HOT_INLINE inline __attribute__((always_inline))
+#else
+#define HOT_INLINE inline
+#endif
+
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 #define IS_ALPHA(c) (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
 #define IS_LEAD(c) ((c) >= 0xC0)
@@ -114,8 +122,7 @@ static inline fm_match miss_until(const uint8_t *s, size_t p, size_t b, int (*ca
 
 /* 's|'t|'re|'ve|'m|'ll|'d, optionally case-insensitive. tiktoken's (?i)
  * folds like Unicode: 'ſ' (U+017F) is an 's'; llama.cpp's lowercases only. */
-static size_t contraction(const uint8_t *s, size_t p, size_t b, int icase, int long_s) {
-    if (p >= b || s[p] != '\'') return 0;
+static size_t contraction_at(const uint8_t *s, size_t p, size_t b, int icase, int long_s) {
     ch c1 = at(s, p + 1, b);
     uint32_t x = icase ? fm_uc_tolower(c1.cp) : c1.cp;
     if (long_s && c1.cp == 0x17F) x = 's';
@@ -124,6 +131,11 @@ static size_t contraction(const uint8_t *s, size_t p, size_t b, int icase, int l
     uint32_t y = icase ? fm_uc_tolower(c2.cp) : c2.cp;
     if ((x == 'r' && y == 'e') || (x == 'v' && y == 'e') || (x == 'l' && y == 'l')) return 1 + c1.len + c2.len;
     return 0;
+}
+
+/* (the apostrophe test always inline: it follows every word) */
+static HOT_INLINE size_t contraction(const uint8_t *s, size_t p, size_t b, int icase, int long_s) {
+    return p < b && s[p] == '\'' ? contraction_at(s, p, b, icase, long_s) : 0;
 }
 
 /* \s+(?!\S)|\s+ at p, which starts a whitespace run ending at e: all of it
@@ -154,7 +166,7 @@ static size_t ws_run(const uint8_t *s, size_t p, size_t b, size_t *last, size_t 
  * 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  * (GPT-2, r50k_base, p50k_base, and the second stage of llama.cpp's
  * falcon, gpt-neox, starcoder families) */
-static fm_match m_gpt2(const uint8_t *s, size_t a, size_t b, size_t p) {
+static HOT_INLINE fm_match m_gpt2(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
     /* ASCII: a letter or digit, or a space and one (most pieces), without
      * decoding; run() takes the rest of the word, non-ASCII included */
@@ -280,7 +292,7 @@ static size_t o200k_word(const uint8_t *s, size_t q, size_t b, size_t *u_end) {
 static inline int ascii_upper(uint8_t c) { return c >= 'A' && c <= 'Z'; }
 static inline int ascii_lower(uint8_t c) { return c >= 'a' && c <= 'z'; }
 
-static fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
+static HOT_INLINE fm_match m_o200k(const uint8_t *s, size_t a, size_t b, size_t p) {
     (void)a;
     /* ASCII words: [A-Z]*[a-z]+ or [A-Z]+, after an optional prefix, when
      * nothing non-ASCII could extend them; anything else takes the
@@ -716,23 +728,40 @@ static int split(const fm_pretok *pt, int k, const uint8_t *s, size_t a, size_t 
     return 1;
 }
 
+/* split() for a single-regex family, with its matcher called directly so
+ * that it can be inlined into the loop: most text is cut by these. */
+#define SPLIT_ONE(name, matcher)                                                                                    \
+    static int name(const uint8_t *s, size_t n, fm_piece_fn fn, void *user) {                                       \
+        size_t p = 0, gap = 0;                                                                                      \
+        while (p < n) {                                                                                             \
+            fm_match m = matcher(s, 0, n, p);                                                                       \
+            if (m.len == 0) {                                                                                       \
+                p += m.skip;                                                                                        \
+                continue;                                                                                           \
+            }                                                                                                       \
+            if (p > gap && !fn(user, gap, p - gap)) return 0;                                                       \
+            if (!fn(user, p, m.len)) return 0;                                                                      \
+            p += m.len;                                                                                             \
+            gap = p;                                                                                                \
+        }                                                                                                           \
+        return gap < n ? fn(user, gap, n - gap) : 1;                                                                \
+    }
+
+SPLIT_ONE(split_gpt2, m_gpt2)
+SPLIT_ONE(split_cl100k, m_cl100k)
+SPLIT_ONE(split_llama3, m_llama3)
+SPLIT_ONE(split_qwen2, m_qwen2)
+SPLIT_ONE(split_o200k, m_o200k)
+
 int fm_pretok_split(const fm_pretok *pt, const uint8_t *s, size_t n, fm_piece_fn fn, void *user) {
     if (n == 0) return 1;
-    if (pt->n_stages == 1) { /* split() unrolled for the single-regex families */
+    if (pt->n_stages == 1) {
         const fm_pretok_stage stage = pt->stages[0];
-        size_t p = 0, gap = 0;
-        while (p < n) {
-            fm_match m = stage(s, 0, n, p);
-            if (m.len == 0) {
-                p += m.skip;
-                continue;
-            }
-            if (p > gap && !fn(user, gap, p - gap)) return 0;
-            if (!fn(user, p, m.len)) return 0;
-            p += m.len;
-            gap = p;
-        }
-        return gap < n ? fn(user, gap, n - gap) : 1;
+        if (stage == m_gpt2) return split_gpt2(s, n, fn, user);
+        if (stage == m_cl100k) return split_cl100k(s, n, fn, user);
+        if (stage == m_llama3) return split_llama3(s, n, fn, user);
+        if (stage == m_qwen2) return split_qwen2(s, n, fn, user);
+        if (stage == m_o200k) return split_o200k(s, n, fn, user);
     }
     return split(pt, 0, s, 0, n, fn, user);
 }
