@@ -232,9 +232,15 @@ static fm_match m_cl100k_impl(const uint8_t *s, size_t b, size_t p, int max_digi
     if (c0 < 0x80 && c0 != '\'') {
         const uint16_t k0 = fm_uc_ascii_class[c0];
         if (k0 & FM_UC_L) return hit(run(s, p + 1, b, FM_UC_L) - p);
-        if (c0 != '\r' && c0 != '\n' && !(k0 & FM_UC_N) && p + 1 < b && s[p + 1] < 0x80 &&
-            (fm_uc_ascii_class[s[p + 1]] & FM_UC_L))
+        const int can_prefix = c0 != '\r' && c0 != '\n' && !(k0 & FM_UC_N);
+        if (can_prefix && p + 1 < b && s[p + 1] < 0x80 && (fm_uc_ascii_class[s[p + 1]] & FM_UC_L))
             return hit(run(s, p + 2, b, FM_UC_L) - p);
+        /* no letter follows (a digit, \r or \n takes no prefix): only the
+         * shared alternatives are left */
+        if (!can_prefix || p + 1 >= b || s[p + 1] < 0x80) {
+            const ch c = {c0, k0, 1};
+            return shared_tail(s, b, p, c, max_digits, 0);
+        }
     }
     size_t n = contraction(s, p, b, 1, long_s);
     if (n) return hit(n);
