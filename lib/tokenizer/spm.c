@@ -40,6 +40,14 @@ typedef struct pair_memo {
     float score;
 } pair_memo;
 
+/* What two symbols of the table's alphabet (ASCII and "▁", most symbols
+ * of most text) merge into: a segment's first pairs without the memo. */
+#define SPM_SMALL 129
+struct fm_spm_pair {
+    fm_token merged; /* -1: no token */
+    float score;
+};
+
 /* Buffers reused across the segments of one call. */
 typedef struct spm_scratch {
     symbol *sym;
@@ -176,8 +184,21 @@ static void merge_short(const fm_tokenizer *tok, const char *text, symbol *sym, 
     fm_token id[SHORT_SEGMENT];  /* what at[k] and at[k + 1] merge into, -1: nothing */
     float score[SHORT_SEGMENT];
     int32_t m = n_sym;
-    for (int32_t k = 0; k < m; k++) at[k] = k;
-    for (int32_t k = 0; k + 1 < m; k++) id[k] = pair_id(tok, text, sym, k, k + 1, sc, &score[k]);
+    int16_t small[SHORT_SEGMENT]; /* index in tok->spm_pairs, -1: none */
+    for (int32_t k = 0; k < m; k++) {
+        at[k] = k;
+        small[k] = sym[k].len == 1 ? (int16_t)(uint8_t)text[sym[k].off]
+                   : sym[k].len == 3 && sym[k].key == tok->spm_space && tok->spm_space >= 0 ? 128 : -1;
+    }
+    for (int32_t k = 0; k + 1 < m; k++) {
+        if (small[k] >= 0 && small[k + 1] >= 0) {
+            const struct fm_spm_pair *e = &tok->spm_pairs[small[k] * SPM_SMALL + small[k + 1]];
+            id[k] = e->merged;
+            score[k] = e->score;
+        } else {
+            id[k] = pair_id(tok, text, sym, k, k + 1, sc, &score[k]);
+        }
+    }
     for (;;) {
         int32_t best = -1;
         for (int32_t k = 0; k + 1 < m; k++)
@@ -387,6 +408,20 @@ fm_status fm_spm_prepare(fm_tokenizer *tok) {
         tok->spm_ascii[c] = id >= 0 ? id : -1 - c; /* as char_key spells a non-token */
         size_t cl;
         tok->spm_ascii_class[c] = (uint8_t)char_class(&ch, 0, 1, &cl);
+    }
+    tok->spm_pairs = malloc(SPM_SMALL * SPM_SMALL * sizeof *tok->spm_pairs);
+    if (tok->spm_pairs == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    for (int a = 0; a < SPM_SMALL; a++) {
+        for (int c = 0; c < SPM_SMALL; c++) {
+            char two[6];
+            size_t n = 0;
+            if (a == 128) memcpy(two, "\xE2\x96\x81", 3), n = 3;
+            else two[n++] = (char)a;
+            if (c == 128) memcpy(two + n, "\xE2\x96\x81", 3), n += 3;
+            else two[n++] = (char)c;
+            const fm_token id = fm_vocab_lookup(tok, two, n);
+            tok->spm_pairs[a * SPM_SMALL + c] = (struct fm_spm_pair){id, id >= 0 ? tok->tokens[id].score : 0};
+        }
     }
     spm_scratch sc;
     scratch_init(&sc, 1 << 16);

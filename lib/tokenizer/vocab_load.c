@@ -25,6 +25,7 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     free(t->merge_filter);
     free(t->merge_by_rank);
     free(t->byte_pair_rank);
+    free(t->spm_pairs);
     free(t->whole);
     free(t);
 }
