@@ -141,7 +141,7 @@ static fm_token pair_id(const fm_tokenizer *tok, const char *text, const symbol 
                         spm_scratch *sc, float *score) {
     if (sc->memo == NULL) {
         const fm_token id = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
-        if (id >= 0) *score = tok->tokens[id].score;
+        if (id >= 0) *score = tok->spm_scores[id];
         return id;
     }
     uint64_t k = (uint64_t)sym[l].key * 0x9E3779B97F4A7C15ull ^ (uint64_t)sym[r].key * 0xff51afd7ed558ccdull;
@@ -150,7 +150,7 @@ static fm_token pair_id(const fm_tokenizer *tok, const char *text, const symbol 
         e->l = sym[l].key;
         e->r = sym[r].key;
         e->merged = fm_vocab_lookup(tok, text + sym[l].off, sym[l].len + sym[r].len);
-        e->score = e->merged >= 0 ? tok->tokens[e->merged].score : 0;
+        e->score = e->merged >= 0 ? tok->spm_scores[e->merged] : 0;
     }
     *score = e->score;
     return e->merged;
@@ -410,7 +410,10 @@ fm_status fm_spm_prepare(fm_tokenizer *tok) {
         tok->spm_ascii_class[c] = (uint8_t)char_class(&ch, 0, 1, &cl);
     }
     tok->spm_pairs = malloc(SPM_SMALL * SPM_SMALL * sizeof *tok->spm_pairs);
-    if (tok->spm_pairs == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    tok->spm_scores = malloc((size_t)tok->n_vocab * sizeof *tok->spm_scores);
+    if (tok->spm_pairs == NULL || tok->spm_scores == NULL)
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
+    for (int32_t id = 0; id < tok->n_vocab; id++) tok->spm_scores[id] = tok->tokens[id].score;
     for (int a = 0; a < SPM_SMALL; a++) {
         for (int c = 0; c < SPM_SMALL; c++) {
             char two[6];

@@ -106,6 +106,7 @@ struct fm_tokenizer {
     fm_token spm_space;    /* the "▁" token, or -1 */
     int64_t spm_ascii[128]; /* SentencePiece symbol key of each ASCII character */
     uint8_t spm_ascii_class[128]; /* and its class for spm_join (spm.c) */
+    float *spm_scores;     /* tokens[].score, dense: a merge looks one up */
     struct fm_spm_pair *spm_pairs; /* the merges of two ASCII characters or
                                       "▁" ([a * 129 + b], "▁" = 128, spm.c) */
 };

@@ -26,6 +26,7 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     free(t->merge_by_rank);
     free(t->byte_pair_rank);
     free(t->spm_pairs);
+    free(t->spm_scores);
     free(t->whole);
     free(t);
 }
