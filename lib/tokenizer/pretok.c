@@ -41,10 +41,10 @@ typedef struct ch {
     uint8_t len;
 } ch;
 
-/* The character at p: ASCII and well-formed 2- and 3-byte sequences (all
- * of the BMP but the ASCII range) inline from the tables, anything else
- * through the general decoder. The table is filled: every scanner is
- * reached through fm_pretok_find, which calls fm_uc_init. */
+/* The character at p: ASCII and well-formed sequences up to U+1FFFF
+ * inline from the tables, anything else through the general decoder. The
+ * table is filled: every scanner is reached through fm_pretok_find, which
+ * calls fm_uc_init. */
 static inline ch at(const uint8_t *s, size_t p, size_t b) {
     ch c = {0, 0, 0};
     if (p >= b) return c;
@@ -59,7 +59,7 @@ static inline ch at(const uint8_t *s, size_t p, size_t b) {
         if (p + 1 < b && (s[p + 1] & 0xC0) == 0x80) {
             c.cp = (uint32_t)(c0 & 0x1F) << 6 | (s[p + 1] & 0x3F);
             c.len = 2;
-            c.cls = fm_uc_bmp_class[c.cp];
+            c.cls = fm_uc_table[c.cp];
             return c;
         }
     } else if (c0 >= 0xE0 && c0 < 0xF0 && p + 2 < b && (s[p + 1] & 0xC0) == 0x80 && (s[p + 2] & 0xC0) == 0x80) {
@@ -67,7 +67,17 @@ static inline ch at(const uint8_t *s, size_t p, size_t b) {
         if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) { /* not overlong, not a surrogate */
             c.cp = cp;
             c.len = 3;
-            c.cls = fm_uc_bmp_class[cp];
+            c.cls = fm_uc_table[cp];
+            return c;
+        }
+    } else if (c0 >= 0xF0 && c0 < 0xF5 && p + 3 < b && (s[p + 1] & 0xC0) == 0x80 && (s[p + 2] & 0xC0) == 0x80 &&
+               (s[p + 3] & 0xC0) == 0x80) {
+        const uint32_t cp = (uint32_t)(c0 & 0x07) << 18 | (uint32_t)(s[p + 1] & 0x3F) << 12 |
+                            (uint32_t)(s[p + 2] & 0x3F) << 6 | (s[p + 3] & 0x3F);
+        if (cp >= 0x10000 && cp < FM_UC_TABLE) { /* not overlong; the emoji and the historic scripts */
+            c.cp = cp;
+            c.len = 4;
+            c.cls = fm_uc_table[cp];
             return c;
         }
     }
@@ -696,7 +706,7 @@ static const fm_pretok families[] = {
 };
 
 const fm_pretok *fm_pretok_find(const char *name, size_t len) {
-    fm_uc_init(); /* at() reads the BMP table directly */
+    fm_uc_init(); /* at() reads the class table directly */
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
         if (strlen(families[i].name) != len || memcmp(families[i].name, name, len) != 0) continue;
         if (families[i].stages[1] == m_ds_letters) pthread_once(&ds_once, ds_fill);

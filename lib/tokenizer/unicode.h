@@ -28,11 +28,13 @@ uint16_t fm_uc_class_slow(uint32_t cp);
 
 static inline uint16_t fm_uc_class(uint32_t cp) { return cp < 128 ? fm_uc_ascii_class[cp] : fm_uc_class_slow(cp); }
 
-/* The classes of the Basic Multilingual Plane, for scanners that read it
+/* The classes of the Basic and Supplementary Multilingual Planes (U+0000 to
+ * U+1FFFF: every script and the emoji), for scanners that read them
  * directly: filled by fm_uc_init(), which they must have called. */
-extern uint16_t fm_uc_bmp_class[0x10000];
+#define FM_UC_TABLE 0x20000
+extern uint16_t fm_uc_table[FM_UC_TABLE];
 
-/* Fills fm_uc_bmp_class, once per process; thread-safe. */
+/* Fills fm_uc_table, once per process; thread-safe. */
 void fm_uc_init(void);
 
 /* Simple lower-case mapping (UnicodeData), cp itself if none. */
