@@ -1,7 +1,7 @@
 /* Tokenizer throughput: MB/s per vocabulary over the corpus, single thread,
  * median of REPS runs per file, "text" (natural files) and "all" columns,
  * plus load time; -v adds a line per file, -t times the natural files only
- * (one load; for the paired rounds of run_tokenizer_bench.sh).
+ * (one load: a quicker look).
  * usage: bench_tokenizer [-v] [-t] [-r REPS] [VOCAB_FILE ...]
  * (default: every vocabulary in $FM_TEST_DATA/vocab). */
 #define _POSIX_C_SOURCE 200809L
