@@ -23,6 +23,7 @@ void fm_rq_reset(fm_rank_queue *q) {
     for (uint32_t i = 0; i < q->n_buckets; i++) free(q->buckets[i].pos);
     q->n_buckets = 0;
     q->heap_n = 0;
+    memset(q->recent, 0, sizeof q->recent);
     if (q->index) memset(q->index, 0xff, (size_t)(q->index_mask + 1) * sizeof *q->index);
 }
 
@@ -77,30 +78,34 @@ static void heap_remove_top(fm_rank_queue *q) {
 }
 
 int fm_rq_push(fm_rank_queue *q, uint32_t key, uint32_t pos) {
-    if ((q->index == NULL || q->n_buckets * 2 >= q->index_mask + 1) && !grow_index(q)) return 0;
-    uint32_t h = mix(key) & q->index_mask;
-    while (q->index[h] >= 0 && q->buckets[q->index[h]].key != key) h = (h + 1) & q->index_mask;
-    fm_rq_bucket *b;
-    if (q->index[h] < 0) {
-        if (q->n_buckets == q->cap_buckets) {
-            uint32_t cap = q->cap_buckets ? q->cap_buckets * 2 : 64;
-            fm_rq_bucket *v = realloc(q->buckets, cap * sizeof *v);
-            if (v == NULL) return 0;
-            q->buckets = v;
-            q->cap_buckets = cap;
+    uint32_t *recent = &q->recent[key & 63];
+    int32_t bi = *recent && q->buckets[*recent - 1].key == key ? (int32_t)*recent - 1 : -1;
+    if (bi < 0) {
+        if ((q->index == NULL || q->n_buckets * 2 >= q->index_mask + 1) && !grow_index(q)) return 0;
+        uint32_t h = mix(key) & q->index_mask;
+        while (q->index[h] >= 0 && q->buckets[q->index[h]].key != key) h = (h + 1) & q->index_mask;
+        if (q->index[h] < 0) {
+            if (q->n_buckets == q->cap_buckets) {
+                uint32_t cap = q->cap_buckets ? q->cap_buckets * 2 : 64;
+                fm_rq_bucket *v = realloc(q->buckets, cap * sizeof *v);
+                if (v == NULL) return 0;
+                q->buckets = v;
+                q->cap_buckets = cap;
+            }
+            q->index[h] = (int32_t)q->n_buckets;
+            fm_rq_bucket *nb = &q->buckets[q->n_buckets++];
+            memset(nb, 0, sizeof *nb);
+            nb->key = key;
+            nb->sorted = 1;
         }
-        q->index[h] = (int32_t)q->n_buckets;
-        b = &q->buckets[q->n_buckets++];
-        memset(b, 0, sizeof *b);
-        b->key = key;
-        b->sorted = 1;
-    } else {
-        b = &q->buckets[q->index[h]];
+        bi = q->index[h];
+        *recent = (uint32_t)bi + 1;
     }
+    fm_rq_bucket *b = &q->buckets[bi];
     if (b->head == b->n) { /* empty: back into the heap of keys */
         b->head = b->n = 0;
         b->sorted = 1;
-        if (!heap_add(q, (uint32_t)q->index[h])) return 0;
+        if (!heap_add(q, (uint32_t)bi)) return 0;
     }
     /* a pair left of everything pending (the merge loops queue the pair
      * before a merge) goes in front and keeps the bucket sorted */

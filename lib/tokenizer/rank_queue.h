@@ -26,6 +26,9 @@ typedef struct fm_rank_queue {
     uint32_t index_mask;
     uint32_t *heap; /* bucket numbers of non-empty buckets, by key */
     uint32_t heap_n, heap_cap;
+    /* the bucket of a key pushed lately, by the key's low bits (+1; 0: none):
+     * a long piece has few keys, and this spares the index's probe */
+    uint32_t recent[64];
 } fm_rank_queue;
 
 void fm_rq_reset(fm_rank_queue *q);
