@@ -71,25 +71,32 @@ int main(int argc, char **argv) {
         }
         qsort(loads, (size_t)(load_reps < 16 ? load_reps : 16), sizeof loads[0], bench_cmp_double);
         double t_text = 0, t_all = 0, b_text = 0, b_all = 0, worst_adv = 1e30;
-        for (size_t f = 0; f < N_CORPUS; f++) {
-            if (text_only && !is_natural(corpus[f])) continue;
-            double *ts = malloc((size_t)reps * sizeof *ts);
-            for (int r = 0; r < reps; r++) {
+        /* repetitions outermost: each file's runs are spread over the whole
+         * measurement of this vocabulary, so a change in the machine's speed
+         * midway shifts every file alike and their ratios hold */
+        double *ts = malloc(N_CORPUS * (size_t)reps * sizeof *ts);
+        for (int r = 0; r < reps; r++) {
+            for (size_t f = 0; f < N_CORPUS; f++) {
+                if (text_only && !is_natural(corpus[f])) continue;
                 size_t n;
                 double t0 = bench_now();
                 fm_status s = fm_tokenizer_encode(tok, texts[f], lens[f], 0, ids, cap, &n);
-                ts[r] = bench_now() - t0;
+                ts[f * (size_t)reps + (size_t)r] = bench_now() - t0;
                 if (s != FM_STATUS_OK) fprintf(stderr, "%s %s: %s\n", name, corpus[f], fm_last_error());
             }
-            qsort(ts, (size_t)reps, sizeof *ts, bench_cmp_double);
-            double med = ts[reps / 2];
-            free(ts);
+        }
+        for (size_t f = 0; f < N_CORPUS; f++) {
+            if (text_only && !is_natural(corpus[f])) continue;
+            double *t = ts + f * (size_t)reps;
+            qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
+            const double med = t[reps / 2];
             if (verbose) printf("  %-30s %9.2f MB/s\n", corpus[f], lens[f] / med / 1e6);
             t_all += med;
             b_all += (double)lens[f];
             if (is_natural(corpus[f])) t_text += med, b_text += (double)lens[f];
             if (strncmp(corpus[f], "adv-", 4) == 0 && lens[f] / med / 1e6 < worst_adv) worst_adv = lens[f] / med / 1e6;
         }
+        free(ts);
         if (text_only)
             printf("%-32s %9.1f %9.2f %9s %9s\n", name, loads[0] * 1e3, b_text / t_text / 1e6, "-", "-");
         else
