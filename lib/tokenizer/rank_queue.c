@@ -77,7 +77,7 @@ static void heap_remove_top(fm_rank_queue *q) {
     if (n > 0) q->heap[i] = last;
 }
 
-int fm_rq_push(fm_rank_queue *q, uint32_t key, uint32_t pos) {
+int fm_rq_push_slow(fm_rank_queue *q, uint32_t key, uint32_t pos) {
     uint32_t *recent = &q->recent[key & 63];
     int32_t bi = *recent && q->buckets[*recent - 1].key == key ? (int32_t)*recent - 1 : -1;
     if (bi < 0) {
@@ -131,7 +131,7 @@ static int cmp_u32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-int fm_rq_pop(fm_rank_queue *q, uint32_t *key, uint32_t *pos) {
+int fm_rq_pop_slow(fm_rank_queue *q, uint32_t *key, uint32_t *pos) {
     if (q->heap_n == 0) return 0;
     fm_rq_bucket *b = &q->buckets[q->heap[0]];
     if (!b->sorted) {

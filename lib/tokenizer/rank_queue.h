@@ -33,9 +33,35 @@ typedef struct fm_rank_queue {
 
 void fm_rq_reset(fm_rank_queue *q);
 void fm_rq_free(fm_rank_queue *q);
-/* 0 on allocation failure */
-int fm_rq_push(fm_rank_queue *q, uint32_t key, uint32_t pos);
-/* 0 when empty */
-int fm_rq_pop(fm_rank_queue *q, uint32_t *key, uint32_t *pos);
+int fm_rq_push_slow(fm_rank_queue *q, uint32_t key, uint32_t pos);
+int fm_rq_pop_slow(fm_rank_queue *q, uint32_t *key, uint32_t *pos);
+
+/* Queues (key, pos); 0 on allocation failure. Inline, the common case of a
+ * long piece: a recent key's non-empty bucket, a position to its right. */
+static inline int fm_rq_push(fm_rank_queue *q, uint32_t key, uint32_t pos) {
+    const uint32_t r = q->recent[key & 63];
+    if (r != 0) {
+        fm_rq_bucket *b = &q->buckets[r - 1];
+        if (b->key == key && b->n > b->head && b->n < b->cap && pos > b->last) {
+            b->pos[b->n++] = pos;
+            b->last = pos;
+            return 1;
+        }
+    }
+    return fm_rq_push_slow(q, key, pos);
+}
+
+/* Takes the smallest (key, pos); 0 when empty. Inline unless the bucket
+ * needs sorting or empties. */
+static inline int fm_rq_pop(fm_rank_queue *q, uint32_t *key, uint32_t *pos) {
+    if (q->heap_n == 0) return 0;
+    fm_rq_bucket *b = &q->buckets[q->heap[0]];
+    if (b->sorted && b->n - b->head > 1) {
+        *key = b->key;
+        *pos = b->pos[b->head++];
+        return 1;
+    }
+    return fm_rq_pop_slow(q, key, pos);
+}
 
 #endif
