@@ -291,7 +291,7 @@ static fm_match m_qwen2(const uint8_t *s, size_t a, size_t b, size_t p) {
  * run that can be [L]+ alone. Returns the first alternative's end, 0 if it
  * fails; then the second alternative, [U]+[L]*, matches up to *u_end if
  * that is past q (the [L]* part is empty, or the first would have matched). */
-static size_t o200k_word(const uint8_t *s, size_t q, size_t b, size_t *u_end) {
+static HOT_INLINE size_t o200k_word(const uint8_t *s, size_t q, size_t b, size_t *u_end) {
     size_t last_low = 0;
     for (;;) {
         ch d = at(s, q, b);
