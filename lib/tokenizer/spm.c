@@ -304,7 +304,7 @@ static fm_status emit_symbols(const fm_tokenizer *tok, const char *text, const s
 static fm_status spm_segment(const fm_tokenizer *tok, const char *s, size_t len, spm_scratch *sc,
                              fm_piece_cache *cache, fm_token *out, size_t cap, size_t *n) {
     uint32_t n_hit;
-    const fm_piece_key key = fm_piece_key_of(s, len);
+    fm_piece_key key = fm_piece_key_of(s, len);
     const fm_token *hit = fm_piece_cache_get(cache, s, len, &key, &n_hit);
     if (hit != NULL) {
         for (uint32_t i = 0; i < n_hit; i++) emit(hit[i], out, cap, n);

@@ -340,7 +340,7 @@ static int bpe_piece(void *user, size_t off, size_t len) {
         if (id >= 0) push_token(id, c->out, c->cap, c->n);
         return 1;
     }
-    const fm_piece_key key = fm_piece_key_of(p, len);
+    fm_piece_key key = fm_piece_key_of(p, len);
     uint32_t n_hit;
     const fm_token *hit = fm_piece_cache_get(c->cache, p, len, &key, &n_hit);
     if (hit != NULL) {
