@@ -38,13 +38,15 @@ for r in $(seq "$rounds"); do
     FM_TEST_DATA="$data" "$build/tests/bench_tokenizer" -r 3 "$v" | awk 'NR > 1 {print $1, $3, $5}' >> "$tmp/rounds"
   done
 done
-echo "$rounds interleaved rounds: natural-text MB/s median (min-max), x npm tiktoken cl100k_base (ratio of medians), slowest adv-* / natural median (min-max)"
-awk '{v = $1; k = ++n[v]; mb[v, k] = $2; adv[v, k] = $3 / $2; if (v != "npm" && !(v in seen)) {seen[v] = 1; order[++nv] = v}}
+echo "$rounds interleaved rounds: natural-text MB/s median (min-max); x npm tiktoken cl100k_base as the ratio of medians and as the median of the ratios to the npm run just before (min-max); slowest adv-* / natural median (min-max)"
+awk '{v = $1; k = ++n[v]; mb[v, k] = $2; adv[v, k] = $3 / $2; if (v == "npm") last = $2; else px[v, k] = $2 / last
+      if (v != "npm" && !(v in seen)) {seen[v] = 1; order[++nv] = v}}
      function med(a, v, k,   i, j, t, b) {for (i = 1; i <= k; i++) b[i] = a[v, i];
        for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (b[j] < b[i]) {t = b[i]; b[i] = b[j]; b[j] = t}
        lo = b[1]; hi = b[k]; return b[int((k + 1) / 2)]}
      END {npm = med(mb, "npm", n["npm"]); nlo = lo; nhi = hi
-          for (i = 1; i <= nv; i++) {v = order[i]; m = med(mb, v, n[v]); ml = lo; mh = hi; a = med(adv, v, n[v]);
-            printf "%-32s %7.2f MB/s (%.1f-%.1f) %6.1fx  adv/natural %.2f (%.2f-%.2f)\n", v, m, ml, mh, m / npm, a, lo, hi}
+          for (i = 1; i <= nv; i++) {v = order[i]; m = med(mb, v, n[v]); ml = lo; mh = hi; p = med(px, v, n[v]); pl = lo; ph = hi
+            a = med(adv, v, n[v]);
+            printf "%-32s %7.2f MB/s (%.1f-%.1f) %6.1fx %6.1fx (%.1f-%.1f)  adv/natural %.2f (%.2f-%.2f)\n", v, m, ml, mh, m / npm, p, pl, ph, a, lo, hi}
           printf "npm tiktoken cl100k_base, natural text: median %.2f MB/s (%.2f-%.2f) over %d runs\n", npm, nlo, nhi, n["npm"]}' \
   "$tmp/rounds"
