@@ -65,7 +65,7 @@ typedef struct spm_scratch {
 static void scratch_init(spm_scratch *sc, size_t text_len) {
     memset(sc, 0, sizeof *sc); /* also an empty rank queue */
     size_t slots = 64;
-    while (slots < text_len * 2 && slots < 16384) slots <<= 1;
+    while (slots < text_len * 2 && slots < 8192) slots <<= 1;
     sc->memo = malloc(slots * sizeof *sc->memo);
     if (sc->memo == NULL) return; /* no memo: every pair is looked up */
     for (size_t i = 0; i < slots; i++) sc->memo[i].l = INT64_MIN;
