@@ -187,7 +187,10 @@ static void merge_short(const fm_tokenizer *tok, const char *text, symbol *sym, 
     int16_t small[SHORT_SEGMENT]; /* index in tok->spm_pairs, -1: none */
     for (int32_t k = 0; k < m; k++) {
         at[k] = k;
-        small[k] = sym[k].len == 1 ? (int16_t)(uint8_t)text[sym[k].off]
+        /* (a one-byte symbol need not be ASCII: at load, a token's text is
+         * not validated UTF-8, and a stray byte >= 0x80 is a symbol too) */
+        const uint8_t c0 = (uint8_t)text[sym[k].off];
+        small[k] = sym[k].len == 1 && c0 < 0x80 ? (int16_t)c0
                    : sym[k].len == 3 && sym[k].key == tok->spm_space && tok->spm_space >= 0 ? 128 : -1;
     }
     for (int32_t k = 0; k + 1 < m; k++) {
