@@ -306,14 +306,14 @@ static fm_status merge_piece(const fm_tokenizer *tok, const uint8_t *s, size_t l
     return FM_STATUS_OK;
 }
 
-fm_status fm_bpe_encode(const fm_tokenizer *tok, const uint8_t *s, size_t len, fm_bpe_scratch **scratch,
-                        size_t text_len, fm_token *out, size_t cap, size_t *n) {
+fm_status fm_bpe_encode(const fm_tokenizer *tok, const uint8_t *s, size_t len, uint64_t head, uint64_t hash,
+                               fm_bpe_scratch **scratch, size_t text_len, fm_token *out, size_t cap, size_t *n) {
     if (len == 0) return FM_STATUS_OK;
     if (len == 1) {
         if (tok->byte_token[s[0]] >= 0) emit(tok->byte_token[s[0]], out, cap, n);
         return FM_STATUS_OK;
     }
-    fm_token id = fm_vocab_lookup_bytes(tok, (const char *)s, len);
+    fm_token id = fm_strmap_get_hashed(&tok->by_bytes, (const char *)s, len, head, hash);
     if (id >= 0 && (tok->whole == NULL || tok->whole[id])) {
         emit(id, out, cap, n);
         return FM_STATUS_OK;

@@ -88,9 +88,9 @@ void fm_strmap_free(fm_strmap *m);
 /* Maps s[0..len) to id; an existing equal key is re-pointed to id. */
 void fm_strmap_put(fm_strmap *m, const char *s, size_t len, int32_t id);
 
-static inline int32_t fm_strmap_get(const fm_strmap *m, const char *s, size_t n) {
-    const uint64_t head = fm_strmap_head(s, n);
-    const uint64_t hash = fm_strmap_hash(head, s, n);
+/* fm_strmap_get for a key whose head and hash the caller already has. */
+static inline int32_t fm_strmap_get_hashed(const fm_strmap *m, const char *s, size_t n, uint64_t head,
+                                           uint64_t hash) {
     const uint64_t bits = fm_strmap_bits(hash);
     if ((m->filter[(hash >> 12) & m->fmask] & bits) != bits) return -1;
     for (uint32_t h = (uint32_t)(hash >> 32) & m->mask;; h = (h + 1) & m->mask) {
@@ -100,6 +100,11 @@ static inline int32_t fm_strmap_get(const fm_strmap *m, const char *s, size_t n)
             (n <= 8 || memcmp(fm_strmap_key(m, e->id) + 8, s + 8, n - 8) == 0))
             return e->id;
     }
+}
+
+static inline int32_t fm_strmap_get(const fm_strmap *m, const char *s, size_t n) {
+    const uint64_t head = fm_strmap_head(s, n);
+    return fm_strmap_get_hashed(m, s, n, head, fm_strmap_hash(head, s, n));
 }
 
 #endif

@@ -348,13 +348,15 @@ static int bpe_piece(void *user, size_t off, size_t len) {
         return 1;
     }
     if (c->cache->slots == NULL || len > FM_PIECE_CACHE_KEY) {
-        c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, c->text_len, c->out, c->cap, c->n);
+        c->status = fm_bpe_encode(c->tok, c->base + off, len, key.head, key.hash, c->scratch, c->text_len, c->out,
+                                  c->cap, c->n);
         return c->status == FM_STATUS_OK;
     }
     /* a short piece encodes to at most one id per byte */
     fm_token ids[FM_PIECE_CACHE_KEY];
     size_t k = 0;
-    c->status = fm_bpe_encode(c->tok, c->base + off, len, c->scratch, c->text_len, ids, FM_PIECE_CACHE_KEY, &k);
+    c->status = fm_bpe_encode(c->tok, c->base + off, len, key.head, key.hash, c->scratch, c->text_len, ids,
+                              FM_PIECE_CACHE_KEY, &k);
     if (c->status != FM_STATUS_OK) return 0;
     fm_piece_cache_put(c->cache, p, len, &key, ids, k);
     for (size_t i = 0; i < k; i++) push_token(ids[i], c->out, c->cap, c->n);

@@ -146,12 +146,14 @@ static inline fm_token fm_vocab_lookup_bytes(const fm_tokenizer *tok, const char
 fm_status fm_vocab_index_bytes(fm_tokenizer *tok);
 
 /* Byte-level BPE of one pre-tokenized piece; appends like fm_spm_encode.
+ * head and hash are the piece's strmap head and hash (strmap.h; the
+ * caller has them from its piece memo) for the whole-token lookup.
  * `*scratch` is created on first use, its pair memo sized for a text of
  * `text_len` bytes, and reused between calls (free it with
  * fm_bpe_scratch_free). */
 typedef struct fm_bpe_scratch fm_bpe_scratch;
-fm_status fm_bpe_encode(const fm_tokenizer *tok, const uint8_t *s, size_t len, fm_bpe_scratch **scratch,
-                        size_t text_len, fm_token *out, size_t cap, size_t *n);
+fm_status fm_bpe_encode(const fm_tokenizer *tok, const uint8_t *s, size_t len, uint64_t head, uint64_t hash,
+                        fm_bpe_scratch **scratch, size_t text_len, fm_token *out, size_t cap, size_t *n);
 void fm_bpe_scratch_free(fm_bpe_scratch *scratch);
 
 /* Marks the tokens whose own bytes BPE-encode to themselves (tok->whole). */
