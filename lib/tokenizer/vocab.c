@@ -10,7 +10,7 @@
 
 fm_status fm_vocab_begin(fm_vocab_builder *b, int64_t n_vocab) {
     b->tok = NULL;
-    if (n_vocab <= 0 || n_vocab > (1 << 24))
+    if (n_vocab <= 0 || n_vocab > FM_MAX_RANKS)
         return fm_error(FM_STATUS_BAD_FORMAT, "vocabulary of %lld tokens is out of range", (long long)n_vocab);
     fm_tokenizer *t = calloc(1, sizeof *t);
     if (t == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");

@@ -41,6 +41,12 @@ static inline uint64_t fm_merge_hash(uint64_t k) {
 
 static inline uint64_t fm_merge_filter_bits(uint64_t h) { return (1ull << (h >> 52 & 63)) | (1ull << (h >> 58)); }
 
+/* The most tokens, and merges, a vocabulary may have: 16 M, above every
+ * real vocabulary (the largest have about 256 K), and far enough below
+ * 2^31 that sizes derived from it (tables at twice the count) cannot
+ * overflow. */
+#define FM_MAX_RANKS (1 << 24)
+
 typedef struct fm_merge {
     uint64_t key; /* left << 32 | right; UINT64_MAX marks an empty slot */
     int32_t rank;
@@ -99,7 +105,7 @@ struct fm_tokenizer {
     fm_merge *merge_by_rank; /* rank -> its merge (key UINT64_MAX: none) */
     int32_t *byte_pair_rank; /* [a << 8 | b]: the rank at which the tokens of
                                 bytes a and b merge, -1 if they do not (BPE) */
-    int32_t n_ranks;
+    int32_t n_ranks;       /* at most FM_MAX_RANKS */
     uint8_t *whole;        /* per token: BPE/SPM of its own bytes gives just it */
     uint8_t spm_join[8];   /* SentencePiece: bit b of [a] set if some token has a
                               character of class a followed by one of class b */

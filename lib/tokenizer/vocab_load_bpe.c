@@ -79,6 +79,9 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
     const fm_meta *m = fm_model_file_meta(mf, "tokenizer.ggml.merges");
     if (m == NULL || m->type != FM_META_ARRAY || m->elem_type != FM_META_STRING)
         return fm_error(FM_STATUS_BAD_FORMAT, "'%s': tokenizer.ggml.merges is missing or not a string array", path);
+    if (m->n > FM_MAX_RANKS)
+        return fm_error(FM_STATUS_BAD_FORMAT, "'%s': %llu merges, more than the %d supported", path,
+                        (unsigned long long)m->n, FM_MAX_RANKS);
     uint32_t size = 16;
     while (size < m->n * 2) size <<= 1;
     t->merges = malloc(size * sizeof *t->merges);
@@ -89,7 +92,7 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
     t->merge_filter = calloc(words, sizeof *t->merge_filter);
     t->merge_fmask = words - 1;
     char *buf = malloc(t->max_token_len * 2 + 8);
-    if (t->merges == NULL || t->merge_by_rank == NULL || t->merge_filter == NULL || buf == NULL || m->n > INT32_MAX) {
+    if (t->merges == NULL || t->merge_by_rank == NULL || t->merge_filter == NULL || buf == NULL) {
         free(buf);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %llu merges", (unsigned long long)m->n);
     }
