@@ -1,7 +1,8 @@
 /* Open-addressing map from byte strings to token ids, tuned for the
- * tokenizer's hot path: each slot keeps the key's first 8 bytes and length,
- * so most probes (hits and misses) never leave the table. Keys are not
- * copied: longer ones are compared against the caller's storage. */
+ * tokenizer's hot path: each slot keeps the key's first 24 bytes and its
+ * length, so a probe (hit or miss) of nearly any key never leaves the
+ * table. Keys are not copied: longer ones are compared, past 24 bytes,
+ * against the caller's storage. */
 #ifndef FM_TOKENIZER_STRMAP_H
 #define FM_TOKENIZER_STRMAP_H
 
@@ -9,9 +10,16 @@
 #include <stdint.h>
 #include <string.h>
 
+/* 32 bytes, two to a cache line. The vocabulary's tables are far larger
+ * than L2, so a lookup costs a miss per line it touches: a key of more
+ * than 8 bytes compared in the token's own storage cost two more (its
+ * record, then its bytes), and most words and first-seen pieces are
+ * longer than 8 bytes. */
+#define FM_STRMAP_INLINE 24
 typedef struct fm_strmap_slot {
-    uint64_t head; /* first 8 bytes of the key, zero padded */
-    uint32_t len;  /* UINT32_MAX: empty */
+    uint64_t head;    /* bytes 0-7 of the key, zero padded */
+    uint64_t tail[2]; /* bytes 8-15 and 16-23, zero padded */
+    uint32_t len;     /* UINT32_MAX: empty */
     int32_t id;
 } fm_strmap_slot;
 
@@ -79,6 +87,12 @@ static inline uint64_t fm_strmap_hash(uint64_t head, const char *s, size_t n) {
     return fm_strmap_hash_tail(head, s + (n > 8 ? 8 : n), n);
 }
 
+/* Bytes 8-15 (i = 0) or 16-23 (i = 1) of s[0..n), zero padded. */
+static inline uint64_t fm_strmap_tail(const char *s, size_t n, int i) {
+    const size_t at = 8 + 8 * (size_t)i;
+    return n > at ? fm_load_upto8(s + at, n - at < 8 ? n - at : 8) : 0;
+}
+
 static inline uint64_t fm_strmap_bits(uint64_t h) { return (1ull << (h & 63)) | (1ull << ((h >> 6) & 63)); }
 
 /* Sizes the table for n keys; 0 on allocation failure. */
@@ -93,11 +107,13 @@ static inline int32_t fm_strmap_get_hashed(const fm_strmap *m, const char *s, si
                                            uint64_t hash) {
     const uint64_t bits = fm_strmap_bits(hash);
     if ((m->filter[(hash >> 12) & m->fmask] & bits) != bits) return -1;
+    const uint64_t t0 = fm_strmap_tail(s, n, 0), t1 = fm_strmap_tail(s, n, 1);
     for (uint32_t h = (uint32_t)(hash >> 32) & m->mask;; h = (h + 1) & m->mask) {
         const fm_strmap_slot *e = &m->slots[h];
         if (e->len == UINT32_MAX) return -1;
-        if (e->len == n && e->head == head &&
-            (n <= 8 || memcmp(fm_strmap_key(m, e->id) + 8, s + 8, n - 8) == 0))
+        if (e->len == n && e->head == head && e->tail[0] == t0 && e->tail[1] == t1 &&
+            (n <= FM_STRMAP_INLINE ||
+             memcmp(fm_strmap_key(m, e->id) + FM_STRMAP_INLINE, s + FM_STRMAP_INLINE, n - FM_STRMAP_INLINE) == 0))
             return e->id;
     }
 }
