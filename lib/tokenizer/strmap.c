@@ -5,13 +5,10 @@
 #include <sys/mman.h>
 #endif
 
-/* The slots of a large vocabulary's map (8-16 MB) are touched at random by
- * every lookup: in 2 MB pages, where the system gives them, a lookup misses
- * the TLB far less often and loading faults in 512 times fewer pages. */
-static void *alloc_slots(size_t bytes) {
+void *fm_alloc_table(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     const size_t huge = (size_t)2 << 20;
-    if (bytes >= 2 * huge) {
+    if (bytes >= huge) {
         void *p = NULL;
         if (posix_memalign(&p, huge, bytes) != 0) return NULL;
         madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
@@ -26,7 +23,7 @@ int fm_strmap_init(fm_strmap *m, size_t n, const char *base, const void *recs, s
     while (size < n * 2) size <<= 1; /* load factor at most 1/2 */
     size_t words = 64;
     while (words * 64 < n * 8) words <<= 1; /* about 8 bits per key */
-    m->slots = alloc_slots(size * sizeof *m->slots);
+    m->slots = fm_alloc_table(size * sizeof *m->slots);
     m->filter = calloc(words, sizeof *m->filter);
     if (m->slots == NULL || m->filter == NULL) {
         fm_strmap_free(m);

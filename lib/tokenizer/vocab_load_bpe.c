@@ -84,7 +84,7 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
                         (unsigned long long)m->n, FM_MAX_RANKS);
     uint32_t size = 16;
     while (size < m->n * 2) size <<= 1;
-    t->merges = malloc(size * sizeof *t->merges);
+    t->merges = fm_alloc_table(size * sizeof *t->merges);
     t->merge_by_rank = malloc((m->n ? m->n : 1) * sizeof *t->merge_by_rank);
     t->n_ranks = (int32_t)m->n;
     uint32_t words = 64;
