@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/grow.h"
 #include "rank_queue.h"
 #include "vocab.h"
 
@@ -85,11 +86,9 @@ static fm_bpe_scratch *scratch_new(size_t text_len) {
 
 static int heap_push(fm_bpe_scratch *sc, bigram x) {
     if (sc->heap_n == sc->heap_cap) {
-        size_t cap = sc->heap_cap ? sc->heap_cap * 2 : 64;
-        bigram *v = realloc(sc->heap, cap * sizeof *v);
+        bigram *v = fm_grow(sc->heap, &sc->heap_cap, sc->heap_n + 1, sizeof *v, 64);
         if (v == NULL) return 0;
         sc->heap = v;
-        sc->heap_cap = cap;
     }
     size_t i = sc->heap_n++;
     while (i > 0) {
@@ -120,11 +119,12 @@ static bigram heap_pop(fm_bpe_scratch *sc) {
     return top;
 }
 
-/* Whether symbols l and r merge, and into what at which rank. */
-static int pair_lookup(const fm_tokenizer *tok, const uint8_t *s, const sym *l, const sym *r, int32_t *rank,
-                       fm_token *merged) {
+/* Whether the tokens l and r, together the bytes s[off..off+len), merge,
+ * and into what at which rank. */
+static int pair_lookup(const fm_tokenizer *tok, const uint8_t *s, fm_token l, fm_token r, size_t off, size_t len,
+                       int32_t *rank, fm_token *merged) {
     if (tok->merges != NULL) {
-        const uint64_t key = (uint64_t)(uint32_t)l->id << 32 | (uint32_t)r->id;
+        const uint64_t key = (uint64_t)(uint32_t)l << 32 | (uint32_t)r;
         const uint64_t hash = fm_merge_hash(key), bits = fm_merge_filter_bits(hash);
         if ((tok->merge_filter[(hash >> 32) & tok->merge_fmask] & bits) != bits) return 0;
         for (uint32_t h = (uint32_t)hash & tok->merges_mask;; h = (h + 1) & tok->merges_mask) {
@@ -137,7 +137,7 @@ static int pair_lookup(const fm_tokenizer *tok, const uint8_t *s, const sym *l, 
             }
         }
     }
-    fm_token id = fm_vocab_lookup_bytes(tok, (const char *)s + l->off, l->len + r->len);
+    fm_token id = fm_vocab_lookup_bytes(tok, (const char *)s + off, len);
     if (id < 0) return 0;
     *rank = id;
     *merged = id;
@@ -154,8 +154,7 @@ static inline int pair_merge_ids(const fm_tokenizer *tok, const uint8_t *s, cons
     pair_memo *e = &sc->memo[(uint32_t)fm_merge_hash(key) & sc->memo_mask];
     if (e->key != key) {
         e->key = key;
-        const sym ls = {0, 0, off, llen, l}, rs = {0, 0, off + llen, rlen, r};
-        if (!pair_lookup(tok, s, &ls, &rs, &e->rank, &e->merged)) e->rank = -1;
+        if (!pair_lookup(tok, s, l, r, off, (size_t)llen + rlen, &e->rank, &e->merged)) e->rank = -1;
     }
     *rank = e->rank;
     *merged = e->merged;
@@ -307,7 +306,7 @@ static fm_status merge_piece(const fm_tokenizer *tok, const uint8_t *s, size_t l
 }
 
 fm_status fm_bpe_encode(const fm_tokenizer *tok, const uint8_t *s, size_t len, uint64_t head, uint64_t hash,
-                               fm_bpe_scratch **scratch, size_t text_len, fm_token *out, size_t cap, size_t *n) {
+                        fm_bpe_scratch **scratch, size_t text_len, fm_token *out, size_t cap, size_t *n) {
     if (len == 0) return FM_STATUS_OK;
     if (len == 1) {
         if (tok->byte_token[s[0]] >= 0) emit(tok->byte_token[s[0]], out, cap, n);
@@ -329,10 +328,10 @@ fm_status fm_bpe_index_byte_pairs(fm_tokenizer *tok) {
     for (int a = 0; a < 256; a++) {
         for (int b = 0; b < 256; b++) {
             const uint8_t s[2] = {(uint8_t)a, (uint8_t)b};
-            const sym l = {0, 0, 0, 1, tok->byte_token[a]}, r = {0, 0, 1, 1, tok->byte_token[b]};
+            const fm_token l = tok->byte_token[a], r = tok->byte_token[b];
             int32_t rank = -1;
             fm_token merged;
-            if (l.id < 0 || r.id < 0 || !pair_lookup(tok, s, &l, &r, &rank, &merged)) rank = -1;
+            if (l < 0 || r < 0 || !pair_lookup(tok, s, l, r, 0, 2, &rank, &merged)) rank = -1;
             tok->byte_pair_rank[a << 8 | b] = rank;
         }
     }

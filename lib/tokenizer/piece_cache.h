@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/grow.h"
 #include "fm.h"
 #include "strmap.h"
 
@@ -130,13 +131,10 @@ static inline void fm_piece_cache_put(fm_piece_cache *c, const char *s, size_t n
     } else {
         const size_t words = n_ids + (n > 8 ? (n - 8 + sizeof(fm_token) - 1) / sizeof(fm_token) : 0);
         if (c->arena_n + words > c->arena_cap) {
-            size_t cap = c->arena_cap ? c->arena_cap * 2 : 4096;
-            while (cap < c->arena_n + words) cap *= 2;
-            if (cap > UINT32_MAX) return;
-            fm_token *a = realloc(c->arena, cap * sizeof *a);
+            if (c->arena_n + words > UINT32_MAX / 2) return; /* slots hold 32-bit offsets */
+            fm_token *a = fm_grow(c->arena, &c->arena_cap, c->arena_n + words, sizeof *a, 4096);
             if (a == NULL) return;
             c->arena = a;
-            c->arena_cap = cap;
         }
         slot.v = (uint32_t)c->arena_n;
         memcpy(c->arena + c->arena_n, ids, n_ids * sizeof *ids);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/grow.h"
+
 static uint32_t mix(uint32_t k) {
     k ^= k >> 16;
     k *= 0x7feb352dU;
@@ -47,11 +49,9 @@ static int heap_less(const fm_rank_queue *q, uint32_t a, uint32_t b) { return q-
 
 static int heap_add(fm_rank_queue *q, uint32_t b) {
     if (q->heap_n == q->heap_cap) {
-        uint32_t cap = q->heap_cap ? q->heap_cap * 2 : 64;
-        uint32_t *v = realloc(q->heap, cap * sizeof *v);
+        uint32_t *v = fm_grow(q->heap, &q->heap_cap, (size_t)q->heap_n + 1, sizeof *v, 64);
         if (v == NULL) return 0;
         q->heap = v;
-        q->heap_cap = cap;
     }
     uint32_t i = q->heap_n++;
     while (i > 0) {
@@ -86,11 +86,9 @@ int fm_rq_push_slow(fm_rank_queue *q, uint32_t key, uint32_t pos) {
         while (q->index[h] >= 0 && q->buckets[q->index[h]].key != key) h = (h + 1) & q->index_mask;
         if (q->index[h] < 0) {
             if (q->n_buckets == q->cap_buckets) {
-                uint32_t cap = q->cap_buckets ? q->cap_buckets * 2 : 64;
-                fm_rq_bucket *v = realloc(q->buckets, cap * sizeof *v);
+                fm_rq_bucket *v = fm_grow(q->buckets, &q->cap_buckets, (size_t)q->n_buckets + 1, sizeof *v, 64);
                 if (v == NULL) return 0;
                 q->buckets = v;
-                q->cap_buckets = cap;
             }
             q->index[h] = (int32_t)q->n_buckets;
             fm_rq_bucket *nb = &q->buckets[q->n_buckets++];
@@ -114,11 +112,11 @@ int fm_rq_push_slow(fm_rank_queue *q, uint32_t key, uint32_t pos) {
         return 1;
     }
     if (b->n == b->cap) {
-        uint32_t cap = b->cap ? b->cap * 2 : 16;
-        uint32_t *v = realloc(b->pos, cap * sizeof *v);
+        size_t cap = b->cap;
+        uint32_t *v = cap < UINT32_MAX / 2 ? fm_grow(b->pos, &cap, (size_t)b->n + 1, sizeof *v, 16) : NULL;
         if (v == NULL) return 0;
         b->pos = v;
-        b->cap = cap;
+        b->cap = (uint32_t)cap; /* positions are 32-bit: a bucket holds fewer */
     }
     if (b->n > b->head && pos < b->last) b->sorted = 0;
     b->pos[b->n++] = pos;

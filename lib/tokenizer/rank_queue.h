@@ -21,11 +21,13 @@ typedef struct fm_rq_bucket {
 
 typedef struct fm_rank_queue {
     fm_rq_bucket *buckets;
-    uint32_t n_buckets, cap_buckets;
+    uint32_t n_buckets;
+    size_t cap_buckets;
     int32_t *index; /* open addressing: key -> bucket, -1 empty */
     uint32_t index_mask;
     uint32_t *heap; /* bucket numbers of non-empty buckets, by key */
-    uint32_t heap_n, heap_cap;
+    uint32_t heap_n;
+    size_t heap_cap;
     /* the bucket of a key pushed lately, by the key's low bits (+1; 0: none):
      * a long piece has few keys, and this spares the index's probe */
     uint32_t recent[64];

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/grow.h"
 #include "../core/utf8.h"
 #include "piece_cache.h"
 #include "rank_queue.h"
@@ -96,11 +97,9 @@ static int before(const bigram *a, const bigram *b) {
 
 static int heap_push(heap *h, bigram x) {
     if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        bigram *v = realloc(h->v, cap * sizeof *v);
+        bigram *v = fm_grow(h->v, &h->cap, h->n + 1, sizeof *v, 64);
         if (v == NULL) return 0;
         h->v = v;
-        h->cap = cap;
     }
     size_t i = h->n++;
     while (i > 0) {
@@ -426,7 +425,7 @@ fm_status fm_spm_prepare(fm_tokenizer *tok) {
             if (c == 128) memcpy(two + n, "\xE2\x96\x81", 3), n += 3;
             else two[n++] = (char)c;
             const fm_token id = fm_vocab_lookup(tok, two, n);
-            tok->spm_pairs[a * SPM_SMALL + c] = (struct fm_spm_pair){id, id >= 0 ? tok->tokens[id].score : 0};
+            tok->spm_pairs[a * SPM_SMALL + c] = (struct fm_spm_pair){id, id >= 0 ? tok->spm_scores[id] : 0};
         }
     }
     spm_scratch sc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/grow.h"
 #include "../core/params.h"
 #include "../core/utf8.h"
 #include "piece_cache.h"
@@ -85,11 +86,9 @@ typedef struct fragments {
 
 static int frag_push(fragments *f, fragment x) {
     if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        fragment *v = realloc(f->v, cap * sizeof *v);
+        fragment *v = fm_grow(f->v, &f->cap, f->n + 1, sizeof *v, 16);
         if (v == NULL) return 0;
         f->v = v;
-        f->cap = cap;
     }
     f->v[f->n++] = x;
     return 1;
@@ -127,8 +126,7 @@ static int build_runs(byte_runs *r, uint8_t c, const char *text, size_t len) {
         while (q < end && *q == (char)c) q++;
         if (q - p >= 2) {
             if (r->n == cap) {
-                cap = cap ? cap * 2 : 64;
-                size_t(*v)[2] = realloc(r->v, cap * sizeof *v);
+                size_t(*v)[2] = fm_grow(r->v, &cap, r->n + 1, sizeof *v, 64);
                 if (v == NULL) return 0;
                 r->v = v;
             }
