@@ -395,7 +395,7 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
     fm_status s = FM_STATUS_OK;
     fm_bpe_scratch *scratch = NULL;
     fm_piece_cache cache;
-    fm_piece_cache_init(&cache, len);
+    fm_piece_cache_init(&cache, text, len);
     if (add_bos && tok->special[FM_SPECIAL_BOS] >= 0) push_token(tok->special[FM_SPECIAL_BOS], out, capacity, &n);
     int after_token = 1; /* the start counts as following a token */
     for (size_t i = 0; i < f.n && s == FM_STATUS_OK; i++) {
