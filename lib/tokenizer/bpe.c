@@ -11,6 +11,9 @@
  * see fm_bpe_mark_whole) the piece is looked up and done. */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "../core/error.h"
 #include "../core/grow.h"
@@ -206,14 +209,46 @@ static inline void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
  * 24; 64 gains nothing more). */
 #define SHORT_PIECE 40
 
+/* A pair's place in the scan: rank << 6 | position, so that the smallest
+ * key is the lowest rank and, among equal ranks, the leftmost pair - one
+ * minimum, no tie-break. Ranks are below FM_MAX_RANKS (2^24), positions
+ * below 64: keys stay below NO_PAIR, which marks "no pair here". */
+#define KEY_SHIFT 6
+#define NO_PAIR INT32_MAX
+
+/* The smallest of keys k[0..m), m <= SHORT_PIECE, k padded with NO_PAIR
+ * to a multiple of 4. Four lanes at a time where SSE2 is there (every
+ * x86-64): the scan runs once per merge, a quarter of the instructions on
+ * multilingual text (+1.4 % o200k, +3.7 % cl100k, side by side). */
+#if defined(__SSE2__)
+static inline __m128i min4(__m128i a, __m128i b) {
+    const __m128i lt = _mm_cmplt_epi32(a, b);
+    return _mm_or_si128(_mm_and_si128(lt, a), _mm_andnot_si128(lt, b));
+}
+static inline int32_t min_key(const int32_t *k, int m) {
+    __m128i v = _mm_loadu_si128((const __m128i *)k);
+    for (int i = 4; i < m; i += 4) v = min4(v, _mm_loadu_si128((const __m128i *)(k + i)));
+    v = min4(v, _mm_shuffle_epi32(v, 0x4E));
+    v = min4(v, _mm_shuffle_epi32(v, 0xB1));
+    return _mm_cvtsi128_si32(v);
+}
+#else
+static inline int32_t min_key(const int32_t *k, int m) {
+    int32_t best = k[0];
+    for (int i = 1; i < m; i++)
+        if (k[i] < best) best = k[i];
+    return best;
+}
+#endif
+
 static fm_status merge_short(const fm_tokenizer *tok, const uint8_t *s, size_t len, fm_bpe_scratch *sc,
                              fm_token *out, size_t cap, size_t *n) {
     /* Symbol i starts at byte i (a merged-away one is skipped by the
-     * links); rank[i] is the rank of the pair it starts, INT32_MAX if none.
-     * Nothing moves on a merge: the scan for the lowest rank just passes
+     * links); key[i] is the key of the pair it starts, NO_PAIR if none.
+     * Nothing moves on a merge: the scan for the lowest key just passes
      * over dead positions. */
     fm_token id[SHORT_PIECE], merged[SHORT_PIECE];
-    int32_t rank[SHORT_PIECE];
+    int32_t key[SHORT_PIECE];
     uint8_t sl[SHORT_PIECE];
     int8_t nx[SHORT_PIECE], pv[SHORT_PIECE];
     const int m = (int)len;
@@ -223,30 +258,32 @@ static fm_status merge_short(const fm_tokenizer *tok, const uint8_t *s, size_t l
         nx[i] = (int8_t)(i + 1 < m ? i + 1 : -1);
         pv[i] = (int8_t)(i - 1);
     }
-    rank[m - 1] = INT32_MAX;
+    for (int i = m - 1; i < ((m + 3) & ~3); i++) key[i] = NO_PAIR;
     for (int i = 0; i + 1 < m; i++) { /* pairs of bytes: from the table */
         const int32_t r = tok->byte_pair_rank[s[i] << 8 | s[i + 1]];
-        rank[i] = r >= 0 ? r : INT32_MAX;
+        key[i] = r >= 0 ? r << KEY_SHIFT | i : NO_PAIR;
         if (r >= 0) merged[i] = tok->merges != NULL ? tok->merge_by_rank[r].merged : r;
     }
     for (;;) {
-        int best = 0;
-        for (int i = 1; i < m; i++)
-            if (rank[i] < rank[best]) best = i; /* strict: the leftmost of equal ranks */
-        if (rank[best] == INT32_MAX) break;
+        const int32_t k = min_key(key, m);
+        if (k == NO_PAIR) break;
+        const int best = k & ((1 << KEY_SHIFT) - 1);
         const int r = nx[best];
         id[best] = merged[best];
         sl[best] = (uint8_t)(sl[best] + sl[r]);
-        rank[r] = INT32_MAX;
+        key[r] = NO_PAIR;
         nx[best] = nx[r];
         if (nx[r] >= 0) pv[nx[r]] = (int8_t)best;
         const int l = pv[best], q = nx[best];
-        if (l >= 0 &&
-            !pair_merge_ids(tok, s, sc, id[l], id[best], (uint32_t)l, sl[l], sl[best], &rank[l], &merged[l]))
-            rank[l] = INT32_MAX;
-        if (q < 0 ||
-            !pair_merge_ids(tok, s, sc, id[best], id[q], (uint32_t)best, sl[best], sl[q], &rank[best], &merged[best]))
-            rank[best] = INT32_MAX;
+        int32_t rank;
+        if (l >= 0)
+            key[l] = pair_merge_ids(tok, s, sc, id[l], id[best], (uint32_t)l, sl[l], sl[best], &rank, &merged[l])
+                         ? rank << KEY_SHIFT | l
+                         : NO_PAIR;
+        key[best] = q >= 0 && pair_merge_ids(tok, s, sc, id[best], id[q], (uint32_t)best, sl[best], sl[q], &rank,
+                                             &merged[best])
+                        ? rank << KEY_SHIFT | best
+                        : NO_PAIR;
     }
     for (int i = 0; i >= 0; i = nx[i])
         if (id[i] >= 0) emit(id[i], out, cap, n);

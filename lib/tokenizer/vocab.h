@@ -42,9 +42,10 @@ static inline uint64_t fm_merge_hash(uint64_t k) {
 static inline uint64_t fm_merge_filter_bits(uint64_t h) { return (1ull << (h >> 52 & 63)) | (1ull << (h >> 58)); }
 
 /* The most tokens, and merges, a vocabulary may have: 16 M, above every
- * real vocabulary (the largest have about 256 K), and far enough below
- * 2^31 that sizes derived from it (tables at twice the count) cannot
- * overflow. */
+ * real vocabulary (the largest have about 256 K), far enough below 2^31
+ * that sizes derived from it (tables at twice the count) cannot overflow,
+ * and small enough that the BPE encoder packs a rank and a position into
+ * one 31-bit key (bpe.c). */
 #define FM_MAX_RANKS (1 << 24)
 
 typedef struct fm_merge {
