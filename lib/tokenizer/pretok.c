@@ -206,6 +206,29 @@ static HOT_INLINE fm_match m_gpt2(const uint8_t *s, size_t a, size_t b, size_t p
  * \p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  * (o200k also lets '/' follow the punctuation). c is the character at p. */
 static fm_match shared_tail(const uint8_t *s, size_t b, size_t p, ch c, int max_digits, int slash) {
+    /* ASCII whitespace followed by ASCII (indentation, line ends, a space
+     * before punctuation): decided on the bytes. A run that reaches a
+     * non-ASCII byte may go on in Unicode whitespace: the general path. */
+    if (c.cp < 0x80 && (c.cls & FM_UC_WS)) {
+        if (c.cp == ' ' && p + 1 < b && s[p + 1] < 0x80) {
+            const uint16_t k = fm_uc_ascii_class[s[p + 1]];
+            if (k && !(k & NOT_SLN)) {
+                size_t q = run_not(s, p + 1, b, NOT_SLN);
+                while (q < b && (s[q] == '\r' || s[q] == '\n' || (slash && s[q] == '/'))) q++;
+                return hit(q - p);
+            }
+        }
+        size_t q = p, last = p, last_rn = 0;
+        while (q < b && s[q] < 0x80 && (fm_uc_ascii_class[s[q]] & FM_UC_WS)) {
+            last = q;
+            if (s[q] == '\r' || s[q] == '\n') last_rn = q + 1;
+            q++;
+        }
+        if (q >= b || s[q] < 0x80) {
+            if (last_rn) return hit(last_rn - p);
+            return hit(space_run(s, p, q, b, last));
+        }
+    }
     if (c.cls & FM_UC_N) {
         size_t q = p;
         for (int i = 0; i < max_digits; i++) {
