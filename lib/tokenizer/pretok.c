@@ -107,6 +107,29 @@ static inline size_t ascii_run(const uint8_t *s, size_t p, size_t b, uint8_t lo,
     return p;
 }
 
+/* End of the run from p of ASCII whitespace (\t\n\v\f\r and space),
+ * and in *last_rn the end of its last \r or \n (unchanged if none). */
+static inline size_t ascii_ws_run(const uint8_t *s, size_t p, size_t b, size_t *last_rn) {
+#if defined(__SSE2__) && defined(__GNUC__)
+    const __m128i sp = _mm_set1_epi8(' '), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'),
+                  shift = _mm_set1_epi8((char)(0x80 - '\t')), lim = _mm_set1_epi8((char)(-128 + 5));
+    while (p + 16 <= b) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(s + p));
+        const __m128i ws = _mm_or_si128(_mm_cmpeq_epi8(x, sp), _mm_cmplt_epi8(_mm_add_epi8(x, shift), lim));
+        const unsigned in = (unsigned)_mm_movemask_epi8(ws);
+        const unsigned n = in == 0xFFFF ? 16 : (unsigned)__builtin_ctz(~in);
+        const unsigned rn =
+            (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf))) & ((1u << n) - 1);
+        if (rn) *last_rn = p + 32 - (size_t)__builtin_clz(rn);
+        p += n;
+        if (n < 16) return p;
+    }
+#endif
+    for (; p < b && ((s[p] >= '\t' && s[p] <= '\r') || s[p] == ' '); p++)
+        if (s[p] == '\r' || s[p] == '\n') *last_rn = p + 1;
+    return p;
+}
+
 /* End of the run of characters whose class intersects `mask`, from p. */
 static inline size_t run(const uint8_t *s, size_t p, size_t b, uint16_t mask) {
     for (;;) {
@@ -240,15 +263,11 @@ static fm_match shared_tail(const uint8_t *s, size_t b, size_t p, ch c, int max_
                 return hit(q - p);
             }
         }
-        size_t q = p, last = p, last_rn = 0;
-        while (q < b && s[q] < 0x80 && (fm_uc_ascii_class[s[q]] & FM_UC_WS)) {
-            last = q;
-            if (s[q] == '\r' || s[q] == '\n') last_rn = q + 1;
-            q++;
-        }
+        size_t last_rn = 0;
+        const size_t q = ascii_ws_run(s, p, b, &last_rn);
         if (q >= b || s[q] < 0x80) {
             if (last_rn) return hit(last_rn - p);
-            return hit(space_run(s, p, q, b, last));
+            return hit(space_run(s, p, q, b, q - 1));
         }
     }
     if (c.cls & FM_UC_N) {
