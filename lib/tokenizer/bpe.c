@@ -26,10 +26,15 @@ typedef struct sym {
     fm_token id;       /* -1: a byte the vocabulary has no token for */
 } sym;
 
-/* A queued pair: rank << 32 | left, in 8 bytes so that a heap of many
- * pairs (long pieces) stays in cache. Whether it is still current is
- * checked when it comes out (see merge_piece). */
+/* A queued pair: rank << 32 | its length in bytes << 16 | left, in 8
+ * bytes so that a heap of many pairs stays in cache (the heap serves
+ * pieces shorter than LONG_PIECE). Whether it is still current is checked
+ * when it comes out, on the length (see still_current). */
 typedef uint64_t bigram;
+
+static inline bigram make_bigram(int32_t rank, uint32_t len, uint32_t left) {
+    return (uint64_t)(uint32_t)rank << 32 | (uint64_t)len << 16 | left;
+}
 
 /* A memo of pair lookups (negative ones too): the same pairs come up again
  * and again, and the memo stays in cache where the vocabulary does not. */
@@ -59,6 +64,7 @@ struct fm_bpe_scratch {
 
 /* Pieces at least this long queue their pairs in buckets (rank_queue.h). */
 #define LONG_PIECE 256
+_Static_assert(LONG_PIECE <= 65536, "a heap entry keeps positions and lengths in 16 bits");
 
 void fm_bpe_scratch_free(fm_bpe_scratch *sc) {
     if (sc == NULL) return;
@@ -178,16 +184,24 @@ static int update_pair(const fm_tokenizer *tok, const uint8_t *s, fm_bpe_scratch
     fm_token merged;
     if (!pair_merge(tok, s, sc, &y[l], &y[y[l].next], &rank, &merged)) return 1;
     if (sc->use_rq) return fm_rq_push(&sc->rq, (uint32_t)rank, (uint32_t)l);
-    return heap_push(sc, (uint64_t)(uint32_t)rank << 32 | (uint32_t)l);
+    return heap_push(sc, make_bigram(rank, y[l].len + y[y[l].next].len, (uint32_t)l));
 }
 
 /* Whether the queued pair (rank, l) is still the pair at l, and into what
- * it merges. A merge list names the two ids; a tiktoken rank is the id of
- * the merged token, and the pair is current if it covers exactly its bytes
- * (positions fix the bytes). */
-static int still_current(const fm_tokenizer *tok, const sym *y, int32_t l, int32_t rank, fm_token *merged) {
+ * it merges. A symbol only grows, by taking in its right neighbour, so the
+ * pair is current iff it still covers `len` bytes, the length it was
+ * queued with (0: not known). Without it, a merge list names the two ids;
+ * a tiktoken rank is the id of the merged token, and the pair is current
+ * if it covers exactly its bytes (positions fix the bytes). */
+static int still_current(const fm_tokenizer *tok, const sym *y, int32_t l, int32_t rank, uint32_t len,
+                         fm_token *merged) {
     if (y[l].len == 0 || y[l].next < 0) return 0;
     const sym *r = &y[y[l].next];
+    if (len != 0) { /* no look in the vocabulary's tables, which miss the cache */
+        if (y[l].len + r->len != len) return 0;
+        *merged = tok->merges != NULL ? tok->merge_by_rank[rank].merged : rank;
+        return 1;
+    }
     if (tok->merges != NULL) {
         const fm_merge *m = &tok->merge_by_rank[rank];
         if (m->key != ((uint64_t)(uint32_t)y[l].id << 32 | (uint32_t)r->id)) return 0;
@@ -311,21 +325,28 @@ static fm_status merge_piece(const fm_tokenizer *tok, const uint8_t *s, size_t l
         const int32_t r = tok->byte_pair_rank[s[i] << 8 | s[i + 1]];
         if (r < 0) continue;
         ok = sc->use_rq ? fm_rq_push(&sc->rq, (uint32_t)r, (uint32_t)i)
-                        : heap_push(sc, (uint64_t)(uint32_t)r << 32 | (uint32_t)i);
+                        : heap_push(sc, make_bigram(r, 2, (uint32_t)i));
     }
+    int32_t last_rank = -1;
+    uint32_t last_len = 0;
     for (;;) {
-        uint32_t rank, pos;
+        uint32_t rank, pos, pair_len = 0;
         if (sc->use_rq) {
             if (!ok || !fm_rq_pop(&sc->rq, &rank, &pos)) break;
+            if (tok->merges == NULL) { /* a tiktoken pair covers its token: pops come by rank, one look each */
+                if ((int32_t)rank != last_rank) last_rank = (int32_t)rank, last_len = tok->tokens[rank].blen;
+                pair_len = last_len;
+            }
         } else {
             if (!ok || sc->heap_n == 0) break;
             const bigram b = heap_pop(sc);
             rank = (uint32_t)(b >> 32);
-            pos = (uint32_t)b;
+            pair_len = (uint32_t)(b >> 16) & 0xFFFF;
+            pos = (uint32_t)b & 0xFFFF;
         }
         const int32_t li = (int32_t)pos;
         fm_token merged;
-        if (!still_current(tok, y, li, (int32_t)rank, &merged)) continue; /* stale */
+        if (!still_current(tok, y, li, (int32_t)rank, pair_len, &merged)) continue; /* stale */
         sym *l = &y[li];
         sym *r = &y[l->next];
         l->len += r->len;
