@@ -319,6 +319,18 @@ static void push_token(fm_token id, fm_token *out, size_t cap, size_t *n) {
     (*n)++;
 }
 
+/* Pieces are taken from the pre-tokenizer in batches, so that the memo
+ * slots of a whole batch are requested before the first is read: on text
+ * with many distinct pieces the memo outgrows L2, and its misses then
+ * overlap instead of queueing one behind the other. */
+#define PIECE_BATCH 16
+#define BATCH_MEMO_SLOTS 32768 /* 512 KB; a smaller memo mostly hits in L2 */
+
+typedef struct piece_ref {
+    size_t off, len;
+    fm_piece_key key;
+} piece_ref;
+
 typedef struct bpe_ctx {
     const fm_tokenizer *tok;
     const uint8_t *base;
@@ -328,44 +340,81 @@ typedef struct bpe_ctx {
     fm_token *out;
     size_t cap, *n;
     fm_status status;
+    unsigned n_batch;
+    piece_ref batch[PIECE_BATCH];
 } bpe_ctx;
 
-static int bpe_piece(void *user, size_t off, size_t len) {
-    bpe_ctx *c = user;
+/* Inlined into both ways of taking pieces: for most pieces this is a memo
+ * probe, and a call would be a good part of it. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int bpe_piece(bpe_ctx *c, size_t off, size_t len, fm_piece_key *key) {
     const char *p = (const char *)c->base + off;
     if (len == 1) { /* a byte is its token (or nothing): no memo needed */
         const fm_token id = c->tok->byte_token[(uint8_t)*p];
         if (id >= 0) push_token(id, c->out, c->cap, c->n);
         return 1;
     }
-    fm_piece_key key = fm_piece_key_of(p, len);
     uint32_t n_hit;
-    const fm_token *hit = fm_piece_cache_get(c->cache, p, len, &key, &n_hit);
+    const fm_token *hit = fm_piece_cache_get(c->cache, p, len, key, &n_hit);
     if (hit != NULL) {
         for (uint32_t i = 0; i < n_hit; i++) push_token(hit[i], c->out, c->cap, c->n);
         return 1;
     }
     if (c->cache->slots == NULL || len > FM_PIECE_CACHE_KEY) {
-        c->status = fm_bpe_encode(c->tok, c->base + off, len, key.head, key.hash, c->scratch, c->text_len, c->out,
+        c->status = fm_bpe_encode(c->tok, c->base + off, len, key->head, key->hash, c->scratch, c->text_len, c->out,
                                   c->cap, c->n);
         return c->status == FM_STATUS_OK;
     }
     /* a short piece encodes to at most one id per byte */
     fm_token ids[FM_PIECE_CACHE_KEY];
     size_t k = 0;
-    c->status = fm_bpe_encode(c->tok, c->base + off, len, key.head, key.hash, c->scratch, c->text_len, ids,
+    c->status = fm_bpe_encode(c->tok, c->base + off, len, key->head, key->hash, c->scratch, c->text_len, ids,
                               FM_PIECE_CACHE_KEY, &k);
     if (c->status != FM_STATUS_OK) return 0;
-    fm_piece_cache_put(c->cache, p, len, &key, ids, k);
+    fm_piece_cache_put(c->cache, p, len, key, ids, k);
     for (size_t i = 0; i < k; i++) push_token(ids[i], c->out, c->cap, c->n);
     return 1;
+}
+
+static int bpe_flush(bpe_ctx *c) {
+    const unsigned nb = c->n_batch;
+    c->n_batch = 0;
+    for (unsigned i = 0; i < nb; i++)
+        if (!bpe_piece(c, c->batch[i].off, c->batch[i].len, &c->batch[i].key)) return 0;
+    return 1;
+}
+
+static int bpe_collect(void *user, size_t off, size_t len) {
+    bpe_ctx *c = user;
+    piece_ref *r = &c->batch[c->n_batch++];
+    r->off = off;
+    r->len = len;
+    if (len > 1) {
+        r->key = fm_piece_key_of((const char *)c->base + off, len);
+#if defined(__GNUC__)
+        if (c->cache->slots != NULL) __builtin_prefetch(&c->cache->slots[(uint32_t)r->key.hash & c->cache->mask]);
+#endif
+    }
+    return c->n_batch < PIECE_BATCH || bpe_flush(c);
+}
+
+static int bpe_direct(void *user, size_t off, size_t len) {
+    bpe_ctx *c = user;
+    fm_piece_key key = fm_piece_key_of((const char *)c->base + off, len);
+    return bpe_piece(c, off, len, &key);
 }
 
 /* Byte-level BPE: pre-tokenize, then BPE each piece. */
 static fm_status encode_bpe_fragment(const fm_tokenizer *tok, const char *s, size_t len, fm_bpe_scratch **scratch,
                                      size_t text_len, fm_piece_cache *cache, fm_token *out, size_t cap, size_t *n) {
-    bpe_ctx c = {tok, (const uint8_t *)s, scratch, text_len, cache, out, cap, n, FM_STATUS_OK};
-    fm_pretok_split(tok->pretok, (const uint8_t *)s, len, bpe_piece, &c);
+    bpe_ctx c = {tok, (const uint8_t *)s, scratch, text_len, cache, out, cap, n, FM_STATUS_OK, 0, {{0}}};
+    if (cache->slots == NULL || cache->mask < BATCH_MEMO_SLOTS - 1) {
+        fm_pretok_split(tok->pretok, (const uint8_t *)s, len, bpe_direct, &c);
+        return c.status;
+    }
+    if (fm_pretok_split(tok->pretok, (const uint8_t *)s, len, bpe_collect, &c)) bpe_flush(&c);
     return c.status;
 }
 
