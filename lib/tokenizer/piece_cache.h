@@ -36,6 +36,7 @@ static inline int fm_piece_inline(size_t len, size_t n_ids) { return n_ids == 1 
 typedef struct fm_piece_cache {
     fm_piece_slot *slots; /* NULL: disabled */
     uint32_t mask, used;
+    int many_pieces; /* text in other scripts: a new piece every few bytes */
     fm_token *arena; /* records, in fm_token units */
     size_t arena_n, arena_cap;
 } fm_piece_cache;
@@ -160,7 +161,8 @@ static inline void fm_piece_cache_init(fm_piece_cache *c, const char *text, size
     const size_t sample = text_len < 16384 ? text_len : 16384;
     size_t high = 0;
     for (size_t i = 0; i < sample; i++) high += (uint8_t)text[i] >> 7;
-    const size_t bytes_per_piece = high * 16 < sample ? 64 : 16;
+    c->many_pieces = high * 16 >= sample;
+    const size_t bytes_per_piece = c->many_pieces ? 16 : 64;
     size_t size = 4096;
     while (size < 65536 && size * bytes_per_piece < text_len) size *= 2;
     c->slots = calloc(size, sizeof *c->slots);
