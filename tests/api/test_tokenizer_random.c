@@ -88,6 +88,59 @@ static void run(const char *vocab, int byte_level, int spm) {
     fm_tokenizer_free(t);
 }
 
+/* Appends code point cp to buf as UTF-8. */
+static size_t put_utf8(char *buf, uint32_t cp) {
+    if (cp < 0x80) return buf[0] = (char)cp, 1;
+    if (cp < 0x800) return buf[0] = (char)(0xC0 | cp >> 6), buf[1] = (char)(0x80 | (cp & 0x3F)), 2;
+    if (cp < 0x10000) {
+        buf[0] = (char)(0xE0 | cp >> 12), buf[1] = (char)(0x80 | (cp >> 6 & 0x3F)), buf[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    buf[0] = (char)(0xF0 | cp >> 18), buf[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    buf[2] = (char)(0x80 | (cp >> 6 & 0x3F)), buf[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* A long text in many scripts, as byte-level BPE takes it in batches of
+ * pieces (docs/tokenizers.md, Speed): 600 KB of words drawn from 3,000
+ * random ones, so that pieces repeat and the memo both hits and grows,
+ * with stray invalid bytes. The ids must decode to the text. */
+static void run_long(const char *vocab) {
+    fm_tokenizer *t;
+    fm_status s = fm_tokenizer_load(tu_data(vocab), NULL, &t);
+    CHECK(s == FM_STATUS_OK, "%s: %s", vocab, fm_last_error());
+    if (s) return;
+    static const uint32_t script[][2] = {{0x410, 64}, {0x391, 25}, {0x4E00, 2000}, {0x905, 50}, {0x627, 26},
+                                         {0xE01, 46}, {0xAC00, 500}, {0x1F600, 80}, {'a', 26}, {'A', 26}};
+    enum { WORDS = 3000, TEXT = 600 * 1024 };
+    static char words[WORDS][64], text[TEXT + 64];
+    static size_t wlen[WORDS];
+    for (int w = 0; w < WORDS; w++) {
+        const uint32_t *sc = script[next() % (sizeof script / sizeof script[0])];
+        const int n = 1 + (int)(next() % 10);
+        for (int i = 0; i < n; i++) wlen[w] += put_utf8(words[w] + wlen[w], sc[0] + next() % sc[1]);
+    }
+    size_t len = 0;
+    while (len < TEXT) {
+        const int w = (int)(next() % WORDS);
+        memcpy(text + len, words[w], wlen[w]);
+        len += wlen[w];
+        const uint32_t r = next() % 64;
+        text[len++] = r < 50 ? ' ' : r < 55 ? '\n' : r < 60 ? ',' : r < 63 ? '.' : (char)(0x80 | next() % 64);
+    }
+    fm_token *ids = malloc(len * sizeof *ids);
+    char *back = malloc(len);
+    size_t n = 0, bl = 0;
+    s = fm_tokenizer_encode(t, text, len, 0, ids, len, &n);
+    CHECK(s == FM_STATUS_OK, "%s: long text: %s", vocab, fm_last_error());
+    if (s == FM_STATUS_OK) s = fm_tokenizer_decode(t, ids, n, 0, back, len, &bl);
+    CHECK(s == FM_STATUS_OK && bl == len && memcmp(back, text, len) == 0, "%s: round trip of %zu bytes in %zu ids",
+          vocab, len, n);
+    free(ids);
+    free(back);
+    fm_tokenizer_free(t);
+}
+
 int main(void) {
     run("models/tok512.bin", 0, 1);
     run("vocab/ggml-vocab-phi-3.gguf", 0, 1);
@@ -97,5 +150,8 @@ int main(void) {
     run("vocab/ggml-vocab-bert-bge.gguf", 0, 0);
     run("vocab/cl100k_base.tiktoken", 1, 0);
     run("vocab/o200k_base.tiktoken", 1, 0);
+    run_long("vocab/ggml-vocab-gpt-2.gguf");
+    run_long("vocab/cl100k_base.tiktoken");
+    run_long("vocab/o200k_base.tiktoken");
     return tu_finish("test_tokenizer_random");
 }
