@@ -118,6 +118,7 @@ static void run_long(const char *vocab) {
     for (int w = 0; w < WORDS; w++) {
         const uint32_t *sc = script[next() % (sizeof script / sizeof script[0])];
         const int n = 1 + (int)(next() % 10);
+        wlen[w] = 0;
         for (int i = 0; i < n; i++) wlen[w] += put_utf8(words[w] + wlen[w], sc[0] + next() % sc[1]);
     }
     size_t len = 0;
