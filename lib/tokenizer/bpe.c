@@ -211,9 +211,8 @@ static int update_pair(const fm_tokenizer *tok, const uint8_t *s, fm_bpe_scratch
 /* Whether the queued pair (rank, l) is still the pair at l, and into what
  * it merges. A symbol only grows, by taking in its right neighbour, so the
  * pair is current iff it still covers `len` bytes, the length it was
- * queued with (0: not known). Without it, a merge list names the two ids;
- * a tiktoken rank is the id of the merged token, and the pair is current
- * if it covers exactly its bytes (positions fix the bytes). */
+ * queued with. len is 0 only for a merge list's pairs in the rank queue,
+ * which keeps no length: there the list names the two ids. */
 static int still_current(const fm_tokenizer *tok, const sym *y, int32_t l, int32_t rank, uint32_t len,
                          fm_token *merged) {
     if (y[l].len == 0 || y[l].next < 0) return 0;
@@ -223,14 +222,10 @@ static int still_current(const fm_tokenizer *tok, const sym *y, int32_t l, int32
         *merged = tok->merges != NULL ? tok->merge_by_rank[rank].merged : rank;
         return 1;
     }
-    if (tok->merges != NULL) {
-        const fm_merge *m = &tok->merge_by_rank[rank];
-        if (m->key != ((uint64_t)(uint32_t)y[l].id << 32 | (uint32_t)r->id)) return 0;
-        *merged = m->merged;
-        return 1;
-    }
-    *merged = rank;
-    return y[l].len + r->len == tok->tokens[rank].blen;
+    const fm_merge *m = &tok->merge_by_rank[rank];
+    if (m->key != ((uint64_t)(uint32_t)y[l].id << 32 | (uint32_t)r->id)) return 0;
+    *merged = m->merged;
+    return 1;
 }
 
 static inline void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
@@ -243,6 +238,7 @@ static inline void emit(fm_token id, fm_token *out, size_t cap, size_t *n) {
  * thirteen characters of an Indic script: +4 % on multilingual text over
  * 24; 64 gains nothing more). */
 #define SHORT_PIECE 40
+_Static_assert(SHORT_PIECE % 4 == 0, "merge_short pads its keys to a multiple of 4 within SHORT_PIECE");
 
 /* A pair's place in the scan: rank << 6 | position, so that the smallest
  * key is the lowest rank and, among equal ranks, the leftmost pair - one

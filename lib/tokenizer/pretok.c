@@ -247,6 +247,14 @@ static HOT_INLINE fm_match m_gpt2(const uint8_t *s, size_t a, size_t b, size_t p
     return hit(space_run(s, p, e, b, last));
 }
 
+/* ` ?[^\s\p{L}\p{N}]+[\r\n]*` (with '/' too if slash) from q, where the
+ * punctuation starts: its end. */
+static inline size_t punct_run(const uint8_t *s, size_t q, size_t b, int slash) {
+    q = run_not(s, q, b, NOT_SLN);
+    while (q < b && (s[q] == '\r' || s[q] == '\n' || (slash && s[q] == '/'))) q++;
+    return q;
+}
+
 /* The alternatives cl100k_base and o200k_base end with:
  * \p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  * (o200k also lets '/' follow the punctuation). c is the character at p. */
@@ -257,11 +265,7 @@ static fm_match shared_tail(const uint8_t *s, size_t b, size_t p, ch c, int max_
     if (c.cp < 0x80 && (c.cls & FM_UC_WS)) {
         if (c.cp == ' ' && p + 1 < b && s[p + 1] < 0x80) {
             const uint16_t k = fm_uc_ascii_class[s[p + 1]];
-            if (k && !(k & NOT_SLN)) {
-                size_t q = run_not(s, p + 1, b, NOT_SLN);
-                while (q < b && (s[q] == '\r' || s[q] == '\n' || (slash && s[q] == '/'))) q++;
-                return hit(q - p);
-            }
+            if (k && !(k & NOT_SLN)) return hit(punct_run(s, p + 1, b, slash) - p);
         }
         size_t last_rn = 0;
         const size_t q = ascii_ws_run(s, p, b, &last_rn);
@@ -285,11 +289,7 @@ static fm_match shared_tail(const uint8_t *s, size_t b, size_t p, ch c, int max_
         ch nx = at(s, p + 1, b);
         if (nx.cls && !(nx.cls & NOT_SLN)) q = p + 1, d = nx;
     }
-    if (d.cls && !(d.cls & NOT_SLN)) {
-        q = run_not(s, q, b, NOT_SLN);
-        while (q < b && (s[q] == '\r' || s[q] == '\n' || (slash && s[q] == '/'))) q++;
-        return hit(q - p);
-    }
+    if (d.cls && !(d.cls & NOT_SLN)) return hit(punct_run(s, q, b, slash) - p);
     size_t last, last_rn, e = ws_run(s, p, b, &last, &last_rn);
     if (last_rn) return hit(last_rn - p);
     return hit(space_run(s, p, e, b, last));

@@ -404,7 +404,8 @@ static int bpe_collect(void *user, size_t off, size_t len) {
 
 static int bpe_direct(void *user, size_t off, size_t len) {
     bpe_ctx *c = user;
-    fm_piece_key key = fm_piece_key_of((const char *)c->base + off, len);
+    fm_piece_key key = {0, 0, NULL}; /* a single byte needs none */
+    if (len > 1) key = fm_piece_key_of((const char *)c->base + off, len);
     return bpe_piece(c, off, len, &key);
 }
 
