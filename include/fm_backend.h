@@ -39,6 +39,8 @@ typedef enum fm_dtype {
     FM_DTYPE_Q5_K = 13,
     FM_DTYPE_Q6_K = 14,
     FM_DTYPE_Q8_K = 15,
+    FM_DTYPE_IQ4_NL = 20,
+    FM_DTYPE_IQ4_XS = 23,
     FM_DTYPE_I8 = 24,
     FM_DTYPE_I16 = 25,
     FM_DTYPE_I32 = 26,

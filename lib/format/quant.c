@@ -139,6 +139,77 @@ static void q6_k(const uint8_t *b, float *y) {
     }
 }
 
+/* q2_K, 84 bytes per 256: 16 bytes of scales (low nibble: scale, high
+ * nibble: min, one byte per 16 elements), 64 bytes of 2-bit quants, d and
+ * dmin (f16) last. Each 128 elements use 32 quant bytes: element l + 32k
+ * (k = 0..3) takes bits 2k..2k+1 of byte l; value d*sc*q - dmin*m. */
+static void q2_k(const uint8_t *b, float *y) {
+    const uint8_t *sc = b, *q = b + 16;
+    const float d = half_at(b + 80), dmin = half_at(b + 82);
+    for (int h = 0; h < 2; h++, q += 32)
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 32; l++, y++) {
+                const int s = sc[8 * h + 2 * k + l / 16];
+                *y = d * (float)(s & 0xF) * (float)((q[l] >> (2 * k)) & 3) - dmin * (float)(s >> 4);
+            }
+}
+
+/* The 6-bit scale j (0..15) of q3_K, packed in 12 bytes: its low 4 bits
+ * are the low (j < 8) or high (j >= 8) nibble of byte j % 8, its top 2
+ * bits are bits 2(j/4)..2(j/4)+1 of byte 8 + j % 4. Stored offset by 32. */
+static inline int q3_k_scale(const uint8_t *s, int j) {
+    const int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+    return (lo | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32;
+}
+
+/* q3_K, 110 bytes per 256: 32 bytes of high bits (hmask), 64 bytes of
+ * low 2-bit pairs, 12 bytes of scales, d (f16). Element l + 32k of half h
+ * (k = 0..3) takes bits 2k..2k+1 of qs[32h + l] and bit 4h + k of
+ * hmask[l]; q = low - (high bit ? 0 : 4), value d * scale * q (one scale
+ * per 16 elements). */
+static void q3_k(const uint8_t *b, float *y) {
+    const uint8_t *hm = b, *q = b + 32, *sc = b + 96;
+    const float d = half_at(b + 108);
+    for (int h = 0; h < 2; h++, q += 32)
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 32; l++, y++) {
+                const int qv = ((q[l] >> (2 * k)) & 3) - ((hm[l] >> (4 * h + k)) & 1 ? 0 : 4);
+                *y = d * (float)q3_k_scale(sc, 8 * h + 2 * k + l / 16) * (float)qv;
+            }
+}
+
+/* The 16 values IQ4_NL and IQ4_XS nibbles index (a non-uniform grid). */
+const int8_t fm_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* iq4_nl, 18 bytes per 32: d (f16), 16 bytes of nibbles laid out as
+ * q4_0's; value d * fm_iq4_values[nibble]. */
+static void iq4_nl(const uint8_t *b, float *y) {
+    const float d = half_at(b);
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * (float)fm_iq4_values[b[2 + j] & 0xF];
+        y[j + 16] = d * (float)fm_iq4_values[b[2 + j] >> 4];
+    }
+}
+
+/* iq4_xs, 136 bytes per 256: d (f16), 2 bytes of high scale bits
+ * (scales_h, little-endian), 4 bytes of low scale nibbles, 128 bytes of
+ * nibbles. Sub-block j (32 elements) has the 6-bit scale (nibble j % 2 of
+ * scales_l[j / 2]) | (bits 2j..2j+1 of scales_h) << 4, offset by 32, and
+ * its 16 nibble bytes laid out as q4_0's. */
+static void iq4_xs(const uint8_t *b, float *y) {
+    const float d = half_at(b);
+    const int sh = b[2] | b[3] << 8;
+    for (int j = 0; j < 8; j++, y += 32) {
+        const int ls = ((b[4 + j / 2] >> (4 * (j % 2))) & 0xF) | ((sh >> (2 * j)) & 3) << 4;
+        const float dl = d * (float)(ls - 32);
+        const uint8_t *q = b + 8 + 16 * j;
+        for (int l = 0; l < 16; l++) {
+            y[l] = dl * (float)fm_iq4_values[q[l] & 0xF];
+            y[l + 16] = dl * (float)fm_iq4_values[q[l] >> 4];
+        }
+    }
+}
+
 typedef struct block_kind {
     int32_t dtype;
     int elems, bytes;
@@ -148,7 +219,8 @@ typedef struct block_kind {
 static const block_kind kinds[] = {
     {FM_DTYPE_Q4_0, 32, 18, q4_0},   {FM_DTYPE_Q4_1, 32, 20, q4_1},   {FM_DTYPE_Q5_0, 32, 22, q5_0},
     {FM_DTYPE_Q5_1, 32, 24, q5_1},   {FM_DTYPE_Q8_0, 32, 34, q8_0},   {FM_DTYPE_Q4_K, 256, 144, q4_k},
-    {FM_DTYPE_Q5_K, 256, 176, q5_k}, {FM_DTYPE_Q6_K, 256, 210, q6_k},
+    {FM_DTYPE_Q5_K, 256, 176, q5_k}, {FM_DTYPE_Q6_K, 256, 210, q6_k}, {FM_DTYPE_Q2_K, 256, 84, q2_k},
+    {FM_DTYPE_Q3_K, 256, 110, q3_k}, {FM_DTYPE_IQ4_NL, 32, 18, iq4_nl}, {FM_DTYPE_IQ4_XS, 256, 136, iq4_xs},
 };
 
 int fm_dtype_can_dequantize(int32_t dtype) {

@@ -223,9 +223,14 @@ static void test_crafted_refusals(void) {
 
     /* a type GGUF knows but libfm does not run: refused by tensor and type */
     const uint32_t q2_k = FM_DTYPE_Q2_K, iq2_xxs = 16;
+    /* a K-quant tensor whose rows are not whole 256-element blocks */
+    const uint64_t half_row = 128, two_rows = 512;
     memcpy(bad, gguf, len);
     memcpy(bad + q.type, &q2_k, 4);
-    expect_load_fails(bad, len, FM_STATUS_UNSUPPORTED, "'blk.0.attn_q.weight' has type q2_k", "q2_K weight (model)");
+    memcpy(bad + q.dims, &half_row, 8);
+    memcpy(bad + q.dims + 8, &two_rows, 8);
+    expect_load_fails(bad, len, FM_STATUS_BAD_FORMAT, "row of 128 is not a multiple of the q2_k block (256)",
+                      "q2_K tensor of partial blocks");
     memcpy(bad, gguf, len);
     memcpy(bad + q.type, &iq2_xxs, 4);
     expect_load_fails(bad, len, FM_STATUS_UNSUPPORTED, "'blk.0.attn_q.weight' has type iq2_xxs", "iq2_xxs weight (model)");

@@ -108,6 +108,51 @@ static size_t pack(int dtype, const int *q, half d, half m, const int *sc, const
         }
         return 210;
     }
+    case FM_DTYPE_Q2_K: { /* q 0..3; sc, mn 0..15 per 16 elements */
+        uint8_t *s = b, *qs = b + 16;
+        put16(b + 80, d.bits);
+        put16(b + 82, m.bits);
+        for (int i = 0; i < 16; i++) s[i] = (uint8_t)(sc[i] | mn[i] << 4);
+        for (int e = 0; e < 256; e++) {
+            const int h = e / 128, k = e % 128 / 32, l = e % 32;
+            qs[32 * h + l] |= (uint8_t)(q[e] << (2 * k));
+            want[e] = d.value * sc[e / 16] * q[e] - m.value * mn[e / 16];
+        }
+        return 84;
+    }
+    case FM_DTYPE_Q3_K: { /* q 0..7 stands for q - 4; sc 0..63 for sc - 32 */
+        uint8_t *hm = b, *qs = b + 32, *s = b + 96;
+        put16(b + 108, d.bits);
+        for (int j = 0; j < 16; j++) {
+            s[j % 8] |= (uint8_t)((sc[j] & 15) << (j < 8 ? 0 : 4));
+            s[8 + j % 4] |= (uint8_t)((sc[j] >> 4) << (2 * (j / 4)));
+        }
+        for (int e = 0; e < 256; e++) {
+            const int h = e / 128, k = e % 128 / 32, l = e % 32;
+            qs[32 * h + l] |= (uint8_t)((q[e] & 3) << (2 * k));
+            set_bit(hm + l, 4 * h + k, q[e] >> 2);
+            want[e] = d.value * (sc[e / 16] - 32) * (q[e] - 4);
+        }
+        return 110;
+    }
+    case FM_DTYPE_IQ4_NL:
+        put16(b, d.bits);
+        for (int j = 0; j < 16; j++) b[2 + j] = (uint8_t)(q[j] | q[j + 16] << 4);
+        for (int i = 0; i < 32; i++) want[i] = d.value * fm_iq4_values[q[i]];
+        return 18;
+    case FM_DTYPE_IQ4_XS: { /* sc 0..63 for sc - 32, one per 32 elements */
+        put16(b, d.bits);
+        int sh = 0;
+        for (int j = 0; j < 8; j++) {
+            b[4 + j / 2] |= (uint8_t)((sc[j] & 15) << (4 * (j % 2)));
+            sh |= (sc[j] >> 4) << (2 * j);
+        }
+        put16(b + 2, (uint16_t)sh);
+        for (int j = 0; j < 8; j++)
+            for (int l = 0; l < 16; l++) b[8 + 16 * j + l] = (uint8_t)(q[32 * j + l] | q[32 * j + 16 + l] << 4);
+        for (int i = 0; i < 256; i++) want[i] = d.value * (sc[i / 32] - 32) * fm_iq4_values[q[i]];
+        return 136;
+    }
     }
     return 0;
 }
@@ -119,6 +164,8 @@ static void make_quants(int dtype, unsigned seed, int *q, int *sc, int *mn) {
     if (dtype == FM_DTYPE_Q5_0 || dtype == FM_DTYPE_Q5_1 || dtype == FM_DTYPE_Q5_K) bits = 5;
     if (dtype == FM_DTYPE_Q6_K) bits = 6;
     if (dtype == FM_DTYPE_Q8_0) bits = 8, lo = -128;
+    if (dtype == FM_DTYPE_Q2_K) bits = 2;
+    if (dtype == FM_DTYPE_Q3_K) bits = 3;
     const int span = 1 << bits;
     for (int i = 0; i < MAXE; i++) {
         seed = seed * 1103515245u + 12345u;
@@ -132,10 +179,11 @@ static void make_quants(int dtype, unsigned seed, int *q, int *sc, int *mn) {
         if (dtype == FM_DTYPE_Q6_K) sc[i] = (int)(seed >> 16) % 256 - 128; /* int8 */
         else sc[i] = (int)(seed >> 16) % 64;                                 /* 6 bits */
         mn[i] = (int)(seed >> 8) % 64;
+        if (dtype == FM_DTYPE_Q2_K) sc[i] %= 16, mn[i] %= 16; /* 4 bits */
     }
-    sc[0] = dtype == FM_DTYPE_Q6_K ? -128 : 63;
+    sc[0] = dtype == FM_DTYPE_Q6_K ? -128 : dtype == FM_DTYPE_Q2_K ? 15 : 63;
     sc[1] = dtype == FM_DTYPE_Q6_K ? 127 : 0;
-    mn[2] = 63;
+    mn[2] = dtype == FM_DTYPE_Q2_K ? 15 : 63;
 }
 
 static fm_backend_inst cpu;
@@ -206,14 +254,16 @@ int main(void) {
     fm_backend_init_params p = {sizeof p, 1, 16, 16};
     CHECK(fm_backend_inst_init(&cpu, "cpu-ref", &p) == FM_STATUS_OK, "cpu-ref backend");
     const int types[] = {FM_DTYPE_Q4_0, FM_DTYPE_Q4_1, FM_DTYPE_Q5_0, FM_DTYPE_Q5_1,
-                         FM_DTYPE_Q8_0, FM_DTYPE_Q4_K, FM_DTYPE_Q5_K, FM_DTYPE_Q6_K};
+                         FM_DTYPE_Q8_0, FM_DTYPE_Q2_K, FM_DTYPE_Q3_K, FM_DTYPE_Q4_K,
+                         FM_DTYPE_Q5_K, FM_DTYPE_Q6_K, FM_DTYPE_IQ4_NL, FM_DTYPE_IQ4_XS};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) check_type(types[i]);
     /* what is not supported says so */
     float out[256];
     uint8_t zero[300] = {0};
-    CHECK(!fm_dequantize_row(FM_DTYPE_Q2_K, zero, 256, out), "q2_k must be refused");
+    CHECK(!fm_dequantize_row(16 /* iq2_xxs */, zero, 256, out), "iq2_xxs must be refused");
     CHECK(!fm_dequantize_row(FM_DTYPE_Q4_0, zero, 31, out), "a partial block must be refused");
-    CHECK(!fm_dtype_can_dequantize(FM_DTYPE_Q3_K) && fm_dtype_can_dequantize(FM_DTYPE_Q5_K), "type list");
+    CHECK(!fm_dtype_can_dequantize(16) && fm_dtype_can_dequantize(FM_DTYPE_Q3_K) && fm_dtype_can_dequantize(FM_DTYPE_IQ4_XS),
+          "type list");
     fm_backend_inst_release(&cpu);
     return tu_finish("quantized weight types");
 }
