@@ -39,15 +39,27 @@ static void make_weight(int32_t dtype, int64_t rows, int64_t cols, uint8_t *data
             else if (dtype == FM_DTYPE_F16) { uint16_t h = fm_f32_to_f16(v); memcpy(p + 2 * i, &h, 2); }
             else if (dtype == FM_DTYPE_BF16) { uint16_t h = fm_f32_to_bf16(v); memcpy(p + 2 * i, &h, 2); }
         }
-        if (dtype == FM_DTYPE_Q8_0 || dtype == FM_DTYPE_Q4_0) { /* random quants, scales from 1e-3 to 1 */
+        int at[2] = {-1, -1}; /* where a quantized block keeps its f16 scale (and min) */
+        switch (dtype) {
+        case FM_DTYPE_Q8_0: case FM_DTYPE_Q4_0: case FM_DTYPE_Q5_0: case FM_DTYPE_IQ4_NL: case FM_DTYPE_IQ4_XS:
+            at[0] = 0; break;
+        case FM_DTYPE_Q4_K: case FM_DTYPE_Q5_K: at[0] = 0, at[1] = 2; break;
+        case FM_DTYPE_Q2_K: at[0] = 80, at[1] = 82; break;
+        case FM_DTYPE_Q3_K: at[0] = 108; break;
+        case FM_DTYPE_Q6_K: at[0] = 208; break;
+        default: break;
+        }
+        if (at[0] >= 0) { /* random quants and sub-block scales, block scales from 1e-3 to 1 */
             const fm_dtype_traits *t = fm_dtype_get((uint32_t)dtype);
-            for (int64_t b = 0; b < cols / 32; b++) {
+            for (int64_t b = 0; b < cols / (int64_t)t->block_elems; b++) {
                 uint8_t *blk = p + (size_t)b * t->block_bytes;
-                for (uint32_t j = 2; j < t->block_bytes; j++) blk[j] = (uint8_t)((rng = rng * 1664525u + 1013904223u) >> 8);
+                for (uint32_t j = 0; j < t->block_bytes; j++) blk[j] = (uint8_t)((rng = rng * 1664525u + 1013904223u) >> 8);
                 if (dtype == FM_DTYPE_Q8_0)
                     for (int j = 0; j < 32; j++) if (blk[2 + j] == 0x80) blk[2 + j] = 0x81; /* -128 is not a q8_0 value */
-                uint16_t h = fm_f32_to_f16(powf(10.0f, -3.0f * (rnd() + 1) / 2));
-                memcpy(blk, &h, 2);
+                for (int k = 0; k < 2 && at[k] >= 0; k++) {
+                    uint16_t h = fm_f32_to_f16(powf(10.0f, -3.0f * (rnd() + 1) / 2) / (t->block_elems > 32 ? 32 : 1));
+                    memcpy(blk + at[k], &h, 2);
+                }
             }
         }
     }
@@ -66,7 +78,11 @@ static void check_matmul(int32_t dtype, int64_t rows, int64_t cols, int T) {
     CHECK(ref.iface.matmul(ref.ctx, &w, x, T, yr, rows) == FM_STATUS_OK, "ref matmul");
     for (int i = 0; i < 3; i++)
         CHECK(fast[i].iface.matmul(fast[i].ctx, &w, x, T, yf[i], rows) == FM_STATUS_OK, "fast matmul");
-    const int q8 = dtype == FM_DTYPE_Q8_0 || dtype == FM_DTYPE_Q4_0;
+    /* the fast table's activation blocks: 32 (q8_0, scale in f16) or 256 (q8_K, scale in f32) */
+    const fm_cpu_kernels *kt = fm_cpu_kernels_select();
+    const int act = dtype >= 0 && dtype < 36 && kt->matmul[dtype] ? kt->act[dtype] : FM_ACT_F32;
+    const int q8 = act != FM_ACT_F32, ab = act == FM_ACT_Q8_K ? 256 : 32;
+    const double dround = act == FM_ACT_Q8_K ? 1.0 / (1 << 20) : 127.0 / 2048;
     double worst = 0; /* error / bound */
     int same_threads = 1, same_batch = 1;
     for (int64_t r = 0; r < rows; r++) {
@@ -76,10 +92,10 @@ static void check_matmul(int32_t dtype, int64_t rows, int64_t cols, int T) {
             double mag = 0, bound = 0;
             for (int64_t i = 0; i < cols; i++) mag += fabs((double)wf[i] * xt[i]);
             if (q8)
-                for (int64_t b = 0; b < cols / 32; b++) {
+                for (int64_t b = 0; b < cols / ab; b++) {
                     double amax = 0, sw = 0;
-                    for (int j = 0; j < 32; j++) amax = fmax(amax, fabs(xt[b * 32 + j])), sw += fabs(wf[b * 32 + j]);
-                    bound += sw * (amax / 127) * (0.5 + 127.0 / 2048);
+                    for (int j = 0; j < ab; j++) amax = fmax(amax, fabs(xt[b * ab + j])), sw += fabs(wf[b * ab + j]);
+                    bound += sw * (amax / 127) * (0.5 + dround);
                 }
             bound += 1e-5 * mag + 1e-30;
             const double err = fabs((double)yf[0][(size_t)tk * rows + r] - yr[(size_t)tk * rows + r]);
@@ -89,7 +105,6 @@ static void check_matmul(int32_t dtype, int64_t rows, int64_t cols, int T) {
         }
     }
     /* the table's row converter (the BLAS path's) gives the reference's bits */
-    const fm_cpu_kernels *kt = fm_cpu_kernels_select();
     int same_rows = 1;
     float *conv = malloc((size_t)cols * sizeof *conv), *deq = malloc((size_t)cols * sizeof *deq);
     for (int64_t r = 0; r < rows && kt->row_to_f32; r++)
@@ -110,8 +125,9 @@ static void check_matmul(int32_t dtype, int64_t rows, int64_t cols, int T) {
           (long long)cols);
     CHECK(same_batch, "%s %lldx%lld: a token alone differs from the same token in a batch", t->name,
           (long long)rows, (long long)cols);
-    printf("%-5s %5lld x %-5lld %2d tokens: worst error %.3f of the bound%s; threads 1/2/3%s bit-identical\n",
-           t->name, (long long)rows, (long long)cols, T, worst, q8 ? " (8-bit activations)" : "",
+    printf("%-6s %5lld x %-5lld %2d tokens: worst error %.3f of the bound%s; threads 1/2/3%s bit-identical\n",
+           t->name, (long long)rows, (long long)cols, T, worst,
+           act == FM_ACT_Q8_K ? " (q8_K activations)" : q8 ? " (q8_0 activations)" : "",
            T < 32 ? " and batch 1/7" : "");
     free(data), free(x), free(yr), free(y1), free(wf);
     for (int i = 0; i < 3; i++) free(yf[i]);
@@ -161,6 +177,28 @@ static void check_attention(int32_t D, int32_t window, int32_t T, int f16) {
     free(q), free(k), free(v), free(o1), free(o2), free(o3), free(pos);
 }
 
+/* the table's q8_K activation quantizer gives the reference's bits */
+static void check_q8_k(void) {
+    enum { N = 1024 };
+    float x[N];
+    fm_block_q8k a[N / 256], b[N / 256];
+    for (int i = 0; i < N; i++) x[i] = rnd() * (i % 7 == 0 ? 30 : 1);
+    for (int i = 256; i < 512; i++) x[i] = 0; /* an all-zero block */
+    x[600] = 1e-30f;
+    const fm_cpu_kernels *k = fm_cpu_kernels_select();
+    fm_quantize_q8_k_ref(x, N, a);
+    k->quantize_q8_k(x, N, b);
+    CHECK(memcmp(a, b, sizeof a) == 0, "%s q8_K quantizer differs from the reference", k->name);
+    int sums = 1;
+    for (int g = 0; g < N / 16; g++) {
+        int s = 0;
+        for (int j = 0; j < 16; j++) s += a[g / 16].qs[16 * (g % 16) + j];
+        sums &= s == a[g / 16].bsums[g % 16];
+    }
+    CHECK(sums, "q8_K block sums");
+    printf("q8_K activations: %s quantizer bit-identical to the reference\n", k->name);
+}
+
 /* swiglu with the table's exp against the reference's expf */
 static void check_swiglu(void) {
     enum { N = 1003 };
@@ -198,6 +236,15 @@ int main(void) {
     for (size_t d = 0; d < 2; d++)
         for (size_t s = 0; s < sizeof gshapes / sizeof gshapes[0]; s++)
             check_matmul(quants[d], gshapes[s][0], gshapes[s][1], s % 2 ? 45 : 32);
+    /* K-quant and IQ4 types: one super-block, rows off the four-row groups,
+     * odd and even super-block counts, a TinyLlama-wide row */
+    const int32_t ktypes[] = {FM_DTYPE_Q2_K, FM_DTYPE_Q3_K, FM_DTYPE_Q4_K, FM_DTYPE_Q5_K,
+                              FM_DTYPE_Q6_K, FM_DTYPE_IQ4_XS, FM_DTYPE_IQ4_NL, FM_DTYPE_Q5_0};
+    const int64_t kshapes[][2] = {{1, 256}, {13, 256}, {37, 768}, {6, 1024}, {9, 5632}};
+    for (size_t d = 0; d < sizeof ktypes / sizeof ktypes[0]; d++)
+        for (size_t s = 0; s < sizeof kshapes / sizeof kshapes[0]; s++)
+            check_matmul(ktypes[d], kshapes[s][0], kshapes[s][1], s == 1 ? 1 : 7);
+    check_q8_k();
     const int32_t heads[] = {8, 16, 20, 24, 32, 64, 128};
     for (int f16 = 0; f16 < 2; f16++) {
         for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) check_attention(heads[i], 0, 5, f16);

@@ -83,12 +83,17 @@ static void quantize_rows(const fm_cpu_kernels *k, const float *x, int64_t cols,
     }
 }
 
-/* Quantizes n_tok activation rows to q8_0 blocks in c->actbuf; returns the
- * row stride, 0 when out of memory. */
-static size_t quantize_acts(fm_cpu_ctx *c, int64_t cols, const float *x, int32_t n_tok) {
-    const size_t stride = (size_t)(cols / 32) * FM_Q8_0_BYTES;
+/* Quantizes n_tok activation rows to the kernel's blocks (q8_0 or q8_K)
+ * in c->actbuf; returns the row stride, 0 when out of memory. */
+static size_t quantize_acts(fm_cpu_ctx *c, int act, int64_t cols, const float *x, int32_t n_tok) {
+    const size_t stride = act == FM_ACT_Q8_K ? (size_t)(cols / 256) * sizeof(fm_block_q8k)
+                                             : (size_t)(cols / 32) * FM_Q8_0_BYTES;
     if (!grow((void **)&c->actbuf, &c->actbuf_len, stride * (size_t)n_tok)) return 0;
-    quantize_rows(c->k, x, cols, 0, n_tok, c->actbuf, stride, NULL, NULL);
+    if (act == FM_ACT_Q8_K)
+        for (int32_t t = 0; t < n_tok; t++)
+            c->k->quantize_q8_k(x + (size_t)t * (size_t)cols, cols, (fm_block_q8k *)(void *)(c->actbuf + (size_t)t * stride));
+    else
+        quantize_rows(c->k, x, cols, 0, n_tok, c->actbuf, stride, NULL, NULL);
     return stride;
 }
 
@@ -169,9 +174,9 @@ fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n
     }
     matmul_job j = {w, x, n_tok, y, y_stride, NULL, k, NULL, (const uint8_t *)x, (size_t)w->cols * sizeof *x};
     if (w->dtype >= 0 && w->dtype < 36) j.fn = k->matmul[w->dtype];
-    if (j.fn != NULL && k->act[w->dtype] == FM_ACT_Q8_0) {
-        /* activations to q8_0 blocks once, for every row to read */
-        j.x_stride = quantize_acts(c, w->cols, x, n_tok);
+    if (j.fn != NULL && k->act[w->dtype] != FM_ACT_F32) {
+        /* activations to 8-bit blocks once, for every row to read */
+        j.x_stride = quantize_acts(c, k->act[w->dtype], w->cols, x, n_tok);
         if (j.x_stride == 0) return FM_STATUS_NO_MEMORY;
         j.xs = c->actbuf;
     }

@@ -14,10 +14,19 @@
 #include "fm_backend.h"
 
 /* Activation formats a matmul kernel reads. */
-enum { FM_ACT_F32 = 0, FM_ACT_Q8_0 = 1 };
+enum { FM_ACT_F32 = 0, FM_ACT_Q8_0 = 1, FM_ACT_Q8_K = 2 };
 
 /* q8_0 activation block: half-precision scale, 32 signed bytes. */
 #define FM_Q8_0_BYTES 34
+
+/* The K-quant kernels' activation block (as llama.cpp's Q8_K): 256
+ * values as d * qs[i], d = max|x| / 127 in full precision, and the sum of
+ * each 16 quants (what a sub-block's min or offset multiplies). */
+typedef struct fm_block_q8k {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} fm_block_q8k;
 
 /* y[t * ys + r] = W[r] . x[t] for rows r0 <= r < r1 and tokens t < n_tok;
  * x rows are x_stride bytes apart in the kernel's activation format. */
@@ -50,6 +59,7 @@ typedef struct fm_cpu_kernels {
     fm_gemm_rows_fn gemm[36];        /* by fm_dtype, for prompts; NULL: BLAS or matmul */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*quantize_q8_0)(const float *x, int64_t n, uint8_t *out); /* n multiple of 32 */
+    void (*quantize_q8_k)(const float *x, int64_t n, fm_block_q8k *out); /* n multiple of 256 */
     /* out[i] = silu(gate[i]) * up[i] */
     void (*swiglu)(const float *gate, const float *up, int64_t n, float *out);
     /* A weight row of n elements as f32; 0 if the table has no converter
@@ -88,5 +98,8 @@ const fm_cpu_kernels *fm_cpu_kernels_select(void);
  * rounded to nearest even, d stored as half), shared by the tables that
  * have no faster one. */
 void fm_quantize_q8_0_ref(const float *x, int64_t n, uint8_t *out);
+/* Portable q8_K activation quantization: d = max|x| / 127 (f32), q = x / d
+ * rounded to nearest even, and the 16-quant sums. */
+void fm_quantize_q8_k_ref(const float *x, int64_t n, fm_block_q8k *out);
 
 #endif

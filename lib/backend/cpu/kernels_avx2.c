@@ -16,6 +16,7 @@
 
 #include "../../core/half.h"
 #include "kernels.h"
+#include "kernels_kquant.h"
 
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -294,8 +295,36 @@ static inline __m256i q4_0_unpack(const uint8_t *qs) {
 #define Q8_0_QUANTS(wb) _mm256_loadu_si256((const __m256i *)(const void *)((wb) + 2))
 #define Q4_0_QUANTS(wb) q4_0_unpack((wb) + 2)
 
+/* iq4_nl: q4_0's nibble layout, each nibble looked up in the grid */
+static inline __m256i iq4_nl_unpack(const uint8_t *qs) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    const __m256i v = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0F));
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)fm_iq4_values));
+    return _mm256_shuffle_epi8(grid, v);
+}
+#define IQ4_NL_QUANTS(wb) iq4_nl_unpack((wb) + 2)
+
+/* q5_0: d, 4 bytes of fifth bits (bit j for element j), q4_0's nibbles;
+ * quants (nibble | bit << 4) - 16 */
+static inline __m256i q5_0_unpack(const uint8_t *b) {
+    uint32_t qh;
+    memcpy(&qh, b + 2, 4);
+    /* byte j of the vector takes bit j of qh: spread each qh byte over 8 lanes, test its bit */
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+                                               _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
+                                                                  0x0303030303030303LL));
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+    const __m256i hb = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+    const __m128i n = _mm_loadu_si128((const __m128i *)(const void *)(b + 6));
+    const __m256i v = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(n, 4), n), _mm256_set1_epi8(0x0F));
+    return _mm256_sub_epi8(_mm256_or_si256(v, hb), _mm256_set1_epi8(16));
+}
+#define Q5_0_QUANTS(wb) q5_0_unpack(wb)
+
 Q8_MATMUL(matmul_q8_0, 34, half_at, Q8_0_QUANTS)
 Q8_MATMUL(matmul_q4_0, 18, half_at, Q4_0_QUANTS)
+Q8_MATMUL(matmul_iq4_nl, 18, half_at, IQ4_NL_QUANTS)
+Q8_MATMUL(matmul_q5_0, 22, half_at, Q5_0_QUANTS)
 
 /* ---- attention: streaming softmax over 8 positions at a time ------------- */
 
@@ -517,10 +546,18 @@ static void swiglu(const float *gate, const float *up, int64_t n, float *out) {
 static const fm_cpu_kernels avx2 = {
     .name = "avx2",
     .matmul = {[FM_DTYPE_F32] = matmul_f32, [FM_DTYPE_F16] = matmul_f16, [FM_DTYPE_BF16] = matmul_bf16,
-               [FM_DTYPE_Q8_0] = matmul_q8_0, [FM_DTYPE_Q4_0] = matmul_q4_0},
-    .act = {[FM_DTYPE_Q8_0] = FM_ACT_Q8_0, [FM_DTYPE_Q4_0] = FM_ACT_Q8_0},
+               [FM_DTYPE_Q8_0] = matmul_q8_0, [FM_DTYPE_Q4_0] = matmul_q4_0, [FM_DTYPE_Q5_0] = matmul_q5_0,
+               [FM_DTYPE_IQ4_NL] = matmul_iq4_nl, [FM_DTYPE_Q2_K] = fm_avx2_matmul_q2_k,
+               [FM_DTYPE_Q3_K] = fm_avx2_matmul_q3_k, [FM_DTYPE_Q4_K] = fm_avx2_matmul_q4_k,
+               [FM_DTYPE_Q5_K] = fm_avx2_matmul_q5_k, [FM_DTYPE_Q6_K] = fm_avx2_matmul_q6_k,
+               [FM_DTYPE_IQ4_XS] = fm_avx2_matmul_iq4_xs},
+    .act = {[FM_DTYPE_Q8_0] = FM_ACT_Q8_0, [FM_DTYPE_Q4_0] = FM_ACT_Q8_0, [FM_DTYPE_Q5_0] = FM_ACT_Q8_0,
+            [FM_DTYPE_IQ4_NL] = FM_ACT_Q8_0, [FM_DTYPE_Q2_K] = FM_ACT_Q8_K, [FM_DTYPE_Q3_K] = FM_ACT_Q8_K,
+            [FM_DTYPE_Q4_K] = FM_ACT_Q8_K, [FM_DTYPE_Q5_K] = FM_ACT_Q8_K, [FM_DTYPE_Q6_K] = FM_ACT_Q8_K,
+            [FM_DTYPE_IQ4_XS] = FM_ACT_Q8_K},
     .dot_f32 = dot_f32,
     .quantize_q8_0 = quantize_q8_0,
+    .quantize_q8_k = fm_avx2_quantize_q8_k,
     .attn_row = attn_row,
     .attn_row_f16 = attn_row_f16,
     .exp_sum = exp_sum,

@@ -34,6 +34,24 @@ void fm_quantize_q8_0_ref(const float *x, int64_t n, uint8_t *out) {
     }
 }
 
+void fm_quantize_q8_k_ref(const float *x, int64_t n, fm_block_q8k *out) {
+    for (int64_t b = 0; b < n / 256; b++, x += 256, out++) {
+        float amax = 0;
+        for (int j = 0; j < 256; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        out->d = d;
+        for (int j = 0; j < 256; j++) {
+            const float q = nearbyintf(x[j] * id);
+            out->qs[j] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+        }
+        for (int g = 0; g < 16; g++) {
+            int s = 0;
+            for (int j = 0; j < 16; j++) s += out->qs[16 * g + j];
+            out->bsums[g] = (int16_t)s;
+        }
+    }
+}
+
 /* sc[first..n) = exp(sc - mx), returning 1 / their sum (summed in double). */
 static float softmax_scale(float *sc, int32_t first, int32_t n, float mx) {
     double sum = 0;
@@ -94,6 +112,7 @@ static const fm_cpu_kernels ref = {
     .name = "ref",
     .dot_f32 = dot_f32,
     .quantize_q8_0 = fm_quantize_q8_0_ref,
+    .quantize_q8_k = fm_quantize_q8_k_ref,
     .attn_row = attn_row,
     .attn_row_f16 = attn_row_f16,
     .exp_sum = exp_sum,
