@@ -244,6 +244,12 @@ int main(void) {
     for (size_t d = 0; d < sizeof ktypes / sizeof ktypes[0]; d++)
         for (size_t s = 0; s < sizeof kshapes / sizeof kshapes[0]; s++)
             check_matmul(ktypes[d], kshapes[s][0], kshapes[s][1], s == 1 ? 1 : 7);
+    /* and their prompt GEMM where the table has one: rows off its 16-row
+     * groups, tokens off its 8-token tiles */
+    const int64_t kgshapes[][2] = {{37, 256}, {300, 768}, {16, 512}, {5, 2816}};
+    for (size_t d = 0; d < 6; d++)
+        for (size_t s = 0; s < sizeof kgshapes / sizeof kgshapes[0]; s++)
+            check_matmul(ktypes[d], kgshapes[s][0], kgshapes[s][1], s % 2 ? 45 : 32);
     check_q8_k();
     const int32_t heads[] = {8, 16, 20, 24, 32, 64, 128};
     for (int f16 = 0; f16 < 2; f16++) {

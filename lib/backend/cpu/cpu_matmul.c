@@ -161,6 +161,78 @@ static int gemm_matmul(fm_cpu_ctx *c, fm_gemm_rows_fn fn, const fm_weight *w, co
     return 1;
 }
 
+/* ---- the K-quant GEMM (prompts) ----------------------------------------- */
+
+typedef struct kquant_job {
+    const fm_cpu_kernels *k;
+    const float *x;
+    int64_t cols;
+    int32_t n_tok;
+    fm_gemm_k_acts a;
+} kquant_job;
+
+/* Tokens of a prompt to the K GEMM's activations (q8_K, quants + 128,
+ * block sums as floats), tokens split across the threads. */
+static void kquant_slice(void *arg, int ith, int nth) {
+    const kquant_job *j = arg;
+    int64_t t0, t1;
+    fm_cpu_slice(j->n_tok, ith, nth, &t0, &t1);
+    const int64_t cols = j->cols, nsb = cols / 256;
+    for (int64_t t = t0; t < t1; t++)
+        for (int64_t b = 0; b < nsb; b++) {
+            fm_block_q8k q;
+            j->k->quantize_q8_k(j->x + (size_t)t * (size_t)cols + (size_t)b * 256, 256, &q);
+            uint8_t *xu = (uint8_t *)j->a.xu + (size_t)t * (size_t)cols + (size_t)b * 256;
+            for (int e = 0; e < 256; e++) xu[e] = (uint8_t)(q.qs[e] + 128);
+            ((float *)j->a.d)[t * nsb + b] = q.d;
+            float *xs16 = (float *)j->a.xs16 + (size_t)t * (size_t)(cols / 16) + (size_t)b * 16;
+            float *xs32 = (float *)j->a.xs32 + (size_t)t * (size_t)(cols / 32) + (size_t)b * 8;
+            for (int g = 0; g < 16; g++) xs16[g] = (float)q.bsums[g];
+            for (int g = 0; g < 8; g++) xs32[g] = (float)(q.bsums[2 * g] + q.bsums[2 * g + 1]);
+        }
+}
+
+typedef struct gemm_k_job {
+    const fm_weight *w;
+    fm_gemm_k_fn fn;
+    const fm_gemm_k_acts *a;
+    int32_t n_tok;
+    float *y;
+    int64_t ys;
+    uint8_t *packs;
+    size_t pack_bytes;
+} gemm_k_job;
+
+static void gemm_k_slice(void *arg, int ith, int nth) {
+    const gemm_k_job *j = arg;
+    int64_t lo, hi;
+    fm_cpu_slice(j->w->rows, ith, nth, &lo, &hi);
+    if (lo < hi) j->fn(j->w, lo, hi, j->a, j->n_tok, j->y, j->ys, j->packs + (size_t)ith * j->pack_bytes);
+}
+
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* A prompt through the table's K-quant GEMM; 0 (nothing done) when a
+ * buffer cannot be had. */
+static int gemm_k_matmul(fm_cpu_ctx *c, fm_gemm_k_fn fn, const fm_weight *w, const float *x, int32_t n_tok, float *y,
+                         int64_t ys) {
+    const int64_t cols = w->cols;
+    const size_t nt = (size_t)n_tok, xu_bytes = round64(nt * (size_t)cols);
+    const size_t d_bytes = round64(nt * (size_t)(cols / 256) * 4), s16 = round64(nt * (size_t)(cols / 16) * 4),
+                 s32 = round64(nt * (size_t)(cols / 32) * 4);
+    const int nth = fm_cpu_threads_for(c, w->rows * cols * (int64_t)n_tok);
+    const size_t pack = fm_gemm_k_pack_bytes(cols);
+    if (!grow((void **)&c->actbuf, &c->actbuf_len, xu_bytes)) return 0;
+    if (!grow((void **)&c->gemmbuf, &c->gemmbuf_len, d_bytes + s16 + s32 + (size_t)nth * pack)) return 0;
+    kquant_job q = {c->k, x, cols, n_tok,
+                    {c->actbuf, (const float *)(void *)c->gemmbuf, (const float *)(void *)(c->gemmbuf + d_bytes),
+                     (const float *)(void *)(c->gemmbuf + d_bytes + s16)}};
+    fm_threadpool_run(c->pool, kquant_slice, &q, nth);
+    gemm_k_job j = {w, fn, &q.a, n_tok, y, ys, c->gemmbuf + d_bytes + s16 + s32, pack};
+    fm_threadpool_run(c->pool, gemm_k_slice, &j, nth);
+    return 1;
+}
+
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride) {
     fm_cpu_ctx *c = ctx;
     if (!fm_dtype_can_dequantize(w->dtype)) return FM_STATUS_UNSUPPORTED;
@@ -170,6 +242,8 @@ fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n
     if (k != fm_cpu_kernels_ref() && !c->batch_invariant && n_tok >= FM_CPU_BLAS_MIN_TOKENS) {
         fm_gemm_rows_fn g = w->dtype >= 0 && w->dtype < 36 ? k->gemm[w->dtype] : NULL;
         if (g != NULL && gemm_matmul(c, g, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
+        fm_gemm_k_fn gk = w->dtype >= 0 && w->dtype < 36 ? k->gemm_k[w->dtype] : NULL;
+        if (gk != NULL && w->cols % 256 == 0 && gemm_k_matmul(c, gk, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
         if (fm_cpu_blas_matmul(c, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
     }
     matmul_job j = {w, x, n_tok, y, y_stride, NULL, k, NULL, (const uint8_t *)x, (size_t)w->cols * sizeof *x};

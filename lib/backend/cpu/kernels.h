@@ -52,11 +52,37 @@ static inline size_t fm_gemm_pack_bytes(int64_t cols) {
     return (size_t)(cols / 32) * FM_GEMM_BLOCK_BYTES * FM_GEMM_GROUPS;
 }
 
+/* Prompt activations for the K-quant GEMM: per token, the q8_K quants
+ * plus 128 (unsigned bytes, cols of them), each 256-block's scale, and
+ * the sums of each 16 and each 32 quants as floats (what sub-block mins
+ * multiply). Token t's arrays start at t * cols, t * cols / 256, ... */
+typedef struct fm_gemm_k_acts {
+    const uint8_t *xu;
+    const float *d;
+    const float *xs16;
+    const float *xs32;
+} fm_gemm_k_acts;
+
+/* The K-quant GEMM (prompts): y[t * ys + r] for rows r0 <= r < r1 and
+ * every token, each (row, token) computed the same way whatever the rows
+ * and tokens around it; pack is the thread's fm_gemm_k_pack_bytes. */
+typedef void (*fm_gemm_k_fn)(const fm_weight *w, int64_t r0, int64_t r1, const fm_gemm_k_acts *x, int32_t n_tok,
+                             float *y, int64_t ys, uint8_t *pack);
+
+/* Its packed super-block of 16 rows: 64 vectors of int8 weights (group
+ * g: each row's elements 4g..4g+3), then per sub-block (at most 16) the
+ * rows' float scales, int32 offset corrections and float mins. */
+#define FM_GEMM_K_SB_BYTES (4096 + 16 * 3 * 64)
+static inline size_t fm_gemm_k_pack_bytes(int64_t cols) {
+    return (size_t)(cols / 256) * FM_GEMM_K_SB_BYTES * FM_GEMM_GROUPS;
+}
+
 typedef struct fm_cpu_kernels {
     const char *name;                /* "ref", "avx2", "avx512" */
     fm_matmul_rows_fn matmul[36];    /* by fm_dtype; NULL: the reference path */
     uint8_t act[36];                 /* FM_ACT_* each matmul reads */
     fm_gemm_rows_fn gemm[36];        /* by fm_dtype, for prompts; NULL: BLAS or matmul */
+    fm_gemm_k_fn gemm_k[36];         /* K-quant types' prompt GEMM (q8_K activations); NULL: as above */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*quantize_q8_0)(const float *x, int64_t n, uint8_t *out); /* n multiple of 32 */
     void (*quantize_q8_k)(const float *x, int64_t n, fm_block_q8k *out); /* n multiple of 256 */

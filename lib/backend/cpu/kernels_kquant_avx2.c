@@ -344,3 +344,90 @@ void fm_avx2_quantize_q8_k(const float *x, int64_t n, fm_block_q8k *out) {
         }
     }
 }
+
+/* ---- super-blocks as int8 weights and sub-block scales (GEMM packing) -- */
+
+static inline void store256(int8_t *p, __m256i v) { _mm256_storeu_si256((__m256i *)(void *)p, v); }
+
+int fm_avx2_unpack_i8(int32_t dtype, const uint8_t *wb, int8_t *q, float *a, float *b) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    switch (dtype) {
+    case FM_DTYPE_Q4_K:
+    case FM_DTYPE_Q5_K: {
+        const int five = dtype == FM_DTYPE_Q5_K;
+        uint64_t sc, mn;
+        k4_scales(wb + 4, &sc, &mn);
+        const float d = half_at(wb), dmin = half_at(wb + 2);
+        for (int j = 0; j < 8; j++) a[j] = d * (float)(int)((sc >> (8 * j)) & 0xFF), b[j] = dmin * (float)(int)((mn >> (8 * j)) & 0xFF);
+        const __m256i qh = five ? load256(wb + 16) : _mm256_setzero_si256(), one = _mm256_set1_epi8(1);
+        for (int i = 0; i < 4; i++) {
+            const __m256i v = load256(wb + (five ? 48 : 16) + 32 * i);
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * i), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * i + 1), one), 4));
+            }
+            store256(q + 64 * i, lo);
+            store256(q + 64 * i + 32, hi);
+        }
+        return 8 | FM_UNPACK_MINS;
+    }
+    case FM_DTYPE_Q6_K: {
+        const float d = half_at(wb + 208);
+        for (int j = 0; j < 16; j++) a[j] = d * (float)(int8_t)wb[192 + j];
+        const __m256i off = _mm256_set1_epi8(32);
+        for (int h = 0; h < 2; h++) {
+            const __m256i ql0 = load256(wb + 64 * h), ql1 = load256(wb + 64 * h + 32), qh = load256(wb + 128 + 32 * h);
+            store256(q + 128 * h, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                  _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4)), off));
+            store256(q + 128 * h + 32, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                       _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2)), off));
+            store256(q + 128 * h + 64, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                       _mm256_and_si256(qh, _mm256_set1_epi8(0x30))), off));
+            store256(q + 128 * h + 96, _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                       _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8((char)0xC0)), 2)), off));
+        }
+        return 16;
+    }
+    case FM_DTYPE_Q3_K: {
+        const float d = half_at(wb + 108);
+        int8_t sc[16];
+        _mm_storeu_si128((__m128i *)(void *)sc, k3_scales(wb + 96));
+        for (int j = 0; j < 16; j++) a[j] = d * (float)sc[j];
+        const __m256i hm = load256(wb), m2 = _mm256_set1_epi8(0x03), one = _mm256_set1_epi8(1);
+        for (int h = 0; h < 2; h++) {
+            const __m256i qs = load256(wb + 32 + 32 * h);
+            for (int k = 0; k < 4; k++) {
+                const __m256i pair = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), m2);
+                const __m256i bit = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + k), one), 2);
+                store256(q + 128 * h + 32 * k, _mm256_sub_epi8(_mm256_or_si256(pair, bit), _mm256_set1_epi8(4)));
+            }
+        }
+        return 16;
+    }
+    case FM_DTYPE_Q2_K: {
+        const float d = half_at(wb + 80), dmin = half_at(wb + 82);
+        for (int j = 0; j < 16; j++) a[j] = d * (float)(wb[j] & 0xF), b[j] = dmin * (float)(wb[j] >> 4);
+        const __m256i m2 = _mm256_set1_epi8(0x03);
+        for (int h = 0; h < 2; h++) {
+            const __m256i qs = load256(wb + 16 + 32 * h);
+            for (int k = 0; k < 4; k++) store256(q + 128 * h + 32 * k, _mm256_and_si256(_mm256_srli_epi16(qs, 2 * k), m2));
+        }
+        return 16 | FM_UNPACK_MINS;
+    }
+    case FM_DTYPE_IQ4_XS: {
+        const float d = half_at(wb);
+        const uint32_t sh = (uint32_t)wb[2] | (uint32_t)wb[3] << 8;
+        for (int j = 0; j < 8; j++)
+            a[j] = d * (float)((int)(((wb[4 + j / 2] >> (4 * (j % 2))) & 0xF) | ((sh >> (2 * j)) & 3) << 4) - 32);
+        const __m128i grid = _mm_loadu_si128((const __m128i *)(const void *)fm_iq4_values), m = _mm_set1_epi8(0x0F);
+        for (int j = 0; j < 8; j++) {
+            const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(wb + 8 + 16 * j));
+            _mm_storeu_si128((__m128i *)(void *)(q + 32 * j), _mm_shuffle_epi8(grid, _mm_and_si128(v, m)));
+            _mm_storeu_si128((__m128i *)(void *)(q + 32 * j + 16), _mm_shuffle_epi8(grid, _mm_and_si128(_mm_srli_epi16(v, 4), m)));
+        }
+        return 8;
+    }
+    default: return 0;
+    }
+}
