@@ -171,25 +171,33 @@ typedef struct kquant_job {
     fm_gemm_k_acts a;
 } kquant_job;
 
-/* Tokens of a prompt to the K GEMM's activations (q8_K, quants + 128,
- * block sums as floats), tokens split across the threads. */
+/* Tokens of a prompt to the K GEMM's activations (q8_K, quants + 128 in
+ * tiles of interleaved tokens, block sums as floats), tiles split across
+ * the threads. */
 static void kquant_slice(void *arg, int ith, int nth) {
     const kquant_job *j = arg;
-    int64_t t0, t1;
-    fm_cpu_slice(j->n_tok, ith, nth, &t0, &t1);
-    const int64_t cols = j->cols, nsb = cols / 256;
-    for (int64_t t = t0; t < t1; t++)
-        for (int64_t b = 0; b < nsb; b++) {
-            fm_block_q8k q;
-            j->k->quantize_q8_k(j->x + (size_t)t * (size_t)cols + (size_t)b * 256, 256, &q);
-            uint8_t *xu = (uint8_t *)j->a.xu + (size_t)t * (size_t)cols + (size_t)b * 256;
-            for (int e = 0; e < 256; e++) xu[e] = (uint8_t)(q.qs[e] + 128);
-            ((float *)j->a.d)[t * nsb + b] = q.d;
-            float *xs16 = (float *)j->a.xs16 + (size_t)t * (size_t)(cols / 16) + (size_t)b * 16;
-            float *xs32 = (float *)j->a.xs32 + (size_t)t * (size_t)(cols / 32) + (size_t)b * 8;
-            for (int g = 0; g < 16; g++) xs16[g] = (float)q.bsums[g];
-            for (int g = 0; g < 8; g++) xs32[g] = (float)(q.bsums[2 * g] + q.bsums[2 * g + 1]);
+    enum { T = FM_GEMM_K_T };
+    const int64_t cols = j->cols, nsb = cols / 256, n_tiles = (j->n_tok + T - 1) / T;
+    int64_t i0, i1;
+    fm_cpu_slice(n_tiles, ith, nth, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) {
+        uint8_t *xu = (uint8_t *)j->a.xu + (size_t)(i * cols * T);
+        float *d = (float *)j->a.d + i * nsb * T, *xs16 = (float *)j->a.xs16 + i * (cols / 16) * T;
+        float *xs32 = (float *)j->a.xs32 + i * (cols / 32) * T;
+        for (int k = 0; k < T; k++) {
+            const int64_t t = i * T + k;
+            for (int64_t b = 0; b < nsb; b++) {
+                fm_block_q8k q;
+                if (t < j->n_tok) j->k->quantize_q8_k(j->x + (size_t)(t * cols + b * 256), 256, &q);
+                else memset(&q, 0, sizeof q); /* padding: contributes zero */
+                for (int e = 0; e < 256; e += 4)
+                    for (int m = 0; m < 4; m++) xu[(b * 256 + e) * T + 4 * k + m] = (uint8_t)(q.qs[e + m] + 128);
+                d[b * T + k] = q.d;
+                for (int g = 0; g < 16; g++) xs16[(b * 16 + g) * T + k] = (float)q.bsums[g];
+                for (int g = 0; g < 8; g++) xs32[(b * 8 + g) * T + k] = (float)(q.bsums[2 * g] + q.bsums[2 * g + 1]);
+            }
         }
+    }
 }
 
 typedef struct gemm_k_job {
@@ -217,7 +225,7 @@ static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 static int gemm_k_matmul(fm_cpu_ctx *c, fm_gemm_k_fn fn, const fm_weight *w, const float *x, int32_t n_tok, float *y,
                          int64_t ys) {
     const int64_t cols = w->cols;
-    const size_t nt = (size_t)n_tok, xu_bytes = round64(nt * (size_t)cols);
+    const size_t nt = (size_t)((n_tok + FM_GEMM_K_T - 1) / FM_GEMM_K_T * FM_GEMM_K_T), xu_bytes = round64(nt * (size_t)cols);
     const size_t d_bytes = round64(nt * (size_t)(cols / 256) * 4), s16 = round64(nt * (size_t)(cols / 16) * 4),
                  s32 = round64(nt * (size_t)(cols / 32) * 4);
     const int nth = fm_cpu_threads_for(c, w->rows * cols * (int64_t)n_tok);

@@ -52,15 +52,19 @@ static inline size_t fm_gemm_pack_bytes(int64_t cols) {
     return (size_t)(cols / 32) * FM_GEMM_BLOCK_BYTES * FM_GEMM_GROUPS;
 }
 
-/* Prompt activations for the K-quant GEMM: per token, the q8_K quants
- * plus 128 (unsigned bytes, cols of them), each 256-block's scale, and
- * the sums of each 16 and each 32 quants as floats (what sub-block mins
- * multiply). Token t's arrays start at t * cols, t * cols / 256, ... */
+/* Prompt activations for the K-quant GEMM, in tiles of FM_GEMM_K_T
+ * tokens (the last padded with zero tokens): per tile, the q8_K quants
+ * plus 128 as unsigned bytes with the tokens' 4-byte groups interleaved
+ * (byte (c / 4) * 4T + 4k + c % 4 is token k's column c: one load per
+ * token and group at a fixed offset), each 256-block's scale [cols/256][T],
+ * and the sums of each 16 and each 32 quants as floats [cols/16][T],
+ * [cols/32][T] (what sub-block mins multiply). */
+#define FM_GEMM_K_T 8
 typedef struct fm_gemm_k_acts {
-    const uint8_t *xu;
-    const float *d;
-    const float *xs16;
-    const float *xs32;
+    const uint8_t *xu; /* tile i at i * cols * T */
+    const float *d;    /* tile i at i * cols / 256 * T */
+    const float *xs16; /* tile i at i * cols / 16 * T */
+    const float *xs32; /* tile i at i * cols / 32 * T */
 } fm_gemm_k_acts;
 
 /* The K-quant GEMM (prompts): y[t * ys + r] for rows r0 <= r < r1 and

@@ -12,88 +12,117 @@
  * min subtracted (one more, with the token's sub-block sum), and the
  * 256-block's activation scale applied once. Every (row, token) is
  * computed the same way alone or in a tile of 8 tokens, so results do not
- * depend on the thread count. */
+ * depend on the thread count (a tile's padding tokens are zeros, never
+ * stored). */
 #include <immintrin.h>
 #include <string.h>
 
 #include "../../format/dtype.h"
 #include "kernels_kquant.h"
 
-#define KQ_T 8
+
+/* A 16 x 16 matrix of dwords transposed in registers: out[c] holds
+ * dword c of every r[j], in j order (unpack 32- then 64-bit pairs within
+ * 128-bit lanes, then two rounds of lane shuffles). */
+static inline void transpose16(const __m512i r[16], __m512i out[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int q = 0; q < 16; q += 4) { /* rows q..q+3: u[q + e] holds element 4L + e of each */
+        u[q] = _mm512_unpacklo_epi64(t[q], t[q + 2]);
+        u[q + 1] = _mm512_unpackhi_epi64(t[q], t[q + 2]);
+        u[q + 2] = _mm512_unpacklo_epi64(t[q + 1], t[q + 3]);
+        u[q + 3] = _mm512_unpackhi_epi64(t[q + 1], t[q + 3]);
+    }
+    for (int e = 0; e < 4; e++) {
+        const __m512i v = _mm512_shuffle_i32x4(u[e], u[4 + e], 0x88), w = _mm512_shuffle_i32x4(u[e], u[4 + e], 0xDD);
+        const __m512i v2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0x88);
+        const __m512i w2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0xDD);
+        out[e] = _mm512_shuffle_i32x4(v, v2, 0x88);
+        out[8 + e] = _mm512_shuffle_i32x4(v, v2, 0xDD);
+        out[4 + e] = _mm512_shuffle_i32x4(w, w2, 0x88);
+        out[12 + e] = _mm512_shuffle_i32x4(w, w2, 0xDD);
+    }
+}
 
 /* Rows r..r+nr-1 (nr <= 16; missing rows are zero) to packed super-blocks. */
 static void pack_rows(const fm_weight *w, int64_t r, int64_t nr, uint8_t *pk) {
     const int64_t nsb = w->cols / 256;
     const size_t bb = (size_t)fm_dtype_row_bytes((uint32_t)w->dtype, 256);
+    _Alignas(64) int8_t q[16][256];
     for (int64_t sb = 0; sb < nsb; sb++) {
         uint8_t *blk = pk + (size_t)sb * FM_GEMM_K_SB_BYTES;
-        float *A = (float *)(void *)(blk + 4096);
-        int32_t *C = (int32_t *)(void *)(blk + 4096 + 16 * 64);
-        float *B = (float *)(void *)(blk + 4096 + 32 * 64);
+        float *A = (float *)(void *)(blk + 4096), *B = (float *)(void *)(blk + 4096 + 32 * 64);
+        int nsub = 16;
         for (int j = 0; j < 16; j++) {
-            _Alignas(64) int8_t q[256];
             float a[16] = {0}, b[16] = {0};
-            int nsub = 16;
-            if (j < nr) {
-                const int f = fm_avx2_unpack_i8(w->dtype, (const uint8_t *)w->data + (size_t)(r + j) * w->row_bytes + (size_t)sb * bb, q, a, b);
-                nsub = f & 0xFF;
-            } else {
-                memset(q, 0, sizeof q);
-            }
-            const int per = 256 / nsub;
-            for (int g = 0; g < 64; g++) memcpy(blk + 64 * g + 4 * j, q + 4 * g, 4);
-            for (int s = 0; s < nsub; s++) {
-                int sum = 0;
-                for (int e = 0; e < per; e++) sum += q[s * per + e];
-                A[16 * s + j] = a[s];
-                B[16 * s + j] = b[s];
-                C[16 * s + j] = -128 * sum;
-            }
+            if (j < nr)
+                nsub = fm_avx2_unpack_i8(w->dtype, (const uint8_t *)w->data + (size_t)(r + j) * w->row_bytes + (size_t)sb * bb,
+                                         q[j], a, b) & 0xFF;
+            else
+                memset(q[j], 0, sizeof q[j]);
+            for (int s = 0; s < 16; s++) A[16 * s + j] = a[s], B[16 * s + j] = b[s];
+        }
+        for (int c4 = 0; c4 < 4; c4++) { /* groups 16 c4 .. 16 c4 + 15 */
+            __m512i rows[16], cols[16];
+            for (int j = 0; j < 16; j++) rows[j] = _mm512_load_si512((const void *)(q[j] + 64 * c4));
+            transpose16(rows, cols);
+            for (int g = 0; g < 16; g++) _mm512_storeu_si512((void *)(blk + 64 * (16 * c4 + g)), cols[g]);
+        }
+        /* each sub-block's weight sum per row (one VPDPBUSD of ones per group), times -128 */
+        const int gps = 64 / nsub;
+        for (int s = 0; s < nsub; s++) {
+            __m512i sum = _mm512_setzero_si512();
+            for (int g = s * gps; g < (s + 1) * gps; g++)
+                sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8(1), _mm512_loadu_si512((const void *)(blk + 64 * g)));
+            _mm512_storeu_si512((void *)(blk + 4096 + 16 * 64 + 64 * s), _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7)));
         }
     }
 }
 
-/* Tokens T0..T0+T-1 against the packed group pk (NSUB sub-blocks of
- * 256 / NSUB, MINS: whether they have mins); results to rows r.. in m. */
-#define KQ_TILE(T, T0, NSUB, MINS)                                                                                 \
+/* Activation tile ti (FM_GEMM_K_T tokens) against the packed group pk
+ * (NSUB sub-blocks of 256 / NSUB, MINS: whether they have mins); the
+ * tile's first nt tokens go to rows r.. (mask m) of y. */
+#define KQ_TILE(NSUB, MINS)                                                                                        \
     do {                                                                                                           \
+        enum { T = FM_GEMM_K_T };                                                                                  \
         __m512 acc[T];                                                                                             \
         for (int k = 0; k < T; k++) acc[k] = _mm512_setzero_ps();                                                  \
+        const uint8_t *xt = x->xu + (size_t)ti * (size_t)cols * T;                                                 \
+        const float *dt = x->d + (size_t)ti * (size_t)nsb * T;                                                     \
+        const float *xst = MINS ? (NSUB == 8 ? x->xs32 + (size_t)ti * (size_t)(cols / 32) * T                     \
+                                             : x->xs16 + (size_t)ti * (size_t)(cols / 16) * T)                     \
+                                : NULL;                                                                            \
         for (int64_t sb = 0; sb < nsb; sb++) {                                                                     \
-            const uint8_t *blk = pk + (size_t)sb * FM_GEMM_K_SB_BYTES;                                             \
-            const uint8_t *xb[T];                                                                                  \
+            const uint8_t *blk = pk + (size_t)sb * FM_GEMM_K_SB_BYTES, *xb = xt + (size_t)sb * 256 * T;           \
             __m512 part[T];                                                                                        \
-            for (int k = 0; k < T; k++) {                                                                          \
-                xb[k] = x->xu + (size_t)((T0) + k) * (size_t)cols + (size_t)sb * 256;                              \
-                part[k] = _mm512_setzero_ps();                                                                     \
-            }                                                                                                      \
-            for (int s = 0; s < NSUB; s++) {                                                                       \
-                const __m512i c = _mm512_loadu_si512((const void *)(blk + 4096 + 16 * 64 + 64 * s));                \
+            for (int k = 0; k < T; k++) part[k] = _mm512_setzero_ps();                                             \
+            _Pragma("GCC unroll 16") for (int s = 0; s < NSUB; s++) {                                             \
+                const __m512i c = _mm512_loadu_si512((const void *)(blk + 4096 + 16 * 64 + 64 * s));               \
                 __m512i sum[T];                                                                                    \
                 for (int k = 0; k < T; k++) sum[k] = c;                                                            \
-                for (int g = s * (64 / NSUB); g < (s + 1) * (64 / NSUB); g++) {                                    \
-                    const __m512i wv = _mm512_loadu_si512((const void *)(blk + 64 * g));                            \
+                _Pragma("GCC unroll 8") for (int gi = 0; gi < 64 / NSUB; gi++) {                                  \
+                    const int g = s * (64 / NSUB) + gi;                                                            \
+                    const __m512i wv = _mm512_loadu_si512((const void *)(blk + 64 * g));                           \
                     for (int k = 0; k < T; k++) {                                                                  \
                         int32_t x4;                                                                                \
-                        memcpy(&x4, xb[k] + 4 * g, 4);                                                             \
+                        memcpy(&x4, xb + (size_t)(4 * T * g + 4 * k), 4);                                          \
                         sum[k] = _mm512_dpbusd_epi32(sum[k], _mm512_set1_epi32(x4), wv);                           \
                     }                                                                                              \
                 }                                                                                                  \
-                const __m512 a = _mm512_loadu_ps((const void *)(blk + 4096 + 64 * s));                              \
+                const __m512 a = _mm512_loadu_ps((const void *)(blk + 4096 + 64 * s));                             \
                 for (int k = 0; k < T; k++) part[k] = _mm512_fmadd_ps(a, _mm512_cvtepi32_ps(sum[k]), part[k]);    \
                 if (MINS) {                                                                                        \
-                    const __m512 bm = _mm512_loadu_ps((const void *)(blk + 4096 + 32 * 64 + 64 * s));               \
-                    const float *xs = NSUB == 8 ? x->xs32 + (size_t)((T0)) * (size_t)(cols / 32) + (size_t)sb * 8 + s \
-                                                : x->xs16 + (size_t)((T0)) * (size_t)(cols / 16) + (size_t)sb * 16 + s; \
-                    const size_t xstep = (size_t)(cols / (NSUB == 8 ? 32 : 16));                                  \
-                    for (int k = 0; k < T; k++)                                                                    \
-                        part[k] = _mm512_fnmadd_ps(bm, _mm512_set1_ps(xs[(size_t)k * xstep]), part[k]);            \
+                    const __m512 bm = _mm512_loadu_ps((const void *)(blk + 4096 + 32 * 64 + 64 * s));              \
+                    const float *xs = xst + ((size_t)sb * NSUB + (size_t)s) * T;                                   \
+                    for (int k = 0; k < T; k++) part[k] = _mm512_fnmadd_ps(bm, _mm512_set1_ps(xs[k]), part[k]);    \
                 }                                                                                                  \
             }                                                                                                      \
-            for (int k = 0; k < T; k++)                                                                            \
-                acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(x->d[(size_t)((T0) + k) * (size_t)nsb + (size_t)sb]), part[k], acc[k]); \
+            for (int k = 0; k < T; k++) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(dt[sb * T + k]), part[k], acc[k]); \
         }                                                                                                          \
-        for (int k = 0; k < T; k++) _mm512_mask_storeu_ps(y + (size_t)((T0) + k) * (size_t)ys + r, m, acc[k]);     \
+        for (int k = 0; k < nt; k++) _mm512_mask_storeu_ps(y + (size_t)(ti * T + k) * (size_t)ys + r, m, acc[k]);  \
     } while (0)
 
 #define KQ_GEMM(NAME, NSUB, MINS)                                                                                  \
@@ -101,21 +130,20 @@ static void pack_rows(const fm_weight *w, int64_t r, int64_t nr, uint8_t *pk) {
               int64_t ys, uint8_t *pack) {                                                                         \
         const int64_t cols = w->cols, nsb = cols / 256;                                                            \
         const size_t group_bytes = (size_t)nsb * FM_GEMM_K_SB_BYTES;                                               \
+        const int32_t n_tiles = (n_tok + FM_GEMM_K_T - 1) / FM_GEMM_K_T;                                           \
         /* FM_GEMM_GROUPS groups packed at once: each token tile, read from                                     \
          * L3, serves 64 rows before the next is fetched */                                                        \
         for (int64_t rg = r0; rg < r1; rg += 16 * FM_GEMM_GROUPS) {                                                \
             int ng = 0;                                                                                            \
             for (int64_t r = rg; r < r1 && ng < FM_GEMM_GROUPS; r += 16, ng++)                                     \
                 pack_rows(w, r, r1 - r < 16 ? r1 - r : 16, pack + (size_t)ng * group_bytes);                       \
-            for (int32_t t = 0; t < n_tok; t += KQ_T) {                                                            \
-                const int full = t + KQ_T <= n_tok;                                                                \
+            for (int32_t ti = 0; ti < n_tiles; ti++) {                                                             \
+                const int nt = n_tok - ti * FM_GEMM_K_T < FM_GEMM_K_T ? n_tok - ti * FM_GEMM_K_T : FM_GEMM_K_T;    \
                 for (int g = 0; g < ng; g++) {                                                                     \
                     const int64_t r = rg + 16 * g, nr = r1 - r < 16 ? r1 - r : 16;                                 \
                     const __mmask16 m = (__mmask16)((1u << nr) - 1);                                               \
                     const uint8_t *pk = pack + (size_t)g * group_bytes;                                            \
-                    if (full) KQ_TILE(KQ_T, t, NSUB, MINS);                                                        \
-                    else                                                                                           \
-                        for (int32_t t1 = t; t1 < n_tok; t1++) KQ_TILE(1, t1, NSUB, MINS);                         \
+                    KQ_TILE(NSUB, MINS);                                                                           \
                 }                                                                                                  \
             }                                                                                                      \
         }                                                                                                          \
