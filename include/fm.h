@@ -50,7 +50,7 @@ extern "C" {
  * ------------------------------------------------------------------------ */
 
 #define FM_VERSION_MAJOR 0
-#define FM_VERSION_MINOR 3
+#define FM_VERSION_MINOR 4
 #define FM_VERSION_PATCH 0
 #define FM_VERSION_NUMBER \
     (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)
@@ -80,7 +80,8 @@ typedef enum fm_status {
     FM_STATUS_NOT_FOUND = -8,        /* lookup found nothing */
     FM_STATUS_INVALID_UTF8 = -9,     /* text is not valid UTF-8 */
     FM_STATUS_BACKEND = -10,         /* a backend reported a failure */
-    FM_STATUS_INTERNAL = -11         /* a bug in libfm: please report it */
+    FM_STATUS_INTERNAL = -11,        /* a bug in libfm: please report it */
+    FM_STATUS_CANCELLED = -12        /* a callback asked to stop (0.4) */
 } fm_status;
 
 /** A static, never-NULL name for a status ("FM_STATUS_IO"); unknown values give
@@ -346,6 +347,90 @@ typedef struct fm_tensor_desc {
  *  Errors: INVALID_ARGUMENT (NULL, i out of range, struct_size too small).
  *  Any thread. Since: 0.2 */
 FM_API fm_status fm_model_tensor(const fm_model *model, int64_t i, fm_tensor_desc *desc);
+
+/* ------------------------------------------------------------------------
+ * Quantization: writing a GGUF file in other weight types
+ * ------------------------------------------------------------------------ */
+
+/** Targets of fm_model_quantize(): a weight type for every matrix, or a
+ *  named mixture that keeps some tensors in higher types (Q4_K_M keeps
+ *  half the attn_v and ffn_down matrices and the output in q6_K). The
+ *  numbers are GGUF's `general.file_type` (llama.cpp's llama_ftype); the
+ *  per-tensor rules are in docs/formats.md. Since: 0.4 */
+typedef enum fm_ftype {
+    FM_FTYPE_ALL_F32 = 0,
+    FM_FTYPE_F16 = 1,
+    FM_FTYPE_Q4_0 = 2,
+    FM_FTYPE_Q4_1 = 3,
+    FM_FTYPE_Q8_0 = 7,
+    FM_FTYPE_Q5_0 = 8,
+    FM_FTYPE_Q5_1 = 9,
+    FM_FTYPE_Q2_K = 10,
+    FM_FTYPE_Q3_K_S = 11,
+    FM_FTYPE_Q3_K_M = 12,
+    FM_FTYPE_Q3_K_L = 13,
+    FM_FTYPE_Q4_K_S = 14,
+    FM_FTYPE_Q4_K_M = 15,
+    FM_FTYPE_Q5_K_S = 16,
+    FM_FTYPE_Q5_K_M = 17,
+    FM_FTYPE_Q6_K = 18,
+    FM_FTYPE_IQ4_NL = 25,
+    FM_FTYPE_IQ4_XS = 30,
+    FM_FTYPE_BF16 = 32
+} fm_ftype;
+
+/** Flags of fm_quantize_params. */
+#define FM_QUANTIZE_PURE 1u             /* every quantized matrix in the target's base type, no mixture */
+#define FM_QUANTIZE_ALLOW_REQUANTIZE 2u /* accept already quantized input matrices (they lose quality) */
+
+/** Progress of a long call: `done` goes from 0 to 1. A nonzero return
+ *  stops the call, which then returns FM_STATUS_CANCELLED. */
+typedef int (*fm_progress_fn)(float done, void *user);
+
+typedef struct fm_quantize_params {
+    uint32_t struct_size; /* set by fm_quantize_params_init() */
+    uint32_t flags;       /* FM_QUANTIZE_* */
+    int32_t ftype;        /* fm_ftype; default FM_FTYPE_Q4_K_M */
+    int32_t n_threads;    /* 0 = every core (default) */
+    fm_progress_fn progress; /* NULL: none */
+    void *progress_user;
+} fm_quantize_params;
+
+/** Fills `p`, a caller-owned struct of `size` bytes (pass sizeof *p), with
+ *  the defaults, up to `size`: the pattern every params struct of 0.4 on
+ *  follows, so that the struct can grow without breaking old callers.
+ *  Errors: INVALID_ARGUMENT (NULL, size too small to hold struct_size).
+ *  Any thread. Since: 0.4 */
+FM_API fm_status fm_quantize_params_init(fm_quantize_params *p, size_t size);
+
+/** Reads the GGUF model at `in_path` (f32, f16 or bf16 matrices) and writes
+ *  a copy at `out_path` whose matrices are quantized to `params->ftype`:
+ *  metadata copied, `general.file_type` and `general.quantization_version`
+ *  set as llama-quantize sets them; norms, biases and other vectors stay
+ *  f32. The quantizers are llama.cpp's reference procedures: the same input
+ *  gives the same bytes. A matrix whose rows are not whole blocks of the
+ *  type it would get is kept in a type that fits (q4_K -> q5_0, q6_K ->
+ *  q8_0, ..., else f16) and a warning names it. The file is written under a
+ *  temporary name beside `out_path` and renamed at the end: on any error
+ *  nothing is left behind.
+ *  Errors: INVALID_ARGUMENT (NULL, unknown ftype, bad params), IO (cannot
+ *  read the input or write the output: missing folder, full disk),
+ *  BAD_FORMAT (corrupt input), UNSUPPORTED (input matrices already
+ *  quantized without FM_QUANTIZE_ALLOW_REQUANTIZE, or of a type libfm
+ *  cannot read), NO_MEMORY, CANCELLED (the progress callback said stop).
+ *  Thread safety: any thread; the call starts its own n_threads workers.
+ *  Since: 0.4 */
+FM_API fm_status fm_model_quantize(const char *in_path, const char *out_path, const fm_quantize_params *params);
+
+/** The fm_ftype a name stands for, case-insensitively as llama-quantize
+ *  spells them ("Q4_K_M", "q8_0", "IQ4_XS"; "Q4_K", "Q5_K" and "Q3_K" mean
+ *  their _M mixture). Errors: INVALID_ARGUMENT (NULL), NOT_FOUND (unknown
+ *  name). Any thread. Since: 0.4 */
+FM_API fm_status fm_ftype_from_name(const char *name, int32_t *ftype);
+
+/** The canonical name of an fm_ftype ("Q4_K_M"), or NULL for an unknown
+ *  value. Static storage. Any thread. Since: 0.4 */
+FM_API const char *fm_ftype_name(int32_t ftype);
 
 /* ------------------------------------------------------------------------
  * Context: KV cache and the forward pass
