@@ -3,13 +3,18 @@
  * speed and memory can be measured at sizes too large to ship. The files
  * are standard GGUF v3 that other readers (llama.cpp) load.
  *
- * A development tool: it links libfm's internal GGUF reader and writer
- * (the public API reads models, it does not write them). */
+ * A development tool, not an example: it links libfm's internal GGUF
+ * reader and writer (the public API reads models and quantizes them, it
+ * does not make them). Quantized types are written as f32 first and then
+ * go through fm_model_quantize(), so their blocks are real quantizations
+ * of the random weights, as a user's files are. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/half.h"
 #include "format/dtype.h"
@@ -22,11 +27,12 @@ static void usage(FILE *f) {
             "                  [--embd E] [--layers L] [--heads H] [--kv-heads K] [--ff F] [--ctx C]\n"
             "  --vocab FILE   GGUF whose tokenizer.* metadata the model gets (e.g. ggml-vocab-llama-spm.gguf)\n"
             "  --preset NAME  tinyllama-1.1b (E 2048, L 22, H 32/4, F 5632, ctx 2048) or tiny (E 64, L 2, H 4/2, F 160)\n"
-            "  --type TYPE    every matrix (token_embd and output too): f32, f16 (default), bf16, q8_0, q4_0,\n"
-            "                 q4_1, q5_0, q5_1, q4_k, q5_k, q6_k; norms stay f32\n"
-            "Weights: N(0, 1/fan_in) (embeddings N(0, 0.25)), norms 1 + 0.1 N. q8_0 and q4_0 are quantized\n"
-            "from those values as llama.cpp's reference quantizer does; the other quantized types get\n"
-            "random quants under small scales (valid blocks, meant for speed runs).\n");
+            "  --type TYPE    f32, f16 (default), bf16, or a quantized type for every matrix (token_embd\n"
+            "                 and output too): q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k,\n"
+            "                 iq4_nl, iq4_xs; or a mixture as llama-quantize names it (Q4_K_M, Q3_K_S, ...);\n"
+            "                 norms stay f32\n"
+            "Weights: N(0, 1/fan_in) (embeddings N(0, 0.25)), norms 1 + 0.1 N; quantized types are made\n"
+            "from those values by fm_model_quantize (llama.cpp's reference quantizers).\n");
 }
 
 /* xoshiro256** seeded by splitmix64: fast and good enough for weights */
@@ -59,60 +65,24 @@ static float normal(void) {
 typedef struct type_name {
     const char *name;
     uint32_t dtype;
-    uint32_t file_type; /* general.file_type (llama.cpp's llama_ftype) for a file all of this type */
+    int32_t ftype; /* general.file_type (llama.cpp's llama_ftype) for a file all of this type */
 } type_name;
 
-static const type_name types[] = {{"f32", 0, 0},    {"f16", 1, 1},    {"bf16", 30, 32}, {"q8_0", 8, 7},
-                                  {"q4_0", 2, 2},   {"q4_1", 3, 3},   {"q5_0", 6, 8},   {"q5_1", 7, 9},
-                                  {"q4_k", 12, 14}, {"q5_k", 13, 16}, {"q6_k", 14, 18}};
+/* the types written directly; quantized ones go through fm_model_quantize */
+static const type_name float_types[] = {{"f32", 0, FM_FTYPE_ALL_F32}, {"f16", 1, FM_FTYPE_F16}, {"bf16", 30, FM_FTYPE_BF16}};
+/* one quantized type for every matrix (llama-quantize --pure) */
+static const type_name pure_types[] = {{"q8_0", 8, FM_FTYPE_Q8_0},   {"q4_0", 2, FM_FTYPE_Q4_0},    {"q4_1", 3, FM_FTYPE_Q4_1},
+                                       {"q5_0", 6, FM_FTYPE_Q5_0},   {"q5_1", 7, FM_FTYPE_Q5_1},    {"q2_k", 10, FM_FTYPE_Q2_K},
+                                       {"q3_k", 11, FM_FTYPE_Q3_K_M}, {"q4_k", 12, FM_FTYPE_Q4_K_M}, {"q5_k", 13, FM_FTYPE_Q5_K_M},
+                                       {"q6_k", 14, FM_FTYPE_Q6_K},  {"iq4_nl", 20, FM_FTYPE_IQ4_NL}, {"iq4_xs", 23, FM_FTYPE_IQ4_XS}};
 
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 
-/* One row of n values as `dtype` into out. */
+/* One row of n values as f32, f16 or bf16 into out. */
 static void encode_row(uint32_t dtype, const float *x, int64_t n, uint8_t *out) {
-    const fm_dtype_traits *t = fm_dtype_get(dtype);
-    switch (dtype) {
-    case 0: memcpy(out, x, (size_t)n * 4); return;
-    case 1:
-        for (int64_t i = 0; i < n; i++) put16(out + 2 * i, fm_f32_to_f16(x[i]));
-        return;
-    case 30:
-        for (int64_t i = 0; i < n; i++) put16(out + 2 * i, fm_f32_to_bf16(x[i]));
-        return;
-    case 8: /* q8_0: d = max|x| / 127, q = round(x / d) */
-        for (int64_t b = 0; b < n / 32; b++, x += 32, out += 34) {
-            float amax = 0;
-            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
-            const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
-            put16(out, fm_f32_to_f16(d));
-            for (int j = 0; j < 32; j++) out[2 + j] = (uint8_t)(int8_t)lroundf(x[j] * id);
-        }
-        return;
-    case 2: /* q4_0: d = (signed max) / -8, q = round(x / d) + 8, clamped to 0..15 */
-        for (int64_t b = 0; b < n / 32; b++, x += 32, out += 18) {
-            float amax = 0, max = 0;
-            for (int j = 0; j < 32; j++)
-                if (fabsf(x[j]) > amax) amax = fabsf(x[j]), max = x[j];
-            const float d = max / -8.0f, id = d ? 1.0f / d : 0.0f;
-            put16(out, fm_f32_to_f16(d));
-            for (int j = 0; j < 16; j++) {
-                int lo = (int)(x[j] * id + 8.5f), hi = (int)(x[j + 16] * id + 8.5f);
-                lo = lo > 15 ? 15 : lo < 0 ? 0 : lo;
-                hi = hi > 15 ? 15 : hi < 0 ? 0 : hi;
-                out[2 + j] = (uint8_t)(lo | hi << 4);
-            }
-        }
-        return;
-    default: /* random valid blocks with scales around 0.01..0.02 */
-        for (int64_t b = 0; b < n / t->block_elems; b++, out += t->block_bytes) {
-            for (uint32_t j = 0; j < t->block_bytes; j++) out[j] = (uint8_t)next_u64();
-            const uint16_t d = (uint16_t)(0x2000 + next_u64() % 0x400);
-            if (dtype == 14) put16(out + 208, d); /* q6_K keeps d last */
-            else put16(out, d);
-            if (dtype == 3 || dtype == 7 || dtype == 12 || dtype == 13) put16(out + 2, d); /* min / dmin */
-        }
-        return;
-    }
+    if (dtype == 0) memcpy(out, x, (size_t)n * 4);
+    else
+        for (int64_t i = 0; i < n; i++) put16(out + 2 * i, dtype == 1 ? fm_f32_to_f16(x[i]) : fm_f32_to_bf16(x[i]));
 }
 
 typedef struct shape {
@@ -129,7 +99,10 @@ typedef struct tensor {
 int main(int argc, char **argv) {
     const char *out = NULL, *vocab = NULL;
     shape sh = {64, 2, 4, 2, 160, 2048};
-    uint32_t dtype = 1, file_type = 1;
+    uint32_t dtype = 1, block_type = 0; /* block_type: the quantized type whose block the shape must fit */
+    int32_t ftype = FM_FTYPE_F16;
+    int pure = 0;
+    const char *type_label = "f16";
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -159,14 +132,19 @@ int main(int argc, char **argv) {
                 return 2;
             }
         } else if (!strcmp(a, "--type")) {
-            size_t k = 0;
-            while (k < sizeof types / sizeof types[0] && strcmp(types[k].name, v) != 0) k++;
-            if (k == sizeof types / sizeof types[0]) {
+            int found = 0;
+            for (size_t k = 0; k < sizeof float_types / sizeof float_types[0] && !found; k++)
+                if (!strcmp(float_types[k].name, v)) dtype = float_types[k].dtype, ftype = float_types[k].ftype, found = 1;
+            for (size_t k = 0; k < sizeof pure_types / sizeof pure_types[0] && !found; k++)
+                if (!strcmp(pure_types[k].name, v))
+                    block_type = pure_types[k].dtype, ftype = pure_types[k].ftype, pure = 1, found = 1;
+            if (!found && fm_ftype_from_name(v, &ftype) == FM_STATUS_OK) block_type = 12, found = 1; /* a mixture */
+            if (!found) {
                 fprintf(stderr, "fm-mkmodel: unknown type '%s'\n", v);
                 return 2;
             }
-            dtype = types[k].dtype;
-            file_type = types[k].file_type;
+            if (block_type) dtype = 0; /* written as f32, then quantized */
+            type_label = v;
         } else {
             fprintf(stderr, "fm-mkmodel: unknown option %s\n", a);
             usage(stderr);
@@ -177,7 +155,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    const fm_dtype_traits *tr = fm_dtype_get(dtype);
+    const fm_dtype_traits *tr = fm_dtype_get(block_type ? block_type : dtype);
     if (sh.embd <= 0 || sh.layers <= 0 || sh.heads <= 0 || sh.kv_heads <= 0 || sh.ff <= 0 || sh.ctx <= 0 ||
         sh.embd % sh.heads || sh.heads % sh.kv_heads || sh.embd % tr->block_elems || sh.ff % tr->block_elems) {
         fprintf(stderr, "fm-mkmodel: shape does not fit (heads divide embd, kv-heads divide heads; embd and ff "
@@ -198,16 +176,30 @@ int main(int argc, char **argv) {
     }
     const int64_t V = (int64_t)toks->n, E = sh.embd, KVD = sh.embd / sh.heads * sh.kv_heads, F = sh.ff;
 
+    /* quantized types: the f32 model goes to a temporary file first */
+    char *f32_path = NULL;
+    const char *path = out;
+    if (block_type) {
+        f32_path = malloc(strlen(out) + 16);
+        sprintf(f32_path, "%s.f32.XXXXXX", out);
+        const int fd = mkstemp(f32_path);
+        if (fd < 0) {
+            fprintf(stderr, "fm-mkmodel: cannot create '%s': %s\n", f32_path, strerror(errno));
+            return 1;
+        }
+        close(fd);
+        path = f32_path;
+    }
     fm_gguf_writer *w;
-    if ((s = fm_gguf_writer_open(out, &w))) {
+    if ((s = fm_gguf_writer_open(path, &w))) {
         fprintf(stderr, "fm-mkmodel: %s\n", fm_last_error());
         fm_model_file_close(vf);
         return 1;
     }
     char name[192];
     snprintf(name, sizeof name, "fm-mkmodel llama E%lld L%lld H%lld/%lld F%lld %s (random weights, seed %llu)",
-             (long long)E, (long long)sh.layers, (long long)sh.heads, (long long)sh.kv_heads, (long long)F, tr->name,
-             (unsigned long long)seed);
+             (long long)E, (long long)sh.layers, (long long)sh.heads, (long long)sh.kv_heads, (long long)F,
+             type_label, (unsigned long long)seed);
     fm_gguf_add_str(w, "general.architecture", "llama");
     fm_gguf_add_str(w, "general.name", name);
     fm_gguf_add_u32(w, "llama.context_length", (uint32_t)sh.ctx);
@@ -219,7 +211,7 @@ int main(int argc, char **argv) {
     fm_gguf_add_u32(w, "llama.rope.dimension_count", (uint32_t)(E / sh.heads));
     fm_gguf_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     fm_gguf_add_f32(w, "llama.rope.freq_base", 10000.0f);
-    fm_gguf_add_u32(w, "general.file_type", file_type);
+    fm_gguf_add_u32(w, "general.file_type", block_type ? (uint32_t)FM_FTYPE_ALL_F32 : (uint32_t)ftype);
     for (size_t i = 0; i < vf->n_meta; i++)
         if (vf->meta[i].key.len > 10 && memcmp(vf->meta[i].key.ptr, "tokenizer.", 10) == 0)
             fm_gguf_add_meta(w, &vf->meta[i]);
@@ -266,11 +258,23 @@ int main(int argc, char **argv) {
     }
     fm_status cs = fm_gguf_writer_close(w);
     if (!s) s = cs;
+    if (!s && block_type) {
+        fm_quantize_params qp;
+        fm_quantize_params_init(&qp, sizeof qp);
+        qp.ftype = ftype;
+        qp.flags = pure ? FM_QUANTIZE_PURE : 0;
+        s = fm_model_quantize(f32_path, out, &qp);
+    }
+    if (f32_path != NULL) unlink(f32_path);
+    free(f32_path);
     if (s) fprintf(stderr, "fm-mkmodel: %s\n", fm_last_error());
-    else
+    else {
+        struct stat st;
+        if (block_type && stat(out, &st) == 0) bytes = (uint64_t)st.st_size; /* the quantized file */
         printf("%s: llama, %lld params, %s, %.1f MB of weights, vocabulary %lld from %s\n", out,
-               (long long)(V * E * 2 + E + sh.layers * (2 * E + 2 * E * E + 2 * E * KVD + 3 * E * F)), tr->name,
-               bytes / 1e6, (long long)V, vocab);
+               (long long)(V * E * 2 + E + sh.layers * (2 * E + 2 * E * E + 2 * E * KVD + 3 * E * F)),
+               type_label, bytes / 1e6, (long long)V, vocab);
+    }
     free(row);
     free(enc);
     free(ts);
