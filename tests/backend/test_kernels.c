@@ -236,6 +236,12 @@ int main(void) {
     for (size_t d = 0; d < 2; d++)
         for (size_t s = 0; s < sizeof gshapes / sizeof gshapes[0]; s++)
             check_matmul(quants[d], gshapes[s][0], gshapes[s][1], s % 2 ? 45 : 32);
+    /* float weights at prompt sizes: the table's float GEMM (16-row groups,
+     * 8-token tiles; columns off 16) */
+    const int64_t fshapes[][2] = {{37, 77}, {300, 1030}, {16, 64}, {5, 2049}, {33, 16}};
+    for (size_t d = 0; d < 3; d++)
+        for (size_t s = 0; s < sizeof fshapes / sizeof fshapes[0]; s++)
+            check_matmul(floats[d], fshapes[s][0], fshapes[s][1], s % 2 ? 45 : 32);
     /* K-quant and IQ4 types: one super-block, rows off the four-row groups,
      * odd and even super-block counts, a TinyLlama-wide row */
     const int32_t ktypes[] = {FM_DTYPE_Q2_K, FM_DTYPE_Q3_K, FM_DTYPE_Q4_K, FM_DTYPE_Q5_K,

@@ -25,6 +25,7 @@ typedef struct fm_cpu_ctx {
     float *attnbuf;   /* prompt attention's per-thread blocks (cpu_attention_blas.c) */
     size_t attnbuf_len;
     int batch_invariant; /* FM_BACKEND_BATCH_INVARIANT: no BLAS */
+    int float_blas;      /* float-weight prompts through BLAS, not the table's GEMM (decided at creation) */
     /* RoPE's cos and sin for the positions of the last call: every layer,
      * and the keys after the queries, rotate the same positions */
     struct {
@@ -59,6 +60,9 @@ void fm_cpu_row_to_f32(const fm_weight *w, int64_t row, float *out);
 /* Keeps OpenBLAS to one thread (libfm's pool does the splitting); called
  * when a cpu context starts. */
 void fm_cpu_blas_init(void);
+/* The BLAS library's kernel set (OpenBLAS's core name, e.g. "SkylakeX"),
+ * NULL when libfm was built without BLAS. */
+const char *fm_cpu_blas_core(void);
 int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys);
 
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride);

@@ -1,9 +1,12 @@
 /* The "cpu" backend's table and life cycle. */
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../core/error.h"
 #include "../backend.h"
 #include "../../format/quant.h"
+#include "../../core/log.h"
 #include "cpu.h"
 
 static fm_status cpu_set_n_threads(void *ctx, int32_t n_threads) {
@@ -25,10 +28,26 @@ static fm_status cpu_set_n_threads(void *ctx, int32_t n_threads) {
     return FM_STATUS_OK;
 }
 
+/* Float-weight prompts: the table's own GEMM where it has one (measured
+ * faster than OpenBLAS even where OpenBLAS knows the CPU, and independent
+ * of whether it does: docs/performance.md), else BLAS. FM_FLOAT_GEMM=blas
+ * forces BLAS, for side-by-side measurements. */
+static void choose_float_path(fm_cpu_ctx *c) {
+    const char *core = fm_cpu_blas_core(), *force = getenv("FM_FLOAT_GEMM");
+    const int own = c->k->gemm_f[FM_DTYPE_F32] != NULL;
+    c->float_blas = core != NULL && (!own || (force != NULL && strcmp(force, "blas") == 0));
+    static atomic_int logged;
+    if (atomic_exchange(&logged, 1) == 0) { /* once per process: contexts come and go */
+        fm_log(FM_LOG_INFO, "cpu backend: %s kernels; float-weight prompts through %s (BLAS: %s)", c->k->name,
+               c->float_blas ? "BLAS" : own ? "libfm's GEMM" : "the matmul kernels", core ? core : "none");
+    }
+}
+
 static fm_status cpu_init(void *ctx, const fm_backend_init_params *p) {
     fm_cpu_ctx *c = ctx;
     c->k = fm_cpu_kernels_select();
     fm_cpu_blas_init();
+    choose_float_path(c);
     c->n_ctx = p->n_ctx > 0 ? p->n_ctx : 1;
     return cpu_set_n_threads(ctx, p->n_threads);
 }

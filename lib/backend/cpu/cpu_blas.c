@@ -60,6 +60,15 @@ void fm_cpu_blas_init(void) {
 #endif
 }
 
+const char *fm_cpu_blas_core(void) {
+#ifdef FM_HAVE_OPENBLAS
+    const char *name = openblas_get_corename();
+    return name != NULL ? name : "OpenBLAS (unknown core)";
+#else
+    return "cblas";
+#endif
+}
+
 int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys) {
     if (w->cols > (1 << 24) || w->rows > (1 << 24) || ys > (1 << 30)) return 0;
     const int nth = c->n_threads;
@@ -76,6 +85,8 @@ int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_
 }
 #else
 void fm_cpu_blas_init(void) {}
+
+const char *fm_cpu_blas_core(void) { return NULL; }
 
 int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys) {
     (void)c, (void)w, (void)x, (void)n_tok, (void)y, (void)ys;

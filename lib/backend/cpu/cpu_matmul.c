@@ -241,6 +241,36 @@ static int gemm_k_matmul(fm_cpu_ctx *c, fm_gemm_k_fn fn, const fm_weight *w, con
     return 1;
 }
 
+/* ---- the float GEMM (prompts on f32/f16/bf16 weights) ------------------ */
+
+typedef struct gemm_f_job {
+    const fm_weight *w;
+    fm_gemm_f_fn fn;
+    const float *x;
+    int32_t n_tok;
+    float *y;
+    int64_t ys;
+    uint8_t *scratch;
+    size_t scratch_bytes;
+} gemm_f_job;
+
+static void gemm_f_slice(void *arg, int ith, int nth) {
+    const gemm_f_job *j = arg;
+    int64_t lo, hi;
+    fm_cpu_slice(j->w->rows, ith, nth, &lo, &hi);
+    if (lo < hi) j->fn(j->w, lo, hi, j->x, j->n_tok, j->y, j->ys, j->scratch + (size_t)ith * j->scratch_bytes);
+}
+
+static int gemm_f_matmul(fm_cpu_ctx *c, fm_gemm_f_fn fn, const fm_weight *w, const float *x, int32_t n_tok, float *y,
+                         int64_t ys) {
+    const int nth = fm_cpu_threads_for(c, w->rows * w->cols * (int64_t)n_tok);
+    const size_t per = round64(fm_gemm_f_scratch_bytes(w->cols, n_tok));
+    if (!grow((void **)&c->gemmbuf, &c->gemmbuf_len, (size_t)nth * per)) return 0;
+    gemm_f_job j = {w, fn, x, n_tok, y, ys, c->gemmbuf, per};
+    fm_threadpool_run(c->pool, gemm_f_slice, &j, nth);
+    return 1;
+}
+
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride) {
     fm_cpu_ctx *c = ctx;
     if (!fm_dtype_can_dequantize(w->dtype)) return FM_STATUS_UNSUPPORTED;
@@ -252,6 +282,8 @@ fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n
         if (g != NULL && gemm_matmul(c, g, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
         fm_gemm_k_fn gk = w->dtype >= 0 && w->dtype < 36 ? k->gemm_k[w->dtype] : NULL;
         if (gk != NULL && w->cols % 256 == 0 && gemm_k_matmul(c, gk, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
+        fm_gemm_f_fn gf = w->dtype >= 0 && w->dtype < 36 && !c->float_blas ? k->gemm_f[w->dtype] : NULL;
+        if (gf != NULL && gemm_f_matmul(c, gf, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
         if (fm_cpu_blas_matmul(c, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
     }
     matmul_job j = {w, x, n_tok, y, y_stride, NULL, k, NULL, (const uint8_t *)x, (size_t)w->cols * sizeof *x};

@@ -81,12 +81,28 @@ static inline size_t fm_gemm_k_pack_bytes(int64_t cols) {
     return (size_t)(cols / 256) * FM_GEMM_K_SB_BYTES * FM_GEMM_GROUPS;
 }
 
+/* Prompt GEMM for float weights (f32, f16, bf16) against f32 activations
+ * x (n_tok rows of cols floats): y[t * ys + r] for rows r0 <= r < r1;
+ * scratch is the thread's fm_gemm_f_scratch_bytes(cols, n_tok). Each
+ * (row, token) is computed the same way whatever rows and tokens are
+ * around it. */
+typedef void (*fm_gemm_f_fn)(const fm_weight *w, int64_t r0, int64_t r1, const float *x, int32_t n_tok, float *y,
+                             int64_t ys, uint8_t *scratch);
+#define FM_GEMM_F_T 8
+/* its scratch: FM_GEMM_GROUPS packed groups of 16 rows, then the tokens'
+ * activations in tiles of FM_GEMM_F_T */
+static inline size_t fm_gemm_f_scratch_bytes(int64_t cols, int32_t n_tok) {
+    const size_t tiles = (size_t)((n_tok + FM_GEMM_F_T - 1) / FM_GEMM_F_T);
+    return (size_t)(cols + 1) * 16 * 4 * FM_GEMM_GROUPS + tiles * (size_t)(cols + 1) * FM_GEMM_F_T * 4 + 64;
+}
+
 typedef struct fm_cpu_kernels {
     const char *name;                /* "ref", "avx2", "avx512" */
     fm_matmul_rows_fn matmul[36];    /* by fm_dtype; NULL: the reference path */
     uint8_t act[36];                 /* FM_ACT_* each matmul reads */
     fm_gemm_rows_fn gemm[36];        /* by fm_dtype, for prompts; NULL: BLAS or matmul */
     fm_gemm_k_fn gemm_k[36];         /* K-quant types' prompt GEMM (q8_K activations); NULL: as above */
+    fm_gemm_f_fn gemm_f[36];         /* float types' prompt GEMM (f32 activations); NULL: BLAS or matmul */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*quantize_q8_0)(const float *x, int64_t n, uint8_t *out); /* n multiple of 32 */
     void (*quantize_q8_k)(const float *x, int64_t n, fm_block_q8k *out); /* n multiple of 256 */

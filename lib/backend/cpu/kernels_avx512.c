@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kernels_float.h"
 #include "kernels_kquant.h"
 
 static inline float half_at(const uint8_t *p) {
@@ -386,6 +387,7 @@ static void build(void) {
     table.gemm_k[FM_DTYPE_IQ4_XS] = fm_avx512_gemm_k8;
     table.gemm_k[FM_DTYPE_Q6_K] = table.gemm_k[FM_DTYPE_Q3_K] = fm_avx512_gemm_k16;
     table.gemm_k[FM_DTYPE_Q2_K] = fm_avx512_gemm_k16_mins;
+    table.gemm_f[FM_DTYPE_F32] = table.gemm_f[FM_DTYPE_F16] = table.gemm_f[FM_DTYPE_BF16] = fm_avx512_gemm_float;
 }
 
 const fm_cpu_kernels *fm_cpu_kernels_avx512(void) {

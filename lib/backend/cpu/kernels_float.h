@@ -1,0 +1,11 @@
+/* The float weights' prompt GEMMs (kernels_float_avx512.c). */
+#ifndef FM_BACKEND_CPU_KERNELS_FLOAT_H
+#define FM_BACKEND_CPU_KERNELS_FLOAT_H
+
+#include "kernels.h"
+
+/* f32, f16 or bf16 weights through f32 FMAs */
+void fm_avx512_gemm_float(const fm_weight *w, int64_t r0, int64_t r1, const float *x, int32_t n_tok, float *y,
+                          int64_t ys, uint8_t *scratch);
+
+#endif

@@ -1,0 +1,140 @@
+/* AVX-512 prompt GEMMs for float weights (f32, f16, bf16) against f32
+ * activations, so that prompts on float models depend neither on a BLAS
+ * library nor on it recognising the CPU (docs/performance.md).
+ *
+ * The int8 GEMM's shape (kernels_avx512.c): groups of 16 weight rows are
+ * transposed once per call into vectors of one column's 16 values, and a
+ * tile of 8 tokens (their activations re-laid so that token t's column k
+ * is at 8k + t) meets two groups at a time, one FMA per column, token and
+ * group with the activation broadcast from memory. f16 and bf16 rows are
+ * widened to f32 (exactly) when packed: plain f32 arithmetic, each (row,
+ * token) one FMA chain in column order, so results are within the f32
+ * summation-order tolerance of the reference.
+ *
+ * VDPBF16PS (AVX512_BF16: two bf16 products per lane, activations rounded
+ * to bf16 as llama.cpp does for bf16 models) was tried for bf16 weights
+ * and measured slower on this project's Xeon (pp128 TinyLlama BF16, one
+ * thread: 52-53 t/s against 66-67 for this kernel): it issues on one port
+ * where FMAs issue on two, so its doubled products per instruction buy
+ * nothing, and it is less exact.
+ *
+ * Every (row, token) is computed the same way whatever rows and tokens
+ * are around it, so results do not depend on the thread count. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels_float.h"
+
+#define T FM_GEMM_F_T
+
+/* A 16 x 16 dword transpose (as kernels_kquant_avx512.c's). */
+static inline void transpose16(__m512i r[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int q = 0; q < 16; q += 4) {
+        u[q] = _mm512_unpacklo_epi64(t[q], t[q + 2]);
+        u[q + 1] = _mm512_unpackhi_epi64(t[q], t[q + 2]);
+        u[q + 2] = _mm512_unpacklo_epi64(t[q + 1], t[q + 3]);
+        u[q + 3] = _mm512_unpackhi_epi64(t[q + 1], t[q + 3]);
+    }
+    for (int e = 0; e < 4; e++) {
+        const __m512i v = _mm512_shuffle_i32x4(u[e], u[4 + e], 0x88), w = _mm512_shuffle_i32x4(u[e], u[4 + e], 0xDD);
+        const __m512i v2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0x88);
+        const __m512i w2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0xDD);
+        r[e] = _mm512_shuffle_i32x4(v, v2, 0x88);
+        r[8 + e] = _mm512_shuffle_i32x4(v, v2, 0xDD);
+        r[4 + e] = _mm512_shuffle_i32x4(w, w2, 0x88);
+        r[12 + e] = _mm512_shuffle_i32x4(w, w2, 0xDD);
+    }
+}
+
+/* 16 elements from column c of a row as f32 (zero past the row's end) */
+static inline __m512 load16(const fm_weight *w, const uint8_t *row, int64_t c) {
+    const int64_t left = w->cols - c;
+    const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+    if (w->dtype == FM_DTYPE_F32) return _mm512_maskz_loadu_ps(m, row + 4 * c);
+    const __m256i h = _mm256_maskz_loadu_epi16(m, row + 2 * c);
+    if (w->dtype == FM_DTYPE_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* rows r..r+nr-1 (nr <= 16) to [column][16] floats (missing rows zero) */
+static void pack_f32(const fm_weight *w, int64_t r, int64_t nr, float *pk) {
+    for (int64_t c = 0; c < w->cols; c += 16) {
+        __m512i v[16];
+        for (int j = 0; j < 16; j++)
+            v[j] = j < nr ? _mm512_castps_si512(load16(w, (const uint8_t *)w->data + (size_t)(r + j) * w->row_bytes, c))
+                          : _mm512_setzero_si512();
+        transpose16(v);
+        const int64_t n = w->cols - c < 16 ? w->cols - c : 16;
+        for (int64_t k = 0; k < n; k++) _mm512_storeu_si512(pk + (size_t)(c + k) * 16, v[k]);
+    }
+}
+
+/* f32 activations of tokens to tiles: tile i, column k, token t at
+ * (i * cols + k) * T + t (zeros past n_tok) */
+static void relay_f32(const float *x, int64_t cols, int32_t n_tok, float *xt) {
+    const int32_t n_tiles = (n_tok + T - 1) / T;
+    for (int32_t i = 0; i < n_tiles; i++)
+        for (int t = 0; t < T; t++) {
+            const int32_t tok = i * T + t;
+            float *o = xt + (size_t)i * (size_t)cols * T + t;
+            for (int64_t k = 0; k < cols; k++) o[(size_t)k * T] = tok < n_tok ? x[(size_t)tok * (size_t)cols + (size_t)k] : 0.0f;
+        }
+}
+
+/* Tile i (T tokens from xt) against groups g0 (and g1 when two) of the
+ * pack: NG groups of 16 rows, one accumulator per group and token. STEP
+ * is a column (f32) or a pair (bf16); MAC(acc, wv, x) the product. */
+#define TILE(NG, N, PK_T, XT_T, MAC)                                                                               \
+    do {                                                                                                           \
+        __m512 acc[NG][T];                                                                                         \
+        for (int g = 0; g < NG; g++)                                                                               \
+            for (int t = 0; t < T; t++) acc[g][t] = _mm512_setzero_ps();                                           \
+        const PK_T *p0 = pk + (size_t)g0 * gstride, *p1 = pk + (size_t)(g0 + NG - 1) * gstride;                     \
+        const XT_T *xi = xt + (size_t)i * (size_t)(N) * T;                                                          \
+        for (int64_t k = 0; k < (N); k++) {                                                                        \
+            const __m512 w0 = _mm512_loadu_ps((const void *)(p0 + (size_t)k * 16));                                \
+            const __m512 w1 = NG > 1 ? _mm512_loadu_ps((const void *)(p1 + (size_t)k * 16)) : w0;                  \
+            for (int t = 0; t < T; t++) {                                                                          \
+                const XT_T xv = xi[(size_t)k * T + t];                                                             \
+                acc[0][t] = MAC(acc[0][t], w0, xv);                                                                \
+                if (NG > 1) acc[NG - 1][t] = MAC(acc[NG - 1][t], w1, xv);                                          \
+            }                                                                                                      \
+        }                                                                                                          \
+        for (int g = 0; g < NG; g++) {                                                                             \
+            const int64_t r = rg + 16 * (g0 + g), nr = r1 - r < 16 ? r1 - r : 16;                                  \
+            const __mmask16 m = (__mmask16)((1u << nr) - 1);                                                       \
+            for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + (size_t)(i * T + t) * (size_t)ys + r, m, acc[g][t]); \
+        }                                                                                                          \
+    } while (0)
+
+#define MAC_F32(acc, wv, xv) _mm512_fmadd_ps(wv, _mm512_set1_ps(xv), acc)
+
+#define FLOAT_GEMM(NAME, PK_T, XT_T, N_OF, PACK, RELAY, MAC)                                                       \
+    void NAME(const fm_weight *w, int64_t r0, int64_t r1, const float *x, int32_t n_tok, float *y, int64_t ys,    \
+              uint8_t *scratch) {                                                                                  \
+        const int64_t n = N_OF(w->cols);                                                                           \
+        const size_t gstride = (size_t)n * 16;                                                                     \
+        PK_T *pk = (PK_T *)(void *)scratch;                                                                        \
+        XT_T *xt = (XT_T *)(void *)(scratch + (size_t)(w->cols + 1) * 16 * 4 * FM_GEMM_GROUPS);                    \
+        RELAY(x, w->cols, n_tok, xt);                                                                              \
+        const int32_t n_tiles = (n_tok + T - 1) / T;                                                               \
+        for (int64_t rg = r0; rg < r1; rg += 16 * FM_GEMM_GROUPS) {                                                \
+            int ng = 0;                                                                                            \
+            for (int64_t r = rg; r < r1 && ng < FM_GEMM_GROUPS; r += 16, ng++)                                     \
+                PACK(w, r, r1 - r < 16 ? r1 - r : 16, pk + (size_t)ng * gstride);                                  \
+            for (int32_t i = 0; i < n_tiles; i++) {                                                                \
+                const int nt = n_tok - i * T < T ? n_tok - i * T : T;                                              \
+                int g0 = 0;                                                                                        \
+                for (; g0 + 2 <= ng; g0 += 2) TILE(2, n, PK_T, XT_T, MAC);                                         \
+                if (g0 < ng) TILE(1, n, PK_T, XT_T, MAC);                                                          \
+            }                                                                                                      \
+        }                                                                                                          \
+    }
+
+#define COLS(c) (c)
+FLOAT_GEMM(fm_avx512_gemm_float, float, float, COLS, pack_f32, relay_f32, MAC_F32)
