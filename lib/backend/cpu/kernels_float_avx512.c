@@ -23,33 +23,10 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels_avx512_transpose.h"
 #include "kernels_float.h"
 
 #define T FM_GEMM_F_T
-
-/* A 16 x 16 dword transpose (as kernels_kquant_avx512.c's). */
-static inline void transpose16(__m512i r[16]) {
-    __m512i t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int q = 0; q < 16; q += 4) {
-        u[q] = _mm512_unpacklo_epi64(t[q], t[q + 2]);
-        u[q + 1] = _mm512_unpackhi_epi64(t[q], t[q + 2]);
-        u[q + 2] = _mm512_unpacklo_epi64(t[q + 1], t[q + 3]);
-        u[q + 3] = _mm512_unpackhi_epi64(t[q + 1], t[q + 3]);
-    }
-    for (int e = 0; e < 4; e++) {
-        const __m512i v = _mm512_shuffle_i32x4(u[e], u[4 + e], 0x88), w = _mm512_shuffle_i32x4(u[e], u[4 + e], 0xDD);
-        const __m512i v2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0x88);
-        const __m512i w2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0xDD);
-        r[e] = _mm512_shuffle_i32x4(v, v2, 0x88);
-        r[8 + e] = _mm512_shuffle_i32x4(v, v2, 0xDD);
-        r[4 + e] = _mm512_shuffle_i32x4(w, w2, 0x88);
-        r[12 + e] = _mm512_shuffle_i32x4(w, w2, 0xDD);
-    }
-}
 
 /* 16 elements from column c of a row as f32 (zero past the row's end) */
 static inline __m512 load16(const fm_weight *w, const uint8_t *row, int64_t c) {
@@ -68,7 +45,7 @@ static void pack_f32(const fm_weight *w, int64_t r, int64_t nr, float *pk) {
         for (int j = 0; j < 16; j++)
             v[j] = j < nr ? _mm512_castps_si512(load16(w, (const uint8_t *)w->data + (size_t)(r + j) * w->row_bytes, c))
                           : _mm512_setzero_si512();
-        transpose16(v);
+        fm_transpose16x16_epi32(v);
         const int64_t n = w->cols - c < 16 ? w->cols - c : 16;
         for (int64_t k = 0; k < n; k++) _mm512_storeu_si512(pk + (size_t)(c + k) * 16, v[k]);
     }

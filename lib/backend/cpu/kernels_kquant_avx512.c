@@ -18,34 +18,9 @@
 #include <string.h>
 
 #include "../../format/dtype.h"
+#include "kernels_avx512_transpose.h"
 #include "kernels_kquant.h"
 
-
-/* A 16 x 16 matrix of dwords transposed in registers: out[c] holds
- * dword c of every r[j], in j order (unpack 32- then 64-bit pairs within
- * 128-bit lanes, then two rounds of lane shuffles). */
-static inline void transpose16(const __m512i r[16], __m512i out[16]) {
-    __m512i t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int q = 0; q < 16; q += 4) { /* rows q..q+3: u[q + e] holds element 4L + e of each */
-        u[q] = _mm512_unpacklo_epi64(t[q], t[q + 2]);
-        u[q + 1] = _mm512_unpackhi_epi64(t[q], t[q + 2]);
-        u[q + 2] = _mm512_unpacklo_epi64(t[q + 1], t[q + 3]);
-        u[q + 3] = _mm512_unpackhi_epi64(t[q + 1], t[q + 3]);
-    }
-    for (int e = 0; e < 4; e++) {
-        const __m512i v = _mm512_shuffle_i32x4(u[e], u[4 + e], 0x88), w = _mm512_shuffle_i32x4(u[e], u[4 + e], 0xDD);
-        const __m512i v2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0x88);
-        const __m512i w2 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0xDD);
-        out[e] = _mm512_shuffle_i32x4(v, v2, 0x88);
-        out[8 + e] = _mm512_shuffle_i32x4(v, v2, 0xDD);
-        out[4 + e] = _mm512_shuffle_i32x4(w, w2, 0x88);
-        out[12 + e] = _mm512_shuffle_i32x4(w, w2, 0xDD);
-    }
-}
 
 /* Rows r..r+nr-1 (nr <= 16; missing rows are zero) to packed super-blocks. */
 static void pack_rows(const fm_weight *w, int64_t r, int64_t nr, uint8_t *pk) {
@@ -66,10 +41,10 @@ static void pack_rows(const fm_weight *w, int64_t r, int64_t nr, uint8_t *pk) {
             for (int s = 0; s < 16; s++) A[16 * s + j] = a[s], B[16 * s + j] = b[s];
         }
         for (int c4 = 0; c4 < 4; c4++) { /* groups 16 c4 .. 16 c4 + 15 */
-            __m512i rows[16], cols[16];
+            __m512i rows[16];
             for (int j = 0; j < 16; j++) rows[j] = _mm512_load_si512((const void *)(q[j] + 64 * c4));
-            transpose16(rows, cols);
-            for (int g = 0; g < 16; g++) _mm512_storeu_si512((void *)(blk + 64 * (16 * c4 + g)), cols[g]);
+            fm_transpose16x16_epi32(rows);
+            for (int g = 0; g < 16; g++) _mm512_storeu_si512((void *)(blk + 64 * (16 * c4 + g)), rows[g]);
         }
         /* each sub-block's weight sum per row (one VPDPBUSD of ones per group), times -128 */
         const int gps = 64 / nsub;
