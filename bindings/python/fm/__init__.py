@@ -18,6 +18,14 @@ _c_float_p = ctypes.POINTER(ctypes.c_float)
 _token_p = ctypes.POINTER(ctypes.c_int32)
 
 
+_progress_fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_float, ctypes.c_void_p)
+
+
+class _QuantizeParams(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("ftype", ctypes.c_int32),
+                ("n_threads", ctypes.c_int32), ("progress", _progress_fn), ("progress_user", ctypes.c_void_p)]
+
+
 class _ModelParams(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("tokenizer_path", ctypes.c_char_p)]
 
@@ -83,6 +91,9 @@ def _load_library():
         "fm_sampler_new": (ctypes.c_int, [p(_SamplerParams), p(ctypes.c_void_p)]),
         "fm_sampler_sample": (ctypes.c_int, [ctypes.c_void_p, _c_float_p, ctypes.c_int32, _token_p]),
         "fm_sampler_free": (None, [ctypes.c_void_p]),
+        "fm_quantize_params_init": (ctypes.c_int, [p(_QuantizeParams), ctypes.c_size_t]),
+        "fm_model_quantize": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, p(_QuantizeParams)]),
+        "fm_ftype_from_name": (ctypes.c_int, [ctypes.c_char_p, p(ctypes.c_int32)]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -110,6 +121,24 @@ def _check(status):
 
 def version():
     return _lib.fm_version().decode()
+
+
+def quantize(in_path, out_path, type="Q4_K_M", pure=False, allow_requantize=False, threads=0, progress=None):
+    """Writes a quantized copy of the GGUF model at `in_path` to `out_path`
+    (fm_model_quantize). `type` as llama-quantize spells it ("Q4_K_M",
+    "Q8_0", "IQ4_XS", ...). `progress(done)` gets 0..1 and may return True
+    to cancel (FmError FM_STATUS_CANCELLED). Raises FmError on failure;
+    nothing is left at `out_path` then."""
+    p = _QuantizeParams()
+    _check(_lib.fm_quantize_params_init(ctypes.byref(p), ctypes.sizeof(p)))
+    ft = ctypes.c_int32()
+    _check(_lib.fm_ftype_from_name(type.encode(), ctypes.byref(ft)))
+    p.ftype = ft.value
+    p.flags = (1 if pure else 0) | (2 if allow_requantize else 0)
+    p.n_threads = threads
+    cb = _progress_fn(lambda done, user: 1 if progress(done) else 0) if progress else _progress_fn()
+    p.progress = cb
+    _check(_lib.fm_model_quantize(os.fsencode(in_path), os.fsencode(out_path), ctypes.byref(p)))
 
 
 class Tokenizer:

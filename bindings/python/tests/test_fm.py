@@ -47,6 +47,26 @@ class TestBinding(unittest.TestCase):
         self.assertEqual(tok.encode("Hello world", add_special=False), [15043, 3186])
         tok.close()
 
+    def test_quantize(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "q8.gguf")
+            seen = []
+            fm.quantize(data("models/llama-k256.f32.gguf"), out, "q8_0", pure=True, progress=seen.append)
+            self.assertEqual(seen[-1], 1.0)
+            with fm.Model(out) as m:
+                self.assertEqual(m.tokenize("Once upon a time"), [1, 403, 407, 261, 378])
+            with self.assertRaises(fm.FmError) as e:
+                fm.quantize(data("models/llama-k256.q4_0.gguf"), out + "2", "Q4_K_M")
+            self.assertEqual(e.exception.status, "FM_STATUS_UNSUPPORTED")
+            with self.assertRaises(fm.FmError) as e:
+                fm.quantize(data("models/llama-k256.f32.gguf"), out + "3", "Q9_K")
+            self.assertEqual(e.exception.status, "FM_STATUS_NOT_FOUND")
+            with self.assertRaises(fm.FmError) as e:
+                fm.quantize(data("models/llama-k256.f32.gguf"), out + "4", "Q8_0", progress=lambda done: True)
+            self.assertEqual(e.exception.status, "FM_STATUS_CANCELLED")
+            self.assertEqual(sorted(os.listdir(d)), ["q8.gguf"])
+
     def test_errors(self):
         with self.assertRaises(fm.FmError) as cm:
             fm.Model("/nonexistent.gguf")
