@@ -21,7 +21,20 @@
 /* values whose absolute maximum is below this count as all zero */
 #define ZERO_GROUP 1e-15f
 
-static inline int round_even(float v) { return (int)nearbyintf(v); }
+/* Round half to even, as nearbyintf does in the default rounding mode,
+ * by adding 1.5 * 2^23: for |v| < 2^22 the sum's low mantissa bits are
+ * the rounded integer. glibc's nearbyintf is a call that saves and
+ * restores the floating-point environment, and the K-quant searches round
+ * some 200 times per weight: with it, quantizing took 12 % longer than
+ * llama-quantize (docs/performance.md). Larger magnitudes (never kept:
+ * every caller clamps to a few bits) saturate instead. */
+static inline int round_even(float v) {
+    if (!(fabsf(v) < 4194304.0f)) return v > 0 ? 4194304 : -4194304;
+    const float t = v + 12582912.0f;
+    int32_t i;
+    memcpy(&i, &t, sizeof i);
+    return (i & 0x007FFFFF) - 0x00400000;
+}
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline float f16_round(float v) { return fm_f16_to_f32(fm_f32_to_f16(v)); }
@@ -90,60 +103,92 @@ static void q4_1_q5_1(const float *x, uint8_t *b, int five) {
 /* Quants L in 0..nmax and (scale, -min) for x ~ scale * L + min with
  * min <= 0, minimising the weighted error (squared, or absolute if mad):
  * the plain min/max fit, then nstep + 1 trial scales (rmin + rdelta * k
- * extra steps over the range), each refined by least squares. */
-static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min, float rmin,
-                           float rdelta, int nstep, int mad) {
-    float mn = x[0], mx = x[0], sum_w = w[0], sum_x = sum_w * x[0];
+ * extra steps over the range), each refined by least squares; a trial
+ * that wins also moves the min the next trials start from.
+ *
+ * This search is nearly all of a K-quant run, so it fits LANES groups at
+ * once, group j in lane j (xt[i][j] is group j's element i): the compiler
+ * turns the lane loops into vector code, and every lane still performs
+ * the scalar procedure's operations in its order (sums in element order,
+ * no contraction under -std=c11), so the results are the scalar ones bit
+ * for bit. Decisions become per-lane selects; a trial that the scalar
+ * procedure would skip (no positive determinant) is computed and
+ * discarded. L is recomputed at the end from the winning trial's scale
+ * and min rather than copied at every win. */
+#define LANES 4 /* 16-byte vectors: every x86-64 and arm64 has them */
+
+/* GCC/Clang vector extensions: one source for SSE2, AVX or NEON code */
+typedef float fv __attribute__((vector_size(4 * LANES)));
+typedef int32_t iv __attribute__((vector_size(4 * LANES)));
+
+static inline fv sel(iv m, fv a, fv b) { return (fv)(((iv)a & m) | ((iv)b & ~m)); }
+static inline fv vabs(fv v) { return (fv)((iv)v & 0x7FFFFFFF); }
+
+/* round_even per lane, clamped to 0..nmax */
+static inline iv round_clamp(fv v, int nmax) {
+    const iv r = ((iv)(v + 12582912.0f) & 0x007FFFFF) - 0x00400000;
+    const iv small = vabs(v) < 4194304.0f, pos = v > 0;
+    iv q = (r & small) | (~small & pos & nmax);
+    q &= ~(q < 0);
+    const iv hi = q > nmax;
+    return (q & ~hi) | (hi & nmax);
+}
+
+static inline fv tof(iv v) { return __builtin_convertvector(v, fv); }
+
+static void fit_scale_min(int n, int nmax, const fv *xt, const fv *wt, uint8_t *L, float *scale_out, float *neg_min,
+                          float rmin, float rdelta, int nstep, int mad) {
+    fv mn = xt[0], mx = xt[0], sum_w = wt[0], sum_x = wt[0] * xt[0];
     for (int i = 1; i < n; i++) {
-        if (x[i] < mn) mn = x[i];
-        if (x[i] > mx) mx = x[i];
-        sum_w += w[i];
-        sum_x += w[i] * x[i];
+        mn = sel(xt[i] < mn, xt[i], mn);
+        mx = sel(xt[i] > mx, xt[i], mx);
+        sum_w += wt[i];
+        sum_x += wt[i] * xt[i];
     }
-    if (mn > 0) mn = 0;
-    if (mx == mn) {
-        memset(L, 0, (size_t)n);
-        *neg_min = -mn;
-        return 0.0f;
-    }
-    float iscale = (float)nmax / (mx - mn), scale = 1 / iscale, best = 0;
+    mn = sel(mn > 0, (fv){0}, mn);
+    const iv flat = mx == mn;
+    fv win_is = (float)nmax / (mx - mn), win_mn = mn, scale = 1 / win_is, best = {0};
     for (int i = 0; i < n; i++) {
-        L[i] = (uint8_t)clampi(round_even(iscale * (x[i] - mn)), 0, nmax);
-        const float diff = scale * L[i] + mn - x[i];
-        best += w[i] * (mad ? fabsf(diff) : diff * diff);
+        const fv diff = scale * tof(round_clamp(win_is * (xt[i] - mn), nmax)) + mn - xt[i];
+        best += wt[i] * (mad ? vabs(diff) : diff * diff);
     }
-    uint8_t aux[32];
+    iv aux[32];
     for (int k = 0; k <= nstep; k++) {
-        iscale = (rmin + rdelta * (float)k + (float)nmax) / (mx - mn);
-        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        const fv is = (rmin + rdelta * (float)k + (float)nmax) / (mx - mn);
+        fv sum_l = {0}, sum_l2 = {0}, sum_xl = {0}, err = {0};
         for (int i = 0; i < n; i++) {
-            const int l = clampi(round_even(iscale * (x[i] - mn)), 0, nmax);
-            aux[i] = (uint8_t)l;
-            sum_l += w[i] * (float)l;
-            sum_l2 += w[i] * (float)l * (float)l;
-            sum_xl += w[i] * (float)l * x[i];
+            aux[i] = round_clamp(is * (xt[i] - mn), nmax);
+            const fv l = tof(aux[i]);
+            sum_l += wt[i] * l;
+            sum_l2 += wt[i] * l * l;
+            sum_xl += wt[i] * l * xt[i];
         }
-        const float D = sum_w * sum_l2 - sum_l * sum_l;
-        if (!(D > 0)) continue;
-        float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D, this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-        if (this_min > 0) {
-            this_min = 0;
-            this_scale = sum_xl / sum_l2;
-        }
-        float err = 0;
+        const fv D = sum_w * sum_l2 - sum_l * sum_l;
+        const fv m0 = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+        const iv clip = m0 > 0;
+        const fv ts = sel(clip, sum_xl / sum_l2, (sum_w * sum_xl - sum_x * sum_l) / D), tm = sel(clip, (fv){0}, m0);
         for (int i = 0; i < n; i++) {
-            const float diff = this_scale * aux[i] + this_min - x[i];
-            err += w[i] * (mad ? fabsf(diff) : diff * diff);
+            const fv diff = ts * tof(aux[i]) + tm - xt[i];
+            err += wt[i] * (mad ? vabs(diff) : diff * diff);
         }
-        if (err < best) {
-            memcpy(L, aux, (size_t)n);
-            best = err;
-            scale = this_scale;
-            mn = this_min;
-        }
+        const iv win = (D > 0) & (err < best);
+        best = sel(win, err, best);
+        scale = sel(win, ts, scale);
+        win_is = sel(win, is, win_is);
+        win_mn = sel(win, mn, win_mn);
+        mn = sel(win, tm, mn);
     }
-    *neg_min = -mn;
-    return scale;
+    /* a flat group (all values equal the min) gets zero quants and scale 0;
+     * its trials were NaN and never won */
+    scale = sel(flat, (fv){0}, scale);
+    for (int i = 0; i < n; i++) {
+        const iv q = round_clamp(win_is * (xt[i] - win_mn), nmax) & ~flat;
+        for (int j = 0; j < LANES; j++) L[j * n + i] = (uint8_t)q[j];
+    }
+    for (int j = 0; j < LANES; j++) {
+        neg_min[j] = -mn[j];
+        scale_out[j] = scale[j];
+    }
 }
 
 /* Signed quants L + nmax (L in -nmax..nmax-1) and the scale for x ~
@@ -235,13 +280,22 @@ static void q45_k(const float *x, uint8_t *b, int five) {
     const int nmax = five ? 31 : 15;
     uint8_t L[256];
     float scales[8], mins[8], max_scale = 0, max_min = 0;
+    for (int h = 0; h < 8 / LANES; h++) {
+        fv xt[32], wt[32];
+        float sum_x2[LANES] = {0};
+        for (int i = 0; i < 32; i++)
+            for (int j = 0; j < LANES; j++) {
+                xt[i][j] = x[32 * (LANES * h + j) + i];
+                sum_x2[j] += xt[i][j] * xt[i][j];
+            }
+        for (int j = 0; j < LANES; j++) {
+            const float av = sqrtf(sum_x2[j] / 32);
+            for (int i = 0; i < 32; i++) wt[i][j] = av + fabsf(xt[i][j]);
+        }
+        fit_scale_min(32, nmax, xt, wt, L + 32 * LANES * h, scales + LANES * h, mins + LANES * h,
+                      five ? -0.5f : -1.0f, 0.1f, five ? 15 : 20, 0);
+    }
     for (int j = 0; j < 8; j++) {
-        const float *xs = x + 32 * j;
-        float sum_x2 = 0, w[32];
-        for (int l = 0; l < 32; l++) sum_x2 += xs[l] * xs[l];
-        const float av = sqrtf(sum_x2 / 32);
-        for (int l = 0; l < 32; l++) w[l] = av + fabsf(xs[l]);
-        scales[j] = fit_scale_min(32, nmax, xs, w, L + 32 * j, &mins[j], five ? -0.5f : -1.0f, 0.1f, five ? 15 : 20, 0);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -362,10 +416,16 @@ static void q3_k(const float *x, uint8_t *b) {
 static void q2_k(const float *x, uint8_t *b) {
     uint8_t L[256];
     float scales[16], mins[16], max_scale = 0, max_min = 0;
+    for (int h = 0; h < 16 / LANES; h++) {
+        fv xt[16], wt[16];
+        for (int i = 0; i < 16; i++)
+            for (int j = 0; j < LANES; j++) {
+                xt[i][j] = x[16 * (LANES * h + j) + i];
+                wt[i][j] = fabsf(xt[i][j]);
+            }
+        fit_scale_min(16, 3, xt, wt, L + 16 * LANES * h, scales + LANES * h, mins + LANES * h, -0.5f, 0.1f, 15, 1);
+    }
     for (int j = 0; j < 16; j++) {
-        float w[16];
-        for (int l = 0; l < 16; l++) w[l] = fabsf(x[16 * j + l]);
-        scales[j] = fit_scale_min(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, 1);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
