@@ -22,7 +22,11 @@
 
 #include "../common/testutil.h"
 #include "format/model_file.h"
+#include "format/quant.h"
+#include "quantize/quantize.h"
+#include <math.h>
 #include "fm.h"
+#include "fm_backend.h"
 
 static char dir[64];
 
@@ -235,12 +239,55 @@ static void errors(void) {
     printf("refusals: requantize, ftype, name, missing folder and input, full disk, cancel - no files left\n");
 }
 
+/* Groups whose values are all equal take the search's degenerate branch
+ * (no range to fit: zero quants, the value carried by the min alone), and
+ * the vectorised search handles them lane by lane next to ordinary
+ * groups: the dequantized row must give them back, never NaN. */
+static void flat_groups(void) {
+    const int32_t types[] = {FM_DTYPE_Q4_K, FM_DTYPE_Q5_K, FM_DTYPE_Q2_K};
+    float x[512], y[512];
+    uint32_t seed = 7;
+    for (int i = 0; i < 512; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+    }
+    for (int i = 0; i < 32; i++) x[i] = 0.0f;          /* zero group */
+    for (int i = 32; i < 64; i++) x[i] = -0.5f;        /* flat negative group */
+    for (int i = 96; i < 112; i++) x[i] = -0.25f;      /* flat for 16-wide groups */
+    for (int i = 256; i < 512; i++) x[i] = 0.0f;       /* an all-zero super-block */
+    uint8_t q[512];
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        CHECK(fm_quantize_row(types[t], x, 512, q) > 0, "quantize type %d", (int)types[t]);
+        CHECK(fm_dequantize_row(types[t], q, 512, y) != 0, "dequantize type %d", (int)types[t]);
+        /* and their quants are 0, the bytes llama-quantize writes (the
+         * values would not show it: a zero scale hides the quants) */
+        int nonzero = 0;
+        for (int l = 0; l < 32; l++) {
+            if (types[t] == FM_DTYPE_Q4_K) nonzero |= q[16 + l];                    /* groups 0, 1 */
+            if (types[t] == FM_DTYPE_Q5_K) nonzero |= q[48 + l] | (q[16 + l] & 3); /* and their 5th bits */
+            if (types[t] == FM_DTYPE_Q2_K) nonzero |= (q[16 + l] & 15) | (l < 16 ? q[16 + l] & 0xC0 : 0);
+        }
+        CHECK(nonzero == 0, "type %d: flat groups have nonzero quants", (int)types[t]);
+        float worst = 0;
+        for (int i = 0; i < 512; i++) CHECK(y[i] == y[i], "type %d: NaN at %d", (int)types[t], i);
+        for (int i = 0; i < 32; i++) worst = fmaxf(worst, fabsf(y[i]));
+        for (int i = 256; i < 512; i++) CHECK(y[i] == 0.0f, "type %d: zero super-block gives %g at %d", (int)types[t], y[i], i);
+        for (int i = 32; i < 64; i++) worst = fmaxf(worst, fabsf(y[i] + 0.5f));
+        for (int i = 96; i < 112; i++) worst = fmaxf(worst, fabsf(y[i] + 0.25f));
+        /* the min is one of 6-bit (q4/5_K) or 4-bit (q2_K) steps of the
+         * largest min (about 0.5 here) */
+        CHECK(worst <= (types[t] == FM_DTYPE_Q2_K ? 0.5f / 15 : 0.5f / 63) + 1e-3f, "type %d: flat groups off by %g",
+              (int)types[t], worst);
+    }
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/fm-test-quantize-XXXXXX");
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     fidelity();
     mixture();
     fallback();
+    flat_groups();
     errors();
     rmdir(dir);
     return tu_finish("quantizer");
