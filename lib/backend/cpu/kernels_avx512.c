@@ -383,6 +383,7 @@ static void build(void) {
     table.matmul[FM_DTYPE_Q8_0] = matmul_q8_0;
     table.gemm[FM_DTYPE_Q4_0] = gemm_q4_0;
     table.gemm[FM_DTYPE_Q8_0] = gemm_q8_0;
+    fm_avx512_kquant_gemv(&table);
     table.gemm_k[FM_DTYPE_Q4_K] = table.gemm_k[FM_DTYPE_Q5_K] = fm_avx512_gemm_k8_mins;
     table.gemm_k[FM_DTYPE_IQ4_XS] = fm_avx512_gemm_k8;
     table.gemm_k[FM_DTYPE_Q6_K] = table.gemm_k[FM_DTYPE_Q3_K] = fm_avx512_gemm_k16;
