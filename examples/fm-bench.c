@@ -66,10 +66,22 @@ typedef struct bw_arg {
     uint64_t sum;
 } bw_arg;
 
+/* Reads its part as four streams in step, each prefetched 1 KiB ahead,
+ * the way the generation kernels read four weight rows: one stream of
+ * 8-byte loads left the probe below what those kernels reach (measured
+ * 23.7 GB/s where Q4_K_M generation moved 26.8 GB/s on a Zen 5 VM). */
 static void *bw_read(void *arg) {
     bw_arg *a = arg;
+    const size_t q = a->n / 4 / 8 * 8;
+    const uint64_t *p0 = a->p, *p1 = p0 + q, *p2 = p1 + q, *p3 = p2 + q;
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (size_t i = 0; i + 4 <= a->n; i += 4) s0 += a->p[i], s1 += a->p[i + 1], s2 += a->p[i + 2], s3 += a->p[i + 3];
+    for (size_t i = 0; i < q; i += 8) {
+        __builtin_prefetch(p0 + i + 128);
+        __builtin_prefetch(p1 + i + 128);
+        __builtin_prefetch(p2 + i + 128);
+        __builtin_prefetch(p3 + i + 128);
+        for (int k = 0; k < 8; k++) s0 += p0[i + k], s1 += p1[i + k], s2 += p2[i + k], s3 += p3[i + k];
+    }
     a->sum = s0 + s1 + s2 + s3;
     return NULL;
 }
