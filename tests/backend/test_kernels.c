@@ -3,6 +3,8 @@
  * that are not multiples of the vector width, 1..7 tokens to hit the
  * four-token groups and their tails, 32 and 45 for the prompt paths):
  *  - f32/f16/bf16 weights: |fast - ref| <= 1e-5 * sum|w x| (summation order);
+ *    plus sum|w x| * 2^-8 for a bf16 prompt GEMM that rounds activations to
+ *    bf16 (the table says so);
  *  - q8_0/q4_0 weights, whose fast path quantizes activations to q8_0: per
  *    row and token, |fast - ref| <= sum over blocks of sum|w| * d * (1/2 +
  *    127 * 2^-11) (half a quantum, plus the half-precision rounding of the
@@ -97,6 +99,8 @@ static void check_matmul(int32_t dtype, int64_t rows, int64_t cols, int T) {
                     for (int j = 0; j < ab; j++) amax = fmax(amax, fabs(xt[b * ab + j])), sw += fabs(wf[b * ab + j]);
                     bound += sw * (amax / 127) * (0.5 + dround);
                 }
+            /* a bf16 prompt GEMM that rounds activations to bf16 (VDPBF16PS) */
+            if (dtype == FM_DTYPE_BF16 && T >= 32 && kt->gemm_f_bf16_acts) bound += mag / 256;
             bound += 1e-5 * mag + 1e-30;
             const double err = fabs((double)yf[0][(size_t)tk * rows + r] - yr[(size_t)tk * rows + r]);
             worst = fmax(worst, err / bound);

@@ -103,6 +103,7 @@ typedef struct fm_cpu_kernels {
     fm_gemm_rows_fn gemm[36];        /* by fm_dtype, for prompts; NULL: BLAS or matmul */
     fm_gemm_k_fn gemm_k[36];         /* K-quant types' prompt GEMM (q8_K activations); NULL: as above */
     fm_gemm_f_fn gemm_f[36];         /* float types' prompt GEMM (f32 activations); NULL: BLAS or matmul */
+    uint8_t gemm_f_bf16_acts;        /* gemm_f[BF16] rounds activations to bf16 (error bound |x| 2^-8) */
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*quantize_q8_0)(const float *x, int64_t n, uint8_t *out); /* n multiple of 32 */
     void (*quantize_q8_k)(const float *x, int64_t n, fm_block_q8k *out); /* n multiple of 256 */

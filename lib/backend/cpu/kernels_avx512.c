@@ -17,6 +17,10 @@
 #include <immintrin.h>
 #include <pthread.h>
 #include <string.h>
+#if defined(FM_HAVE_AVX512BF16)
+#include <cpuid.h>
+#include <stdlib.h>
+#endif
 
 #include "kernels.h"
 #include "kernels_float.h"
@@ -371,6 +375,23 @@ static void gemm_q8_0(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t 
     gemm_rows(w, r0, r1, x, x_stride, xd, xsum, n_tok, y, ys, pk, 0);
 }
 
+#if defined(FM_HAVE_AVX512BF16)
+/* VDPBF16PS for bf16 prompts: where the CPU has AVX512_BF16 (CPUID 7.1
+ * EAX bit 5) and is an AMD one, where it was measured at twice the f32 FMA
+ * GEMM's rate; on Intel's Sapphire/Emerald Rapids it was slower
+ * (kernels_bf16_avx512.c). FM_BF16_GEMM=fma or =dpbf16 decides instead,
+ * for side-by-side runs. */
+static int use_dpbf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !((a >> 5) & 1)) return 0;
+    const char *force = getenv("FM_BF16_GEMM");
+    if (force != NULL && strcmp(force, "fma") == 0) return 0;
+    if (force != NULL && strcmp(force, "dpbf16") == 0) return 1;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    return b == 0x68747541u && d == 0x69746E65u && c == 0x444D4163u; /* "AuthenticAMD" */
+}
+#endif
+
 static fm_cpu_kernels table;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -389,6 +410,12 @@ static void build(void) {
     table.gemm_k[FM_DTYPE_Q6_K] = table.gemm_k[FM_DTYPE_Q3_K] = fm_avx512_gemm_k16;
     table.gemm_k[FM_DTYPE_Q2_K] = fm_avx512_gemm_k16_mins;
     table.gemm_f[FM_DTYPE_F32] = table.gemm_f[FM_DTYPE_F16] = table.gemm_f[FM_DTYPE_BF16] = fm_avx512_gemm_float;
+#if defined(FM_HAVE_AVX512BF16)
+    if (use_dpbf16()) {
+        table.gemm_f[FM_DTYPE_BF16] = fm_avx512_gemm_bf16_pairs;
+        table.gemm_f_bf16_acts = 1;
+    }
+#endif
 }
 
 const fm_cpu_kernels *fm_cpu_kernels_avx512(void) {
