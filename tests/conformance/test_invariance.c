@@ -125,7 +125,11 @@ static void check_model(const char *file, double tol) {
 int main(void) {
     const char *f32[] = {"stories260K.gguf", "llama-gqa.f32.gguf", "llama-k256.f32.gguf", "qwen2-gpt2v4k.f32.gguf",
                          "phi3-spm4k.f32.gguf", "gpt2-gpt2v4k.f32.gguf", "llama-k256.f16.gguf", "llama-k256.bf16.gguf"};
-    for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++) check_model(f32[i], 1e-3);
+    for (size_t i = 0; i + 1 < sizeof f32 / sizeof f32[0]; i++) check_model(f32[i], 1e-3);
+    /* bf16 prompts may round activations to bf16 (VDPBF16PS, on CPUs where
+     * it pays: test_kernels checks that path's bound), as llama.cpp does:
+     * the reference README's bf16 criterion, max |dlogit| 0.3 */
+    check_model("llama-k256.bf16.gguf", 0.3);
     const char *q[] = {"llama-k256.q8_0.gguf", "llama-k256.q4_0.gguf", "llama-k256.q4_k.gguf", "llama-k256.q6_k.gguf"};
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) check_model(q[i], 0.5);
     for (size_t i = 0; i < 6; i++) check_kv_f16(f32[i], 1e-2, 5e-2);
