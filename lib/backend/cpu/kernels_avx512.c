@@ -410,6 +410,7 @@ static void build(void) {
     table.gemm_k[FM_DTYPE_Q6_K] = table.gemm_k[FM_DTYPE_Q3_K] = fm_avx512_gemm_k16;
     table.gemm_k[FM_DTYPE_Q2_K] = fm_avx512_gemm_k16_mins;
     table.gemm_f[FM_DTYPE_F32] = table.gemm_f[FM_DTYPE_F16] = table.gemm_f[FM_DTYPE_BF16] = fm_avx512_gemm_float;
+    table.matmul[FM_DTYPE_F32] = table.matmul[FM_DTYPE_F16] = table.matmul[FM_DTYPE_BF16] = fm_avx512_matmul_float;
 #if defined(FM_HAVE_AVX512BF16)
     if (use_dpbf16()) {
         table.gemm_f[FM_DTYPE_BF16] = fm_avx512_gemm_bf16_pairs;

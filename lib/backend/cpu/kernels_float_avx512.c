@@ -115,3 +115,53 @@ static void relay_f32(const float *x, int64_t cols, int32_t n_tok, float *xt) {
 
 #define COLS(c) (c)
 FLOAT_GEMM(fm_avx512_gemm_float, float, float, COLS, pack_f32, relay_f32, MAC_F32)
+
+/* ---- generation: one token at a time against rows (f32 activations) ---- */
+
+/* Four rows against one token, 16 columns a step, each row one FMA chain
+ * in column order (a row alone takes the same steps, so results do not
+ * depend on the batch or the thread count); rows are prefetched four
+ * ahead, as the K-quant kernels do. Measured on a Zen 5 VM the AVX2
+ * kernels (8 columns a step) left BF16 generation at 0.91x llama.cpp. */
+#define ESIZE(w) ((w)->dtype == FM_DTYPE_F32 ? 4 : 2)
+
+static inline float row_dot(const fm_weight *w, const uint8_t *row, const float *x) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t c = 0; c < w->cols; c += 16) {
+        const int64_t left = w->cols - c;
+        const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        acc = _mm512_fmadd_ps(load16(w, row, c), _mm512_maskz_loadu_ps(m, x + c), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+void fm_avx512_matmul_float(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *xb, size_t x_stride,
+                            int32_t n_tok, float *y, int64_t ys) {
+    const size_t rb = w->row_bytes;
+    const int es = ESIZE(w);
+    for (int32_t t = 0; t < n_tok; t++) {
+        const float *x = (const float *)(const void *)(xb + (size_t)t * x_stride);
+        float *yt = y + (size_t)t * (size_t)ys;
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            const uint8_t *w0 = (const uint8_t *)w->data + (size_t)r * rb;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t c = 0; c < w->cols; c += 16) {
+                const int64_t left = w->cols - c;
+                const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                if ((c & 31) == 0)
+                    for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(w0 + (4 + k) * rb + (size_t)c * es), _MM_HINT_T0);
+                const __m512 xv = _mm512_maskz_loadu_ps(m, x + c);
+                a0 = _mm512_fmadd_ps(load16(w, w0, c), xv, a0);
+                a1 = _mm512_fmadd_ps(load16(w, w0 + rb, c), xv, a1);
+                a2 = _mm512_fmadd_ps(load16(w, w0 + 2 * rb, c), xv, a2);
+                a3 = _mm512_fmadd_ps(load16(w, w0 + 3 * rb, c), xv, a3);
+            }
+            yt[r] = _mm512_reduce_add_ps(a0);
+            yt[r + 1] = _mm512_reduce_add_ps(a1);
+            yt[r + 2] = _mm512_reduce_add_ps(a2);
+            yt[r + 3] = _mm512_reduce_add_ps(a3);
+        }
+        for (; r < r1; r++) yt[r] = row_dot(w, (const uint8_t *)w->data + (size_t)r * rb, x);
+    }
+}
