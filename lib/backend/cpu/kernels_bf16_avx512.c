@@ -19,8 +19,7 @@
 
 #include "kernels_avx512_transpose.h"
 #include "kernels_float.h"
-
-#define T FM_GEMM_F_T
+#include "kernels_float_tile.h"
 
 /* rows r..r+nr-1 (nr <= 16) of bf16 to [column pair][16] dwords */
 static void pack_pairs(const fm_weight *w, int64_t r, int64_t nr, uint32_t *pk) {
@@ -63,29 +62,8 @@ static void relay_pairs(const float *x, int64_t cols, int32_t n_tok, uint32_t *x
         }
 }
 
-/* tile i of the activations against pack groups g0 .. g0 + NG - 1 */
-#define TILE(NG)                                                                                                   \
-    do {                                                                                                           \
-        __m512 acc[NG][T];                                                                                         \
-        for (int g = 0; g < NG; g++)                                                                               \
-            for (int t = 0; t < T; t++) acc[g][t] = _mm512_setzero_ps();                                           \
-        const uint32_t *p0 = pk + (size_t)g0 * gstride, *p1 = pk + (size_t)(g0 + NG - 1) * gstride;               \
-        const uint32_t *xi = xt + (size_t)i * (size_t)pairs * T;                                                   \
-        for (int64_t k = 0; k < pairs; k++) {                                                                      \
-            const __m512bh w0 = (__m512bh)_mm512_loadu_si512(p0 + (size_t)k * 16);                                 \
-            const __m512bh w1 = NG > 1 ? (__m512bh)_mm512_loadu_si512(p1 + (size_t)k * 16) : w0;                   \
-            for (int t = 0; t < T; t++) {                                                                          \
-                const __m512bh xv = (__m512bh)_mm512_set1_epi32((int)xi[(size_t)k * T + t]);                       \
-                acc[0][t] = _mm512_dpbf16_ps(acc[0][t], w0, xv);                                                   \
-                if (NG > 1) acc[NG - 1][t] = _mm512_dpbf16_ps(acc[NG - 1][t], w1, xv);                             \
-            }                                                                                                      \
-        }                                                                                                          \
-        for (int g = 0; g < NG; g++) {                                                                             \
-            const int64_t r = rg + 16 * (g0 + g), nr = r1 - r < 16 ? r1 - r : 16;                                  \
-            const __mmask16 m = (__mmask16)((1u << nr) - 1);                                                       \
-            for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + (size_t)(i * T + t) * (size_t)ys + r, m, acc[g][t]); \
-        }                                                                                                          \
-    } while (0)
+/* one column pair of 16 rows times a token's broadcast activation pair */
+#define MAC_BF16(acc, wv, xv) _mm512_dpbf16_ps(acc, (__m512bh)(wv), (__m512bh)_mm512_set1_epi32((int)(xv)))
 
 void fm_avx512_gemm_bf16_pairs(const fm_weight *w, int64_t r0, int64_t r1, const float *x, int32_t n_tok, float *y,
                                int64_t ys, uint8_t *scratch) {
@@ -102,8 +80,8 @@ void fm_avx512_gemm_bf16_pairs(const fm_weight *w, int64_t r0, int64_t r1, const
         for (int32_t i = 0; i < n_tiles; i++) {
             const int nt = n_tok - i * T < T ? n_tok - i * T : T;
             int g0 = 0;
-            for (; g0 + 2 <= ng; g0 += 2) TILE(2);
-            if (g0 < ng) TILE(1);
+            for (; g0 + 2 <= ng; g0 += 2) TILE(2, pairs, uint32_t, uint32_t, MAC_BF16);
+            if (g0 < ng) TILE(1, pairs, uint32_t, uint32_t, MAC_BF16);
         }
     }
 }

@@ -25,8 +25,7 @@
 
 #include "kernels_avx512_transpose.h"
 #include "kernels_float.h"
-
-#define T FM_GEMM_F_T
+#include "kernels_float_tile.h"
 
 /* 16 elements from column c of a row as f32 (zero past the row's end) */
 static inline __m512 load16(const fm_weight *w, const uint8_t *row, int64_t c) {
@@ -62,32 +61,6 @@ static void relay_f32(const float *x, int64_t cols, int32_t n_tok, float *xt) {
             for (int64_t k = 0; k < cols; k++) o[(size_t)k * T] = tok < n_tok ? x[(size_t)tok * (size_t)cols + (size_t)k] : 0.0f;
         }
 }
-
-/* Tile i (T tokens from xt) against groups g0 (and g1 when two) of the
- * pack: NG groups of 16 rows, one accumulator per group and token. STEP
- * is a column (f32) or a pair (bf16); MAC(acc, wv, x) the product. */
-#define TILE(NG, N, PK_T, XT_T, MAC)                                                                               \
-    do {                                                                                                           \
-        __m512 acc[NG][T];                                                                                         \
-        for (int g = 0; g < NG; g++)                                                                               \
-            for (int t = 0; t < T; t++) acc[g][t] = _mm512_setzero_ps();                                           \
-        const PK_T *p0 = pk + (size_t)g0 * gstride, *p1 = pk + (size_t)(g0 + NG - 1) * gstride;                     \
-        const XT_T *xi = xt + (size_t)i * (size_t)(N) * T;                                                          \
-        for (int64_t k = 0; k < (N); k++) {                                                                        \
-            const __m512 w0 = _mm512_loadu_ps((const void *)(p0 + (size_t)k * 16));                                \
-            const __m512 w1 = NG > 1 ? _mm512_loadu_ps((const void *)(p1 + (size_t)k * 16)) : w0;                  \
-            for (int t = 0; t < T; t++) {                                                                          \
-                const XT_T xv = xi[(size_t)k * T + t];                                                             \
-                acc[0][t] = MAC(acc[0][t], w0, xv);                                                                \
-                if (NG > 1) acc[NG - 1][t] = MAC(acc[NG - 1][t], w1, xv);                                          \
-            }                                                                                                      \
-        }                                                                                                          \
-        for (int g = 0; g < NG; g++) {                                                                             \
-            const int64_t r = rg + 16 * (g0 + g), nr = r1 - r < 16 ? r1 - r : 16;                                  \
-            const __mmask16 m = (__mmask16)((1u << nr) - 1);                                                       \
-            for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(y + (size_t)(i * T + t) * (size_t)ys + r, m, acc[g][t]); \
-        }                                                                                                          \
-    } while (0)
 
 #define MAC_F32(acc, wv, xv) _mm512_fmadd_ps(wv, _mm512_set1_ps(xv), acc)
 

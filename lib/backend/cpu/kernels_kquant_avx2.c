@@ -20,12 +20,7 @@
 #include <string.h>
 
 #include "kernels_kquant.h"
-
-static inline float half_at(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
+#include "kernels_kquant_scales.h"
 
 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
@@ -60,17 +55,6 @@ static inline __m256i dot_scaled(__m256i u, __m256i x, __m256i scales) {
 
 /* 8 int16 values broadcast to both 128-bit halves */
 static inline __m256i twice(__m128i v) { return _mm256_broadcastsi128_si256(v); }
-
-/* The 8 six-bit scales and 8 mins of a q4_K/q5_K super-block (12 bytes,
- * the layout quant.c describes), each as 8 bytes. */
-static inline void k4_scales(const uint8_t *s, uint64_t *sc, uint64_t *mn) {
-    uint32_t u[3];
-    memcpy(u, s, 12);
-    const uint32_t sc_hi = (u[2] & 0x0F0F0F0Fu) | ((u[0] >> 6) & 0x03030303u) << 4;
-    const uint32_t mn_hi = ((u[2] >> 4) & 0x0F0F0F0Fu) | ((u[1] >> 6) & 0x03030303u) << 4;
-    *sc = (u[0] & 0x3F3F3F3Fu) | (uint64_t)sc_hi << 32;
-    *mn = (u[1] & 0x3F3F3F3Fu) | (uint64_t)mn_hi << 32;
-}
 
 /* sum over the 8 sub-blocks of min_j * (sum of its 32 activation quants),
  * as int32 lanes (4 used) */
@@ -158,20 +142,6 @@ static inline __m256 sb_q6_k(const uint8_t *wb, const fm_block_q8k *xb, __m256 a
     }
     sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(scaled_bsums(sc16, xb), 5)); /* the offset 32 */
     return _mm256_fmadd_ps(_mm256_set1_ps(half_at(wb + 208) * xb->d), _mm256_cvtepi32_ps(sum), acc);
-}
-
-/* The 16 q3_K scales (12 bytes, quant.c's layout) as int8 minus 32. */
-static inline __m128i k3_scales(const uint8_t *s) {
-    uint64_t lo;
-    uint32_t hi;
-    memcpy(&lo, s, 8);
-    memcpy(&hi, s + 8, 4);
-    const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
-    const uint32_t a = ((uint32_t)lo & m4) | (hi & m2) << 4;
-    const uint32_t b = ((uint32_t)(lo >> 32) & m4) | ((hi >> 2) & m2) << 4;
-    const uint32_t c = ((uint32_t)(lo >> 4) & m4) | ((hi >> 4) & m2) << 4;
-    const uint32_t d = ((uint32_t)(lo >> 36) & m4) | ((hi >> 6) & m2) << 4;
-    return _mm_sub_epi8(_mm_setr_epi32((int)a, (int)b, (int)c, (int)d), _mm_set1_epi8(32));
 }
 
 /* q3_K: 32 bytes of high bits, 64 of low bit pairs, 12 of scales, d.

@@ -16,12 +16,7 @@
 #include <string.h>
 
 #include "kernels_kquant.h"
-
-static inline float half_at(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
+#include "kernels_kquant_scales.h"
 
 static inline __m512i load512(const void *p) { return _mm512_loadu_si512(p); }
 static inline __m512i both(const void *p) { return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p)); }
@@ -50,16 +45,6 @@ static void init_masks(void) {
     /* dword permutes: 128-bit lane L gets dword 4i + L four times */
     for (int i = 0; i < 2; i++) iq4_lanes[i] = _mm512_setr_epi32(4 * i, 4 * i, 4 * i, 4 * i, 4 * i + 1, 4 * i + 1, 4 * i + 1, 4 * i + 1,
                                                                 4 * i + 2, 4 * i + 2, 4 * i + 2, 4 * i + 2, 4 * i + 3, 4 * i + 3, 4 * i + 3, 4 * i + 3);
-}
-
-/* The 8 six-bit scales and 8 mins of a q4_K/q5_K super-block */
-static inline void k4_scales(const uint8_t *s, uint64_t *sc, uint64_t *mn) {
-    uint32_t u[3];
-    memcpy(u, s, 12);
-    const uint32_t sc_hi = (u[2] & 0x0F0F0F0Fu) | ((u[0] >> 6) & 0x03030303u) << 4;
-    const uint32_t mn_hi = ((u[2] >> 4) & 0x0F0F0F0Fu) | ((u[1] >> 6) & 0x03030303u) << 4;
-    *sc = (u[0] & 0x3F3F3F3Fu) | (uint64_t)sc_hi << 32;
-    *mn = (u[1] & 0x3F3F3F3Fu) | (uint64_t)mn_hi << 32;
 }
 
 /* 8 bytes as int16 in every 128-bit lane */
@@ -138,20 +123,6 @@ static inline __m512 sb_q6_k(const uint8_t *wb, const fm_block_q8k *xb, __m512 a
     const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(const void *)xb->bsums)), 5);
     sum = _mm512_sub_epi32(sum, _mm512_zextsi256_si512(off));
     return _mm512_fmadd_ps(_mm512_set1_ps(half_at(wb + 208) * xb->d), _mm512_cvtepi32_ps(sum), acc);
-}
-
-/* The 16 q3_K scales (12 bytes, quant.c's layout) as int8 minus 32. */
-static inline __m128i k3_scales(const uint8_t *s) {
-    uint64_t lo;
-    uint32_t hi;
-    memcpy(&lo, s, 8);
-    memcpy(&hi, s + 8, 4);
-    const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
-    const uint32_t a = ((uint32_t)lo & m4) | (hi & m2) << 4;
-    const uint32_t b = ((uint32_t)(lo >> 32) & m4) | ((hi >> 2) & m2) << 4;
-    const uint32_t c = ((uint32_t)(lo >> 4) & m4) | ((hi >> 4) & m2) << 4;
-    const uint32_t d = ((uint32_t)(lo >> 36) & m4) | ((hi >> 6) & m2) << 4;
-    return _mm_sub_epi8(_mm_setr_epi32((int)a, (int)b, (int)c, (int)d), _mm_set1_epi8(32));
 }
 
 /* sum_j scale_j * (sum of 16-element sub-block j's activations) */
