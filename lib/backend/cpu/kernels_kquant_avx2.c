@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "kernels_kquant.h"
+#include "kernels_kquant_rows.h"
 #include "kernels_kquant_scales.h"
 
 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
@@ -232,46 +233,7 @@ static inline __m256 sb_iq4_xs(const uint8_t *wb, const fm_block_q8k *xb, __m256
 
 /* ---- the row loop ------------------------------------------------------ */
 
-/* hsum() of four vectors at once, each in hsum()'s order */
-static inline void hsum4(const __m256 v[4], float out[4]) {
-    __m128 u0 = _mm_add_ps(_mm256_castps256_ps128(v[0]), _mm256_extractf128_ps(v[0], 1));
-    __m128 u1 = _mm_add_ps(_mm256_castps256_ps128(v[1]), _mm256_extractf128_ps(v[1], 1));
-    __m128 u2 = _mm_add_ps(_mm256_castps256_ps128(v[2]), _mm256_extractf128_ps(v[2], 1));
-    __m128 u3 = _mm_add_ps(_mm256_castps256_ps128(v[3]), _mm256_extractf128_ps(v[3], 1));
-    _MM_TRANSPOSE4_PS(u0, u1, u2, u3);
-    _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(u0, u2), _mm_add_ps(u1, u3)));
-}
-
-#define KQ_MATMUL(NAME, BYTES, SB)                                                                                 \
-    void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok,     \
-              float *y, int64_t ys) {                                                                              \
-        const int64_t nb = w->cols / 256;                                                                          \
-        const size_t rb = w->row_bytes;                                                                            \
-        for (int32_t t = 0; t < n_tok; t++) {                                                                      \
-            const fm_block_q8k *xt = (const fm_block_q8k *)(const void *)(x + (size_t)t * x_stride);               \
-            int64_t r = r0;                                                                                        \
-            for (; r + 4 <= r1; r += 4) {                                                                          \
-                const uint8_t *w0 = (const uint8_t *)w->data + (size_t)r * rb;                                     \
-                __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
-                for (int64_t b = 0; b < nb; b++) {                                                                 \
-                    for (int k = 0; k < 4; k++) {                                                                  \
-                        const uint8_t *wb = w0 + (size_t)k * rb + (size_t)b * BYTES;                               \
-                        for (int o = 0; o < BYTES; o += 64) _mm_prefetch((const char *)(wb + 4 * rb + o), _MM_HINT_T0); \
-                        a[k] = SB(wb, xt + b, a[k]);                                                               \
-                    }                                                                                              \
-                }                                                                                                  \
-                float s[4];                                                                                        \
-                hsum4(a, s);                                                                                       \
-                for (int k = 0; k < 4; k++) y[(size_t)t * (size_t)ys + (size_t)(r + k)] = s[k];                    \
-            }                                                                                                      \
-            for (; r < r1; r++) {                                                                                  \
-                const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * rb;                                     \
-                __m256 a = _mm256_setzero_ps();                                                                    \
-                for (int64_t b = 0; b < nb; b++) a = SB(wr + (size_t)b * BYTES, xt + b, a);                        \
-                y[(size_t)t * (size_t)ys + (size_t)r] = hsum(a);                                                   \
-            }                                                                                                      \
-        }                                                                                                          \
-    }
+#define KQ_MATMUL(NAME, BYTES, SB) FM_KQ_MATMUL(, NAME, BYTES, SB, __m256, _mm256_setzero_ps, hsum)
 
 KQ_MATMUL(fm_avx2_matmul_q2_k, 84, sb_q2_k)
 KQ_MATMUL(fm_avx2_matmul_q3_k, 110, sb_q3_k)

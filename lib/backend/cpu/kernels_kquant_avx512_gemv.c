@@ -9,13 +9,15 @@
  * the read-bandwidth ceiling on this project's machines: the unpacking
  * was the bound, not memory (docs/performance.md).
  *
- * Rows go four at a time against one token, prefetched four rows ahead,
- * as in the AVX2 file; each (row, token) is computed the same way alone
- * or in a group, so results do not depend on the batch or thread count. */
+ * The row loop (four rows against one token, prefetched four rows ahead)
+ * is the AVX2 file's, kernels_kquant_rows.h; each (row, token) is
+ * computed the same way alone or in a group, so results do not depend on
+ * the batch or thread count. */
 #include <immintrin.h>
 #include <string.h>
 
 #include "kernels_kquant.h"
+#include "kernels_kquant_rows.h"
 #include "kernels_kquant_scales.h"
 
 static inline __m512i load512(const void *p) { return _mm512_loadu_si512(p); }
@@ -212,42 +214,7 @@ static inline __m512 sb_iq4_xs(const uint8_t *wb, const fm_block_q8k *xb, __m512
     return _mm512_fmadd_ps(_mm512_set1_ps(half_at(wb) * xb->d), _mm512_cvtepi32_ps(sum), acc);
 }
 
-#define KQ_MATMUL(NAME, BYTES, SB)                                                                                 \
-    static void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok, \
-                     float *y, int64_t ys) {                                                                       \
-        const int64_t nb = w->cols / 256;                                                                          \
-        const size_t rb = w->row_bytes;                                                                            \
-        for (int32_t t = 0; t < n_tok; t++) {                                                                      \
-            const fm_block_q8k *xt = (const fm_block_q8k *)(const void *)(x + (size_t)t * x_stride);               \
-            int64_t r = r0;                                                                                        \
-            for (; r + 4 <= r1; r += 4) {                                                                          \
-                const uint8_t *w0 = (const uint8_t *)w->data + (size_t)r * rb;                                     \
-                /* four named accumulators: an array here was kept in memory, \
-                 * and each super-block waited on a store and a reload */        \
-                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                         \
-                for (int64_t b = 0; b < nb; b++) {                                                                 \
-                    const uint8_t *wb = w0 + (size_t)b * BYTES;                                                    \
-                    for (int o = 0; o < BYTES; o += 64)                                                            \
-                        for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(wb + (4 + k) * rb + o), _MM_HINT_T0); \
-                    a0 = SB(wb, xt + b, a0);                                                                       \
-                    a1 = SB(wb + rb, xt + b, a1);                                                                  \
-                    a2 = SB(wb + 2 * rb, xt + b, a2);                                                              \
-                    a3 = SB(wb + 3 * rb, xt + b, a3);                                                              \
-                }                                                                                                  \
-                float *yt = y + (size_t)t * (size_t)ys + (size_t)r;                                                \
-                yt[0] = _mm512_reduce_add_ps(a0);                                                                  \
-                yt[1] = _mm512_reduce_add_ps(a1);                                                                  \
-                yt[2] = _mm512_reduce_add_ps(a2);                                                                  \
-                yt[3] = _mm512_reduce_add_ps(a3);                                                                  \
-            }                                                                                                      \
-            for (; r < r1; r++) {                                                                                  \
-                const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * rb;                                     \
-                __m512 a = _mm512_setzero_ps();                                                                    \
-                for (int64_t b = 0; b < nb; b++) a = SB(wr + (size_t)b * BYTES, xt + b, a);                        \
-                y[(size_t)t * (size_t)ys + (size_t)r] = _mm512_reduce_add_ps(a);                                   \
-            }                                                                                                      \
-        }                                                                                                          \
-    }
+#define KQ_MATMUL(NAME, BYTES, SB) FM_KQ_MATMUL(static, NAME, BYTES, SB, __m512, _mm512_setzero_ps, _mm512_reduce_add_ps)
 
 KQ_MATMUL(matmul_q2_k, 84, sb_q2_k)
 KQ_MATMUL(matmul_q3_k, 110, sb_q3_k)
