@@ -28,6 +28,7 @@
 typedef struct ab_job {
     const fm_attention_args *a;
     const fm_cpu_kernels *k;
+    int own;    /* the table's float GEMM instead of sgemm */
     int32_t tok_per_block, n_blocks, rows, n_ctx;
     int f16;    /* the cache holds halves */
     float *buf; /* per thread: q rows, scores, outputs, and for an f16
@@ -41,6 +42,93 @@ static int32_t first_key(const fm_attention_args *a, int32_t t) {
 }
 
 static int32_t end_key(const fm_attention_args *a, int32_t t) { return a->causal ? a->pos[t] + 1 : a->n_kv; }
+
+/* The per-thread buffer: q rows (ROWS x D), scores (ROWS x n_ctx),
+ * outputs (ROWS x D), then for sgemm over an f16 cache the block's keys
+ * and values widened (2 x n_ctx x D), or for the own GEMM the values
+ * transposed (D x n_ctx) and the GEMM's scratch. */
+static float *scores_of(const ab_job *j, float *buf) { return buf + (size_t)j->rows * (size_t)j->a->head_dim; }
+static float *outputs_of(const ab_job *j, float *buf) {
+    return scores_of(j, buf) + (size_t)j->rows * (size_t)j->n_ctx;
+}
+static float *extra_of(const ab_job *j, float *buf) { return outputs_of(j, buf) + (size_t)j->rows * (size_t)j->a->head_dim; }
+
+/* S = scale Q K^T over keys lo..lo+nk-1: the table's float GEMM with the
+ * keys as its weight rows, read in the cache's own type (the scale goes
+ * into the query rows first) */
+static void own_products(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_t R, float *buf) {
+    const fm_attention_args *a = j->a;
+    const int32_t D = a->head_dim;
+    float *qb = buf;
+    for (size_t i = 0; i < (size_t)R * (size_t)D; i++) qb[i] *= a->scale;
+    const size_t es = j->f16 ? 2 : 4;
+    const fm_weight kw = {(const uint8_t *)(const void *)a->k + ((size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D) * es,
+                          j->f16 ? FM_DTYPE_F16 : FM_DTYPE_F32, 0, nk, D, (size_t)a->kv_stride * es};
+    float *vt = extra_of(j, buf);
+    uint8_t *scratch = (uint8_t *)(vt + (size_t)D * (size_t)j->n_ctx);
+    j->k->gemm_f[kw.dtype](&kw, 0, nk, qb, R, scores_of(j, buf), nk, scratch);
+}
+
+/* O = P V: the values transposed once (D rows of nk), then the GEMM */
+static void own_weigh(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_t R, float *buf) {
+    const fm_attention_args *a = j->a;
+    const int32_t D = a->head_dim;
+    float *vt = extra_of(j, buf);
+    uint8_t *scratch = (uint8_t *)(vt + (size_t)D * (size_t)j->n_ctx);
+    const size_t base = (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+    for (int32_t p = 0; p < nk; p++) {
+        const size_t at = base + (size_t)p * (size_t)a->kv_stride;
+        for (int32_t d = 0; d < D; d++)
+            vt[(size_t)d * (size_t)nk + (size_t)p] =
+                j->f16 ? fm_f16_to_f32(((const uint16_t *)(const void *)a->v)[at + (size_t)d]) : a->v[at + (size_t)d];
+    }
+    const fm_weight vw = {vt, FM_DTYPE_F32, 0, D, nk, (size_t)nk * sizeof(float)};
+    j->k->gemm_f[FM_DTYPE_F32](&vw, 0, D, scores_of(j, buf), R, outputs_of(j, buf), D, scratch);
+}
+
+/* the same two products through sgemm (keys and values of an f16 cache
+ * widened, exactly, to f32 first) */
+static void blas_keys(const ab_job *j, int32_t g, int32_t lo, int32_t nk, float *buf, const float **kg,
+                      const float **vg, int *ld) {
+    const fm_attention_args *a = j->a;
+    const int32_t D = a->head_dim;
+    *ld = (int)a->kv_stride;
+    if (j->f16) {
+        const uint16_t *kh = (const uint16_t *)(const void *)a->k + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+        const uint16_t *vh = (const uint16_t *)(const void *)a->v + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+        float *kw = extra_of(j, buf), *vw = kw + (size_t)j->n_ctx * (size_t)D;
+        for (int32_t p = 0; p < nk; p++)
+            for (int32_t d = 0; d < D; d++) {
+                kw[(size_t)p * (size_t)D + d] = fm_f16_to_f32(kh[(size_t)p * (size_t)a->kv_stride + d]);
+                vw[(size_t)p * (size_t)D + d] = fm_f16_to_f32(vh[(size_t)p * (size_t)a->kv_stride + d]);
+            }
+        *kg = kw, *vg = vw, *ld = D;
+    } else {
+        *kg = a->k + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+        *vg = a->v + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+    }
+}
+
+static void blas_products(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_t R, float *buf) {
+    const float *kg, *vg;
+    int ld;
+    blas_keys(j, g, lo, nk, buf, &kg, &vg, &ld);
+    const int32_t D = j->a->head_dim;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nk, D, j->a->scale, buf, D, kg, ld, 0.0f, scores_of(j, buf), nk);
+}
+
+static void blas_weigh(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_t R, float *buf) {
+    const float *vg;
+    int ld;
+    const int32_t D = j->a->head_dim;
+    if (j->f16) { /* widened by blas_products */
+        vg = extra_of(j, buf) + (size_t)j->n_ctx * (size_t)D, ld = D;
+    } else {
+        vg = j->a->v + (size_t)lo * (size_t)j->a->kv_stride + (size_t)g * (size_t)D, ld = (int)j->a->kv_stride;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, nk, 1.0f, scores_of(j, buf), nk, vg, ld, 0.0f,
+                outputs_of(j, buf), D);
+}
 
 static void block(const ab_job *j, int32_t g, int32_t t0, float *buf) {
     const fm_attention_args *a = j->a;
@@ -61,24 +149,11 @@ static void block(const ab_job *j, int32_t g, int32_t t0, float *buf) {
         memcpy(qb + (size_t)(t - t0) * (size_t)group * (size_t)D,
                a->q + (size_t)t * row_stride + (size_t)g * (size_t)group * (size_t)D,
                (size_t)group * (size_t)D * sizeof *qb);
-    const float *kg, *vg;
-    int ld = (int)a->kv_stride;
-    if (j->f16) { /* the block's keys and values widened (exactly) to f32 */
-        const uint16_t *kh = (const uint16_t *)(const void *)a->k + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
-        const uint16_t *vh = (const uint16_t *)(const void *)a->v + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
-        float *kw = o + (size_t)j->rows * (size_t)D, *vw = kw + (size_t)j->n_ctx * (size_t)D;
-        for (int32_t p = 0; p < nk; p++)
-            for (int32_t d = 0; d < D; d++) {
-                kw[(size_t)p * (size_t)D + d] = fm_f16_to_f32(kh[(size_t)p * (size_t)a->kv_stride + d]);
-                vw[(size_t)p * (size_t)D + d] = fm_f16_to_f32(vh[(size_t)p * (size_t)a->kv_stride + d]);
-            }
-        kg = kw, vg = vw, ld = D;
+    if (j->own) {
+        own_products(j, g, lo, nk, R, buf);
     } else {
-        kg = a->k + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
-        vg = a->v + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+        blas_products(j, g, lo, nk, R, buf);
     }
-    /* S = scale Q K^T over keys lo..hi-1 */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nk, D, a->scale, qb, D, kg, ld, 0.0f, s, nk);
     float inv[ROWS];
     for (int32_t r = 0; r < R; r++) {
         const int32_t t = t0 + r / group;
@@ -90,15 +165,17 @@ static void block(const ab_job *j, int32_t g, int32_t t0, float *buf) {
         for (int32_t p = e; p < nk; p++) sr[p] = 0;
         inv[r] = 1.0f / j->k->exp_sum(sr + f, e - f, mx);
     }
-    /* O = P V */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, nk, 1.0f, s, nk, vg, ld, 0.0f, o, D);
+    if (j->own) {
+        own_weigh(j, g, lo, nk, R, buf);
+    } else {
+        blas_weigh(j, g, lo, nk, R, buf);
+    }
     for (int32_t r = 0; r < R; r++) {
         const int32_t t = t0 + r / group, h = g * group + r % group;
         float *out = a->out + (size_t)t * row_stride + (size_t)h * (size_t)D;
         for (int32_t d = 0; d < D; d++) out[d] = o[(size_t)r * (size_t)D + d] * inv[r];
     }
 }
-
 static void ab_slice(void *arg, int ith, int nth) {
     const ab_job *j = arg;
     float *buf = j->buf + (size_t)ith * j->per_thread;
@@ -113,8 +190,16 @@ int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16) {
     const int32_t group = a->n_head / a->n_head_kv;
     if (group > ROWS || a->kv_stride > INT32_MAX || a->head_dim <= 0) return 0;
     const int32_t tpb = ROWS / group;
-    const size_t per_thread = (size_t)ROWS * ((size_t)a->head_dim * 2 + (size_t)c->n_ctx) +
-                              (f16 ? 2 * (size_t)c->n_ctx * (size_t)a->head_dim : 0);
+    /* the table's float GEMM where the context uses it for float weights
+     * (choose_float_path), so that prompts depend on no BLAS library's
+     * view of the CPU; sgemm otherwise */
+    const int own = !c->float_blas && c->k->gemm_f[FM_DTYPE_F32] != NULL && c->k->gemm_f[FM_DTYPE_F16] != NULL;
+    size_t extra = f16 ? 2 * (size_t)c->n_ctx * (size_t)a->head_dim : 0;
+    if (own) {
+        const size_t s1 = fm_gemm_f_scratch_bytes(a->head_dim, ROWS), s2 = fm_gemm_f_scratch_bytes(c->n_ctx, ROWS);
+        extra = (size_t)c->n_ctx * (size_t)a->head_dim + ((s1 > s2 ? s1 : s2) + 63) / sizeof(float);
+    }
+    const size_t per_thread = ((size_t)ROWS * ((size_t)a->head_dim * 2 + (size_t)c->n_ctx) + extra + 15) / 16 * 16;
     const size_t need = (size_t)c->n_threads * per_thread * sizeof(float);
     if (need > c->attnbuf_len) {
         float *p = realloc(c->attnbuf, need);
@@ -122,7 +207,7 @@ int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16) {
         c->attnbuf = p;
         c->attnbuf_len = need;
     }
-    ab_job j = {a, c->k, tpb, (a->n_tok + tpb - 1) / tpb, ROWS, c->n_ctx, f16, c->attnbuf, per_thread};
+    ab_job j = {a, c->k, own, tpb, (a->n_tok + tpb - 1) / tpb, ROWS, c->n_ctx, f16, c->attnbuf, per_thread};
     int64_t work = (int64_t)a->n_tok * a->n_head * a->n_kv * a->head_dim * 2;
     fm_threadpool_run(c->pool, ab_slice, &j, fm_cpu_threads_for(c, work));
     return 1;
