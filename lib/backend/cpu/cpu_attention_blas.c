@@ -76,11 +76,17 @@ static void own_weigh(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_
     float *vt = extra_of(j, buf);
     uint8_t *scratch = (uint8_t *)(vt + (size_t)D * (size_t)j->n_ctx);
     const size_t base = (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+    float *row = outputs_of(j, buf); /* free until the GEMM below writes it */
     for (int32_t p = 0; p < nk; p++) {
         const size_t at = base + (size_t)p * (size_t)a->kv_stride;
-        for (int32_t d = 0; d < D; d++)
-            vt[(size_t)d * (size_t)nk + (size_t)p] =
-                j->f16 ? fm_f16_to_f32(((const uint16_t *)(const void *)a->v)[at + (size_t)d]) : a->v[at + (size_t)d];
+        const float *src = a->v + at;
+        if (j->f16) { /* widened by the table's converter (F16C) where it has one */
+            const uint16_t *vh = (const uint16_t *)(const void *)a->v + at;
+            if (j->k->row_to_f32 == NULL || !j->k->row_to_f32(FM_DTYPE_F16, (const uint8_t *)(const void *)vh, D, row))
+                for (int32_t d = 0; d < D; d++) row[d] = fm_f16_to_f32(vh[d]);
+            src = row;
+        }
+        for (int32_t d = 0; d < D; d++) vt[(size_t)d * (size_t)nk + (size_t)p] = src[d];
     }
     const fm_weight vw = {vt, FM_DTYPE_F32, 0, D, nk, (size_t)nk * sizeof(float)};
     j->k->gemm_f[FM_DTYPE_F32](&vw, 0, D, scores_of(j, buf), R, outputs_of(j, buf), D, scratch);
