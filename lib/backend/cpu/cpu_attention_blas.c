@@ -92,46 +92,41 @@ static void own_weigh(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_
     j->k->gemm_f[FM_DTYPE_F32](&vw, 0, D, scores_of(j, buf), R, outputs_of(j, buf), D, scratch);
 }
 
-/* the same two products through sgemm (keys and values of an f16 cache
- * widened, exactly, to f32 first) */
-static void blas_keys(const ab_job *j, int32_t g, int32_t lo, int32_t nk, float *buf, const float **kg,
-                      const float **vg, int *ld) {
+/* The block's keys (values: 1) as f32 rows for sgemm and their stride:
+ * in the cache for an f32 one; an f16 cache's rows widened (exactly) into
+ * the buffer, once, by blas_products. */
+static const float *blas_rows(const ab_job *j, int32_t g, int32_t lo, int values, float *buf, int *ld) {
+    const fm_attention_args *a = j->a;
+    if (j->f16) {
+        *ld = a->head_dim;
+        return extra_of(j, buf) + (values ? (size_t)j->n_ctx * (size_t)a->head_dim : 0);
+    }
+    *ld = (int)a->kv_stride;
+    return (values ? a->v : a->k) + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)a->head_dim;
+}
+
+static void blas_products(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_t R, float *buf) {
     const fm_attention_args *a = j->a;
     const int32_t D = a->head_dim;
-    *ld = (int)a->kv_stride;
     if (j->f16) {
-        const uint16_t *kh = (const uint16_t *)(const void *)a->k + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
-        const uint16_t *vh = (const uint16_t *)(const void *)a->v + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+        const size_t base = (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
+        const uint16_t *kh = (const uint16_t *)(const void *)a->k + base, *vh = (const uint16_t *)(const void *)a->v + base;
         float *kw = extra_of(j, buf), *vw = kw + (size_t)j->n_ctx * (size_t)D;
         for (int32_t p = 0; p < nk; p++)
             for (int32_t d = 0; d < D; d++) {
                 kw[(size_t)p * (size_t)D + d] = fm_f16_to_f32(kh[(size_t)p * (size_t)a->kv_stride + d]);
                 vw[(size_t)p * (size_t)D + d] = fm_f16_to_f32(vh[(size_t)p * (size_t)a->kv_stride + d]);
             }
-        *kg = kw, *vg = vw, *ld = D;
-    } else {
-        *kg = a->k + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
-        *vg = a->v + (size_t)lo * (size_t)a->kv_stride + (size_t)g * (size_t)D;
     }
-}
-
-static void blas_products(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_t R, float *buf) {
-    const float *kg, *vg;
     int ld;
-    blas_keys(j, g, lo, nk, buf, &kg, &vg, &ld);
-    const int32_t D = j->a->head_dim;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nk, D, j->a->scale, buf, D, kg, ld, 0.0f, scores_of(j, buf), nk);
+    const float *kg = blas_rows(j, g, lo, 0, buf, &ld);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nk, D, a->scale, buf, D, kg, ld, 0.0f, scores_of(j, buf), nk);
 }
 
 static void blas_weigh(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_t R, float *buf) {
-    const float *vg;
-    int ld;
     const int32_t D = j->a->head_dim;
-    if (j->f16) { /* widened by blas_products */
-        vg = extra_of(j, buf) + (size_t)j->n_ctx * (size_t)D, ld = D;
-    } else {
-        vg = j->a->v + (size_t)lo * (size_t)j->a->kv_stride + (size_t)g * (size_t)D, ld = (int)j->a->kv_stride;
-    }
+    int ld;
+    const float *vg = blas_rows(j, g, lo, 1, buf, &ld);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, nk, 1.0f, scores_of(j, buf), nk, vg, ld, 0.0f,
                 outputs_of(j, buf), D);
 }
@@ -182,6 +177,7 @@ static void block(const ab_job *j, int32_t g, int32_t t0, float *buf) {
         for (int32_t d = 0; d < D; d++) out[d] = o[(size_t)r * (size_t)D + d] * inv[r];
     }
 }
+
 static void ab_slice(void *arg, int ith, int nth) {
     const ab_job *j = arg;
     float *buf = j->buf + (size_t)ith * j->per_thread;
