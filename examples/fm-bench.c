@@ -27,7 +27,7 @@ static void usage(FILE *f) {
             "  -b BATCH   n_batch for pp (default 512)\n"
             "  --json     one JSON object per test (llama-bench's field names) instead of the table\n"
             "  --batch-invariant  decode with FM_CONTEXT_BATCH_INVARIANT (what it costs)\n"
-            "  -ctk TYPE  KV cache type, f32 (default) or f16 (FM_CONTEXT_KV_F16; keys and values both;\n"
+            "  -ctk TYPE  KV cache type, f32 (default) or f16 (FM_KV_F16; keys and values both;\n"
             "             -ctv is accepted with the same value, as llama-bench spells it)\n"
             "  --bandwidth  measure the machine's memory read bandwidth (GB/s, 1 GiB buffer, -t threads)\n"
             "Speeds are tokens/s: median, mean and standard deviation over the repetitions.\n");
@@ -207,7 +207,6 @@ int main(int argc, char **argv) {
         }
     }
     if (probe) return bandwidth(th[0], reps);
-    if (kv_f16_set == 1) ctx_flags |= FM_CONTEXT_KV_F16;
     const char *kv_name = kv_f16_set == 1 ? "f16" : "f32";
     if (path == NULL) {
         usage(stderr);
@@ -246,13 +245,16 @@ int main(int argc, char **argv) {
             for (int k = 0; k < n_tests && rc == 0; k++) {
                 const int n_prompt = kind == 0 ? pp[k] : 0, n_gen = kind == 1 ? tg[k] : 0;
                 if (n_prompt + n_gen == 0) continue;
-                fm_context_params cp = fm_context_default_params();
+                fm_context_params cp;
+                fm_context_params_init(&cp, sizeof cp);
                 cp.n_ctx = (uint32_t)(n_prompt + n_gen + 1);
                 cp.n_batch = (uint32_t)n_batch;
                 cp.n_threads = th[ti];
                 cp.backend = backend;
+                cp.flags = ctx_flags;
+                cp.kv_type = kv_f16_set == 1 ? FM_KV_F16 : FM_KV_F32;
                 fm_context *ctx;
-                if ((s = fm_context_new(m, &cp, &ctx)) || (s = fm_context_set_flags(ctx, ctx_flags))) {
+                if ((s = fm_context_new(m, &cp, &ctx))) {
                     fprintf(stderr, "fm-bench: context: %s\n", fm_last_error());
                     rc = 1;
                     break;

@@ -112,7 +112,8 @@ int main(int argc, char **argv) {
     fm_model *m;
     fm_status s = fm_model_load(model_path, NULL, &m);
     if (s) return free_texts(texts, n_texts, fail(model_path, s));
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.n_threads = threads;
     fm_context *c;
     if ((s = fm_context_new(m, &cp, &c))) {

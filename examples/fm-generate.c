@@ -59,7 +59,8 @@ int main(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = NULL;
     double n_gen = 128, threads = 0, n_ctx = 0, seed = 0;
     int ignore_eos = 0, print_ids = 0;
-    fm_sampler_params sp = fm_sampler_default_params();
+    fm_sampler_params sp;
+    fm_sampler_params_init(&sp, sizeof sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -111,7 +112,8 @@ int main(int argc, char **argv) {
     sp.seed = (uint64_t)seed;
 
     double t0 = now_s();
-    fm_model_params mp = fm_model_default_params();
+    fm_model_params mp;
+    fm_model_params_init(&mp, sizeof mp);
     mp.tokenizer_path = tok_path;
     fm_model *model = NULL;
     fm_context *ctx = NULL;
@@ -143,7 +145,8 @@ int main(int argc, char **argv) {
         goto done;
     }
 
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.n_threads = (int32_t)threads;
     cp.n_ctx = n_ctx > 0 ? (uint32_t)n_ctx : (uint32_t)(n_prompt + (size_t)n_gen);
     if ((s = fm_context_new(model, &cp, &ctx)) || (s = fm_sampler_new(&sp, &smp)) ||

@@ -18,11 +18,12 @@
  *    "one thread per object" (concurrent calls on different objects are safe,
  *    on the same object they are not), "init only" (call before other threads
  *    use the library).
- *  - Parameter structs start with `struct_size`; always obtain them from the
- *    matching fm_*_default_params() and then change fields. The library
- *    accepts a struct from an older (smaller) header and fills the missing
- *    tail with defaults; it rejects a larger struct whose unknown tail is not
- *    all zero.
+ *  - Parameter structs start with `struct_size` and are owned by the
+ *    caller: fill one with the matching fm_*_params_init(&p, sizeof p),
+ *    then change fields. The library reads a struct only up to its
+ *    struct_size: one from an older (smaller) header gets defaults for the
+ *    missing tail, one from a newer header is rejected if its unknown tail
+ *    is not all zero. So every params struct can grow in a minor version.
  *
  * Experimental declarations sit behind FM_EXPERIMENTAL and may change between
  * minor versions; everything else follows docs/abi.md.
@@ -50,7 +51,7 @@ extern "C" {
  * ------------------------------------------------------------------------ */
 
 #define FM_VERSION_MAJOR 0
-#define FM_VERSION_MINOR 4
+#define FM_VERSION_MINOR 5
 #define FM_VERSION_PATCH 0
 #define FM_VERSION_NUMBER \
     (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)
@@ -81,7 +82,8 @@ typedef enum fm_status {
     FM_STATUS_INVALID_UTF8 = -9,     /* text is not valid UTF-8 */
     FM_STATUS_BACKEND = -10,         /* a backend reported a failure */
     FM_STATUS_INTERNAL = -11,        /* a bug in libfm: please report it */
-    FM_STATUS_CANCELLED = -12        /* a callback asked to stop (0.4) */
+    FM_STATUS_CANCELLED = -12,       /* a callback asked to stop (0.4) */
+    FM_STATUS_ABORTED = -13          /* a decode's abort callback stopped it (0.5) */
 } fm_status;
 
 /** A static, never-NULL name for a status ("FM_STATUS_IO"); unknown values give
@@ -130,6 +132,11 @@ typedef struct fm_sampler fm_sampler;       /* chain of sampling steps    */
 typedef int32_t fm_token;
 #define FM_TOKEN_NONE ((fm_token)-1)
 
+/** Progress of a long call: `done` goes from 0 to 1. A nonzero return
+ *  stops the call, which then returns FM_STATUS_CANCELLED. Called on the
+ *  thread that made the call. Since: 0.4 */
+typedef int (*fm_progress_fn)(float done, void *user);
+
 /* ------------------------------------------------------------------------
  * Tokenizer
  * ------------------------------------------------------------------------ */
@@ -139,8 +146,11 @@ typedef struct fm_tokenizer_params {
     uint32_t flags;       /* reserved, must be 0 */
 } fm_tokenizer_params;
 
-/** Default tokenizer parameters. Thread safety: any thread. Since: 0.1 */
-FM_API fm_tokenizer_params fm_tokenizer_default_params(void);
+/** Fills `p`, a caller-owned struct of `size` bytes (pass sizeof *p), with
+ *  the defaults up to `size` and records `size` in struct_size.
+ *  Errors: INVALID_ARGUMENT (NULL, size too small to hold struct_size).
+ *  Any thread. Since: 0.5 (replaces fm_tokenizer_default_params) */
+FM_API fm_status fm_tokenizer_params_init(fm_tokenizer_params *p, size_t size);
 
 /** Loads a tokenizer alone, without weights, from `path`: a GGUF file (a
  *  model or a vocab-only file) or a llama2.c `tokenizer.bin`.
@@ -270,17 +280,24 @@ typedef struct fm_model_params {
      * need `tokenizer.bin`). NULL: use the one inside the model file, or for
      * a llama2.c checkpoint "tokenizer.bin" beside it. Borrowed. */
     const char *tokenizer_path;
+    /* 0.5: called as the load goes on, from 0 to 1, on the loading thread;
+     * a nonzero return cancels the load (CANCELLED, nothing kept). */
+    fm_progress_fn progress;
+    void *progress_user;
 } fm_model_params;
 
-/** Default model parameters. Thread safety: any thread. Since: 0.1 */
-FM_API fm_model_params fm_model_default_params(void);
+/** Fills `p` (caller-owned, `size` bytes: pass sizeof *p) with the
+ *  defaults, as fm_tokenizer_params_init() does. Errors: INVALID_ARGUMENT.
+ *  Any thread. Since: 0.5 (replaces fm_model_default_params) */
+FM_API fm_status fm_model_params_init(fm_model_params *p, size_t size);
 
 /** Loads a model (GGUF v2/v3, or a llama2.c `.bin` checkpoint) from `path`,
  *  mapping the file read-only. `params` may be NULL for defaults.
  *  On success *out receives a new model owned by the caller; free it with
  *  fm_model_free() after every context made from it.
  *  Errors: INVALID_ARGUMENT, IO, BAD_FORMAT (the message names the offset,
- *  key or tensor), UNSUPPORTED (architecture or weight type), NO_MEMORY.
+ *  key or tensor), UNSUPPORTED (architecture or weight type), NO_MEMORY,
+ *  CANCELLED (params->progress said stop; everything is freed).
  *  Thread safety: any thread. Since: 0.1 */
 FM_API fm_status fm_model_load(const char *path, const fm_model_params *params,
                                fm_model **out);
@@ -383,10 +400,6 @@ typedef enum fm_ftype {
 #define FM_QUANTIZE_PURE 1u             /* every quantized matrix in the target's base type, no mixture */
 #define FM_QUANTIZE_ALLOW_REQUANTIZE 2u /* accept already quantized input matrices (they lose quality) */
 
-/** Progress of a long call: `done` goes from 0 to 1. A nonzero return
- *  stops the call, which then returns FM_STATUS_CANCELLED. */
-typedef int (*fm_progress_fn)(float done, void *user);
-
 typedef struct fm_quantize_params {
     uint32_t struct_size; /* set by fm_quantize_params_init() */
     uint32_t flags;       /* FM_QUANTIZE_* */
@@ -436,22 +449,49 @@ FM_API const char *fm_ftype_name(int32_t ftype);
  * Context: KV cache and the forward pass
  * ------------------------------------------------------------------------ */
 
+/** Checked by a decode between layers: a nonzero return stops it, and the
+ *  decode returns FM_STATUS_ABORTED with the context as before the call.
+ *  Called on the decoding thread. Since: 0.5 */
+typedef int (*fm_abort_fn)(void *user);
+
+/** KV cache element types for fm_context_params.kv_type (GGUF's numbers). */
+#define FM_KV_F32 0 /* floats: exact */
+#define FM_KV_F16 1 /* halves: half the memory and the bytes attention reads;
+    keys and values are rounded to 11 significant bits as they are stored
+    (logits move by ~1e-2, tested) */
+
+/** The most sequences a context can hold (n_seq_max). */
+#define FM_SEQ_MAX 256
+
 typedef struct fm_context_params {
-    uint32_t struct_size; /* sizeof(fm_context_params) */
-    uint32_t n_ctx;       /* KV cache positions; 0 = the model's training context */
+    uint32_t struct_size; /* set by fm_context_params_init() */
+    uint32_t n_ctx;       /* KV cache cells, shared by all sequences; 0 = the
+                             model's training context */
     uint32_t n_batch;     /* most tokens evaluated at once; longer inputs are
                              split internally. Default 512 */
     int32_t n_threads;    /* compute threads; 0 = number of cores */
     const char *backend;  /* backend name, borrowed; NULL = "cpu" */
+    /* 0.5 */
+    uint32_t flags;       /* FM_CONTEXT_* bits (below); default 0 */
+    int32_t kv_type;      /* FM_KV_F32 (default) or FM_KV_F16 */
+    uint32_t n_seq_max;   /* sequence ids are 0 .. n_seq_max-1; default 1,
+                             at most FM_SEQ_MAX */
+    fm_abort_fn abort;    /* NULL: decodes run to the end */
+    void *abort_user;
 } fm_context_params;
 
-/** Default context parameters. Thread safety: any thread. Since: 0.1 */
-FM_API fm_context_params fm_context_default_params(void);
+/** Fills `p` (caller-owned, `size` bytes: pass sizeof *p) with the
+ *  defaults: n_ctx 0, n_batch 512, n_threads 0, backend NULL, flags 0,
+ *  kv_type FM_KV_F32, n_seq_max 1, no abort callback.
+ *  Errors: INVALID_ARGUMENT. Any thread.
+ *  Since: 0.5 (replaces fm_context_default_params) */
+FM_API fm_status fm_context_params_init(fm_context_params *p, size_t size);
 
 /** Creates a context over `model` (borrowed: it must outlive the context) with
- *  an empty KV cache of params->n_ctx positions. `params` may be NULL.
- *  Errors: INVALID_ARGUMENT, NOT_FOUND (no backend of that name),
- *  UNSUPPORTED (the backend cannot run this model), NO_MEMORY, BACKEND.
+ *  an empty KV cache of params->n_ctx cells. `params` may be NULL.
+ *  Errors: INVALID_ARGUMENT (a bad field: the message names it), NOT_FOUND
+ *  (no backend of that name), UNSUPPORTED (the backend cannot run this
+ *  model, or cannot honour a flag or the cache type), NO_MEMORY, BACKEND.
  *  Thread safety: any thread; the model may be shared by many contexts.
  *  Since: 0.1 */
 FM_API fm_status fm_context_new(fm_model *model, const fm_context_params *params,
@@ -464,17 +504,79 @@ FM_API void fm_context_free(fm_context *ctx);
 #define FM_LOGITS_LAST 0u /* only after the last token of the batch */
 #define FM_LOGITS_ALL 1u  /* after every token of the batch */
 
-/** Evaluates `n_tokens` ids (borrowed) at the next positions of the KV cache,
- *  e.g. a whole prompt in one call, then keeps logits as `logits_mode` says
- *  (FM_LOGITS_LAST or FM_LOGITS_ALL). Encoder models (BERT) have no logits:
+/** Evaluates `n_tokens` ids (borrowed) as sequence 0, at the positions
+ *  after its last one (fm_context_n_past()), e.g. a whole prompt in one
+ *  call, then keeps logits as `logits_mode` says (FM_LOGITS_LAST or
+ *  FM_LOGITS_ALL): fm_context_decode_batch() of those tokens, the
+ *  convenience for one sequence. Encoder models (BERT) have no logits:
  *  they answer UNSUPPORTED here; use fm_context_embed().
- *  If the tokens do not fit in the free positions, nothing is evaluated, the
+ *  If the tokens do not fit in the free cells, nothing is evaluated, the
  *  call returns FM_STATUS_CONTEXT_FULL and the context is unchanged and usable.
  *  An id outside the vocabulary gives INVALID_ARGUMENT with the cache
  *  unchanged. Errors: INVALID_ARGUMENT, CONTEXT_FULL, UNSUPPORTED, NO_MEMORY,
- *  BACKEND. Thread safety: one thread per object. Since: 0.1 */
+ *  BACKEND, ABORTED. Thread safety: one thread per object. Since: 0.1 */
 FM_API fm_status fm_context_decode(fm_context *ctx, const fm_token *tokens,
                                    size_t n_tokens, uint32_t logits_mode);
+
+/* ---- Batches of several sequences ---- */
+
+/** A sequence id: 0 .. n_seq_max-1 of the context. */
+typedef int32_t fm_seq_id;
+
+/** A list of tokens to evaluate in one forward pass, each with its
+ *  position, the sequences it belongs to and whether its logits are kept.
+ *  The caller owns it (fm_batch_new / fm_batch_free) and may reuse it
+ *  (fm_batch_clear); it grows as tokens are added. Since: 0.5 */
+typedef struct fm_batch fm_batch;
+
+/** Position for fm_batch_add(): the one after the sequence's last (its
+ *  last in the cache, or its last earlier in the same batch). */
+#define FM_POS_NEXT (-1)
+
+/** Creates an empty batch. Errors: INVALID_ARGUMENT, NO_MEMORY.
+ *  Any thread. Since: 0.5 */
+FM_API fm_status fm_batch_new(fm_batch **out);
+
+/** Frees a batch. NULL is a no-op. Since: 0.5 */
+FM_API void fm_batch_free(fm_batch *batch);
+
+/** Empties a batch for reuse (its memory is kept). NULL is a no-op.
+ *  One thread per object. Since: 0.5 */
+FM_API void fm_batch_clear(fm_batch *batch);
+
+/** Appends one token at position `pos` (>= 0, or FM_POS_NEXT) of the
+ *  `n_seq` sequences in `seq_ids` (borrowed; 1 .. FM_SEQ_MAX distinct ids:
+ *  a shared prefix is one token in several sequences, evaluated and
+ *  stored once). `logits` nonzero keeps the token's logits. Sequence ids
+ *  are checked against the context at decode time.
+ *  Errors: INVALID_ARGUMENT (NULL, pos < FM_POS_NEXT, n_seq out of range,
+ *  an id outside 0 .. FM_SEQ_MAX-1), NO_MEMORY (the batch is unchanged).
+ *  One thread per object. Since: 0.5 */
+FM_API fm_status fm_batch_add(fm_batch *batch, fm_token token, int32_t pos, const fm_seq_id *seq_ids,
+                              int32_t n_seq, int logits);
+
+/** Tokens in the batch (0 for NULL). Since: 0.5 */
+FM_API int32_t fm_batch_n_tokens(const fm_batch *batch);
+
+/** Evaluates every token of `batch` (borrowed) in one forward pass (split
+ *  into n_batch-sized pieces internally): the weights are read once for all
+ *  sequences. A token sees the cached tokens of its own sequences at
+ *  positions up to its own (and within the model's sliding window), and the
+ *  earlier tokens of the batch the same way. Afterwards fm_context_logits(ctx, i)
+ *  gives the logits of batch token i where it asked for them.
+ *  Rules: within one batch each sequence's positions increase; a position
+ *  a sequence already holds cannot be added again (remove it first); a
+ *  sequence id must be below the context's n_seq_max.
+ *  Determinism: with FM_CONTEXT_BATCH_INVARIANT a sequence's logits are
+ *  bit-identical whether it is decoded alone or with others, at any thread
+ *  count; otherwise they agree within the tolerance docs/api.md states.
+ *  On any error nothing is evaluated or kept: the cache is as before.
+ *  Errors: INVALID_ARGUMENT (NULL, empty batch, a token outside the
+ *  vocabulary, a bad sequence id or position: the message names the
+ *  entry), CONTEXT_FULL (not enough free cells), UNSUPPORTED (an encoder
+ *  model; a backend of ABI < 4 given a layout it cannot read), NO_MEMORY,
+ *  BACKEND, ABORTED. One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_decode_batch(fm_context *ctx, const fm_batch *batch);
 
 /** Logits after token `i` of the last decoded batch (i < 0 counts from the
  *  end: -1 is the last), n_vocab floats owned by the context and valid until
@@ -482,16 +584,61 @@ FM_API fm_status fm_context_decode(fm_context *ctx, const fm_token *tokens,
  *  fm_last_error() says why). One thread per object. Since: 0.1 */
 FM_API const float *fm_context_logits(fm_context *ctx, int32_t i);
 
-/** Positions in use in the KV cache. Since: 0.1 */
+/** Sequence 0's next position: one past its last (0 when empty). A
+ *  single-sequence caller's "positions in use". Since: 0.1 */
 FM_API uint32_t fm_context_n_past(const fm_context *ctx);
 
-/** KV cache capacity in positions. Since: 0.1 */
+/** KV cache capacity in cells, shared by all sequences. Since: 0.1 */
 FM_API uint32_t fm_context_n_ctx(const fm_context *ctx);
 
-/** Forgets positions n_keep .. n_past-1 so decoding continues at n_keep
- *  (n_keep = 0 empties the cache). Errors: INVALID_ARGUMENT (n_keep > n_past).
- *  One thread per object. Since: 0.1 */
+/** Forgets sequence 0's positions n_keep and later, so decoding continues
+ *  at n_keep (n_keep = 0 empties it): fm_context_seq_rm(ctx, 0, n_keep, -1).
+ *  Errors: INVALID_ARGUMENT (n_keep > n_past). One thread per object.
+ *  Since: 0.1 */
 FM_API fm_status fm_context_truncate(fm_context *ctx, uint32_t n_keep);
+
+/* ---- Editing the KV cache. Position ranges are [p0, p1); p1 < 0 means
+ * "to the end". Each edit scans the cells in use once; none copies key
+ * or value data except a shift of cells other sequences share. ---- */
+
+/** Empties the cache: every sequence, every cell. One thread per object.
+ *  Errors: INVALID_ARGUMENT (NULL). Since: 0.5 */
+FM_API fm_status fm_context_clear(fm_context *ctx);
+
+/** Removes positions [p0, p1) from sequence `seq` (seq < 0: from every
+ *  sequence); a cell no sequence holds any more is freed.
+ *  Errors: INVALID_ARGUMENT (NULL, seq >= n_seq_max, p0 < 0).
+ *  One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_seq_rm(fm_context *ctx, fm_seq_id seq, int32_t p0, int32_t p1);
+
+/** Makes positions [p0, p1) of `src` part of `dst` too: the cells are
+ *  shared, nothing is copied (decode a prefix once, then branch).
+ *  Errors: INVALID_ARGUMENT (NULL, an id out of range, p0 < 0).
+ *  One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_seq_cp(fm_context *ctx, fm_seq_id src, fm_seq_id dst, int32_t p0, int32_t p1);
+
+/** Keeps only sequence `seq`: every other sequence is removed.
+ *  Errors: INVALID_ARGUMENT. One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_seq_keep(fm_context *ctx, fm_seq_id seq);
+
+/** Adds `delta` to the positions [p0, p1) of sequence `seq` ("context
+ *  shift": remove old turns with fm_context_seq_rm, then move the rest
+ *  down to continue past the window). Cached keys are re-rotated so that
+ *  they are what decoding at the new positions would have stored (up to
+ *  rounding: tested within 1e-3 of the logits of decoding the shifted
+ *  text from scratch). Positions that would fall below 0 are removed.
+ *  Cells another sequence shares are split off first (the other keeps
+ *  its positions), which needs a free cell each.
+ *  Errors: INVALID_ARGUMENT (NULL, bad id, p0 < 0), UNSUPPORTED (the model
+ *  has learned absolute positions, which cannot be shifted), CONTEXT_FULL
+ *  (no free cells for the splits; nothing changed), NO_MEMORY.
+ *  One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_seq_shift(fm_context *ctx, fm_seq_id seq, int32_t p0, int32_t p1, int32_t delta);
+
+/** The smallest and largest position of `seq` (both -1 when it holds
+ *  none); either pointer may be NULL. Errors: INVALID_ARGUMENT.
+ *  One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_seq_pos_range(const fm_context *ctx, fm_seq_id seq, int32_t *pos_min, int32_t *pos_max);
 
 /** Changes the number of compute threads (0 = cores). Logits never depend
  *  on the thread count: every output row is computed by one thread, the
@@ -499,24 +646,18 @@ FM_API fm_status fm_context_truncate(fm_context *ctx, uint32_t n_keep);
  *  One thread per object. Since: 0.1 */
 FM_API fm_status fm_context_set_n_threads(fm_context *ctx, int32_t n_threads);
 
-/** fm_context_set_flags() bits. */
+/** fm_context_params.flags and fm_context_set_flags() bits. */
 #define FM_CONTEXT_BATCH_INVARIANT 1u /* a token's logits are bit-identical
     whether its prompt is decoded in one batch, in chunks or one token at a
-    time: batched prompts use the single-token kernels (no BLAS GEMM), which
-    costs prompt-processing speed (docs/performance.md) */
-#define FM_CONTEXT_KV_F16 2u /* keep the KV cache in half precision: half the
-    memory and half the bytes attention reads; keys and values are rounded
-    to 11 significant bits as they are stored (logits move by ~1e-2, tested).
-    Changes the cache's type, so it can be set or cleared only while the
-    context is empty (fm_context_n_past() == 0). Since: 0.3 */
+    time, alone or beside other sequences: batched prompts use the
+    single-token kernels (no BLAS GEMM), which costs prompt-processing
+    speed (docs/performance.md) */
 
-/** Sets the context's FM_CONTEXT_* flags (0 clears them; the default).
- *  (A function, not a field of fm_context_params: that struct is returned by
- *  value from fm_context_default_params(), so it cannot grow.)
- *  Errors: INVALID_ARGUMENT (unknown bits; FM_CONTEXT_KV_F16 changed on a
- *  context that holds tokens), UNSUPPORTED (the backend cannot honour a
- *  flag), NO_MEMORY (the new cache; the context keeps its old one). On error
- *  the flags are unchanged. One thread per object. Since: 0.2 */
+/** Sets the context's FM_CONTEXT_* flags (0 clears them) on a live
+ *  context. Errors: INVALID_ARGUMENT (unknown bits), UNSUPPORTED (the
+ *  backend cannot honour a flag). On error the flags are unchanged.
+ *  (0.5: the KV cache type moved to fm_context_params.kv_type.)
+ *  One thread per object. Since: 0.2 */
 FM_API fm_status fm_context_set_flags(fm_context *ctx, uint32_t flags);
 
 /** How fm_context_embed() turns per-token hidden states into a vector.
@@ -563,9 +704,11 @@ typedef struct fm_sampler_params {
     float min_p;          /* drop tokens below min_p * p(max); <= 0: off */
 } fm_sampler_params;
 
-/** Defaults: seed 0, temperature 0.8, top_k 40, top_p 0.95, min_p 0.05.
- *  Any thread. Since: 0.1 */
-FM_API fm_sampler_params fm_sampler_default_params(void);
+/** Fills `p` (caller-owned, `size` bytes: pass sizeof *p) with the
+ *  defaults: seed 0, temperature 0.8, top_k 40, top_p 0.95, min_p 0.05.
+ *  Errors: INVALID_ARGUMENT. Any thread.
+ *  Since: 0.5 (replaces fm_sampler_default_params) */
+FM_API fm_status fm_sampler_params_init(fm_sampler_params *p, size_t size);
 
 /** Creates the standard chain from `params` (NULL for defaults):
  *  top-k, top-p, min-p, temperature, then a seeded random draw; or a single

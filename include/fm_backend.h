@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define FM_BACKEND_ABI_VERSION 3
+#define FM_BACKEND_ABI_VERSION 4
 
 /** Element types of weights. The numbers are GGUF's tensor type ids. */
 typedef enum fm_dtype {
@@ -80,9 +80,17 @@ typedef enum fm_op {
 typedef enum fm_rope_mode { FM_ROPE_NORMAL = 0, FM_ROPE_NEOX = 2 } fm_rope_mode;
 
 /** Scaled dot-product attention of n_tok query rows against a KV cache.
- *  Query row t sits at position pos[t] and sees cache positions 0..pos[t]
- *  (causal) or 0..n_kv-1 (not causal). Query head h reads KV head
- *  h / (n_head / n_head_kv). */
+ *  The cache is rows of cells; ABI 4 says which rows each query row sees
+ *  (`runs`): the cells of its own sequences at positions <= pos[t] (for
+ *  causal models) and inside the sliding window, which need not be
+ *  contiguous nor in position order once several sequences share the
+ *  cache or it has been edited. Query head h reads KV head
+ *  h / (n_head / n_head_kv).
+ *  Before ABI 4 the contract was cell == position: row t saw rows
+ *  0..pos[t] (causal, from pos[t]-window+1 with a window) or 0..n_kv-1.
+ *  libfm hands a backend registered with abi_version < 4 only batches that
+ *  fit that contract (one sequence, unedited positions), and refuses the
+ *  others with UNSUPPORTED rather than feed it rows it would misread. */
 typedef struct fm_attention_args {
     uint32_t struct_size;
     int32_t n_tok;
@@ -107,13 +115,20 @@ typedef struct fm_attention_args {
        elements). Backends registered with abi_version < 3 only ever see
        F32 caches (a context asking for F16 with them fails). */
     int32_t kv_dtype;
+    /* ABI 4: the rows query row t sees, in ascending, disjoint runs: rows runs[2r] ..
+       runs[2r+1]-1 for r = run_off[t] .. run_off[t+1]-1 (run_off has
+       n_tok+1 entries; causality and the window are already applied, pos,
+       causal and window above stay filled for information). k and v then
+       index cells: n_kv is one past the last cell in use. */
+    const int32_t *runs;
+    const int32_t *run_off;
 } fm_attention_args;
 
 /** Arguments every backend receives at context creation. */
 typedef struct fm_backend_init_params {
     uint32_t struct_size;
     int32_t n_threads;  /* >= 1 */
-    int32_t n_ctx;      /* longest KV run attention will see */
+    int32_t n_ctx;      /* cells of the KV cache: most rows attention will see */
     int32_t n_batch;    /* most rows per op call */
 } fm_backend_init_params;
 

@@ -32,6 +32,7 @@ const char *fm_status_name(fm_status status) {
     case FM_STATUS_BACKEND: return "FM_STATUS_BACKEND";
     case FM_STATUS_INTERNAL: return "FM_STATUS_INTERNAL";
     case FM_STATUS_CANCELLED: return "FM_STATUS_CANCELLED";
+    case FM_STATUS_ABORTED: return "FM_STATUS_ABORTED";
     }
     return "FM_STATUS_UNKNOWN";
 }

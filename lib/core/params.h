@@ -13,4 +13,10 @@
  * keeps the defaults. `what` names the struct in messages. */
 fm_status fm_params_read(void *dst, size_t size, const void *src, const char *what);
 
+/* The fm_*_params_init() pattern: fills the caller's struct `p` of `size`
+ * bytes with `defaults` (our struct, `dsize` bytes) up to `size`, zeroes
+ * any tail beyond ours and records `size` in struct_size. `fn` names the
+ * call in messages. */
+fm_status fm_params_init(void *p, size_t size, const void *defaults, size_t dsize, const char *fn);
+
 #endif

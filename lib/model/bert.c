@@ -61,19 +61,20 @@ static fm_status bert_load(fm_model *m) {
     return FM_STATUS_OK;
 }
 
-static fm_status bert_forward(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n,
-                              int32_t n_past, int32_t first_out, float *logits, float *hidden) {
+static fm_status bert_forward(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, float *logits,
+                              float *hidden) {
     const fm_backend_iface *be = &st->backend->iface;
     void *bc = st->backend->ctx;
     const int64_t E = m->hp.n_embd;
     float *x = st->x, *xb2 = st->xb2;
     if (logits != NULL) return fm_error(FM_STATUS_UNSUPPORTED, "bert is an encoder: it has embeddings, not logits");
 
-    FM_OP(fm_block_embed(m, st, ids, n, n_past));
+    FM_OP(fm_block_embed(m, st, ids, n));
     for (int l = 0; l < m->hp.n_layer; l++) {
         const fm_layer *L = &m->layers[l];
+        FM_OP(fm_block_check_abort(st, l));
         /* x = LN(x + attention(x)) */
-        FM_OP(fm_block_attention(m, st, l, x, n, n_past, xb2));
+        FM_OP(fm_block_attention(m, st, l, x, n, xb2));
         FM_OP(be->add(bc, xb2, x, n * E));
         FM_OP(fm_block_norm(m, st, L->attn_out_norm, L->attn_out_norm_b, xb2, n, x));
         /* x = LN(x + ffn(x)) */
@@ -81,7 +82,7 @@ static fm_status bert_forward(const fm_model *m, fm_forward_state *st, const fm_
         FM_OP(be->add(bc, xb2, x, n * E));
         FM_OP(fm_block_norm(m, st, L->out_norm, L->out_norm_b, xb2, n, x));
     }
-    return fm_block_output(m, st, n, first_out, NULL, hidden);
+    return fm_block_output(m, st, NULL, hidden);
 }
 
 const fm_arch fm_arch_bert = {"bert", bert_load, bert_forward};

@@ -27,16 +27,22 @@ fm_status fm_block_linear(fm_forward_state *st, const fm_weight *w, fm_vec b, co
     return FM_STATUS_OK;
 }
 
-fm_status fm_block_embed(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, int32_t n_past) {
+fm_status fm_block_check_abort(const fm_forward_state *st, int l) {
+    if (st->abort != NULL && st->abort(st->abort_user))
+        return fm_error(FM_STATUS_ABORTED, "the abort callback stopped the decode before layer %d", l);
+    return FM_STATUS_OK;
+}
+
+fm_status fm_block_embed(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n) {
     const fm_backend_iface *be = &st->backend->iface;
     void *bc = st->backend->ctx;
     const int64_t E = m->hp.n_embd;
-    for (int32_t i = 0; i < n; i++) st->pos[i] = n_past + i;
     FM_OP(be->get_rows(bc, &m->tok_embd, ids, n, st->x));
     if (m->pos_embd.data != NULL) {
-        if (n_past + n > m->pos_embd.rows)
-            return fm_error(FM_STATUS_CONTEXT_FULL, "position %d is past the model's %lld learned positions",
-                            n_past + n - 1, (long long)m->pos_embd.rows);
+        for (int32_t i = 0; i < n; i++)
+            if (st->pos[i] >= m->pos_embd.rows)
+                return fm_error(FM_STATUS_CONTEXT_FULL, "position %d is past the model's %lld learned positions",
+                                st->pos[i], (long long)m->pos_embd.rows);
         FM_OP(be->get_rows(bc, &m->pos_embd, st->pos, n, st->xb));
         FM_OP(be->add(bc, st->x, st->xb, n * E));
     }
@@ -52,50 +58,61 @@ fm_status fm_block_embed(const fm_model *m, fm_forward_state *st, const fm_token
     return FM_STATUS_OK;
 }
 
-static fm_status rope(const fm_model *m, fm_forward_state *st, float *x, int32_t n, int32_t n_head) {
+fm_status fm_block_rope(const fm_model *m, fm_forward_state *st, float *x, int32_t n, int32_t n_head,
+                        const int32_t *pos) {
     const fm_hparams *hp = &m->hp;
     const fm_backend_iface *be = &st->backend->iface;
     if (hp->rope_scale == 1.0f)
-        return be->rope(st->backend->ctx, x, n, n_head, hp->head_dim, hp->n_rot, st->pos, hp->rope_base,
+        return be->rope(st->backend->ctx, x, n, n_head, hp->head_dim, hp->n_rot, pos, hp->rope_base, hp->rope_mode);
+    return be->rope_ext(st->backend->ctx, x, n, n_head, hp->head_dim, hp->n_rot, pos, hp->rope_base, hp->rope_scale,
                         hp->rope_mode);
-    return be->rope_ext(st->backend->ctx, x, n, n_head, hp->head_dim, hp->n_rot, st->pos, hp->rope_base,
-                        hp->rope_scale, hp->rope_mode);
 }
 
-fm_status fm_block_attention(const fm_model *m, fm_forward_state *st, int l, const float *in, int32_t n,
-                             int32_t n_past, float *out) {
+/* The batch's new key and value rows into their cells: rounded to halves
+ * for an f16 cache, copied for an f32 one unless they were computed in
+ * place. */
+static void store_rows(const fm_forward_state *st, int l, int32_t n, int in_place) {
+    const fm_kv_cache *kv = st->kv;
+    const size_t R = (size_t)kv->row;
+    if (in_place) return;
+    for (int32_t i = 0; i < n; i++) {
+        const float *kn = st->k_new + (size_t)i * R, *vn = st->v_new + (size_t)i * R;
+        if (kv->f16) {
+            uint16_t *kh = fm_kv_row(kv, 0, l, st->cells[i]), *vh = fm_kv_row(kv, 1, l, st->cells[i]);
+            for (size_t d = 0; d < R; d++) {
+                kh[d] = fm_f32_to_f16(kn[d]);
+                vh[d] = fm_f32_to_f16(vn[d]);
+            }
+        } else {
+            memcpy(fm_kv_row(kv, 0, l, st->cells[i]), kn, R * sizeof *kn);
+            memcpy(fm_kv_row(kv, 1, l, st->cells[i]), vn, R * sizeof *vn);
+        }
+    }
+}
+
+fm_status fm_block_attention(const fm_model *m, fm_forward_state *st, int l, const float *in, int32_t n, float *out) {
     const fm_hparams *hp = &m->hp;
     const fm_layer *L = &m->layers[l];
-    const int32_t D = hp->head_dim, KVD = hp->n_head_kv * D;
-    const size_t esize = st->kv_f16 ? sizeof(uint16_t) : sizeof(float);
-    /* this layer's cache, [n_ctx][KVD] */
-    uint8_t *kc = (uint8_t *)st->k_cache + (size_t)l * (size_t)st->n_ctx * (size_t)KVD * esize;
-    uint8_t *vc = (uint8_t *)st->v_cache + (size_t)l * (size_t)st->n_ctx * (size_t)KVD * esize;
-    /* new rows go straight into an f32 cache, through scratch into an f16 one */
-    float *k_new = st->kv_f16 ? st->k_new : (float *)(void *)(kc + (size_t)n_past * (size_t)KVD * esize);
-    float *v_new = st->kv_f16 ? st->v_new : (float *)(void *)(vc + (size_t)n_past * (size_t)KVD * esize);
+    const fm_kv_cache *kv = st->kv;
+    const int32_t D = hp->head_dim;
+    /* new rows go straight into the cells of an f32 cache when they are
+     * contiguous, through scratch otherwise */
+    const int in_place = !kv->f16 && st->cells_contig;
+    float *k_new = in_place ? fm_kv_row(kv, 0, l, st->cells[0]) : st->k_new;
+    float *v_new = in_place ? fm_kv_row(kv, 1, l, st->cells[0]) : st->v_new;
 
     FM_OP(fm_block_linear(st, &L->wq, L->bq, in, n, st->q));
     FM_OP(fm_block_linear(st, &L->wk, L->bk, in, n, k_new));
     FM_OP(fm_block_linear(st, &L->wv, L->bv, in, n, v_new));
     if (hp->n_rot > 0) {
-        FM_OP(rope(m, st, st->q, n, hp->n_head));
-        FM_OP(rope(m, st, k_new, n, hp->n_head_kv));
+        FM_OP(fm_block_rope(m, st, st->q, n, hp->n_head, st->pos));
+        FM_OP(fm_block_rope(m, st, k_new, n, hp->n_head_kv, st->pos));
     }
-    if (st->kv_f16) {
-        uint16_t *kh = (uint16_t *)(void *)kc + (size_t)n_past * (size_t)KVD;
-        uint16_t *vh = (uint16_t *)(void *)vc + (size_t)n_past * (size_t)KVD;
-        for (size_t i = 0; i < (size_t)n * (size_t)KVD; i++) {
-            kh[i] = fm_f32_to_f16(k_new[i]);
-            vh[i] = fm_f32_to_f16(v_new[i]);
-        }
-    }
-    /* softmax(q k^T / sqrt(D)) v over the cache: up to each token's own
-     * position for decoders, everything for encoders */
-    fm_attention_args a = {sizeof a, n,       hp->n_head, hp->n_head_kv, D,        n_past + n, hp->causal,
-                           1.0f / sqrtf((float)D), st->q, (const float *)(const void *)kc,
-                           (const float *)(const void *)vc, KVD, st->pos, st->att, hp->n_swa,
-                           st->kv_f16 ? FM_DTYPE_F16 : FM_DTYPE_F32};
+    store_rows(st, l, n, in_place);
+    /* softmax(q k^T / sqrt(D)) v over the cells each token sees */
+    fm_attention_args a = {sizeof a, n, hp->n_head, hp->n_head_kv, D, kv->hi, hp->causal, 1.0f / sqrtf((float)D),
+                           st->q, fm_kv_row(kv, 0, l, 0), fm_kv_row(kv, 1, l, 0), kv->row, st->pos, st->att,
+                           hp->n_swa, kv->f16 ? FM_DTYPE_F16 : FM_DTYPE_F32, st->runs, st->run_off};
     FM_OP(st->backend->iface.attention(st->backend->ctx, &a));
     return fm_block_linear(st, &L->wo, L->bo, st->att, n, out);
 }
@@ -115,11 +132,19 @@ fm_status fm_block_ffn(const fm_model *m, fm_forward_state *st, int l, const flo
     return fm_block_linear(st, &L->w_down, L->b_down, st->hb, n, out);
 }
 
-fm_status fm_block_output(const fm_model *m, fm_forward_state *st, int32_t n, int32_t first_out, float *logits,
-                          float *hidden) {
-    const int32_t n_out = n - first_out, E = m->hp.n_embd;
+fm_status fm_block_output(const fm_model *m, fm_forward_state *st, float *logits, float *hidden) {
+    const int32_t n_out = st->n_out, E = m->hp.n_embd;
     if (n_out <= 0 || (logits == NULL && hidden == NULL)) return FM_STATUS_OK;
-    const float *h = st->x + (size_t)first_out * (size_t)E;
+    /* the kept rows: in place when they are one run (a prompt's last
+     * token, every token), gathered otherwise */
+    const int32_t first = st->out_rows[0];
+    const float *h = st->x + (size_t)first * (size_t)E;
+    if (st->out_rows[n_out - 1] - first != n_out - 1) {
+        for (int32_t i = 0; i < n_out; i++)
+            memcpy(st->xb2 + (size_t)i * (size_t)E, st->x + (size_t)st->out_rows[i] * (size_t)E,
+                   (size_t)E * sizeof *st->xb2);
+        h = st->xb2;
+    }
     if (m->output_norm != NULL) {
         FM_OP(fm_block_norm(m, st, m->output_norm, m->output_norm_b, h, n_out, st->xb));
         h = st->xb;

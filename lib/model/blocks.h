@@ -25,23 +25,30 @@ fm_status fm_block_norm(const fm_model *m, fm_forward_state *st, fm_vec w, fm_ve
 /* y = w x (+ b) for n rows of x. */
 fm_status fm_block_linear(fm_forward_state *st, const fm_weight *w, fm_vec b, const float *x, int32_t n, float *y);
 
-/* Token embeddings of ids into st->x, plus learned positions and token type
- * 0 where the model has them; fills st->pos with n_past.. */
-fm_status fm_block_embed(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, int32_t n_past);
+/* Token embeddings of ids into st->x, plus learned positions (of st->pos)
+ * and token type 0 where the model has them. */
+fm_status fm_block_embed(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n);
+
+/* FM_STATUS_ABORTED if the context's abort callback says stop before layer l. */
+fm_status fm_block_check_abort(const fm_forward_state *st, int l);
 
 /* Self-attention of layer l over in[n][n_embd]: q/k/v projections (k and v
- * into the cache at n_past), RoPE if the model has it, attention over the
- * cache (causal or not), output projection into out[n][n_embd]. */
-fm_status fm_block_attention(const fm_model *m, fm_forward_state *st, int l, const float *in, int32_t n,
-                             int32_t n_past, float *out);
+ * into the batch's cells), RoPE if the model has it, attention over the
+ * cells each token sees, output projection into out[n][n_embd]. */
+fm_status fm_block_attention(const fm_model *m, fm_forward_state *st, int l, const float *in, int32_t n, float *out);
+
+/* RoPE as the model has it (base, linear scaling, pairing) on n rows of
+ * n_head heads at positions pos (the keys' re-rotation of a context shift
+ * passes the shift). */
+fm_status fm_block_rope(const fm_model *m, fm_forward_state *st, float *x, int32_t n, int32_t n_head,
+                        const int32_t *pos);
 
 /* Feed-forward of layer l: down(silu(gate x) * up x) when the layer has a
  * gate, else down(gelu(up x + b)) + b; in and out are [n][n_embd]. */
 fm_status fm_block_ffn(const fm_model *m, fm_forward_state *st, int l, const float *in, int32_t n, float *out);
 
-/* The rows first_out..n-1 of st->x through the final norm (if the model
+/* The rows st->out_rows of st->x through the final norm (if the model
  * has one) into hidden, and the LM head into logits; either may be NULL. */
-fm_status fm_block_output(const fm_model *m, fm_forward_state *st, int32_t n, int32_t first_out, float *logits,
-                          float *hidden);
+fm_status fm_block_output(const fm_model *m, fm_forward_state *st, float *logits, float *hidden);
 
 #endif

@@ -4,8 +4,8 @@
  * or SwiGLU - and the blocks read it from the model. */
 #include "blocks.h"
 
-fm_status fm_forward_decoder(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, int32_t n_past,
-                             int32_t first_out, float *logits, float *hidden) {
+fm_status fm_forward_decoder(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, float *logits,
+                             float *hidden) {
     const fm_backend_iface *be = &st->backend->iface;
     void *bc = st->backend->ctx;
     const int64_t E = m->hp.n_embd;
@@ -13,12 +13,13 @@ fm_status fm_forward_decoder(const fm_model *m, fm_forward_state *st, const fm_t
     float *xb = st->xb;   /* [n][E] normalized input of a sub-layer */
     float *xb2 = st->xb2; /* [n][E] output of a sub-layer */
 
-    FM_OP(fm_block_embed(m, st, ids, n, n_past));
+    FM_OP(fm_block_embed(m, st, ids, n));
     for (int l = 0; l < m->hp.n_layer; l++) {
         const fm_layer *L = &m->layers[l];
+        FM_OP(fm_block_check_abort(st, l));
         /* x += attention(norm(x)) */
         FM_OP(fm_block_norm(m, st, L->attn_norm, L->attn_norm_b, x, n, xb));
-        FM_OP(fm_block_attention(m, st, l, xb, n, n_past, xb2));
+        FM_OP(fm_block_attention(m, st, l, xb, n, xb2));
         FM_OP(be->add(bc, x, xb2, n * E));
         /* x += ffn(norm(x)) */
         FM_OP(fm_block_norm(m, st, L->ffn_norm, L->ffn_norm_b, x, n, xb));
@@ -26,5 +27,6 @@ fm_status fm_forward_decoder(const fm_model *m, fm_forward_state *st, const fm_t
         FM_OP(be->add(bc, x, xb2, n * E));
     }
     /* final norm and the LM head, only for the rows the caller keeps */
-    return fm_block_output(m, st, n, first_out, logits, hidden);
+    FM_OP(fm_block_check_abort(st, m->hp.n_layer));
+    return fm_block_output(m, st, logits, hidden);
 }

@@ -5,6 +5,7 @@
 
 #include "../backend/backend.h"
 #include "../format/model_file.h"
+#include "../kv/kv_cache.h"
 #include "../tokenizer/vocab.h"
 #include "fm_backend.h"
 
@@ -44,15 +45,24 @@ typedef struct fm_layer {
  * reads and writes it, the context owns it. */
 typedef struct fm_forward_state {
     fm_backend_inst *backend;
-    int32_t n_ctx, n_batch;
-    void *k_cache, *v_cache; /* [n_layer][n_ctx][n_head_kv*head_dim] of float, or
-                                of uint16_t halves when kv_f16 */
-    int kv_f16;
-    /* scratch, n_batch rows each; k_new and v_new (n_head_kv*head_dim
-     * wide) only with an F16 cache, which stores them rounded */
+    int32_t n_batch;
+    fm_kv_cache *kv;
+    /* the batch being evaluated, set by the context: positions, the cells
+     * its keys and values go to (contiguous: cells[i] == cells[0] + i),
+     * the cells each token sees (fm_kv_runs), and the rows whose outputs
+     * are kept, ascending */
+    int32_t *pos, *cells;
+    int cells_contig;
+    int32_t *runs, *run_off;
+    size_t runs_cap;
+    const int32_t *out_rows;
+    int32_t n_out;
+    /* scratch, n_batch rows each; k_new and v_new n_head_kv*head_dim wide */
     float *x, *xb, *xb2, *q, *att, *hb, *hb2, *k_new, *v_new;
     float *hidden; /* n_batch rows of final hidden states, for embeddings */
-    int32_t *pos;
+    /* checked between layers; nonzero stops the pass (FM_STATUS_ABORTED) */
+    fm_abort_fn abort;
+    void *abort_user;
 } fm_forward_state;
 
 typedef struct fm_arch fm_arch;
@@ -79,12 +89,12 @@ struct fm_model {
 struct fm_arch {
     const char *name;
     fm_status (*load)(fm_model *m);
-    /* Evaluates ids[0..n) at positions n_past.. and, for the tokens
-     * first_out..n-1, writes logits (rows of n_vocab) if `logits` is not
+    /* Evaluates ids[0..n) at st->pos into st->cells and, for the rows
+     * st->out_rows, writes logits (rows of n_vocab) if `logits` is not
      * NULL and the final hidden states (rows of n_embd, after the final
      * norm) if `hidden` is not NULL. */
-    fm_status (*forward)(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, int32_t n_past,
-                         int32_t first_out, float *logits, float *hidden);
+    fm_status (*forward)(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, float *logits,
+                         float *hidden);
 };
 
 extern const fm_arch fm_arch_llama, fm_arch_qwen2, fm_arch_phi3, fm_arch_gpt2, fm_arch_bert;
@@ -96,8 +106,8 @@ fm_status fm_llama_bind(fm_model *m, int qkv_bias);
 /* The forward pass of the pre-norm decoders (llama, qwen2, phi3, gpt2):
  * embeddings (+ learned positions), then per layer x += attn(norm(x)) and
  * x += ffn(norm(x)), a final norm and the LM head. */
-fm_status fm_forward_decoder(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, int32_t n_past,
-                             int32_t first_out, float *logits, float *hidden);
+fm_status fm_forward_decoder(const fm_model *m, fm_forward_state *st, const fm_token *ids, int32_t n, float *logits,
+                             float *hidden);
 
 /* Builds a model over an opened file, which it takes over (closed on
  * failure too); `path` names it in messages and locates a llama2.c

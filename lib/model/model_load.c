@@ -15,11 +15,9 @@
 static const fm_arch *const architectures[] = {&fm_arch_llama, &fm_arch_qwen2, &fm_arch_phi3, &fm_arch_gpt2,
                                                &fm_arch_bert};
 
-fm_model_params fm_model_default_params(void) {
-    fm_model_params p;
-    memset(&p, 0, sizeof p);
-    p.struct_size = sizeof p;
-    return p;
+fm_status fm_model_params_init(fm_model_params *p, size_t size) {
+    const fm_model_params d = {sizeof d, 0, NULL, NULL, NULL};
+    return fm_params_init(p, size, &d, sizeof d, "fm_model_params_init");
 }
 
 fm_status fm_model_key_u32(const fm_model *m, const char *suffix, int required, int32_t *out) {
@@ -209,8 +207,7 @@ static char *sibling_tokenizer(const char *path) {
 
 static fm_status load_tokenizer(fm_model *m, const char *path, const fm_model_params *p) {
     if (p->tokenizer_path != NULL) {
-        fm_tokenizer_params tp = fm_tokenizer_default_params();
-        fm_status s = fm_tokenizer_load(p->tokenizer_path, &tp, &m->tok);
+        fm_status s = fm_tokenizer_load(p->tokenizer_path, NULL, &m->tok);
         if (s) return s;
     } else if (m->file->kind == FM_FILE_LLAMA2C) {
         char *tp = sibling_tokenizer(path);
@@ -254,13 +251,20 @@ fm_status fm_model_load(const char *path, const fm_model_params *params, fm_mode
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_load: out is NULL");
     *out = NULL;
     if (path == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_load: path is NULL");
-    fm_model_params p = fm_model_default_params();
+    fm_model_params p;
+    fm_model_params_init(&p, sizeof p);
     fm_status s = fm_params_read(&p, sizeof p, params, "fm_model_params");
     if (s) return s;
     if (p.flags != 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_params.flags must be 0");
     fm_model_file *mf;
     if ((s = fm_model_file_open(path, &mf))) return s;
     return fm_model_from_file(mf, path, &p, out);
+}
+
+static fm_status report(const fm_model_params *p, float done) {
+    if (p->progress != NULL && p->progress(done, p->progress_user))
+        return fm_error(FM_STATUS_CANCELLED, "the progress callback cancelled the load at %.0f %%", done * 100.0);
+    return FM_STATUS_OK;
 }
 
 fm_status fm_model_from_file(fm_model_file *mf, const char *path, const fm_model_params *params, fm_model **out) {
@@ -283,9 +287,11 @@ fm_status fm_model_from_file(fm_model_file *mf, const char *path, const fm_model
                      arch.ptr);
         goto fail;
     }
-    if ((s = build_names(m))) goto fail;
-    if ((s = m->arch->load(m))) goto fail;
-    if ((s = load_tokenizer(m, path, &p))) goto fail;
+    /* progress in three coarse steps (the weights are mapped, not read:
+     * binding them and building the tokenizer are what takes time) */
+    if ((s = report(&p, 0.0f)) || (s = build_names(m)) || (s = m->arch->load(m)) || (s = report(&p, 0.5f)) ||
+        (s = load_tokenizer(m, path, &p)) || (s = report(&p, 1.0f)))
+        goto fail;
     *out = m;
     return FM_STATUS_OK;
 fail:

@@ -53,13 +53,8 @@ const char *fm_ftype_name(int32_t ftype) {
 }
 
 fm_status fm_quantize_params_init(fm_quantize_params *p, size_t size) {
-    if (p == NULL || size < sizeof(uint32_t))
-        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_quantize_params_init: NULL or size %zu too small", size);
     const fm_quantize_params d = {sizeof d, 0, FM_FTYPE_Q4_K_M, 0, NULL, NULL};
-    memset(p, 0, size);
-    memcpy(p, &d, size < sizeof d ? size : sizeof d);
-    p->struct_size = (uint32_t)size;
-    return FM_STATUS_OK;
+    return fm_params_init(p, size, &d, sizeof d, "fm_quantize_params_init");
 }
 
 /* Whether llama-quantize would quantize this tensor: 2-D or more weights,

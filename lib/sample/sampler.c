@@ -57,15 +57,9 @@ void fm_sampler_set_seed(fm_sampler *s, uint64_t seed) {
     for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&seed);
 }
 
-fm_sampler_params fm_sampler_default_params(void) {
-    fm_sampler_params p;
-    memset(&p, 0, sizeof p);
-    p.struct_size = sizeof p;
-    p.temperature = 0.8f;
-    p.top_k = 40;
-    p.top_p = 0.95f;
-    p.min_p = 0.05f;
-    return p;
+fm_status fm_sampler_params_init(fm_sampler_params *p, size_t size) {
+    const fm_sampler_params d = {sizeof d, 0, 0, 0.8f, 40, 0.95f, 0.05f};
+    return fm_params_init(p, size, &d, sizeof d, "fm_sampler_params_init");
 }
 
 fm_status fm_sampler_new_chain(uint64_t seed, fm_sampler **out) {
@@ -100,7 +94,8 @@ fm_status fm_sampler_new(const fm_sampler_params *params, fm_sampler **out) {
     fm_error_clear();
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_new: out is NULL");
     *out = NULL;
-    fm_sampler_params p = fm_sampler_default_params();
+    fm_sampler_params p;
+    fm_sampler_params_init(&p, sizeof p);
     fm_status ps = fm_params_read(&p, sizeof p, params, "fm_sampler_params");
     if (ps) return ps;
     if (isnan(p.temperature) || isnan(p.top_p) || isnan(p.min_p) || p.top_p < 0 || p.min_p < 0 || p.min_p > 1)

@@ -13,9 +13,9 @@
 #include "pretok.h"
 #include "vocab.h"
 
-fm_tokenizer_params fm_tokenizer_default_params(void) {
-    fm_tokenizer_params p = {sizeof(fm_tokenizer_params), 0};
-    return p;
+fm_status fm_tokenizer_params_init(fm_tokenizer_params *p, size_t size) {
+    const fm_tokenizer_params d = {sizeof d, 0};
+    return fm_params_init(p, size, &d, sizeof d, "fm_tokenizer_params_init");
 }
 
 /* A .tiktoken file is text: "base64 rank" lines. tokenizer.bin starts with
@@ -36,7 +36,8 @@ fm_status fm_tokenizer_load(const char *path, const fm_tokenizer_params *params,
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_load: out is NULL");
     *out = NULL;
     if (path == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_load: path is NULL");
-    fm_tokenizer_params p = fm_tokenizer_default_params();
+    fm_tokenizer_params p;
+    fm_tokenizer_params_init(&p, sizeof p);
     fm_status s = fm_params_read(&p, sizeof p, params, "fm_tokenizer_params");
     if (s) return s;
     if (p.flags != 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_params.flags must be 0");

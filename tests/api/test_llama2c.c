@@ -9,7 +9,8 @@
 #include "fm.h"
 
 static void last_logits(const char *model, float *out) {
-    fm_model_params mp = fm_model_default_params();
+    fm_model_params mp;
+    fm_model_params_init(&mp, sizeof mp);
     mp.tokenizer_path = tu_data("models/tok512.bin");
     fm_model *m;
     fm_status s = fm_model_load(model, &mp, &m);
@@ -50,7 +51,8 @@ int main(void) {
     /* the same file without its classifier is refused (size mismatch) */
     const char *cut = tu_temp_file(sep, len);
     fm_model *m = NULL;
-    fm_model_params mp = fm_model_default_params();
+    fm_model_params mp;
+    fm_model_params_init(&mp, sizeof mp);
     mp.tokenizer_path = tu_data("models/tok512.bin");
     CHECK(fm_model_load(cut, &mp, &m) == FM_STATUS_BAD_FORMAT && m == NULL, "missing classifier");
     unlink(path);

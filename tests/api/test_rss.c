@@ -43,7 +43,8 @@ int main(int argc, char **argv) {
     fm_model *m = NULL;
     CHECK(fm_model_load(path, NULL, &m) == FM_STATUS_OK, "load: %s", fm_last_error());
     const long loaded = rss_kb();
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.n_ctx = 256;
     cp.n_batch = 32; /* the prompt's length: the activation buffers for the
                         default 512-token batches (~13 MB, all resident when

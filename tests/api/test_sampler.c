@@ -13,7 +13,8 @@ static void generate(fm_model *m, const fm_sampler_params *sp, int n, fm_token *
     fm_token prompt[8];
     size_t n_prompt;
     fm_tokenizer_encode(tok, "Once upon a time", 16, FM_ENCODE_ADD_BOS, prompt, 8, &n_prompt);
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.n_ctx = 128;
     cp.n_threads = 2;
     fm_context *ctx;
@@ -32,7 +33,8 @@ static void generate(fm_model *m, const fm_sampler_params *sp, int n, fm_token *
 static void test_reproducible(void) {
     fm_model *m;
     CHECK(fm_model_load(tu_data("models/stories260K.gguf"), NULL, &m) == FM_STATUS_OK, "load");
-    fm_sampler_params sp = fm_sampler_default_params();
+    fm_sampler_params sp;
+    fm_sampler_params_init(&sp, sizeof sp);
     sp.temperature = 1.0f;
     sp.seed = 42;
     fm_token a[64], b[64], c[64];
@@ -108,7 +110,8 @@ static void test_steps(void) {
     fm_sampler_free(s);
 
     /* temperature 0 in params means greedy */
-    fm_sampler_params sp = fm_sampler_default_params();
+    fm_sampler_params sp;
+    fm_sampler_params_init(&sp, sizeof sp);
     sp.temperature = 0;
     CHECK(fm_sampler_new(&sp, &s) == FM_STATUS_OK, "greedy params");
     for (int i = 0; i < 20; i++) CHECK(fm_sampler_sample(s, logits, 5, &t) == FM_STATUS_OK && t == 0, "greedy");
@@ -131,7 +134,7 @@ static void test_steps(void) {
     const float nan_logits[2] = {NAN, NAN};
     CHECK(fm_sampler_sample(s, nan_logits, 2, &t) == FM_STATUS_INVALID_ARGUMENT, "all-NaN logits");
     fm_sampler_free(s);
-    sp = fm_sampler_default_params();
+    fm_sampler_params_init(&sp, sizeof sp);
     sp.top_p = NAN;
     s = (fm_sampler *)1;
     CHECK(fm_sampler_new(&sp, &s) == FM_STATUS_INVALID_ARGUMENT, "NaN top_p");

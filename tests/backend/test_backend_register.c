@@ -84,7 +84,8 @@ static int f32_only(void *ctx, fm_op op, int32_t dtype) {
 }
 
 static void logits_of(fm_model *m, const char *backend, const fm_token *ids, size_t n, float *out, int n_vocab) {
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.backend = backend;
     cp.n_ctx = 64;
     cp.n_threads = 1;
@@ -126,7 +127,8 @@ int main(void) {
     narrow.supports_op = f32_only;
     CHECK(fm_backend_register(&narrow) == FM_STATUS_OK, "register f32-only");
     CHECK(fm_model_load(tu_data("models/llama-k256.f16.gguf"), NULL, &m) == FM_STATUS_OK, "load f16");
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.backend = "f32-only";
     fm_context *ctx = (fm_context *)1;
     fm_status s = fm_context_new(m, &cp, &ctx);
@@ -142,10 +144,31 @@ int main(void) {
     CHECK(fm_backend_register(&abi2) == FM_STATUS_OK, "register abi-2");
     CHECK(fm_model_load(tu_data("models/stories260K.gguf"), NULL, &m) == FM_STATUS_OK, "load");
     cp.backend = "abi-2";
+    cp.kv_type = FM_KV_F16;
+    ctx = (fm_context *)1;
+    s = fm_context_new(m, &cp, &ctx);
+    CHECK(s == FM_STATUS_UNSUPPORTED && ctx == NULL && strstr(fm_last_error(), "F16 KV"), "F16 KV refused: %s",
+          fm_last_error());
+    cp.kv_type = FM_KV_F32;
     CHECK(fm_context_new(m, &cp, &ctx) == FM_STATUS_OK, "abi-2 context: %s", fm_last_error());
-    s = fm_context_set_flags(ctx, FM_CONTEXT_KV_F16);
-    CHECK(s == FM_STATUS_UNSUPPORTED && strstr(fm_last_error(), "F16 KV"), "F16 KV refused: %s", fm_last_error());
-    CHECK(fm_context_decode(ctx, ids, 5, FM_LOGITS_LAST) == FM_STATUS_OK, "abi-2 keeps its f32 cache");
+    CHECK(fm_context_decode(ctx, ids, 5, FM_LOGITS_LAST) == FM_STATUS_OK, "abi-2 runs one sequence");
+    /* before ABI 4 attention read cache rows as positions: a hole in the
+     * sequence breaks that, and the old backend is refused, not misled */
+    CHECK(fm_context_seq_rm(ctx, 0, 1, 3) == FM_STATUS_OK, "remove positions 1..2");
+    s = fm_context_decode(ctx, ids, 1, FM_LOGITS_LAST);
+    CHECK(s == FM_STATUS_UNSUPPORTED && strstr(fm_last_error(), "ABI 4"), "edited cache on abi-2: %s",
+          fm_last_error());
+    CHECK(fm_context_n_past(ctx) == 5, "refused decode kept nothing");
+    fm_context_free(ctx);
+    cp.n_seq_max = 2;
+    CHECK(fm_context_new(m, &cp, &ctx) == FM_STATUS_OK, "abi-2 context of 2 sequences");
+    CHECK(fm_context_decode(ctx, ids, 3, FM_LOGITS_LAST) == FM_STATUS_OK, "sequence 0 on abi-2");
+    fm_batch *batch;
+    const fm_seq_id one = 1;
+    CHECK(fm_batch_new(&batch) == FM_STATUS_OK && fm_batch_add(batch, ids[0], 0, &one, 1, 1) == FM_STATUS_OK, "batch");
+    s = fm_context_decode_batch(ctx, batch);
+    CHECK(s == FM_STATUS_UNSUPPORTED, "a second sequence on abi-2: %s", fm_status_name(s));
+    fm_batch_free(batch);
     fm_context_free(ctx);
     fm_model_free(m);
 

@@ -93,7 +93,7 @@ static void sliding_window(void) {
     for (int i = 0; i < NKV * HKV * D; i++) k[i] = rnd(), v[i] = rnd();
     const int32_t pos[T] = {19, 20, 21, 22};
     for (int window = 0; window <= W; window += W) {
-        fm_attention_args a = {sizeof a, T, H, HKV, D, NKV, 1, 0.3f, q, k, v, HKV * D, pos, out, window, FM_DTYPE_F32};
+        fm_attention_args a = {sizeof a, T, H, HKV, D, NKV, 1, 0.3f, q, k, v, HKV * D, pos, out, window, FM_DTYPE_F32, NULL, NULL};
         CHECK(be.iface.attention(be.ctx, &a) == FM_STATUS_OK, "attention");
         double worst = 0;
         for (int t = 0; t < T; t++)

@@ -160,7 +160,7 @@ static void check_attention(int32_t D, int32_t window, int32_t T, int f16) {
             ((uint16_t *)(void *)v)[i] = fm_f32_to_f16(v[i]);
         }
     fm_attention_args a = {sizeof a, T, H, HKV, D, NKV, 1, 0.3f, q, k, v, HKV * D, pos, o1, window,
-                           f16 ? FM_DTYPE_F16 : FM_DTYPE_F32};
+                           f16 ? FM_DTYPE_F16 : FM_DTYPE_F32, NULL, NULL}; /* no runs: the pre-ABI-4 contract */
     CHECK(ref.iface.attention(ref.ctx, &a) == FM_STATUS_OK, "ref attention");
     a.out = o2;
     CHECK(fast[0].iface.attention(fast[0].ctx, &a) == FM_STATUS_OK, "fast attention");
@@ -179,6 +179,71 @@ static void check_attention(int32_t D, int32_t window, int32_t T, int f16) {
     printf("attention D=%-3d window %-2d %2d tokens%s: max |fast - ref| %.2g; threads 1/2/3 bit-identical\n", D,
            window, T, f16 ? " (f16 cache)" : "", worst);
     free(q), free(k), free(v), free(o1), free(o2), free(o3), free(pos);
+}
+
+/* ABI 4 runs: every token sees the cells c <= pos with c % 3 != 1 (many
+ * runs, as interleaved sequences leave them). Fast against reference on
+ * the row path (5 tokens) and the BLAS path (45); and on the row path each
+ * token's result must be bit-identical to the same visible cells laid out
+ * contiguously in a cache of their own (one run). */
+static void check_attention_runs(int32_t D, int32_t T, int f16) {
+    enum { NKV = 77, H = 4, HKV = 2 };
+    const size_t R = (size_t)HKV * (size_t)D, es = f16 ? 2 : 4;
+    float *q = malloc((size_t)(T * H * D) * sizeof *q), *kf = malloc(NKV * R * sizeof *kf), *vf = malloc(NKV * R * sizeof *vf);
+    uint8_t *k = malloc(NKV * R * es), *v = malloc(NKV * R * es), *kc = malloc(NKV * R * es), *vc = malloc(NKV * R * es);
+    float *o1 = malloc((size_t)(T * H * D) * sizeof *o1), *o2 = malloc((size_t)(T * H * D) * sizeof *o2);
+    float *o3 = malloc((size_t)(H * D) * sizeof *o3);
+    int32_t *pos = malloc((size_t)T * sizeof *pos), *off = malloc((size_t)(T + 1) * sizeof *off);
+    int32_t *runs = malloc((size_t)T * NKV * sizeof *runs);
+    for (int i = 0; i < T * H * D; i++) q[i] = 3 * rnd();
+    for (size_t i = 0; i < NKV * R; i++) {
+        kf[i] = rnd() + (float)(i / R) * 0.05f, vf[i] = rnd();
+        if (f16) {
+            ((uint16_t *)(void *)k)[i] = fm_f32_to_f16(kf[i]);
+            ((uint16_t *)(void *)v)[i] = fm_f32_to_f16(vf[i]);
+        } else {
+            ((float *)(void *)k)[i] = kf[i], ((float *)(void *)v)[i] = vf[i];
+        }
+    }
+    int32_t nr = 0;
+    for (int32_t t = 0; t < T; t++) {
+        pos[t] = T <= 5 ? 30 + 11 * t : NKV - T + t;
+        off[t] = nr;
+        for (int32_t c = 0; c <= pos[t]; c++)
+            if (c % 3 != 1) {
+                if (nr > off[t] && runs[2 * nr - 1] == c) runs[2 * nr - 1] = c + 1;
+                else runs[2 * nr] = c, runs[2 * nr + 1] = c + 1, nr++;
+            }
+    }
+    off[T] = nr;
+    const int32_t dt = f16 ? FM_DTYPE_F16 : FM_DTYPE_F32;
+    fm_attention_args a = {sizeof a, T, H, HKV, D, NKV, 1, 0.3f, q, (const float *)(void *)k, (const float *)(void *)v,
+                           (int64_t)R, pos, o1, 0, dt, runs, off};
+    CHECK(ref.iface.attention(ref.ctx, &a) == FM_STATUS_OK, "ref attention (runs)");
+    a.out = o2;
+    CHECK(fast[1].iface.attention(fast[1].ctx, &a) == FM_STATUS_OK, "fast attention (runs)");
+    double worst = 0;
+    for (int i = 0; i < T * H * D; i++) worst = fmax(worst, fabs(o1[i] - o2[i]));
+    CHECK(worst < (T >= 32 ? 2e-5 : 1e-5), "attention runs D=%d, %d tokens: %.3g", D, T, worst);
+    int same = 1;
+    for (int32_t t = 0; T <= 5 && t < T; t++) { /* the visible cells packed into a cache of their own */
+        int32_t n = 0;
+        for (int32_t r = off[t]; r < off[t + 1]; r++)
+            for (int32_t c = runs[2 * r]; c < runs[2 * r + 1]; c++, n++) {
+                memcpy(kc + (size_t)n * R * es, k + (size_t)c * R * es, R * es);
+                memcpy(vc + (size_t)n * R * es, v + (size_t)c * R * es, R * es);
+            }
+        const int32_t one[2] = {0, n}, one_off[2] = {0, 1}, p = n - 1;
+        fm_attention_args b = {sizeof b, 1, H, HKV, D, n, 1, 0.3f, q + (size_t)t * H * D, (const float *)(void *)kc,
+                               (const float *)(void *)vc, (int64_t)R, &p, o3, 0, dt, one, one_off};
+        CHECK(fast[0].iface.attention(fast[0].ctx, &b) == FM_STATUS_OK, "packed attention");
+        same &= memcmp(o3, o2 + (size_t)t * H * D, (size_t)(H * D) * sizeof *o3) == 0;
+    }
+    CHECK(same, "attention runs D=%d: a token's bits depend on how its cells lie in the cache", D);
+    printf("attention runs D=%-3d %2d tokens%s: %d runs, max |fast - ref| %.2g%s\n", D, T, f16 ? " (f16 cache)" : "",
+           nr, worst, T <= 5 ? "; same bits as the cells packed" : "");
+    free(q), free(kf), free(vf), free(k), free(v), free(kc), free(vc), free(o1), free(o2), free(o3);
+    free(pos), free(off), free(runs);
 }
 
 /* the table's q8_K activation quantizer gives the reference's bits */
@@ -267,6 +332,10 @@ int main(void) {
         check_attention(16, 7, 5, f16);
         for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) check_attention(heads[i], 0, 45, f16);
         check_attention(20, 7, 45, f16);
+        for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+            check_attention_runs(heads[i], 5, f16);
+            check_attention_runs(heads[i], 45, f16);
+        }
     }
     check_swiglu();
     for (int i = 0; i < 3; i++) fm_backend_inst_release(&fast[i]);

@@ -53,7 +53,8 @@ static void bert(void) {
     const int E = (int)fm_model_get_info(m, FM_MODEL_N_EMBD);
     CHECK(fm_model_get_info(m, FM_MODEL_IS_ENCODER) == 1, "bert is an encoder");
     CHECK(fm_model_get_info(m, FM_MODEL_POOLING) == FM_POOLING_MEAN, "bert pooling from the file");
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.n_ctx = 256;
     cp.n_threads = 1;
     fm_context *c;
@@ -180,7 +181,8 @@ static void decoder(void) {
     if (!found || file == NULL) return;
     const float *W = (const float *)(file + out_w.offset);
 
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.n_ctx = 64;
     cp.n_threads = 1;
     fm_context *c;

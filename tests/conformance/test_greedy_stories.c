@@ -21,7 +21,8 @@ static void append(run *r, const char *s, size_t n) {
 /* Greedy continuation of `prompt` for n tokens, text as run.c prints it. */
 static int generate(const char *model_path, const char *tok_path, int n, uint32_t n_ctx, run *r) {
     memset(r, 0, sizeof *r);
-    fm_model_params mp = fm_model_default_params();
+    fm_model_params mp;
+    fm_model_params_init(&mp, sizeof mp);
     mp.tokenizer_path = tok_path;
     fm_model *m;
     fm_status s = fm_model_load(model_path, &mp, &m);
@@ -35,13 +36,15 @@ static int generate(const char *model_path, const char *tok_path, int n, uint32_
     static const fm_token want_prompt[] = {1, 403, 407, 261, 378};
     CHECK(memcmp(prompt, want_prompt, sizeof want_prompt) == 0, "prompt ids differ from llama.cpp's");
 
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.n_ctx = n_ctx;
     cp.n_threads = 1;
     fm_context *ctx;
     fm_sampler *smp;
     fm_detokenizer *d;
-    fm_sampler_params sp = fm_sampler_default_params();
+    fm_sampler_params sp;
+    fm_sampler_params_init(&sp, sizeof sp);
     sp.temperature = 0;
     CHECK(fm_context_new(m, &cp, &ctx) == FM_STATUS_OK, "context: %s", fm_last_error());
     CHECK(fm_sampler_new(&sp, &smp) == FM_STATUS_OK, "sampler");

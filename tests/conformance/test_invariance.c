@@ -16,19 +16,24 @@
 
 enum { N = 48 };
 
+/* run()'s flag for an f16 cache (a context parameter, not a context flag) */
+#define T_KV_F16 0x10000u
+
 /* logits of all N tokens, fed in chunks of `chunk` (0: one batch) */
 static float *run(fm_model *m, const fm_token *ids, int threads, uint32_t flags, int chunk, const char *backend) {
     const int V = (int)fm_model_get_info(m, FM_MODEL_N_VOCAB);
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.n_ctx = 64;
     cp.n_threads = threads;
     cp.backend = backend;
+    cp.flags = flags & ~T_KV_F16;
+    cp.kv_type = flags & T_KV_F16 ? FM_KV_F16 : FM_KV_F32;
     fm_context *c;
     if (fm_context_new(m, &cp, &c) != FM_STATUS_OK) {
         CHECK(0, "context: %s", fm_last_error());
         return NULL;
     }
-    CHECK(fm_context_set_flags(c, flags) == FM_STATUS_OK, "flags: %s", fm_last_error());
     float *out = malloc((size_t)N * (size_t)V * sizeof *out);
     const int step = chunk ? chunk : N;
     for (int i = 0; i < N; i += step) {
@@ -74,14 +79,14 @@ static void check_kv_f16(const char *file, double tol, double tol16) {
     fm_model *m = load_model(file, ids, &V);
     if (m == NULL) return;
     const size_t n = (size_t)N * (size_t)V, bytes = n * sizeof(float);
-    float *t1 = run(m, ids, 1, FM_CONTEXT_KV_F16, 0, NULL), *t3 = run(m, ids, 3, FM_CONTEXT_KV_F16, 0, NULL);
+    float *t1 = run(m, ids, 1, T_KV_F16, 0, NULL), *t3 = run(m, ids, 3, T_KV_F16, 0, NULL);
     int same_threads = t1 && t3 && memcmp(t1, t3, bytes) == 0;
     CHECK(same_threads, "%s, f16 cache: logits differ between 1 and 3 threads", file);
-    float *b1 = run(m, ids, 2, FM_CONTEXT_BATCH_INVARIANT | FM_CONTEXT_KV_F16, 0, NULL);
-    float *bone = run(m, ids, 2, FM_CONTEXT_BATCH_INVARIANT | FM_CONTEXT_KV_F16, 1, NULL);
+    float *b1 = run(m, ids, 2, FM_CONTEXT_BATCH_INVARIANT | T_KV_F16, 0, NULL);
+    float *bone = run(m, ids, 2, FM_CONTEXT_BATCH_INVARIANT | T_KV_F16, 1, NULL);
     int invariant = b1 && bone && memcmp(b1, bone, bytes) == 0;
     CHECK(invariant, "%s, f16 cache: batch-invariant logits differ between one batch and single tokens", file);
-    float *ref = run(m, ids, 2, FM_CONTEXT_KV_F16, 0, "cpu-ref"), *f32 = run(m, ids, 2, 0, 0, NULL);
+    float *ref = run(m, ids, 2, T_KV_F16, 0, "cpu-ref"), *f32 = run(m, ids, 2, 0, 0, NULL);
     const double vs_ref = max_diff(t1, ref, n), vs_f32 = max_diff(t1, f32, n);
     CHECK(vs_ref <= tol, "%s, f16 cache: fast vs cpu-ref %.3g > %.3g", file, vs_ref, tol);
     CHECK(vs_f32 <= tol16, "%s: f16 cache vs f32 cache %.3g > %.3g", file, vs_f32, tol16);

@@ -131,7 +131,8 @@ int main(int argc, char **argv) {
         CHECK(s == FM_STATUS_OK && n_ids == n_want && memcmp(ids, want, n_ids * sizeof *ids) == 0,
               "%s prompt %d: ids differ from llama.cpp's (%zu vs %zu)", stem, p, n_ids, n_want);
 
-        fm_context_params cp = fm_context_default_params();
+        fm_context_params cp;
+        fm_context_params_init(&cp, sizeof cp);
         cp.n_ctx = 256;
         cp.n_threads = 1;
         cp.backend = backend;

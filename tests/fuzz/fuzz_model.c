@@ -15,10 +15,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fm_model_file *mf;
     if (fm_model_file_open_memory(data, size, "fuzz-input", &mf) != FM_STATUS_OK) return 0;
-    fm_model_params mp = fm_model_default_params();
+    fm_model_params mp;
+    fm_model_params_init(&mp, sizeof mp);
     fm_model *m;
     if (fm_model_from_file(mf, "fuzz-input", &mp, &m) != FM_STATUS_OK) return 0;
-    fm_context_params cp = fm_context_default_params();
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
     cp.n_ctx = 8;
     cp.n_threads = 1;
     fm_context *c;

@@ -27,12 +27,18 @@ class _QuantizeParams(ctypes.Structure):
 
 
 class _ModelParams(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("tokenizer_path", ctypes.c_char_p)]
+    _fields_ = [("struct_size", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("tokenizer_path", ctypes.c_char_p),
+                ("progress", _progress_fn), ("progress_user", ctypes.c_void_p)]
+
+
+_abort_fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 
 
 class _ContextParams(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("n_ctx", ctypes.c_uint32), ("n_batch", ctypes.c_uint32),
-                ("n_threads", ctypes.c_int32), ("backend", ctypes.c_char_p)]
+                ("n_threads", ctypes.c_int32), ("backend", ctypes.c_char_p), ("flags", ctypes.c_uint32),
+                ("kv_type", ctypes.c_int32), ("n_seq_max", ctypes.c_uint32), ("abort", _abort_fn),
+                ("abort_user", ctypes.c_void_p)]
 
 
 class _SamplerParams(ctypes.Structure):
@@ -74,11 +80,11 @@ def _load_library():
         "fm_detokenizer_flush": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
                                                 p(ctypes.c_size_t)]),
         "fm_detokenizer_free": (None, [ctypes.c_void_p]),
-        "fm_model_default_params": (_ModelParams, []),
+        "fm_model_params_init": (ctypes.c_int, [p(_ModelParams), ctypes.c_size_t]),
         "fm_model_load": (ctypes.c_int, [ctypes.c_char_p, p(_ModelParams), p(ctypes.c_void_p)]),
         "fm_model_free": (None, [ctypes.c_void_p]),
         "fm_model_tokenizer": (ctypes.c_void_p, [ctypes.c_void_p]),
-        "fm_context_default_params": (_ContextParams, []),
+        "fm_context_params_init": (ctypes.c_int, [p(_ContextParams), ctypes.c_size_t]),
         "fm_context_new": (ctypes.c_int, [ctypes.c_void_p, p(_ContextParams), p(ctypes.c_void_p)]),
         "fm_context_free": (None, [ctypes.c_void_p]),
         "fm_context_decode": (ctypes.c_int, [ctypes.c_void_p, _token_p, ctypes.c_size_t, ctypes.c_uint32]),
@@ -87,7 +93,7 @@ def _load_library():
                                             ctypes.c_uint32, _c_float_p, ctypes.c_size_t, p(ctypes.c_size_t)]),
         "fm_model_get_info": (ctypes.c_int64, [ctypes.c_void_p, ctypes.c_int]),
         "fm_model_arch": (ctypes.c_char_p, [ctypes.c_void_p]),
-        "fm_sampler_default_params": (_SamplerParams, []),
+        "fm_sampler_params_init": (ctypes.c_int, [p(_SamplerParams), ctypes.c_size_t]),
         "fm_sampler_new": (ctypes.c_int, [p(_SamplerParams), p(ctypes.c_void_p)]),
         "fm_sampler_sample": (ctypes.c_int, [ctypes.c_void_p, _c_float_p, ctypes.c_int32, _token_p]),
         "fm_sampler_free": (None, [ctypes.c_void_p]),
@@ -117,6 +123,13 @@ class FmError(Exception):
 def _check(status):
     if status != 0:
         raise FmError(status)
+
+
+def _init(struct, init_fn):
+    """A params struct filled with the library's defaults (the _params_init pattern)."""
+    p = struct()
+    _check(init_fn(ctypes.byref(p), ctypes.sizeof(p)))
+    return p
 
 
 def version():
@@ -231,7 +244,7 @@ class Model:
     or call close(); contexts are made per generate() call."""
 
     def __init__(self, path, tokenizer_path=None):
-        params = _lib.fm_model_default_params()
+        params = _init(_ModelParams, _lib.fm_model_params_init)
         if tokenizer_path is not None:
             self._tok_path = os.fsencode(tokenizer_path)
             params.tokenizer_path = self._tok_path
@@ -271,7 +284,7 @@ class Model:
         """The embedding of `text` as a list of floats (fm_context_embed), or
         one list per token with pooling="none"."""
         ids = self.tokenize(text)
-        cp = _lib.fm_context_default_params()
+        cp = _init(_ContextParams, _lib.fm_context_params_init)
         cp.n_ctx = max(len(ids), 1)
         cp.n_threads = n_threads
         ctx = ctypes.c_void_p()
@@ -303,10 +316,10 @@ class Model:
         characters), or token ids with ids=True. echo=True yields the
         prompt's text first. temperature 0 is greedy."""
         prompt_ids = self.tokenize(prompt)
-        cp = _lib.fm_context_default_params()
+        cp = _init(_ContextParams, _lib.fm_context_params_init)
         cp.n_ctx = n_ctx or len(prompt_ids) + n
         cp.n_threads = n_threads
-        sp = _lib.fm_sampler_default_params()
+        sp = _init(_SamplerParams, _lib.fm_sampler_params_init)
         sp.seed, sp.temperature, sp.top_k, sp.top_p, sp.min_p = seed, temperature, top_k, top_p, min_p
         ctx, smp = ctypes.c_void_p(), ctypes.c_void_p()
         detok = None

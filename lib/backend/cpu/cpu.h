@@ -24,6 +24,8 @@ typedef struct fm_cpu_ctx {
     size_t gemmbuf_len;
     float *attnbuf;   /* prompt attention's per-thread blocks (cpu_attention_blas.c) */
     size_t attnbuf_len;
+    int32_t *runbuf;  /* attention runs made up for a caller of ABI < 4 */
+    size_t runbuf_len;
     int batch_invariant; /* FM_BACKEND_BATCH_INVARIANT: no BLAS */
     int float_blas;      /* float-weight prompts through BLAS, not the table's GEMM (decided at creation) */
     /* RoPE's cos and sin for the positions of the last call: every layer,
@@ -69,7 +71,8 @@ fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n
 /* Prompt attention through BLAS (cpu_attention_blas.c), over a cache of
  * floats or (f16) halves; returns 0 (nothing done) when BLAS is absent or a
  * buffer cannot be had. */
-int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16);
+int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16, const int32_t *runs,
+                          const int32_t *run_off);
 fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a);
 fm_status fm_cpu_get_rows(void *ctx, const fm_weight *table, const int32_t *ids, int32_t n, float *out);
 fm_status fm_cpu_rmsnorm(void *ctx, const float *x, const float *weight, int32_t n, int32_t n_rows, float eps,

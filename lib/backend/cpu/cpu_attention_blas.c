@@ -34,14 +34,14 @@ typedef struct ab_job {
     float *buf; /* per thread: q rows, scores, outputs, and for an f16
                    cache the block's keys and values widened */
     size_t per_thread;
+    const int32_t *runs, *run_off; /* the cells each query row sees */
 } ab_job;
 
-static int32_t first_key(const fm_attention_args *a, int32_t t) {
-    /* a sliding window hides keys `window` or more positions back */
-    return a->window > 0 && a->pos[t] - a->window + 1 > 0 ? a->pos[t] - a->window + 1 : 0;
+/* Token t's runs of visible cells (ascending, disjoint). */
+static const int32_t *runs_of(const ab_job *j, int32_t t, int32_t *n) {
+    *n = j->run_off[t + 1] - j->run_off[t];
+    return j->runs + 2 * (size_t)j->run_off[t];
 }
-
-static int32_t end_key(const fm_attention_args *a, int32_t t) { return a->causal ? a->pos[t] + 1 : a->n_kv; }
 
 /* The per-thread buffer: q rows (ROWS x D), scores (ROWS x n_ctx),
  * outputs (ROWS x D), then for sgemm over an f16 cache the block's keys
@@ -138,10 +138,12 @@ static void block(const ab_job *j, int32_t g, int32_t t0, float *buf) {
     const int32_t R = (t1 - t0) * group;
     int32_t lo = INT32_MAX, hi = 0;
     for (int32_t t = t0; t < t1; t++) {
-        const int32_t f = first_key(a, t), e = end_key(a, t);
-        if (f < lo) lo = f;
-        if (e > hi) hi = e;
+        int32_t nr;
+        const int32_t *r = runs_of(j, t, &nr);
+        if (nr > 0 && r[0] < lo) lo = r[0];
+        if (nr > 0 && r[2 * nr - 1] > hi) hi = r[2 * nr - 1];
     }
+    if (lo > hi) lo = hi; /* no row sees anything */
     const int32_t nk = hi - lo;
     float *qb = buf, *s = qb + (size_t)j->rows * (size_t)D, *o = s + (size_t)j->rows * (size_t)j->n_ctx;
     const size_t row_stride = (size_t)a->n_head * (size_t)D;
@@ -157,14 +159,23 @@ static void block(const ab_job *j, int32_t g, int32_t t0, float *buf) {
     }
     float inv[ROWS];
     for (int32_t r = 0; r < R; r++) {
-        const int32_t t = t0 + r / group;
-        const int32_t f = first_key(a, t) - lo, e = end_key(a, t) - lo;
+        int32_t nr;
+        const int32_t *runs = runs_of(j, t0 + r / group, &nr);
         float *sr = s + (size_t)r * (size_t)nk;
         float mx = -INFINITY;
-        for (int32_t p = f; p < e; p++) mx = sr[p] > mx ? sr[p] : mx;
-        for (int32_t p = 0; p < f; p++) sr[p] = 0;
-        for (int32_t p = e; p < nk; p++) sr[p] = 0;
-        inv[r] = 1.0f / j->k->exp_sum(sr + f, e - f, mx);
+        for (int32_t i = 0; i < nr; i++)
+            for (int32_t p = runs[2 * i] - lo; p < runs[2 * i + 1] - lo; p++) mx = sr[p] > mx ? sr[p] : mx;
+        /* the cells the row does not see weigh nothing */
+        float sum = 0;
+        int32_t prev = 0;
+        for (int32_t i = 0; i < nr; i++) {
+            const int32_t f = runs[2 * i] - lo, e = runs[2 * i + 1] - lo;
+            for (int32_t p = prev; p < f; p++) sr[p] = 0;
+            sum += j->k->exp_sum(sr + f, e - f, mx);
+            prev = e;
+        }
+        for (int32_t p = prev; p < nk; p++) sr[p] = 0;
+        inv[r] = sum > 0 ? 1.0f / sum : 0.0f;
     }
     if (j->own) {
         own_weigh(j, g, lo, nk, R, buf);
@@ -188,7 +199,8 @@ static void ab_slice(void *arg, int ith, int nth) {
         block(j, (int32_t)(i % j->a->n_head_kv), (int32_t)(i / j->a->n_head_kv) * j->tok_per_block, buf);
 }
 
-int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16) {
+int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16, const int32_t *runs,
+                          const int32_t *run_off) {
     const int32_t group = a->n_head / a->n_head_kv;
     if (group > ROWS || a->kv_stride > INT32_MAX || a->head_dim <= 0) return 0;
     const int32_t tpb = ROWS / group;
@@ -209,13 +221,14 @@ int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16) {
         c->attnbuf = p;
         c->attnbuf_len = need;
     }
-    ab_job j = {a, c->k, own, tpb, (a->n_tok + tpb - 1) / tpb, ROWS, c->n_ctx, f16, c->attnbuf, per_thread};
+    ab_job j = {a, c->k, own, tpb, (a->n_tok + tpb - 1) / tpb, ROWS, c->n_ctx, f16, c->attnbuf, per_thread, runs, run_off};
     int64_t work = (int64_t)a->n_tok * a->n_head * a->n_kv * a->head_dim * 2;
     fm_threadpool_run(c->pool, ab_slice, &j, fm_cpu_threads_for(c, work));
     return 1;
 }
 #else
-int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16) {
+int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16, const int32_t *runs,
+                          const int32_t *run_off) {
     (void)c, (void)a, (void)f16;
     return 0;
 }

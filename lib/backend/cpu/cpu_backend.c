@@ -67,6 +67,7 @@ static void cpu_release(void *ctx) {
     free(c->blasbuf);
     free(c->gemmbuf);
     free(c->attnbuf);
+    free(c->runbuf);
     free(c->rope.cs);
     free(c->rope.pos);
 }

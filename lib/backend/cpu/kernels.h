@@ -112,16 +112,19 @@ typedef struct fm_cpu_kernels {
     /* A weight row of n elements as f32; 0 if the table has no converter
      * for dtype (the caller then uses fm_dequantize_row) */
     int (*row_to_f32)(int32_t dtype, const uint8_t *src, int64_t n, float *dst);
-    /* One query row against cache positions first..n-1: out[0..D) =
-     * softmax(scale * q . k_p) weighted sum of v_p; k and v point at the
-     * head's first position-0 element, rows kv_stride floats apart;
-     * scores: n floats of scratch (tables that stream may ignore it). */
-    void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
-                     int32_t D, float scale, float *scores, float *out);
+    /* One query row against the cache rows of its runs (runs[2r] ..
+     * runs[2r+1]-1 for r < n_runs, in order): out[0..D) = softmax(scale *
+     * q . k_p) weighted sum of v_p over those rows; k and v point at the
+     * head's first element of row 0, rows kv_stride floats apart; scores:
+     * one float per visible row of scratch (tables that stream may ignore
+     * it). The result depends only on the sequence of visible rows, not on
+     * how runs split it. No visible rows: zeros. */
+    void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride, const int32_t *runs,
+                     int32_t n_runs, int32_t D, float scale, float *scores, float *out);
     /* attn_row over an F16 cache: k and v are halves, kv_stride elements
      * apart */
-    void (*attn_row_f16)(const float *q, const uint16_t *k, const uint16_t *v, int64_t kv_stride, int32_t first,
-                         int32_t n, int32_t D, float scale, float *scores, float *out);
+    void (*attn_row_f16)(const float *q, const uint16_t *k, const uint16_t *v, int64_t kv_stride,
+                         const int32_t *runs, int32_t n_runs, int32_t D, float scale, float *scores, float *out);
     /* x[i] = exp(x[i] - m) for n values, returning their sum (a softmax's
      * numerators and denominator) */
     float (*exp_sum)(float *x, int64_t n, float m);

@@ -372,22 +372,37 @@ static inline float hmax(__m256 v) {
  * the common head sizes as constants (the loops over D unroll) and for any
  * other multiple of 8; other sizes take the reference kernel. */
 #define ATTN_ROW_T(NAME, DCONST, T, LOAD)                                                                                     \
-    static void NAME(const float *q, const T *k, const T *v, int64_t kv_stride, int32_t first, int32_t n, \
-                     int32_t D_, float scale, float *out) {                                                        \
+    static void NAME(const float *q, const T *k, const T *v, int64_t kv_stride, const int32_t *runs,         \
+                     int32_t n_runs, int32_t D_, float scale, float *out) {                                        \
         const int32_t D = DCONST ? DCONST : D_;                                                                    \
         float m = -INFINITY, l = 0;                                                                                \
         const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), vscale = _mm256_set1_ps(scale);                \
         for (int32_t d = 0; d < D; d++) out[d] = 0;                                                                \
-        for (int32_t p0 = first; p0 < n; p0 += 64) {                                                               \
-            const int cnt = n - p0 < 64 ? n - p0 : 64, ng = (cnt + 7) / 8;                                         \
+        int32_t run = 0, at = n_runs > 0 ? runs[0] : 0;                                                            \
+        for (;;) {                                                                                                 \
+            /* the next (up to) 64 visible cells, in order across runs: tiles \
+               follow the visible cells, not the runs, so a sequence gets   \
+               the same bits however its cells are laid out */              \
+            const T *krow[64], *vrow[64];                                                                          \
+            int cnt = 0;                                                                                           \
+            while (cnt < 64 && run < n_runs) {                                                                     \
+                if (at >= runs[2 * run + 1]) {                                                                     \
+                    if (++run < n_runs) at = runs[2 * run];                                                        \
+                    continue;                                                                                      \
+                }                                                                                                  \
+                krow[cnt] = k + (size_t)at * (size_t)kv_stride;                                                    \
+                vrow[cnt++] = v + (size_t)at * (size_t)kv_stride;                                                  \
+                at++;                                                                                              \
+            }                                                                                                      \
+            if (cnt == 0) break;                                                                                   \
+            const int ng = (cnt + 7) / 8;                                                                          \
             __m256 s[8];                                                                                           \
             __m256 cmax = _mm256_set1_ps(-INFINITY);                                                               \
             for (int g = 0; g < ng; g++) {                                                                         \
                 __m256 part[8];                                                                                    \
                 const int base = 8 * g, valid_n = cnt - base;                                                      \
-                const T *kr = k + (size_t)(p0 + base) * (size_t)kv_stride;                                     \
-                for (int j = 0; j < 8; j++, kr += kv_stride) {                                                     \
-                    const T *kj = j < valid_n ? kr : k + (size_t)(p0 + base) * (size_t)kv_stride;              \
+                for (int j = 0; j < 8; j++) {                                                                      \
+                    const T *kj = krow[base + (j < valid_n ? j : 0)];                                              \
                     __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), LOAD(kj));                           \
                     for (int32_t d = 8; d < D; d += 8)                                                             \
                         acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LOAD(kj + d), acc);               \
@@ -416,23 +431,21 @@ static inline float hmax(__m256 v) {
                 esum = _mm256_add_ps(esum, eg);                                                                    \
             }                                                                                                      \
             l += hsum(esum);                                                                                       \
-            const T *vr = v + (size_t)p0 * (size_t)kv_stride;                                                  \
             for (int32_t d = 0; d < D; d += 8) {                                                                   \
                 __m256 o0 = _mm256_loadu_ps(out + d), o1 = _mm256_setzero_ps(), o2 = _mm256_setzero_ps(),          \
                        o3 = _mm256_setzero_ps();                                                                   \
-                const T *vp = vr + d;                                                                          \
                 int p = 0;                                                                                         \
-                for (; p + 4 <= cnt; p += 4, vp += 4 * kv_stride) {                                                \
-                    o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), LOAD(vp), o0);                           \
-                    o1 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 1]), LOAD(vp + kv_stride), o1);           \
-                    o2 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 2]), LOAD(vp + 2 * kv_stride), o2);       \
-                    o3 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 3]), LOAD(vp + 3 * kv_stride), o3);       \
+                for (; p + 4 <= cnt; p += 4) {                                                                     \
+                    o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), LOAD(vrow[p] + d), o0);                             \
+                    o1 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 1]), LOAD(vrow[p + 1] + d), o1);                     \
+                    o2 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 2]), LOAD(vrow[p + 2] + d), o2);                     \
+                    o3 = _mm256_fmadd_ps(_mm256_set1_ps(e[p + 3]), LOAD(vrow[p + 3] + d), o3);                     \
                 }                                                                                                  \
-                for (; p < cnt; p++, vp += kv_stride) o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), LOAD(vp), o0); \
+                for (; p < cnt; p++) o0 = _mm256_fmadd_ps(_mm256_set1_ps(e[p]), LOAD(vrow[p] + d), o0);           \
                 _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(o0, o1), _mm256_add_ps(o2, o3)));            \
             }                                                                                                      \
         }                                                                                                          \
-        const __m256 inv = _mm256_set1_ps(1.0f / l);                                                               \
+        const __m256 inv = _mm256_set1_ps(l > 0 ? 1.0f / l : 0.0f); /* no cells: zeros */                                                               \
         for (int32_t d = 0; d < D; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(out + d), inv)); \
     }
 
@@ -458,19 +471,19 @@ ATTN_ROW_H(attn_row_hany8, 0)
 /* The instance for the head size; the reference kernel for sizes that are
  * not multiples of 8 (and for empty rows). */
 #define ATTN_DISPATCH(NAME, T, P)                                                                                  \
-    static void NAME(const float *q, const T *k, const T *v, int64_t kv_stride, int32_t first, int32_t n,      \
-                     int32_t D, float scale, float *scores, float *out) {                                       \
-        if (D % 8 == 0 && n > first) {                                                                         \
+    static void NAME(const float *q, const T *k, const T *v, int64_t kv_stride, const int32_t *runs,           \
+                     int32_t n_runs, int32_t D, float scale, float *scores, float *out) {                       \
+        if (D % 8 == 0 && n_runs > 0) {                                                                        \
             switch (D) {                                                                                       \
-            case 8: P##8(q, k, v, kv_stride, first, n, D, scale, out); return;                                \
-            case 16: P##16(q, k, v, kv_stride, first, n, D, scale, out); return;                              \
-            case 32: P##32(q, k, v, kv_stride, first, n, D, scale, out); return;                              \
-            case 64: P##64(q, k, v, kv_stride, first, n, D, scale, out); return;                              \
-            case 128: P##128(q, k, v, kv_stride, first, n, D, scale, out); return;                            \
-            default: P##any8(q, k, v, kv_stride, first, n, D, scale, out); return;                            \
+            case 8: P##8(q, k, v, kv_stride, runs, n_runs, D, scale, out); return;                            \
+            case 16: P##16(q, k, v, kv_stride, runs, n_runs, D, scale, out); return;                          \
+            case 32: P##32(q, k, v, kv_stride, runs, n_runs, D, scale, out); return;                          \
+            case 64: P##64(q, k, v, kv_stride, runs, n_runs, D, scale, out); return;                          \
+            case 128: P##128(q, k, v, kv_stride, runs, n_runs, D, scale, out); return;                        \
+            default: P##any8(q, k, v, kv_stride, runs, n_runs, D, scale, out); return;                        \
             }                                                                                                  \
         }                                                                                                      \
-        fm_cpu_kernels_ref()->NAME(q, k, v, kv_stride, first, n, D, scale, scores, out);                      \
+        fm_cpu_kernels_ref()->NAME(q, k, v, kv_stride, runs, n_runs, D, scale, scores, out);                  \
     }
 ATTN_DISPATCH(attn_row, float, attn_row_)
 ATTN_DISPATCH(attn_row_f16, uint16_t, attn_row_h)

@@ -62,36 +62,48 @@ static float softmax_scale(float *sc, int32_t first, int32_t n, float mx) {
     return (float)(1.0 / sum);
 }
 
+/* Every visible cell p of a row's runs, with i counting them in order
+ * (the scores are packed by i). */
+#define FOR_CELLS(p, i)                                                                                   \
+    for (int32_t r_ = 0, i = 0; r_ < n_runs; r_++)                                                        \
+        for (int32_t p = runs[2 * r_]; p < runs[2 * r_ + 1]; p++, i++)
+
 /* Two passes over the scores: max, then exp and sum in double, then the
  * weighted sum of values. */
-static void attn_row(const float *q, const float *k, const float *v, int64_t kv_stride, int32_t first, int32_t n,
-                     int32_t D, float scale, float *sc, float *out) {
+static void attn_row(const float *q, const float *k, const float *v, int64_t kv_stride, const int32_t *runs,
+                     int32_t n_runs, int32_t D, float scale, float *sc, float *out) {
     float mx = -INFINITY;
-    for (int32_t p = first; p < n; p++) {
-        sc[p] = dot_f32(q, k + (size_t)p * (size_t)kv_stride, D) * scale;
-        if (sc[p] > mx) mx = sc[p];
+    int32_t n = 0;
+    FOR_CELLS(p, i) {
+        sc[i] = dot_f32(q, k + (size_t)p * (size_t)kv_stride, D) * scale;
+        if (sc[i] > mx) mx = sc[i];
+        n = i + 1;
     }
-    const float inv = softmax_scale(sc, first, n, mx);
     for (int32_t d = 0; d < D; d++) out[d] = 0;
-    for (int32_t p = first; p < n; p++) axpy_f32(out, sc[p] * inv, v + (size_t)p * (size_t)kv_stride, D);
+    if (n == 0) return;
+    const float inv = softmax_scale(sc, 0, n, mx);
+    FOR_CELLS(p, i) axpy_f32(out, sc[i] * inv, v + (size_t)p * (size_t)kv_stride, D);
 }
 
 /* The same two passes over halves, widened (exactly) as they are read. */
-static void attn_row_f16(const float *q, const uint16_t *k, const uint16_t *v, int64_t kv_stride, int32_t first,
-                         int32_t n, int32_t D, float scale, float *sc, float *out) {
+static void attn_row_f16(const float *q, const uint16_t *k, const uint16_t *v, int64_t kv_stride,
+                         const int32_t *runs, int32_t n_runs, int32_t D, float scale, float *sc, float *out) {
     float mx = -INFINITY;
-    for (int32_t p = first; p < n; p++) {
+    int32_t n = 0;
+    FOR_CELLS(p, i) {
         const uint16_t *kp = k + (size_t)p * (size_t)kv_stride;
         double dot = 0;
         for (int32_t d = 0; d < D; d++) dot += (double)q[d] * fm_f16_to_f32(kp[d]);
-        sc[p] = (float)dot * scale;
-        if (sc[p] > mx) mx = sc[p];
+        sc[i] = (float)dot * scale;
+        if (sc[i] > mx) mx = sc[i];
+        n = i + 1;
     }
-    const float inv = softmax_scale(sc, first, n, mx);
     for (int32_t d = 0; d < D; d++) out[d] = 0;
-    for (int32_t p = first; p < n; p++) {
+    if (n == 0) return;
+    const float inv = softmax_scale(sc, 0, n, mx);
+    FOR_CELLS(p, i) {
         const uint16_t *vp = v + (size_t)p * (size_t)kv_stride;
-        for (int32_t d = 0; d < D; d++) out[d] += sc[p] * inv * fm_f16_to_f32(vp[d]);
+        for (int32_t d = 0; d < D; d++) out[d] += sc[i] * inv * fm_f16_to_f32(vp[d]);
     }
 }
 
