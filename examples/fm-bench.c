@@ -19,7 +19,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: fm-bench -m FILE [-p N[,N..]] [-n N[,N..]] [-t T[,T..]] [-r REPS] [-b BATCH] [--backend NAME]\n"
-            "                [--json] [-ctk f32|f16] [--batch-invariant]\n"
+            "                [--json] [-ctk f32|f16] [--batch-invariant] [-np N]\n"
             "  -p N       prompt tokens per pp test (default 512; 0 = none)\n"
             "  -n N       generated tokens per tg test (default 128; 0 = none)\n"
             "  -t T       threads (default: all cores); lists run every combination\n"
@@ -29,6 +29,9 @@ static void usage(FILE *f) {
             "  --batch-invariant  decode with FM_CONTEXT_BATCH_INVARIANT (what it costs)\n"
             "  -ctk TYPE  KV cache type, f32 (default) or f16 (FM_KV_F16; keys and values both;\n"
             "             -ctv is accepted with the same value, as llama-bench spells it)\n"
+            "  -np N      N parallel sequences (default 1): tg decodes one token of each per step, in one\n"
+            "             batch, pp one prompt of each in one batch; speeds are aggregate tokens/s\n"
+            "             (as llama-batched-bench's S_TG / S_PP)\n"
             "  --bandwidth  measure the machine's memory read bandwidth (GB/s, 1 GiB buffer, -t threads)\n"
             "Speeds are tokens/s: median, mean and standard deviation over the repetitions.\n");
 }
@@ -123,8 +126,37 @@ typedef struct result {
     double ns[64]; /* per repetition */
 } result;
 
+/* One repetition of a test for np parallel sequences: a prompt of each
+ * in one batch, or after one start token shared by all, n_gen steps of
+ * one token each, in one batch. */
+static double run_parallel(fm_context *ctx, fm_batch *b, const fm_token *ids, int n_prompt, int n_gen, int np) {
+    fm_context_clear(ctx);
+    fm_batch_clear(b);
+    double t0 = now_ns();
+    for (fm_seq_id s = 0; s < np && n_prompt > 0; s++)
+        for (int i = 0; i < n_prompt; i++)
+            if (fm_batch_add(b, ids[i], i, &s, 1, i + 1 == n_prompt) != FM_STATUS_OK) return -1;
+    if (n_prompt > 0 && fm_context_decode_batch(ctx, b) != FM_STATUS_OK) return -1;
+    if (n_gen > 0) {
+        fm_seq_id all[256];
+        for (int s = 0; s < np; s++) all[s] = s;
+        fm_batch_clear(b);
+        if (fm_batch_add(b, ids[0], 0, all, np, 1) != FM_STATUS_OK || fm_context_decode_batch(ctx, b) != FM_STATUS_OK)
+            return -1; /* start token, untimed */
+        t0 = now_ns();
+        for (int i = 0; i < n_gen; i++) {
+            fm_batch_clear(b);
+            for (fm_seq_id s = 0; s < np; s++)
+                if (fm_batch_add(b, ids[1 + (i + s) % n_gen], FM_POS_NEXT, &s, 1, 1) != FM_STATUS_OK) return -1;
+            if (fm_context_decode_batch(ctx, b) != FM_STATUS_OK) return -1;
+        }
+    }
+    return now_ns() - t0;
+}
+
 /* One repetition of a test in a fresh state of ctx; returns nanoseconds or < 0. */
-static double run_once(fm_context *ctx, const fm_token *ids, int n_prompt, int n_gen) {
+static double run_once(fm_context *ctx, fm_batch *b, const fm_token *ids, int n_prompt, int n_gen, int np) {
+    if (np > 1) return run_parallel(ctx, b, ids, n_prompt, n_gen, np);
     fm_context_truncate(ctx, 0);
     double t0 = now_ns();
     if (n_prompt > 0 && fm_context_decode(ctx, ids, (size_t)n_prompt, FM_LOGITS_LAST) != FM_STATUS_OK) return -1;
@@ -163,7 +195,7 @@ static const char *main_type(const fm_model *m) {
 int main(int argc, char **argv) {
     const char *path = NULL, *backend = NULL;
     int pp[MAX_LIST] = {512}, n_pp = 1, tg[MAX_LIST] = {128}, n_tg = 1, th[MAX_LIST] = {0}, n_th = 1;
-    int reps = 5, n_batch = 512, json = 0, probe = 0;
+    int reps = 5, n_batch = 512, json = 0, probe = 0, np = 1;
     uint32_t ctx_flags = 0;
     int kv_f16_set = -1; /* -ctk/-ctv: -1 unset, else 0 f32, 1 f16 */
     for (int i = 1; i < argc; i++) {
@@ -193,6 +225,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-t")) ok = parse_list(v, th, &n_th);
         else if (!strcmp(a, "-r")) ok = (reps = atoi(v)) > 0 && reps <= 64;
         else if (!strcmp(a, "-b")) ok = (n_batch = atoi(v)) > 0;
+        else if (!strcmp(a, "-np")) ok = (np = atoi(v)) > 0 && np <= 256;
         else if (!strcmp(a, "--backend")) backend = v;
         else if (!strcmp(a, "-ctk") || !strcmp(a, "-ctv")) {
             /* one type for both: libfm's cache has no mixed mode */
@@ -236,6 +269,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_pp; i++) max_tokens = pp[i] > max_tokens ? pp[i] : max_tokens;
     for (int i = 0; i < n_tg; i++) max_tokens = tg[i] + 1 > max_tokens ? tg[i] + 1 : max_tokens;
     fm_token *ids = malloc((size_t)max_tokens * sizeof *ids);
+    fm_batch *batch = NULL;
+    if (ids == NULL || fm_batch_new(&batch) != FM_STATUS_OK) {
+        fprintf(stderr, "fm-bench: out of memory\n");
+        return 1;
+    }
     unsigned r = 42;
     for (int i = 0; i < max_tokens; i++) ids[i] = (fm_token)((r = r * 1103515245u + 12345u) >> 8) % n_vocab;
     int rc = 0;
@@ -247,7 +285,8 @@ int main(int argc, char **argv) {
                 if (n_prompt + n_gen == 0) continue;
                 fm_context_params cp;
                 fm_context_params_init(&cp, sizeof cp);
-                cp.n_ctx = (uint32_t)(n_prompt + n_gen + 1);
+                cp.n_ctx = (uint32_t)((n_prompt + n_gen) * np + 1);
+                cp.n_seq_max = (uint32_t)np;
                 cp.n_batch = (uint32_t)n_batch;
                 cp.n_threads = th[ti];
                 cp.backend = backend;
@@ -260,9 +299,9 @@ int main(int argc, char **argv) {
                     break;
                 }
                 result res = {n_prompt, n_gen, th[ti], reps, {0}};
-                run_once(ctx, ids, n_prompt, n_gen); /* warm-up */
+                run_once(ctx, batch, ids, n_prompt, n_gen, np); /* warm-up */
                 for (int i = 0; i < reps && rc == 0; i++) {
-                    res.ns[i] = run_once(ctx, ids, n_prompt, n_gen);
+                    res.ns[i] = run_once(ctx, batch, ids, n_prompt, n_gen, np);
                     if (res.ns[i] < 0) {
                         fprintf(stderr, "fm-bench: decode: %s\n", fm_last_error());
                         rc = 1;
@@ -270,7 +309,7 @@ int main(int argc, char **argv) {
                 }
                 fm_context_free(ctx);
                 if (rc) break;
-                const int n_tok = n_prompt + n_gen;
+                const int n_tok = (n_prompt + n_gen) * np;
                 double ts[64], sorted[64], mean = 0, var = 0, mean_ns = 0, var_ns = 0;
                 for (int i = 0; i < reps; i++) {
                     ts[i] = sorted[i] = n_tok * 1e9 / res.ns[i];
@@ -290,16 +329,17 @@ int main(int argc, char **argv) {
                            "\"model_size\": %lld, \"model_n_params\": %lld, \"n_batch\": %d, \"n_threads\": %d, "
                            "\"type_k\": \"%s\", \"type_v\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, "
                            "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
-                           "\"median_ts\": %.6f, \"samples_ns\": [",
+                           "\"median_ts\": %.6f, \"n_parallel\": %d, \"samples_ns\": [",
                            fm_version(), path, model_type, (long long)size, (long long)n_params, n_batch, threads,
-                           kv_name, kv_name, n_prompt, n_gen, mean_ns, sd_ns, mean, sd, median);
+                           kv_name, kv_name, n_prompt, n_gen, mean_ns, sd_ns, mean, sd, median, np);
                     for (int i = 0; i < reps; i++) printf("%s%.0f", i ? ", " : "", res.ns[i]);
                     printf("], \"samples_ts\": [");
                     for (int i = 0; i < reps; i++) printf("%s%.6f", i ? ", " : "", ts[i]);
                     printf("]}\n");
                 } else {
                     char test[16], tcount[16];
-                    snprintf(test, sizeof test, "%s%d", n_prompt ? "pp" : "tg", n_tok);
+                    if (np > 1) snprintf(test, sizeof test, "%s%dx%d", n_prompt ? "pp" : "tg", n_prompt + n_gen, np);
+                    else snprintf(test, sizeof test, "%s%d", n_prompt ? "pp" : "tg", n_tok);
                     if (threads) snprintf(tcount, sizeof tcount, "%d", threads);
                     else snprintf(tcount, sizeof tcount, "all");
                     printf("| %-28s | %7s | %8s | %12.2f | %12.2f | %9.2f |\n", model_type, tcount, test, median, mean, sd);
@@ -309,6 +349,7 @@ int main(int argc, char **argv) {
         }
     }
     free(ids);
+    fm_batch_free(batch);
     fm_model_free(m);
     return rc;
 }

@@ -1,0 +1,239 @@
+/* fm-parallel: decode a prompt once, share it with N sequences, and
+ * generate N continuations together, one batch per step (the weights are
+ * read once per step for all of them). Uses only the public API (fm.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fm.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: fm-parallel -m MODEL -p PROMPT [-np N] [-n TOKENS] [-t THREADS] [--seed S]\n"
+            "                   [--temp T] [--top-k K] [--top-p P] [--min-p M] [--ignore-eos]\n"
+            "  -m MODEL       GGUF file or llama2.c checkpoint\n"
+            "  -p PROMPT      text every sequence continues (decoded once, shared)\n"
+            "  -np N          parallel sequences (default 4, at most %d)\n"
+            "  -n TOKENS      tokens to generate per sequence (default 64)\n"
+            "  -t THREADS     compute threads (default: all cores)\n"
+            "  --seed S       sequence i samples with seed S + i (default 0)\n"
+            "  --temp T       temperature; 0 = greedy (default 0.8)\n"
+            "  --top-k K, --top-p P, --min-p M   truncation (defaults 40, 0.95, 0.05)\n"
+            "  --ignore-eos   keep going after end-of-sequence\n"
+            "Prints each sequence's text after a line '--- sequence i'; timings go to stderr.\n",
+            FM_SEQ_MAX);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int fail(const char *what, fm_status s) {
+    fprintf(stderr, "fm-parallel: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
+    return 1;
+}
+
+static int parse_num(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return errno == 0 && end != s && *end == '\0';
+}
+
+/* The text of ids (prompt or continuation) appended to stdout. */
+static fm_status print_ids(const fm_tokenizer *tok, const fm_token *ids, size_t n, uint32_t flags) {
+    size_t len = 0;
+    fm_status s = fm_tokenizer_decode(tok, ids, n, flags, NULL, 0, &len);
+    if (s != FM_STATUS_OK && s != FM_STATUS_BUFFER_TOO_SMALL) return s;
+    char *buf = malloc(len ? len : 1);
+    if (buf == NULL) return FM_STATUS_NO_MEMORY;
+    s = fm_tokenizer_decode(tok, ids, n, flags, buf, len, &len);
+    if (s == FM_STATUS_OK) fwrite(buf, 1, len, stdout);
+    free(buf);
+    return s;
+}
+
+int main(int argc, char **argv) {
+    const char *model_path = NULL, *prompt = NULL;
+    double n_par = 4, n_gen = 64, threads = 0, seed = 0;
+    int ignore_eos = 0;
+    fm_sampler_params sp;
+    fm_sampler_params_init(&sp, sizeof sp);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double d;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--ignore-eos")) {
+            ignore_eos = 1;
+            continue;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "fm-parallel: %s needs a value\n", a);
+            usage(stderr);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "-m")) model_path = v;
+        else if (!strcmp(a, "-p")) prompt = v;
+        else if (!parse_num(v, &d)) {
+            fprintf(stderr, "fm-parallel: %s: '%s' is not a number\n", a, v);
+            return 2;
+        } else if (!strcmp(a, "-np")) n_par = d;
+        else if (!strcmp(a, "-n")) n_gen = d;
+        else if (!strcmp(a, "-t")) threads = d;
+        else if (!strcmp(a, "--seed")) seed = d;
+        else if (!strcmp(a, "--temp")) sp.temperature = (float)d;
+        else if (!strcmp(a, "--top-k")) sp.top_k = (int32_t)d;
+        else if (!strcmp(a, "--top-p")) sp.top_p = (float)d;
+        else if (!strcmp(a, "--min-p")) sp.min_p = (float)d;
+        else {
+            fprintf(stderr, "fm-parallel: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (model_path == NULL || prompt == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    if (n_par < 1 || n_par > FM_SEQ_MAX || n_gen < 0 || n_gen > 1e6 || threads < 0 || threads > 1024 || seed < 0) {
+        fprintf(stderr, "fm-parallel: a numeric option is out of range\n");
+        return 2;
+    }
+    const int np = (int)n_par, n = (int)n_gen;
+
+    fm_model *model = NULL;
+    fm_context *ctx = NULL;
+    fm_batch *batch = NULL;
+    fm_sampler **smp = calloc((size_t)np, sizeof *smp);
+    fm_token *prompt_ids = NULL, *out = calloc((size_t)np * (size_t)(n ? n : 1), sizeof *out);
+    int *n_out = calloc((size_t)np, sizeof *n_out), *row = calloc((size_t)np, sizeof *row);
+    fm_seq_id *all = calloc((size_t)np, sizeof *all);
+    int rc = 1;
+    if (smp == NULL || out == NULL || n_out == NULL || row == NULL || all == NULL) {
+        fprintf(stderr, "fm-parallel: out of memory\n");
+        goto done;
+    }
+    fm_status s = fm_model_load(model_path, NULL, &model);
+    if (s) {
+        fail("load model", s);
+        goto done;
+    }
+    const fm_tokenizer *tok = fm_model_tokenizer(model);
+    size_t n_prompt = 0, plen = strlen(prompt);
+    s = fm_tokenizer_encode(tok, prompt, plen, FM_ENCODE_ADD_SPECIAL_AUTO, NULL, 0, &n_prompt);
+    if (s == FM_STATUS_BUFFER_TOO_SMALL) {
+        prompt_ids = malloc((n_prompt ? n_prompt : 1) * sizeof *prompt_ids);
+        s = prompt_ids ? fm_tokenizer_encode(tok, prompt, plen, FM_ENCODE_ADD_SPECIAL_AUTO, prompt_ids, n_prompt,
+                                             &n_prompt)
+                       : FM_STATUS_NO_MEMORY;
+    }
+    if (s || n_prompt == 0) {
+        if (s) fail("tokenize", s);
+        else fprintf(stderr, "fm-parallel: the prompt gives no tokens\n");
+        goto done;
+    }
+
+    fm_context_params cp;
+    fm_context_params_init(&cp, sizeof cp);
+    cp.n_threads = (int32_t)threads;
+    cp.n_seq_max = (uint32_t)np;
+    cp.n_ctx = (uint32_t)(n_prompt + (size_t)np * (size_t)n + 1);
+    if ((s = fm_context_new(model, &cp, &ctx)) || (s = fm_batch_new(&batch))) {
+        fail("set up", s);
+        goto done;
+    }
+    for (int i = 0; i < np; i++) {
+        all[i] = i;
+        sp.seed = (uint64_t)seed + (uint64_t)i;
+        if ((s = fm_sampler_new(&sp, &smp[i]))) {
+            fail("sampler", s);
+            goto done;
+        }
+    }
+
+    /* the prompt once, in every sequence: one cell per token */
+    const double t0 = now_s();
+    for (size_t i = 0; i < n_prompt; i++)
+        if ((s = fm_batch_add(batch, prompt_ids[i], (int32_t)i, all, np, i + 1 == n_prompt))) {
+            fail("batch", s);
+            goto done;
+        }
+    if ((s = fm_context_decode_batch(ctx, batch))) {
+        fail("decode prompt", s);
+        goto done;
+    }
+    const double t_prompt = now_s() - t0;
+    for (int i = 0; i < np; i++) row[i] = (int)n_prompt - 1; /* every sequence samples from the prompt's last row */
+
+    const fm_token eos = fm_tokenizer_special(tok, FM_SPECIAL_EOS);
+    const int32_t n_vocab = fm_tokenizer_n_vocab(tok);
+    long total = 0;
+    const double t1 = now_s();
+    for (int step = 0; step < n; step++) {
+        fm_batch_clear(batch);
+        for (int i = 0; i < np; i++) {
+            if (row[i] < 0) continue; /* finished */
+            fm_token next;
+            if ((s = fm_sampler_sample(smp[i], fm_context_logits(ctx, row[i]), n_vocab, &next))) {
+                fail("sample", s);
+                goto done;
+            }
+            if (next == eos && !ignore_eos) {
+                row[i] = -1;
+                continue;
+            }
+            out[(size_t)i * (size_t)n + (size_t)n_out[i]++] = next;
+            total++;
+            row[i] = fm_batch_n_tokens(batch);
+            if (step + 1 == n) continue; /* the last token is kept, not decoded */
+            if ((s = fm_batch_add(batch, next, FM_POS_NEXT, &all[i], 1, 1))) {
+                fail("batch", s);
+                goto done;
+            }
+        }
+        if (fm_batch_n_tokens(batch) == 0) break;
+        if ((s = fm_context_decode_batch(ctx, batch))) {
+            fail("decode", s);
+            goto done;
+        }
+    }
+    const double t_gen = now_s() - t1;
+    for (int i = 0; i < np; i++) {
+        printf("--- sequence %d\n", i);
+        /* prompt and continuation decoded as one text, as fm-generate prints them */
+        fm_token *text = malloc((n_prompt + (size_t)n_out[i]) * sizeof *text);
+        if (text == NULL) {
+            fprintf(stderr, "fm-parallel: out of memory\n");
+            goto done;
+        }
+        memcpy(text, prompt_ids, n_prompt * sizeof *text);
+        memcpy(text + n_prompt, out + (size_t)i * (size_t)n, (size_t)n_out[i] * sizeof *text);
+        s = print_ids(tok, text, n_prompt + (size_t)n_out[i], FM_DECODE_STRIP_LEADING_SPACE);
+        free(text);
+        if (s) {
+            fail("detokenize", s);
+            goto done;
+        }
+        printf("\n");
+    }
+    fflush(stdout);
+    fprintf(stderr, "\nprompt: %zu tokens once for %d sequences, %.2f tokens/s\n", n_prompt, np,
+            t_prompt > 0 ? n_prompt / t_prompt : 0.0);
+    fprintf(stderr, "generation: %ld tokens in %d sequences, %.2f tokens/s aggregate\n", total, np,
+            t_gen > 0 ? total / t_gen : 0.0);
+    rc = 0;
+done:
+    for (int i = 0; smp != NULL && i < np; i++) fm_sampler_free(smp[i]);
+    free(smp), free(prompt_ids), free(out), free(n_out), free(row), free(all);
+    fm_batch_free(batch);
+    fm_context_free(ctx);
+    fm_model_free(model);
+    return rc;
+}
