@@ -646,6 +646,53 @@ FM_API fm_status fm_context_seq_pos_range(const fm_context *ctx, fm_seq_id seq, 
  *  One thread per object. Since: 0.1 */
 FM_API fm_status fm_context_set_n_threads(fm_context *ctx, int32_t n_threads);
 
+/* ---- Saved state: one sequence or the whole context, to memory or a
+ * file. The format (docs/formats.md) is versioned and carries a
+ * fingerprint of the model (hyper-parameters and tensor directory), the
+ * cache settings it depends on, the cells compressed with zstd, and a
+ * checksum over everything; a load checks all of it before it changes
+ * anything. ---- */
+
+/** fm_context_state_* `seq` value: the whole context (every sequence, the
+ *  cells where they were, and the logits of the last batch). */
+#define FM_STATE_ALL (-1)
+
+/** Writes the state of sequence `seq` (its cells: positions, keys and
+ *  values), or of the whole context for FM_STATE_ALL, to `buf` (not
+ *  NUL-terminated) and its length to *n_bytes. When `capacity` is too
+ *  small the call returns BUFFER_TOO_SMALL with *n_bytes set to a size
+ *  that is always enough (compression makes the exact size known only
+ *  after the fact); capacity 0 asks for it.
+ *  Errors: INVALID_ARGUMENT (NULL, bad seq), BUFFER_TOO_SMALL, NO_MEMORY.
+ *  One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_state_save(fm_context *ctx, fm_seq_id seq, void *buf, size_t capacity, size_t *n_bytes);
+
+/** Restores a state written by fm_context_state_save() (`len` bytes,
+ *  borrowed). For FM_STATE_ALL the context becomes exactly what it was,
+ *  so decoding and sampling continue bit-identically; for a sequence
+ *  state, sequence `seq` of this context is replaced by the saved one
+ *  (the saved sequence's id does not matter), the others are untouched.
+ *  Everything is checked before the cache changes: on any error the
+ *  context is as before the call.
+ *  Errors: INVALID_ARGUMENT (NULL, bad seq, a whole-context state loaded
+ *  as a sequence or the other way round), BAD_FORMAT (not a state,
+ *  truncated, corrupted: checksum, sizes), UNSUPPORTED (a newer format
+ *  version), a mismatch with this context named in the message:
+ *  INVALID_ARGUMENT for another model, another cache type, more
+ *  sequences than n_seq_max; CONTEXT_FULL (more cells than fit),
+ *  NO_MEMORY. One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_state_load(fm_context *ctx, fm_seq_id seq, const void *buf, size_t len);
+
+/** fm_context_state_save() into the file `path`, written atomically: a
+ *  temporary file beside it, flushed to disk (fsync), then renamed over
+ *  `path`; on any error no file is left behind and `path` is untouched.
+ *  Errors: as fm_context_state_save, IO. One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_state_save_file(fm_context *ctx, fm_seq_id seq, const char *path);
+
+/** fm_context_state_load() from the file `path`. Errors: as
+ *  fm_context_state_load, IO. One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_state_load_file(fm_context *ctx, fm_seq_id seq, const char *path);
+
 /** fm_context_params.flags and fm_context_set_flags() bits. */
 #define FM_CONTEXT_BATCH_INVARIANT 1u /* a token's logits are bit-identical
     whether its prompt is decoded in one batch, in chunks or one token at a

@@ -80,6 +80,7 @@ struct fm_model {
     fm_layer *layers;
     fm_tokenizer *tok;
     int64_t n_params, n_bytes;
+    uint64_t fingerprint;    /* hyper-parameters and tensor directory, for saved states */
     char *names;             /* NUL-terminated metadata keys, then tensor names */
     const char **name_index; /* n_meta + n_tensors pointers into names */
 };

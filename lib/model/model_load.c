@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/hash64.h"
 #include "../core/params.h"
 #include "../format/dtype.h"
 #include "../format/quant.h"
@@ -261,6 +262,24 @@ fm_status fm_model_load(const char *path, const fm_model_params *params, fm_mode
     return fm_model_from_file(mf, path, &p, out);
 }
 
+/* What a saved state depends on: the hyper-parameters and every tensor's
+ * name, type, shape and size (not the data: hashing gigabytes at load time
+ * would cost more than it protects). */
+static void fingerprint(fm_model *m) {
+    fm_hash64 h;
+    fm_hash64_init(&h, 0x6c6962666d);
+    fm_hash64_update(&h, m->arch->name, strlen(m->arch->name));
+    fm_hash64_update(&h, &m->hp, sizeof m->hp);
+    for (size_t i = 0; i < m->file->n_tensors; i++) {
+        const fm_tensor_info *t = &m->file->tensors[i];
+        fm_hash64_update(&h, t->name.ptr, t->name.len);
+        const uint64_t shape[7] = {t->n_dims, t->dtype, (uint64_t)t->ne[0], (uint64_t)t->ne[1], (uint64_t)t->ne[2],
+                                   (uint64_t)t->ne[3], t->nbytes};
+        fm_hash64_update(&h, shape, sizeof shape);
+    }
+    m->fingerprint = fm_hash64_final(&h);
+}
+
 static fm_status report(const fm_model_params *p, float done) {
     if (p->progress != NULL && p->progress(done, p->progress_user))
         return fm_error(FM_STATUS_CANCELLED, "the progress callback cancelled the load at %.0f %%", done * 100.0);
@@ -292,6 +311,7 @@ fm_status fm_model_from_file(fm_model_file *mf, const char *path, const fm_model
     if ((s = report(&p, 0.0f)) || (s = build_names(m)) || (s = m->arch->load(m)) || (s = report(&p, 0.5f)) ||
         (s = load_tokenizer(m, path, &p)) || (s = report(&p, 1.0f)))
         goto fail;
+    fingerprint(m);
     *out = m;
     return FM_STATUS_OK;
 fail:
