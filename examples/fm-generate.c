@@ -12,7 +12,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: fm-generate -m MODEL [-z TOKENIZER] -p PROMPT [-n N] [-t THREADS] [-c N_CTX]\n"
             "                   [--temp T] [--top-k K] [--top-p P] [--min-p M] [--seed S]\n"
-            "                   [--ignore-eos] [--ids]\n"
+            "                   [--ignore-eos] [--ids] [--prompt-cache FILE]\n"
             "  -m MODEL       GGUF file or llama2.c checkpoint\n"
             "  -z TOKENIZER   tokenizer file (llama2.c checkpoints: default tokenizer.bin beside MODEL)\n"
             "  -p PROMPT      text to continue (echoed first)\n"
@@ -23,7 +23,9 @@ static void usage(FILE *f) {
             "  --top-k K, --top-p P, --min-p M   truncation (defaults 40, 0.95, 0.05)\n"
             "  --seed S       RNG seed (default 0)\n"
             "  --ignore-eos   keep going after end-of-sequence\n"
-            "  --ids          print the generated token ids instead of text\n");
+            "  --ids          print the generated token ids instead of text\n"
+            "  --prompt-cache FILE  reuse the saved state of an earlier prompt that this one starts with\n"
+            "                 (only the rest is decoded), and save this prompt's state there\n");
 }
 
 static double now_s(void) {
@@ -55,8 +57,31 @@ static int emit(fm_detokenizer *d, fm_token id) {
     return 0;
 }
 
+/* Loads the state saved in `path` into sequence 0 and keeps the part of
+ * it that the prompt starts with (at least one prompt token is left to
+ * decode, for its logits); returns how many prompt tokens are reused. */
+static size_t reuse_cache(fm_context *ctx, const char *path, const fm_token *ids, size_t n) {
+    fm_status s = fm_context_state_load_file(ctx, 0, path);
+    if (s != FM_STATUS_OK) {
+        if (s != FM_STATUS_IO) fprintf(stderr, "fm-generate: prompt cache not used: %s\n", fm_last_error());
+        fm_context_clear(ctx);
+        return 0;
+    }
+    size_t nc = 0;
+    fm_context_seq_tokens(ctx, 0, NULL, 0, &nc);
+    fm_token *cached = malloc((nc ? nc : 1) * sizeof *cached);
+    size_t common = 0;
+    if (cached != NULL && fm_context_seq_tokens(ctx, 0, cached, nc, &nc) == FM_STATUS_OK)
+        while (common < nc && common < n && cached[common] == ids[common]) common++;
+    free(cached);
+    if (common == n) common = n - 1;
+    fm_context_seq_rm(ctx, 0, (int32_t)common, -1);
+    fprintf(stderr, "fm-generate: prompt cache: reused %zu of %zu prompt tokens from %s\n", common, n, path);
+    return common;
+}
+
 int main(int argc, char **argv) {
-    const char *model_path = NULL, *tok_path = NULL, *prompt = NULL;
+    const char *model_path = NULL, *tok_path = NULL, *prompt = NULL, *cache_path = NULL;
     double n_gen = 128, threads = 0, n_ctx = 0, seed = 0;
     int ignore_eos = 0, print_ids = 0;
     fm_sampler_params sp;
@@ -84,6 +109,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-m")) model_path = v;
         else if (!strcmp(a, "-z")) tok_path = v;
         else if (!strcmp(a, "-p")) prompt = v;
+        else if (!strcmp(a, "--prompt-cache")) cache_path = v;
         else if (!parse_num(v, &d)) {
             fprintf(stderr, "fm-generate: %s: '%s' is not a number\n", a, v);
             return 2;
@@ -162,11 +188,19 @@ int main(int argc, char **argv) {
     const fm_token eos = fm_tokenizer_special(tok, FM_SPECIAL_EOS);
     const int32_t n_vocab = fm_tokenizer_n_vocab(tok);
     double t1 = now_s();
-    if ((s = fm_context_decode(ctx, ids, n_prompt, FM_LOGITS_LAST))) {
+    const size_t reused = cache_path ? reuse_cache(ctx, cache_path, ids, n_prompt) : 0;
+    if ((s = fm_context_decode(ctx, ids + reused, n_prompt - reused, FM_LOGITS_LAST))) {
         fail("decode prompt", s);
         goto done;
     }
     const double t_prompt = now_s() - t1;
+    if (cache_path && reused + 1 < n_prompt) {
+        if ((s = fm_context_state_save_file(ctx, 0, cache_path)))
+            fprintf(stderr, "fm-generate: prompt cache not saved: %s\n", fm_last_error());
+        else
+            fprintf(stderr, "fm-generate: prompt cache: saved the state of %zu prompt tokens to %s\n", n_prompt,
+                    cache_path);
+    }
 
     rc = 0;
     long n_done = 0;

@@ -646,6 +646,15 @@ FM_API fm_status fm_context_seq_pos_range(const fm_context *ctx, fm_seq_id seq, 
  *  One thread per object. Since: 0.1 */
 FM_API fm_status fm_context_set_n_threads(fm_context *ctx, int32_t n_threads);
 
+/** The tokens sequence `seq` holds, in position order, into `out`
+ *  (`capacity` ids; *n_tokens gets the count), with the BUFFER_TOO_SMALL
+ *  protocol of fm_tokenizer_encode(). A caller compares them with a new
+ *  prompt to decode only what differs (the common prefix stays: remove
+ *  the rest with fm_context_seq_rm). Errors: INVALID_ARGUMENT,
+ *  BUFFER_TOO_SMALL, NO_MEMORY. One thread per object. Since: 0.5 */
+FM_API fm_status fm_context_seq_tokens(const fm_context *ctx, fm_seq_id seq, fm_token *out, size_t capacity,
+                                       size_t *n_tokens);
+
 /* ---- Saved state: one sequence or the whole context, to memory or a
  * file. The format (docs/formats.md) is versioned and carries a
  * fingerprint of the model (hyper-parameters and tensor directory), the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/log.h"
 #include "../core/params.h"
 #include "../core/threadpool.h"
 #include "../format/dtype.h"
@@ -155,6 +156,17 @@ fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_co
         s = fm_error(FM_STATUS_NO_MEMORY, "out of memory for a context of %u cells", p.n_ctx);
         goto fail;
     }
+    /* each sequence's share of the cells, as llama.cpp judges it */
+    if (hp->n_ctx_train > 0 && (p.n_ctx + p.n_seq_max - 1) / p.n_seq_max > (uint32_t)hp->n_ctx_train)
+        fm_log(FM_LOG_WARN,
+               "n_ctx %u for %u sequence%s is more than the %d positions this %s model was trained on: expect worse "
+               "output past them",
+               p.n_ctx, p.n_seq_max, p.n_seq_max == 1 ? "" : "s", hp->n_ctx_train, model->arch->name);
+    fm_log(FM_LOG_INFO, "context: %u cells (%s KV cache, %.1f MiB), n_batch %u, %u sequence%s, %d threads, backend '%s'%s",
+           p.n_ctx, p.kv_type == FM_KV_F16 ? "f16" : "f32",
+           2.0 * hp->n_layer * (double)p.n_ctx * (double)KVD * (p.kv_type == FM_KV_F16 ? 2 : 4) / 1048576.0, p.n_batch,
+           p.n_seq_max, p.n_seq_max == 1 ? "" : "s", p.n_threads, c->backend.iface.name,
+           p.flags & FM_CONTEXT_BATCH_INVARIANT ? ", batch-invariant" : "");
     *out = c;
     return FM_STATUS_OK;
 fail:

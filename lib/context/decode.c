@@ -50,7 +50,7 @@ fm_status fm_context_eval(fm_context *c, const fm_token *tokens, const int32_t *
                           int32_t n_out, float *logits, float *hidden, int32_t *placed, int32_t *n_placed) {
     fm_forward_state *st = &c->st;
     const fm_hparams *hp = &c->model->hp;
-    fm_status s = fm_kv_place(&c->kv, n, pos, seqs, st->cells);
+    fm_status s = fm_kv_place(&c->kv, n, pos, seqs, tokens, st->cells);
     if (s) return s;
     memcpy(placed + *n_placed, st->cells, (size_t)n * sizeof *placed);
     *n_placed += n;

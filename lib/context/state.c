@@ -3,7 +3,8 @@
  *
  *   header (88 bytes, little-endian), then zsize bytes of zstd frame whose
  *   content is:
- *     pos[n_cells] (i32), for whole states seqset[n_cells] (32 bytes each)
+ *     pos[n_cells] (i32), tok[n_cells] (i32), for whole states
+ *     seqset[n_cells] (32 bytes each)
  *     for whole states: logit_row[n_last] (i32), logits[n_rows][n_vocab] (f32)
  *     rows: for each layer the K rows of the used cells, then the V rows,
  *           as byte planes (byte 0 of every element, then byte 1, ...)
@@ -88,7 +89,7 @@ static uint64_t checksum(const uint8_t *header, const uint8_t *payload, size_t z
 
 /* The raw payload's size for a header's counts, or 0 on overflow. */
 static uint64_t raw_size_of(const state_header *h, uint64_t n_used, size_t esize) {
-    const uint64_t cells = (uint64_t)h->n_cells * (4u + (h->kind == KIND_ALL ? sizeof(fm_seqset) : 0u));
+    const uint64_t cells = (uint64_t)h->n_cells * (8u + (h->kind == KIND_ALL ? sizeof(fm_seqset) : 0u));
     const uint64_t logits = (uint64_t)h->n_last * 4u + (uint64_t)h->n_rows * h->n_vocab * 4u;
     const uint64_t rows = n_used * h->n_layer * 2u * h->row * esize;
     if (h->n_layer && h->row && n_used > UINT64_MAX / h->n_layer / 2u / h->row / esize) return 0;
@@ -182,6 +183,7 @@ static fm_status build_raw(fm_context *c, fm_seq_id seq, state_header *h, uint8_
     }
     uint8_t *q = p;
     for (int32_t i = 0; i < n; i++, q += 4) put32(q, (uint32_t)kv->pos[c->placed[i]]);
+    for (int32_t i = 0; i < n; i++, q += 4) put32(q, (uint32_t)(kv->pos[c->placed[i]] >= 0 ? kv->tok[c->placed[i]] : 0));
     if (seq == FM_STATE_ALL) {
         for (int32_t i = 0; i < n; i++, q += sizeof(fm_seqset)) memcpy(q, &kv->seq[c->placed[i]], sizeof(fm_seqset));
         for (int32_t i = 0; i < c->n_last; i++, q += 4) put32(q, (uint32_t)c->logit_row[i]);
@@ -264,7 +266,7 @@ fm_status fm_context_state_save_file(fm_context *c, fm_seq_id seq, const char *p
 typedef struct parsed {
     state_header h;
     uint8_t *raw;      /* decompressed payload */
-    const uint8_t *pos, *seqs, *logit_row, *logits, *rows;
+    const uint8_t *pos, *tok, *seqs, *logit_row, *logits, *rows;
     uint32_t n_used;
     uint8_t *rows_owned; /* rows out of their planes */
 } parsed;
@@ -322,6 +324,7 @@ static fm_status parse(const fm_context *c, fm_seq_id seq, const uint8_t *b, siz
     if (ZSTD_isError(got) || got != h->raw_size) return bad("the compressed payload does not decompress to its size");
     const uint8_t *q = P->raw;
     P->pos = q, q += (size_t)h->n_cells * 4;
+    P->tok = q, q += (size_t)h->n_cells * 4;
     if (h->kind == KIND_ALL) P->seqs = q, q += (size_t)h->n_cells * sizeof(fm_seqset);
     P->logit_row = q, q += (size_t)h->n_last * 4;
     P->logits = q, q += (size_t)h->n_rows * h->n_vocab * 4;
@@ -334,6 +337,7 @@ static fm_status parse(const fm_context *c, fm_seq_id seq, const uint8_t *b, siz
         if (p < -1 || (h->kind == KIND_SEQ && p < 0)) return bad("cell position");
         if (p < 0) continue;
         used++;
+        if (get32(P->tok + 4 * (size_t)i) >= h->n_vocab) return bad("cell token");
         if (h->kind == KIND_ALL) {
             fm_seqset set;
             memcpy(&set, P->seqs + (size_t)i * sizeof set, sizeof set);
@@ -390,6 +394,7 @@ static fm_status load_all(fm_context *c, const parsed *P) {
         const int32_t p = (int32_t)get32(P->pos + 4 * (size_t)i);
         if (p < 0) continue;
         kv->pos[i] = p;
+        kv->tok[i] = (int32_t)get32(P->tok + 4 * (size_t)i);
         memcpy(&kv->seq[i], P->seqs + (size_t)i * sizeof(fm_seqset), sizeof(fm_seqset));
         c->placed[n++] = (int32_t)i;
     }
@@ -418,18 +423,23 @@ static fm_status load_seq(fm_context *c, fm_seq_id seq, const parsed *P) {
                         kv->n_cells);
     fm_status s = fm_context_reserve(c, n);
     if (s) return s;
+    int32_t *toks = malloc((n ? n : 1) * sizeof *toks);
+    if (toks == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state of %u cells", n);
     fm_seqset set;
     memset(&set, 0, sizeof set);
     fm_seqset_add(&set, seq);
-    for (uint32_t i = 0; i < n; i++) c->rpos[i] = (int32_t)get32(P->pos + 4 * (size_t)i);
+    for (uint32_t i = 0; i < n; i++)
+        c->rpos[i] = (int32_t)get32(P->pos + 4 * (size_t)i), toks[i] = (int32_t)get32(P->tok + 4 * (size_t)i);
     /* one set per cell for fm_kv_place: n may exceed n_batch, so in pieces */
     fm_kv_seq_rm(kv, seq, 0, -1);
     for (uint32_t done = 0; done < n;) {
         const uint32_t m = n - done < (uint32_t)c->st.n_batch ? n - done : (uint32_t)c->st.n_batch;
         for (uint32_t i = 0; i < m; i++) c->seqbuf[i] = set;
-        if ((s = fm_kv_place(kv, (int32_t)m, c->rpos + done, c->seqbuf, c->placed + done))) return s; /* cannot: counted */
-        done += m;
+        if ((s = fm_kv_place(kv, (int32_t)m, c->rpos + done, c->seqbuf, toks + done, c->placed + done))) break;
+        done += m; /* (cannot fail: the room was counted) */
     }
+    free(toks);
+    if (s) return s;
     put_rows(kv, P, c->placed);
     c->n_last = 0;
     return FM_STATUS_OK;

@@ -13,8 +13,9 @@ fm_status fm_kv_init(fm_kv_cache *kv, int32_t n_layer, int32_t n_cells, int32_t 
     kv->k = calloc(elems ? elems : 1, es);
     kv->v = calloc(elems ? elems : 1, es);
     kv->pos = malloc((n_cells ? (size_t)n_cells : 1) * sizeof *kv->pos);
+    kv->tok = calloc(n_cells ? (size_t)n_cells : 1, sizeof *kv->tok);
     kv->seq = calloc(n_cells ? (size_t)n_cells : 1, sizeof *kv->seq);
-    if (kv->k == NULL || kv->v == NULL || kv->pos == NULL || kv->seq == NULL) {
+    if (kv->k == NULL || kv->v == NULL || kv->pos == NULL || kv->tok == NULL || kv->seq == NULL) {
         fm_kv_release(kv);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a KV cache of %d cells", n_cells);
     }
@@ -23,7 +24,7 @@ fm_status fm_kv_init(fm_kv_cache *kv, int32_t n_layer, int32_t n_cells, int32_t 
 }
 
 void fm_kv_release(fm_kv_cache *kv) {
-    free(kv->k), free(kv->v), free(kv->pos), free(kv->seq);
+    free(kv->k), free(kv->v), free(kv->pos), free(kv->tok), free(kv->seq);
     memset(kv, 0, sizeof *kv);
 }
 
@@ -44,7 +45,8 @@ static void trim_hi(fm_kv_cache *kv) {
     while (kv->hi > 0 && kv->pos[kv->hi - 1] < 0) kv->hi--;
 }
 
-fm_status fm_kv_place(fm_kv_cache *kv, int32_t n, const int32_t *pos, const fm_seqset *seqs, int32_t *cells) {
+fm_status fm_kv_place(fm_kv_cache *kv, int32_t n, const int32_t *pos, const fm_seqset *seqs, const int32_t *toks,
+                      int32_t *cells) {
     if (n > kv->n_cells - kv->used)
         return fm_error(FM_STATUS_CONTEXT_FULL, "%d tokens do not fit in the context: %d of %d cells are used", n,
                         kv->used, kv->n_cells);
@@ -59,6 +61,7 @@ fm_status fm_kv_place(fm_kv_cache *kv, int32_t n, const int32_t *pos, const fm_s
     }
     for (int32_t i = 0; i < n; i++) {
         kv->pos[cells[i]] = pos[i];
+        kv->tok[cells[i]] = toks[i];
         kv->seq[cells[i]] = seqs[i];
         if (cells[i] >= kv->hi) kv->hi = cells[i] + 1;
     }
@@ -189,6 +192,7 @@ fm_status fm_kv_seq_add(fm_kv_cache *kv, int32_t seq, int32_t p0, int32_t p1, in
                 memcpy(fm_kv_row(kv, 1, l, dst), fm_kv_row(kv, 1, l, c), bytes);
             }
             fm_seqset_del(&kv->seq[c], seq);
+            kv->tok[dst] = kv->tok[c];
             memset(&kv->seq[dst], 0, sizeof kv->seq[dst]);
             fm_seqset_add(&kv->seq[dst], seq);
             kv->used++;

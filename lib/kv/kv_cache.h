@@ -43,6 +43,7 @@ typedef struct fm_kv_cache {
     int f16;           /* rows are uint16_t halves, else floats */
     void *k, *v;       /* [n_layer][n_cells][row] */
     int32_t *pos;      /* [n_cells]: the token's position; -1 marks a free cell */
+    int32_t *tok;      /* [n_cells]: the token id (what a sequence holds, for prefix reuse) */
     fm_seqset *seq;    /* [n_cells] */
     int32_t used;      /* cells in use */
     int32_t hi;        /* one past the last cell in use: cells >= hi are free */
@@ -64,12 +65,13 @@ static inline void *fm_kv_row(const fm_kv_cache *kv, int values, int32_t layer, 
     return base + (((size_t)layer * (size_t)kv->n_cells + (size_t)cell) * (size_t)kv->row) * fm_kv_elem_size(kv);
 }
 
-/* Finds n free cells for tokens at pos[i] in sequences seqs[i] and marks
+/* Finds n free cells for tokens toks[i] at pos[i] in sequences seqs[i] and marks
  * them used, writing their indices to cells[]: one contiguous run after
  * the last used cell if there is room (a single sequence then keeps cell
  * index == position), else the lowest free cells. Errors: CONTEXT_FULL
  * (fewer than n free cells; nothing marked). */
-fm_status fm_kv_place(fm_kv_cache *kv, int32_t n, const int32_t *pos, const fm_seqset *seqs, int32_t *cells);
+fm_status fm_kv_place(fm_kv_cache *kv, int32_t n, const int32_t *pos, const fm_seqset *seqs, const int32_t *toks,
+                      int32_t *cells);
 
 /* Frees cells[0..n) again (a decode that failed gives its cells back). */
 void fm_kv_unplace(fm_kv_cache *kv, int32_t n, const int32_t *cells);

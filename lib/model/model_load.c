@@ -8,6 +8,7 @@
 
 #include "../core/error.h"
 #include "../core/hash64.h"
+#include "../core/log.h"
 #include "../core/params.h"
 #include "../format/dtype.h"
 #include "../format/quant.h"
@@ -280,6 +281,27 @@ static void fingerprint(fm_model *m) {
     m->fingerprint = fm_hash64_final(&h);
 }
 
+/* What a user wants to see once a model is in: the file, its
+ * architecture, sizes, and its weight types by bytes. */
+static void log_loaded(const fm_model *m, const char *path) {
+    uint64_t bytes[64] = {0};
+    for (size_t i = 0; i < m->file->n_tensors; i++)
+        if (m->file->tensors[i].dtype < 64) bytes[m->file->tensors[i].dtype] += m->file->tensors[i].nbytes;
+    char types[256] = "";
+    size_t at = 0;
+    for (int t = 0; t < 64 && at < sizeof types - 40; t++)
+        if (bytes[t])
+            at += (size_t)snprintf(types + at, sizeof types - at, "%s%s %.1f MiB", at ? ", " : "",
+                                   fm_dtype_get((uint32_t)t)->name, bytes[t] / 1048576.0);
+    const fm_hparams *hp = &m->hp;
+    fm_log(FM_LOG_INFO, "loaded '%s': %s, %d layers, n_embd %d, %d heads (%d KV), vocabulary %d, %.2f M parameters; %s",
+           path, m->arch->name, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_vocab, m->n_params / 1e6,
+           types);
+    fm_log(FM_LOG_DEBUG, "'%s': training context %d, RoPE base %g scale %g over %d dims, norm eps %g, window %d",
+           path, hp->n_ctx_train, (double)hp->rope_base, (double)hp->rope_scale, hp->n_rot, (double)hp->norm_eps,
+           hp->n_swa);
+}
+
 static fm_status report(const fm_model_params *p, float done) {
     if (p->progress != NULL && p->progress(done, p->progress_user))
         return fm_error(FM_STATUS_CANCELLED, "the progress callback cancelled the load at %.0f %%", done * 100.0);
@@ -312,6 +334,7 @@ fm_status fm_model_from_file(fm_model_file *mf, const char *path, const fm_model
         (s = load_tokenizer(m, path, &p)) || (s = report(&p, 1.0f)))
         goto fail;
     fingerprint(m);
+    log_loaded(m, path);
     *out = m;
     return FM_STATUS_OK;
 fail:

@@ -500,6 +500,32 @@ static void check_errors(fm_model *m) {
     CHECK(fm_context_params_init(&cp, 2) == FM_STATUS_INVALID_ARGUMENT, "init size 2");
 }
 
+/* ---- the log: what was loaded and made, and a warning past the
+ * training context ---- */
+
+static char logged[4096];
+static void log_cb(fm_log_level level, const char *msg, void *user) {
+    (void)user;
+    const size_t n = strlen(logged);
+    snprintf(logged + n, sizeof logged - n, "%d:%s\n", (int)level, msg);
+}
+
+static void check_logging(void) {
+    fm_set_log_callback(log_cb, NULL, FM_LOG_DEBUG);
+    fm_model *m;
+    CHECK(fm_model_load(tu_data("models/stories260K.gguf"), NULL, &m) == FM_STATUS_OK, "load");
+    CHECK(strstr(logged, "2:loaded '") && strstr(logged, "llama, 5 layers") && strstr(logged, "f32"),
+          "an INFO line names the file, architecture, sizes and types:\n%s", logged);
+    logged[0] = '\0';
+    fm_context *c = new_ctx(m, 1024, 1, 0, 1, FM_KV_F16);
+    CHECK(strstr(logged, "1:n_ctx 1024 for 1 sequence is more than the 128 positions") != NULL, "a WARN past the training context:\n%s",
+          logged);
+    CHECK(strstr(logged, "2:context: 1024 cells (f16 KV cache") != NULL, "an INFO line for the context:\n%s", logged);
+    fm_context_free(c);
+    fm_model_free(m);
+    fm_set_log_callback(NULL, NULL, FM_LOG_ERROR);
+}
+
 int main(void) {
     static const char *const models[] = {"stories260K.gguf", "llama-gqa.f32.gguf", "llama-k256.f16.gguf",
                                          "llama-k256.q4_k.gguf", "qwen2-gpt2v4k.f32.gguf", "phi3-spm4k.f32.gguf",
@@ -534,5 +560,6 @@ int main(void) {
         fm_model_free(m);
     }
     check_progress();
+    check_logging();
     return tu_finish("test_sequences");
 }

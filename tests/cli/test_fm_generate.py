@@ -33,6 +33,35 @@ class TestFmGenerate(unittest.TestCase):
         self.assertEqual(a.stdout, b.stdout)
         self.assertNotEqual(run(*args, "--seed", "8").stdout, a.stdout)
 
+    def test_prompt_cache(self):
+        import tempfile
+        model = data("models/stories260K.gguf")
+        with tempfile.TemporaryDirectory() as d:
+            cache = os.path.join(d, "prompt.fmstate")
+            base = ["-m", model, "-n", "40", "--temp", "0", "-t", "1"]
+            plain = run(*base, "-p", "Once upon a time")
+            first = run(*base, "-p", "Once upon a time", "--prompt-cache", cache)
+            self.assertEqual(first.returncode, 0, first.stderr)
+            self.assertIn(b"prompt cache: saved the state of 5 prompt tokens", first.stderr)
+            self.assertEqual(first.stdout, plain.stdout)
+            again = run(*base, "-p", "Once upon a time", "--prompt-cache", cache)
+            self.assertIn(b"reused 4 of 5 prompt tokens", again.stderr)
+            self.assertEqual(again.stdout, plain.stdout)
+            longer = "Once upon a time there was a dog"
+            want = run(*base, "-p", longer)
+            got = run(*base, "-p", longer, "--prompt-cache", cache)
+            self.assertRegex(got.stderr.decode(), r"reused 5 of \d+ prompt tokens")
+            self.assertEqual(got.stdout, want.stdout)
+            other = run(*base, "-p", "The dog", "--prompt-cache", cache)
+            self.assertIn(b"reused 1 of", other.stderr)  # just BOS in common
+            self.assertEqual(other.stdout, run(*base, "-p", "The dog").stdout)
+            with open(cache, "wb") as f:
+                f.write(b"garbage")
+            bad = run(*base, "-p", "Once upon a time", "--prompt-cache", cache)
+            self.assertEqual(bad.returncode, 0, bad.stderr)
+            self.assertIn(b"prompt cache not used", bad.stderr)
+            self.assertEqual(bad.stdout, plain.stdout)
+
     def test_errors(self):
         r = run("-m", "/nonexistent.gguf", "-p", "x")
         self.assertEqual(r.returncode, 1)

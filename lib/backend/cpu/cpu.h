@@ -59,9 +59,11 @@ void fm_cpu_row_to_f32(const fm_weight *w, int64_t row, float *out);
 
 /* The BLAS path; returns 0 (nothing done) when BLAS is absent or a buffer
  * cannot be had. */
-/* Keeps OpenBLAS to one thread (libfm's pool does the splitting); called
- * when a cpu context starts. */
-void fm_cpu_blas_init(void);
+/* Around every use of BLAS: OpenBLAS to one thread for the call (libfm's
+ * pool does the splitting), then the host's count back. enter() returns
+ * what leave() needs. */
+int fm_cpu_blas_enter(void);
+void fm_cpu_blas_leave(int host_threads);
 /* The BLAS library's kernel set (OpenBLAS's core name, e.g. "SkylakeX"),
  * NULL when libfm was built without BLAS. */
 const char *fm_cpu_blas_core(void);

@@ -223,7 +223,9 @@ int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16, co
     }
     ab_job j = {a, c->k, own, tpb, (a->n_tok + tpb - 1) / tpb, ROWS, c->n_ctx, f16, c->attnbuf, per_thread, runs, run_off};
     int64_t work = (int64_t)a->n_tok * a->n_head * a->n_kv * a->head_dim * 2;
+    const int host = own ? 1 : fm_cpu_blas_enter();
     fm_threadpool_run(c->pool, ab_slice, &j, fm_cpu_threads_for(c, work));
+    if (!own) fm_cpu_blas_leave(host);
     return 1;
 }
 #else

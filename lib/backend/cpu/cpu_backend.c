@@ -46,7 +46,6 @@ static void choose_float_path(fm_cpu_ctx *c) {
 static fm_status cpu_init(void *ctx, const fm_backend_init_params *p) {
     fm_cpu_ctx *c = ctx;
     c->k = fm_cpu_kernels_select();
-    fm_cpu_blas_init();
     choose_float_path(c);
     c->n_ctx = p->n_ctx > 0 ? p->n_ctx : 1;
     return cpu_set_n_threads(ctx, p->n_threads);

@@ -1,8 +1,8 @@
 /* Batched matmul through BLAS (OpenBLAS's sgemm): for a prompt of many
  * tokens, a weight's rows are split across libfm's threads as always; each
  * thread converts a chunk of its rows to f32 (f32 rows are used in place)
- * and multiplies all tokens against it with one sgemm. OpenBLAS itself is
- * kept to one thread (its threads and libfm's would fight for the cores),
+ * and multiplies all tokens against it with one sgemm. OpenBLAS itself runs
+ * on one thread during the call (its threads and libfm's would fight for the cores),
  * so each output row is still computed by one thread, the same way for any
  * thread count. Activations stay f32 for every weight type: exact math on
  * the stored weights. Not batch-invariant (sgemm's summation order is not
@@ -52,11 +52,26 @@ static void blas_slice(void *arg, int ith, int nth) {
     }
 }
 
-void fm_cpu_blas_init(void) {
+/* OpenBLAS keeps one process-wide thread count, the host's to set: libfm
+ * splits the work over its own threads and wants each sgemm on one, so it
+ * sets 1 for the length of its call and puts the host's count back. What
+ * remains (docs/performance.md): a BLAS call the host makes on another
+ * thread during that call runs on one thread. */
+int fm_cpu_blas_enter(void) {
 #ifdef FM_HAVE_OPENBLAS
-    /* also quiets OpenBLAS's own worker threads, which otherwise spin on
-     * sched_yield beside ours after loading */
-    openblas_set_num_threads(1);
+    const int n = openblas_get_num_threads();
+    if (n != 1) openblas_set_num_threads(1);
+    return n;
+#else
+    return 1;
+#endif
+}
+
+void fm_cpu_blas_leave(int host_threads) {
+#ifdef FM_HAVE_OPENBLAS
+    if (host_threads != 1) openblas_set_num_threads(host_threads);
+#else
+    (void)host_threads;
 #endif
 }
 
@@ -80,11 +95,15 @@ int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_
         c->blasbuf_len = need;
     }
     blas_job j = {c->k, w, x, n_tok, y, ys, c->blasbuf};
+    const int host = fm_cpu_blas_enter();
     fm_threadpool_run(c->pool, blas_slice, &j, nth);
+    fm_cpu_blas_leave(host);
     return 1;
 }
 #else
-void fm_cpu_blas_init(void) {}
+int fm_cpu_blas_enter(void) { return 1; }
+
+void fm_cpu_blas_leave(int host_threads) { (void)host_threads; }
 
 const char *fm_cpu_blas_core(void) { return NULL; }
 
