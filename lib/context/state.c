@@ -7,7 +7,11 @@
  *     seqset[n_cells] (32 bytes each)
  *     for whole states: logit_row[n_last] (i32), logits[n_rows][n_vocab] (f32)
  *     rows: for each layer the K rows of the used cells, then the V rows,
- *           as byte planes (byte 0 of every element, then byte 1, ...)
+ *           in blocks of whole rows (about 256 Ki elements), each block as
+ *           byte planes (byte 0 of its elements, then byte 1, ...)
+ *
+ * Saving and loading stream through zstd a block at a time, so neither
+ * holds a second copy of the cache (docs/performance.md: MB/s).
  *
  * Byte planes: a float's sign/exponent byte repeats far more than its
  * low mantissa bytes, and zstd finds that only when equal bytes sit
@@ -152,12 +156,49 @@ static int32_t cells_of(const fm_context *c, fm_seq_id seq, int32_t *list, uint6
     return n;
 }
 
-/* Serializes into a malloc'd raw payload (*raw) and fills *h. */
-static fm_status build_raw(fm_context *c, fm_seq_id seq, state_header *h, uint8_t **raw) {
+/* The rows of a state, in order: layer, K then V, cell. */
+#define BLOCK_ELEMS (256 * 1024)
+
+typedef struct rows_plan {
+    uint32_t n_used;      /* cells with rows */
+    size_t row_bytes, es, total_rows, block_rows;
+} rows_plan;
+
+static rows_plan plan_rows(const fm_kv_cache *kv, uint32_t n_used) {
+    rows_plan r;
+    r.n_used = n_used, r.es = fm_kv_elem_size(kv), r.row_bytes = (size_t)kv->row * r.es;
+    r.total_rows = (size_t)n_used * (size_t)kv->n_layer * 2;
+    r.block_rows = kv->row > 0 && (size_t)kv->row < BLOCK_ELEMS ? BLOCK_ELEMS / (size_t)kv->row : 1;
+    return r;
+}
+
+/* Row r's place: in the cache (cells[i] of the used cells), or, with
+ * `flat`, at r in a buffer of rows. */
+static uint8_t *row_at(const fm_kv_cache *kv, const rows_plan *rp, const int32_t *cells, uint8_t *flat, size_t r) {
+    if (flat != NULL) return flat + r * rp->row_bytes;
+    const size_t per_layer = 2 * (size_t)rp->n_used;
+    const int32_t l = (int32_t)(r / per_layer);
+    const int v = (int)((r % per_layer) / rp->n_used);
+    return fm_kv_row(kv, v, l, cells[r % rp->n_used]);
+}
+
+/* Feeds src through the compressor into out; end finishes the frame. */
+static fm_status feed(ZSTD_CCtx *z, ZSTD_outBuffer *out, const void *src, size_t n, int end) {
+    ZSTD_inBuffer in = {src, n, 0};
+    for (;;) {
+        const size_t before = out->pos, at = in.pos;
+        const size_t left = ZSTD_compressStream2(z, out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(left)) return fm_error(FM_STATUS_INTERNAL, "zstd: %s", ZSTD_getErrorName(left));
+        if (end ? left == 0 : in.pos == in.size) return FM_STATUS_OK;
+        if (out->pos == before && in.pos == at) return fm_error(FM_STATUS_INTERNAL, "zstd: the output bound was short");
+    }
+}
+
+/* The header fields and the metadata section (positions, tokens, sets,
+ * logits) of a save; the used cells' indices go to `used`. */
+static fm_status describe(fm_context *c, fm_seq_id seq, state_header *h, uint8_t **meta, size_t *meta_len,
+                          int32_t *used, uint32_t *n_used_out) {
     const fm_kv_cache *kv = &c->kv;
-    const size_t es = fm_kv_elem_size(kv);
-    fm_status s = fm_context_reserve(c, (size_t)kv->n_cells);
-    if (s) return s;
     uint64_t n_used;
     const int32_t n = cells_of(c, seq, c->placed, &n_used);
     memset(h, 0, sizeof *h);
@@ -173,50 +214,96 @@ static fm_status build_raw(fm_context *c, fm_seq_id seq, state_header *h, uint8_
         for (int32_t i = 0; i < c->n_last; i++)
             if (c->logit_row[i] >= 0) h->n_rows++;
     }
-    h->raw_size = raw_size_of(h, n_used, es);
-    uint8_t *p = malloc(h->raw_size ? h->raw_size : 1);
-    const size_t row_bytes = (size_t)kv->row * es, rows_bytes = (size_t)n_used * (size_t)kv->n_layer * 2 * row_bytes;
-    uint8_t *rows = h->layout & LAYOUT_PLANES ? malloc(rows_bytes ? rows_bytes : 1) : NULL;
-    if (p == NULL || (h->layout & LAYOUT_PLANES && rows == NULL)) {
-        free(p), free(rows);
-        return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state of %llu bytes", (unsigned long long)h->raw_size);
+    h->raw_size = raw_size_of(h, n_used, fm_kv_elem_size(kv));
+    *meta_len = (size_t)raw_size_of(h, 0, fm_kv_elem_size(kv));
+    uint8_t *q = *meta = malloc(*meta_len ? *meta_len : 1);
+    if (q == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
+    uint32_t k = 0;
+    for (int32_t i = 0; i < n; i++, q += 4) {
+        const int32_t cell = c->placed[i];
+        put32(q, (uint32_t)kv->pos[cell]);
+        if (kv->pos[cell] >= 0) used[k++] = cell;
     }
-    uint8_t *q = p;
-    for (int32_t i = 0; i < n; i++, q += 4) put32(q, (uint32_t)kv->pos[c->placed[i]]);
     for (int32_t i = 0; i < n; i++, q += 4) put32(q, (uint32_t)(kv->pos[c->placed[i]] >= 0 ? kv->tok[c->placed[i]] : 0));
     if (seq == FM_STATE_ALL) {
         for (int32_t i = 0; i < n; i++, q += sizeof(fm_seqset)) memcpy(q, &kv->seq[c->placed[i]], sizeof(fm_seqset));
         for (int32_t i = 0; i < c->n_last; i++, q += 4) put32(q, (uint32_t)c->logit_row[i]);
-        const size_t lb = (size_t)h->n_rows * h->n_vocab * sizeof(float);
-        memcpy(q, c->logits, lb);
-        q += lb;
+        memcpy(q, c->logits, (size_t)h->n_rows * h->n_vocab * sizeof(float));
     }
-    uint8_t *r = rows ? rows : q;
-    for (int32_t l = 0; l < kv->n_layer; l++)
-        for (int v = 0; v < 2; v++)
-            for (int32_t i = 0; i < n; i++)
-                if (kv->pos[c->placed[i]] >= 0) {
-                    memcpy(r, fm_kv_row(kv, v, l, c->placed[i]), row_bytes);
-                    r += row_bytes;
-                }
-    if (rows) {
-        to_planes(rows, q, rows_bytes / es, es);
-        free(rows);
-    }
-    *raw = p;
+    *n_used_out = k;
     return FM_STATUS_OK;
 }
 
-/* Header + compressed payload into out (capacity cap); *len its size. */
-static fm_status compress_state(const state_header *h0, const uint8_t *raw, uint8_t *out, size_t cap, size_t *len) {
+/* Header + compressed payload into out (cap bytes, at least the bound);
+ * *len its size. */
+static fm_status save_into(fm_context *c, fm_seq_id seq, const state_header *h0, const uint8_t *meta, size_t meta_len,
+                           const int32_t *used, uint32_t n_used, uint8_t *out, size_t cap, size_t *len) {
+    const fm_kv_cache *kv = &c->kv;
     state_header h = *h0;
-    const size_t z = ZSTD_compress(out + HEADER_BYTES, cap - HEADER_BYTES, raw, h.raw_size, zstd_level());
-    if (ZSTD_isError(z)) return fm_error(FM_STATUS_INTERNAL, "zstd: %s", ZSTD_getErrorName(z));
-    h.zsize = z;
+    const rows_plan rp = plan_rows(kv, n_used);
+    const size_t bb = rp.block_rows * rp.row_bytes;
+    uint8_t *blk = malloc(2 * bb);
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    fm_status s = FM_STATUS_OK;
+    if (blk == NULL || z == NULL) {
+        s = fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
+        goto done;
+    }
+    ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, zstd_level());
+    ZSTD_CCtx_setPledgedSrcSize(z, h.raw_size);
+    ZSTD_outBuffer ob = {out + HEADER_BYTES, cap - HEADER_BYTES, 0};
+    if ((s = feed(z, &ob, meta, meta_len, 0))) goto done;
+    for (size_t r0 = 0; r0 < rp.total_rows; r0 += rp.block_rows) {
+        const size_t nr = rp.total_rows - r0 < rp.block_rows ? rp.total_rows - r0 : rp.block_rows;
+        for (size_t r = 0; r < nr; r++) memcpy(blk + r * rp.row_bytes, row_at(kv, &rp, used, NULL, r0 + r), rp.row_bytes);
+        const uint8_t *src = blk;
+        if (h.layout & LAYOUT_PLANES) {
+            to_planes(blk, blk + bb, nr * rp.row_bytes / rp.es, rp.es);
+            src = blk + bb;
+        }
+        if ((s = feed(z, &ob, src, nr * rp.row_bytes, 0))) goto done;
+    }
+    if ((s = feed(z, &ob, NULL, 0, 1))) goto done;
+    h.zsize = ob.pos;
     write_header(out, &h);
-    put64(out + 72, checksum(out, out + HEADER_BYTES, z));
-    *len = HEADER_BYTES + z;
-    return FM_STATUS_OK;
+    put64(out + 72, checksum(out, out + HEADER_BYTES, ob.pos));
+    *len = HEADER_BYTES + ob.pos;
+done:
+    (void)seq;
+    ZSTD_freeCCtx(z);
+    free(blk);
+    return s;
+}
+
+/* A save into a malloc'd buffer of the bound, or into the caller's. */
+static fm_status save_state(fm_context *c, fm_seq_id seq, uint8_t *buf, size_t capacity, uint8_t **owned,
+                            size_t *n_bytes) {
+    fm_status s = fm_context_reserve(c, (size_t)c->kv.n_cells);
+    if (s) return s;
+    int32_t *used = malloc((size_t)(c->kv.n_cells ? c->kv.n_cells : 1) * sizeof *used);
+    if (used == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
+    state_header h;
+    uint8_t *meta = NULL;
+    size_t meta_len = 0;
+    uint32_t n_used = 0;
+    if ((s = describe(c, seq, &h, &meta, &meta_len, used, &n_used))) goto done;
+    const size_t bound = HEADER_BYTES + ZSTD_compressBound(h.raw_size);
+    if (owned != NULL) {
+        buf = *owned = malloc(bound);
+        capacity = bound;
+        if (buf == NULL) {
+            s = fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state of %zu bytes", bound);
+            goto done;
+        }
+    } else if (capacity < bound) {
+        *n_bytes = bound;
+        s = fm_error(FM_STATUS_BUFFER_TOO_SMALL, "a state needs up to %zu bytes, %zu given", bound, capacity);
+        goto done;
+    }
+    s = save_into(c, seq, &h, meta, meta_len, used, n_used, buf, capacity, n_bytes);
+done:
+    free(meta), free(used);
+    return s;
 }
 
 fm_status fm_context_state_save(fm_context *c, fm_seq_id seq, void *buf, size_t capacity, size_t *n_bytes) {
@@ -225,18 +312,7 @@ fm_status fm_context_state_save(fm_context *c, fm_seq_id seq, void *buf, size_t 
     if (s) return s;
     if (n_bytes == NULL || (buf == NULL && capacity > 0))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_state_save: NULL argument");
-    state_header h;
-    uint8_t *raw;
-    if ((s = build_raw(c, seq, &h, &raw))) return s;
-    const size_t bound = HEADER_BYTES + ZSTD_compressBound(h.raw_size);
-    if (capacity < bound) {
-        free(raw);
-        *n_bytes = bound;
-        return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "a state needs up to %zu bytes, %zu given", bound, capacity);
-    }
-    s = compress_state(&h, raw, buf, capacity, n_bytes);
-    free(raw);
-    return s;
+    return save_state(c, seq, buf, capacity, NULL, n_bytes);
 }
 
 fm_status fm_context_state_save_file(fm_context *c, fm_seq_id seq, const char *path) {
@@ -244,16 +320,9 @@ fm_status fm_context_state_save_file(fm_context *c, fm_seq_id seq, const char *p
     fm_status s = check_target(c, seq, "fm_context_state_save_file");
     if (s) return s;
     if (path == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_state_save_file: path is NULL");
-    state_header h;
-    uint8_t *raw;
-    if ((s = build_raw(c, seq, &h, &raw))) return s;
-    const size_t bound = HEADER_BYTES + ZSTD_compressBound(h.raw_size);
-    uint8_t *out = malloc(bound);
+    uint8_t *out = NULL;
     size_t len = 0;
-    if (out == NULL) s = fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state of %zu bytes", bound);
-    else s = compress_state(&h, raw, out, bound, &len);
-    free(raw);
-    if (!s) {
+    if (!(s = save_state(c, seq, NULL, 0, &out, &len))) {
         const void *parts[1] = {out};
         s = fm_write_file_atomic(path, parts, &len, 1);
     }
@@ -265,16 +334,44 @@ fm_status fm_context_state_save_file(fm_context *c, fm_seq_id seq, const char *p
 
 typedef struct parsed {
     state_header h;
-    uint8_t *raw;      /* decompressed payload */
-    const uint8_t *pos, *tok, *seqs, *logit_row, *logits, *rows;
+    uint8_t *meta; /* the decompressed metadata section */
+    const uint8_t *pos, *tok, *seqs, *logit_row, *logits;
     uint32_t n_used;
-    uint8_t *rows_owned; /* rows out of their planes */
+    ZSTD_DCtx *z;
+    ZSTD_inBuffer in; /* the compressed payload, read up to the rows */
+    size_t last;      /* the decompressor's last answer: 0 once the frame is complete */
 } parsed;
 
 static fm_status bad(const char *what) { return fm_error(FM_STATUS_BAD_FORMAT, "not a valid libfm state: %s", what); }
 
-/* Every check that needs no change to the context, and the payload
- * decompressed. */
+/* Exactly n decompressed bytes into dst. */
+static fm_status read_exact(parsed *P, void *dst, size_t n) {
+    ZSTD_outBuffer out = {dst, n, 0};
+    while (out.pos < out.size) {
+        const size_t at = P->in.pos, was = out.pos;
+        const size_t r = ZSTD_decompressStream(P->z, &out, &P->in);
+        if (ZSTD_isError(r)) return bad("the compressed payload is damaged");
+        P->last = r;
+        if (out.pos == was && P->in.pos == at) return bad("the compressed payload ends early");
+        if (r == 0 && out.pos < out.size) return bad("the compressed payload ends early");
+    }
+    return FM_STATUS_OK;
+}
+
+/* The frame must end where the payload does, with nothing more in it. */
+static fm_status read_end(parsed *P) {
+    if (P->last != 0) { /* the frame's last block or checksum not read yet */
+        uint8_t extra;
+        ZSTD_outBuffer out = {&extra, 1, 0};
+        const size_t r = ZSTD_decompressStream(P->z, &out, &P->in);
+        if (ZSTD_isError(r) || r != 0 || out.pos != 0) return bad("payload size");
+    }
+    if (P->in.pos != P->in.size) return bad("bytes after the compressed frame");
+    return FM_STATUS_OK;
+}
+
+/* Every check that needs no change to the context, and the metadata
+ * decompressed (the rows follow in P->in). */
 static fm_status parse(const fm_context *c, fm_seq_id seq, const uint8_t *b, size_t len, parsed *P) {
     memset(P, 0, sizeof *P);
     const fm_kv_cache *kv = &c->kv;
@@ -312,25 +409,26 @@ static fm_status parse(const fm_context *c, fm_seq_id seq, const uint8_t *b, siz
     /* the decompressed size follows from the counts, so it is bounded by
      * this context's own cache before anything is allocated */
     const size_t es = fm_kv_elem_size(kv);
-    uint64_t expect_min = raw_size_of(h, 0, es), expect_max = raw_size_of(h, h->n_cells, es);
-    if (expect_max == 0 || h->raw_size < expect_min || h->raw_size > expect_max) return bad("payload size");
+    const uint64_t meta_len = raw_size_of(h, 0, es), expect_max = raw_size_of(h, h->n_cells, es);
+    if (expect_max == 0 || h->raw_size < meta_len || h->raw_size > expect_max) return bad("payload size");
     const uint64_t per_cell = (uint64_t)h->n_layer * 2u * h->row * es;
-    if (per_cell && (h->raw_size - expect_min) % per_cell) return bad("payload size");
-    P->n_used = per_cell ? (uint32_t)((h->raw_size - expect_min) / per_cell) : h->n_cells;
-    P->raw = malloc(h->raw_size ? h->raw_size : 1);
-    if (P->raw == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state of %llu bytes",
-                                        (unsigned long long)h->raw_size);
-    const size_t got = ZSTD_decompress(P->raw, h->raw_size, b + HEADER_BYTES, h->zsize);
-    if (ZSTD_isError(got) || got != h->raw_size) return bad("the compressed payload does not decompress to its size");
-    const uint8_t *q = P->raw;
+    if (per_cell && (h->raw_size - meta_len) % per_cell) return bad("payload size");
+    P->n_used = per_cell ? (uint32_t)((h->raw_size - meta_len) / per_cell) : h->n_cells;
+    P->meta = malloc(meta_len ? meta_len : 1);
+    P->z = ZSTD_createDCtx();
+    if (P->meta == NULL || P->z == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
+    P->in = (ZSTD_inBuffer){b + HEADER_BYTES, h->zsize, 0};
+    P->last = 1;
+    fm_status s = read_exact(P, P->meta, meta_len);
+    if (s) return s;
+    const uint8_t *q = P->meta;
     P->pos = q, q += (size_t)h->n_cells * 4;
     P->tok = q, q += (size_t)h->n_cells * 4;
     if (h->kind == KIND_ALL) P->seqs = q, q += (size_t)h->n_cells * sizeof(fm_seqset);
     P->logit_row = q, q += (size_t)h->n_last * 4;
-    P->logits = q, q += (size_t)h->n_rows * h->n_vocab * 4;
-    P->rows = q;
-    /* cells: used ones counted as the payload says; positions sane; whole
-     * states' sequence sets within this context's n_seq_max */
+    P->logits = q;
+    /* cells: used ones counted as the payload says; positions and tokens
+     * sane; whole states' sequence sets within this context's n_seq_max */
     uint32_t used = 0;
     for (uint32_t i = 0; i < h->n_cells; i++) {
         const int32_t p = (int32_t)get32(P->pos + 4 * (size_t)i);
@@ -342,10 +440,11 @@ static fm_status parse(const fm_context *c, fm_seq_id seq, const uint8_t *b, siz
             fm_seqset set;
             memcpy(&set, P->seqs + (size_t)i * sizeof set, sizeof set);
             if (fm_seqset_empty(&set)) return bad("a used cell of no sequence");
-            for (int32_t sq = c->n_seq_max; sq < FM_SEQ_MAX; sq++)
-                if (fm_seqset_has(&set, sq))
-                    return fm_error(FM_STATUS_INVALID_ARGUMENT,
-                                    "the state holds sequence %d; this context has n_seq_max %d", sq, c->n_seq_max);
+            fm_seqset over = set;
+            for (int32_t sq = 0; sq < c->n_seq_max; sq++) fm_seqset_del(&over, sq);
+            if (!fm_seqset_empty(&over))
+                return fm_error(FM_STATUS_INVALID_ARGUMENT, "the state holds sequences beyond this context's n_seq_max %d",
+                                c->n_seq_max);
         }
     }
     if (used != P->n_used) return bad("cell count");
@@ -356,58 +455,87 @@ static fm_status parse(const fm_context *c, fm_seq_id seq, const uint8_t *b, siz
         if (r >= 0) kept++;
     }
     if (kept != h->n_rows) return bad("logit rows");
-    if (h->layout & LAYOUT_PLANES) {
-        const size_t rb = (size_t)P->n_used * per_cell;
-        P->rows_owned = malloc(rb ? rb : 1);
-        if (P->rows_owned == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
-        from_planes(P->rows, P->rows_owned, rb / es, es);
-        P->rows = P->rows_owned;
-    }
     return FM_STATUS_OK;
 }
 
-static void parsed_free(parsed *P) { free(P->raw), free(P->rows_owned); }
-
-/* The rows of the used saved cells into cells[] (same order). */
-static void put_rows(fm_kv_cache *kv, const parsed *P, const int32_t *cells) {
-    const size_t rb = (size_t)kv->row * fm_kv_elem_size(kv);
-    const uint8_t *r = P->rows;
-    for (int32_t l = 0; l < kv->n_layer; l++)
-        for (int v = 0; v < 2; v++)
-            for (uint32_t i = 0; i < P->n_used; i++, r += rb) memcpy(fm_kv_row(kv, v, l, cells[i]), r, rb);
+static void parsed_free(parsed *P) {
+    free(P->meta);
+    ZSTD_freeDCtx(P->z);
 }
 
-static fm_status load_all(fm_context *c, const parsed *P) {
+/* The rows, block by block out of the decompressor, into their places:
+ * the cache rows of cells[] (`flat` NULL) or a buffer of rows. */
+static fm_status read_rows(parsed *P, const fm_kv_cache *kv, const int32_t *cells, uint8_t *flat) {
+    const rows_plan rp = plan_rows(kv, P->n_used);
+    const size_t bb = rp.block_rows * rp.row_bytes;
+    uint8_t *blk = malloc(2 * (bb ? bb : 1));
+    if (blk == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
+    fm_status s = FM_STATUS_OK;
+    for (size_t r0 = 0; r0 < rp.total_rows && !s; r0 += rp.block_rows) {
+        const size_t nr = rp.total_rows - r0 < rp.block_rows ? rp.total_rows - r0 : rp.block_rows;
+        if ((s = read_exact(P, blk, nr * rp.row_bytes))) break;
+        const uint8_t *src = blk;
+        if (P->h.layout & LAYOUT_PLANES) {
+            from_planes(blk, blk + bb, nr * rp.row_bytes / rp.es, rp.es);
+            src = blk + bb;
+        }
+        for (size_t r = 0; r < nr; r++) memcpy(row_at(kv, &rp, cells, flat, r0 + r), src + r * rp.row_bytes, rp.row_bytes);
+    }
+    free(blk);
+    return s ? s : read_end(P);
+}
+
+/* The rows kept aside until they all decompressed: for loads whose
+ * cells are not free, so that a damaged payload changes nothing. */
+static fm_status read_rows_aside(parsed *P, const fm_kv_cache *kv, uint8_t **flat) {
+    const rows_plan rp = plan_rows(kv, P->n_used);
+    const size_t bytes = rp.total_rows * rp.row_bytes;
+    *flat = malloc(bytes ? bytes : 1);
+    if (*flat == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
+    return read_rows(P, kv, NULL, *flat);
+}
+
+static void put_rows(fm_kv_cache *kv, const parsed *P, const int32_t *cells, const uint8_t *flat) {
+    const rows_plan rp = plan_rows(kv, P->n_used);
+    for (size_t r = 0; r < rp.total_rows; r++) memcpy(row_at(kv, &rp, cells, NULL, r), flat + r * rp.row_bytes, rp.row_bytes);
+}
+
+static fm_status load_all(fm_context *c, parsed *P) {
     fm_kv_cache *kv = &c->kv;
     const state_header *h = &P->h;
-    fm_status s = fm_context_reserve(c, (size_t)(h->n_last > (uint32_t)kv->n_cells ? h->n_last : (uint32_t)kv->n_cells));
+    fm_status s = fm_context_reserve(c, (size_t)kv->n_cells);
     if (s) return s;
     if (h->n_rows > c->logits_rows) {
         float *p = realloc(c->logits, (size_t)h->n_rows * h->n_vocab * sizeof *p);
         if (p == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %u rows of logits", h->n_rows);
         c->logits = p, c->logits_rows = h->n_rows;
     }
-    /* nothing can fail from here: the cells come back where they were */
+    int32_t n = 0; /* the used cells come back where they were */
+    for (uint32_t i = 0; i < h->n_cells; i++)
+        if ((int32_t)get32(P->pos + 4 * (size_t)i) >= 0) c->placed[n++] = (int32_t)i;
+    uint8_t *flat = NULL;
+    if (kv->used == 0) { /* every cell is free: straight in; a failure leaves them free */
+        s = read_rows(P, kv, c->placed, NULL);
+    } else if (!(s = read_rows_aside(P, kv, &flat))) {
+        put_rows(kv, P, c->placed, flat);
+    }
+    free(flat);
+    if (s) return s;
     fm_kv_clear(kv);
-    int32_t n = 0;
-    for (uint32_t i = 0; i < h->n_cells; i++) {
-        const int32_t p = (int32_t)get32(P->pos + 4 * (size_t)i);
-        if (p < 0) continue;
-        kv->pos[i] = p;
+    for (int32_t k = 0; k < n; k++) {
+        const int32_t i = c->placed[k];
+        kv->pos[i] = (int32_t)get32(P->pos + 4 * (size_t)i);
         kv->tok[i] = (int32_t)get32(P->tok + 4 * (size_t)i);
         memcpy(&kv->seq[i], P->seqs + (size_t)i * sizeof(fm_seqset), sizeof(fm_seqset));
-        c->placed[n++] = (int32_t)i;
     }
-    kv->used = n, kv->hi = (int32_t)h->n_cells;
-    while (kv->hi > 0 && kv->pos[kv->hi - 1] < 0) kv->hi--;
-    put_rows(kv, P, c->placed);
+    kv->used = n, kv->hi = n ? c->placed[n - 1] + 1 : 0;
     for (uint32_t i = 0; i < h->n_last; i++) c->logit_row[i] = (int32_t)get32(P->logit_row + 4 * (size_t)i);
     memcpy(c->logits, P->logits, (size_t)h->n_rows * h->n_vocab * sizeof(float));
     c->n_last = (int32_t)h->n_last;
     return FM_STATUS_OK;
 }
 
-static fm_status load_seq(fm_context *c, fm_seq_id seq, const parsed *P) {
+static fm_status load_seq(fm_context *c, fm_seq_id seq, parsed *P) {
     fm_kv_cache *kv = &c->kv;
     const uint32_t n = P->h.n_cells;
     /* room: the free cells plus those only `seq` holds now */
@@ -418,31 +546,50 @@ static fm_status load_seq(fm_context *c, fm_seq_id seq, const parsed *P) {
             fm_seqset_del(&o, seq);
             own += fm_seqset_empty(&o);
         }
-    if (n > (uint32_t)(kv->n_cells - kv->used + own))
+    const uint32_t free_cells = (uint32_t)(kv->n_cells - kv->used);
+    if (n > free_cells + (uint32_t)own)
         return fm_error(FM_STATUS_CONTEXT_FULL, "the state's %u cells do not fit: %d of %d cells are used", n, kv->used,
                         kv->n_cells);
-    fm_status s = fm_context_reserve(c, n);
+    fm_status s = fm_context_reserve(c, n > (uint32_t)kv->n_cells ? n : (uint32_t)kv->n_cells);
     if (s) return s;
     int32_t *toks = malloc((n ? n : 1) * sizeof *toks);
     if (toks == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state of %u cells", n);
-    fm_seqset set;
-    memset(&set, 0, sizeof set);
-    fm_seqset_add(&set, seq);
     for (uint32_t i = 0; i < n; i++)
         c->rpos[i] = (int32_t)get32(P->pos + 4 * (size_t)i), toks[i] = (int32_t)get32(P->tok + 4 * (size_t)i);
-    /* one set per cell for fm_kv_place: n may exceed n_batch, so in pieces */
-    fm_kv_seq_rm(kv, seq, 0, -1);
+    fm_seqset none, set;
+    memset(&none, 0, sizeof none);
+    set = none;
+    fm_seqset_add(&set, seq);
+    uint8_t *flat = NULL;
+    /* enough free cells: placed first as cells of no sequence (invisible),
+     * filled, then given to `seq`; else the rows wait aside while seq's
+     * old cells make room */
+    const int direct = n <= free_cells;
+    if (!direct) {
+        if ((s = read_rows_aside(P, kv, &flat))) goto done;
+        fm_kv_seq_rm(kv, seq, 0, -1);
+    }
     for (uint32_t done = 0; done < n;) {
         const uint32_t m = n - done < (uint32_t)c->st.n_batch ? n - done : (uint32_t)c->st.n_batch;
-        for (uint32_t i = 0; i < m; i++) c->seqbuf[i] = set;
+        for (uint32_t i = 0; i < m; i++) c->seqbuf[i] = direct ? none : set;
         if ((s = fm_kv_place(kv, (int32_t)m, c->rpos + done, c->seqbuf, toks + done, c->placed + done))) break;
         done += m; /* (cannot fail: the room was counted) */
     }
-    free(toks);
-    if (s) return s;
-    put_rows(kv, P, c->placed);
+    if (s) goto done;
+    if (direct) {
+        if ((s = read_rows(P, kv, c->placed, NULL))) {
+            fm_kv_unplace(kv, (int32_t)n, c->placed);
+            goto done;
+        }
+        fm_kv_seq_rm(kv, seq, 0, -1);
+        for (uint32_t i = 0; i < n; i++) kv->seq[c->placed[i]] = set;
+    } else {
+        put_rows(kv, P, c->placed, flat);
+    }
     c->n_last = 0;
-    return FM_STATUS_OK;
+done:
+    free(toks), free(flat);
+    return s;
 }
 
 fm_status fm_context_state_load(fm_context *c, fm_seq_id seq, const void *buf, size_t len) {
