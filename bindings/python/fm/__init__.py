@@ -12,7 +12,7 @@ library search path ("libfm.so.0").
 import ctypes
 import os
 
-__all__ = ["FmError", "Model", "Tokenizer", "version"]
+__all__ = ["FmError", "Model", "Context", "Tokenizer", "version", "STATE_ALL"]
 
 _c_float_p = ctypes.POINTER(ctypes.c_float)
 _token_p = ctypes.POINTER(ctypes.c_int32)
@@ -55,6 +55,10 @@ DECODE_RENDER_SPECIAL = 0x1
 DECODE_STRIP_LEADING_SPACE = 0x2
 _STATUS_BUFFER_TOO_SMALL = -7
 _LOGITS_LAST = 0
+_LOGITS_ALL = 1
+STATE_ALL = -1  # fm_context_state_* of the whole context
+POS_NEXT = -1  # fm_batch_add: after the sequence's last position
+_KV_TYPES = {"f32": 0, "f16": 1}
 _SPECIAL = {"bos": 0, "eos": 1, "unk": 2, "pad": 3, "sep": 4, "cls": 5, "mask": 6}
 
 
@@ -97,6 +101,29 @@ def _load_library():
         "fm_sampler_new": (ctypes.c_int, [p(_SamplerParams), p(ctypes.c_void_p)]),
         "fm_sampler_sample": (ctypes.c_int, [ctypes.c_void_p, _c_float_p, ctypes.c_int32, _token_p]),
         "fm_sampler_free": (None, [ctypes.c_void_p]),
+        "fm_context_decode_batch": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
+        "fm_batch_new": (ctypes.c_int, [p(ctypes.c_void_p)]),
+        "fm_batch_free": (None, [ctypes.c_void_p]),
+        "fm_batch_clear": (None, [ctypes.c_void_p]),
+        "fm_batch_add": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, _token_p, ctypes.c_int32,
+                                        ctypes.c_int]),
+        "fm_context_clear": (ctypes.c_int, [ctypes.c_void_p]),
+        "fm_context_n_past": (ctypes.c_uint32, [ctypes.c_void_p]),
+        "fm_context_seq_rm": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32]),
+        "fm_context_seq_cp": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+                                             ctypes.c_int32]),
+        "fm_context_seq_keep": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32]),
+        "fm_context_seq_shift": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+                                                ctypes.c_int32]),
+        "fm_context_seq_pos_range": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, p(ctypes.c_int32),
+                                                    p(ctypes.c_int32)]),
+        "fm_context_seq_tokens": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, _token_p, ctypes.c_size_t,
+                                                 p(ctypes.c_size_t)]),
+        "fm_context_state_save": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t,
+                                                 p(ctypes.c_size_t)]),
+        "fm_context_state_load": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t]),
+        "fm_context_state_save_file": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p]),
+        "fm_context_state_load_file": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p]),
         "fm_quantize_params_init": (ctypes.c_int, [p(_QuantizeParams), ctypes.c_size_t]),
         "fm_model_quantize": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, p(_QuantizeParams)]),
         "fm_ftype_from_name": (ctypes.c_int, [ctypes.c_char_p, p(ctypes.c_int32)]),
@@ -358,3 +385,128 @@ class Model:
                 detok.close()
             _lib.fm_sampler_free(smp)
             _lib.fm_context_free(ctx)
+
+
+class Context:
+    """A KV cache over a model, holding up to n_seq_max sequences (ids
+    0..n_seq_max-1) in n_ctx shared cells. The context keeps its model
+    alive. Use as a context manager or call close().
+
+        with fm.Context(model, n_ctx=256, n_seq_max=2) as ctx:
+            ctx.decode(model.tokenize("Once upon a time"))      # sequence 0
+            ctx.seq_cp(0, 1)                                    # share it with 1
+            ctx.decode_batch([(403, fm.POS_NEXT, [0], True), (407, fm.POS_NEXT, [1], True)])
+            ctx.logits(0), ctx.logits(1)                        # one row per sequence
+            blob = ctx.save_state()                             # bytes; load_state(blob) restores
+    """
+
+    def __init__(self, model, n_ctx=0, n_batch=512, n_threads=0, n_seq_max=1, kv_type="f32",
+                 batch_invariant=False):
+        cp = _init(_ContextParams, _lib.fm_context_params_init)
+        cp.n_ctx, cp.n_batch, cp.n_threads, cp.n_seq_max = n_ctx, n_batch, n_threads, n_seq_max
+        cp.kv_type = _KV_TYPES[kv_type]
+        cp.flags = 1 if batch_invariant else 0
+        self._model = model  # the model outlives its contexts
+        self._h = ctypes.c_void_p()
+        self._batch = ctypes.c_void_p()
+        _check(_lib.fm_context_new(model._h, ctypes.byref(cp), ctypes.byref(self._h)))
+        _check(_lib.fm_batch_new(ctypes.byref(self._batch)))
+        self.n_vocab = model.tokenizer.n_vocab
+
+    def close(self):
+        if getattr(self, "_batch", None):
+            _lib.fm_batch_free(self._batch)
+            self._batch = None
+        if getattr(self, "_h", None):
+            _lib.fm_context_free(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _live(self):
+        if not self._h:
+            raise ValueError("the context is closed")
+        return self._h
+
+    def decode(self, ids, all_logits=False):
+        """Evaluates `ids` as sequence 0 after its last position."""
+        arr = (ctypes.c_int32 * len(ids))(*ids)
+        _check(_lib.fm_context_decode(self._live(), arr, len(ids), _LOGITS_ALL if all_logits else _LOGITS_LAST))
+
+    def decode_batch(self, entries):
+        """Evaluates (token, pos, seq_ids, keep_logits) entries in one forward
+        pass; pos may be POS_NEXT. logits(i) is then entry i's row."""
+        h = self._live()
+        _lib.fm_batch_clear(self._batch)
+        for token, pos, seqs, keep in entries:
+            arr = (ctypes.c_int32 * len(seqs))(*seqs)
+            _check(_lib.fm_batch_add(self._batch, token, pos, arr, len(seqs), 1 if keep else 0))
+        _check(_lib.fm_context_decode_batch(h, self._batch))
+
+    def logits(self, i=-1):
+        """Logits after token i of the last batch, as a list of floats."""
+        p = _lib.fm_context_logits(self._live(), i)
+        if not p:
+            raise FmError(-1)
+        return p[:self.n_vocab]
+
+    @property
+    def n_past(self):
+        return _lib.fm_context_n_past(self._live())
+
+    def clear(self):
+        _check(_lib.fm_context_clear(self._live()))
+
+    def seq_rm(self, seq, p0=0, p1=-1):
+        _check(_lib.fm_context_seq_rm(self._live(), seq, p0, p1))
+
+    def seq_cp(self, src, dst, p0=0, p1=-1):
+        _check(_lib.fm_context_seq_cp(self._live(), src, dst, p0, p1))
+
+    def seq_keep(self, seq):
+        _check(_lib.fm_context_seq_keep(self._live(), seq))
+
+    def seq_shift(self, seq, delta, p0=0, p1=-1):
+        _check(_lib.fm_context_seq_shift(self._live(), seq, p0, p1, delta))
+
+    def seq_pos_range(self, seq):
+        """(first, last) position of `seq`, (-1, -1) when empty."""
+        lo, hi = ctypes.c_int32(), ctypes.c_int32()
+        _check(_lib.fm_context_seq_pos_range(self._live(), seq, ctypes.byref(lo), ctypes.byref(hi)))
+        return lo.value, hi.value
+
+    def seq_tokens(self, seq=0):
+        n = ctypes.c_size_t()
+        s = _lib.fm_context_seq_tokens(self._live(), seq, None, 0, ctypes.byref(n))
+        if s not in (0, _STATUS_BUFFER_TOO_SMALL):
+            _check(s)
+        buf = (ctypes.c_int32 * max(n.value, 1))()
+        _check(_lib.fm_context_seq_tokens(self._h, seq, buf, n.value, ctypes.byref(n)))
+        return list(buf[:n.value])
+
+    def save_state(self, seq=STATE_ALL):
+        """The state of `seq` (or of the whole context) as bytes."""
+        need = ctypes.c_size_t()
+        s = _lib.fm_context_state_save(self._live(), seq, None, 0, ctypes.byref(need))
+        if s != _STATUS_BUFFER_TOO_SMALL:
+            _check(s)
+        buf = ctypes.create_string_buffer(need.value)
+        n = ctypes.c_size_t()
+        _check(_lib.fm_context_state_save(self._h, seq, buf, need.value, ctypes.byref(n)))
+        return buf.raw[:n.value]
+
+    def load_state(self, data, seq=STATE_ALL):
+        _check(_lib.fm_context_state_load(self._live(), seq, bytes(data), len(data)))
+
+    def save_state_file(self, path, seq=STATE_ALL):
+        _check(_lib.fm_context_state_save_file(self._live(), seq, os.fsencode(path)))
+
+    def load_state_file(self, path, seq=STATE_ALL):
+        _check(_lib.fm_context_state_load_file(self._live(), seq, os.fsencode(path)))

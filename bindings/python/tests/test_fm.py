@@ -98,6 +98,41 @@ class TestBinding(unittest.TestCase):
         with fm.Model(data("models/stories260K.gguf")) as m:
             self.assertEqual(len(m.embed("Once upon a time", pooling="last")), 64)
 
+    def test_context_sequences_and_state(self):
+        with fm.Model(data("models/stories260K.gguf")) as m:
+            a, b = m.tokenize("Once upon a time"), m.tokenize("The little dog")
+            with fm.Context(m, n_ctx=64, batch_invariant=True) as alone:
+                alone.decode(a)
+                want_a = alone.logits()
+                alone.clear()
+                alone.decode(b)
+                want_b = alone.logits()
+            ctx = fm.Context(m, n_ctx=128, n_seq_max=2, batch_invariant=True)
+            entries = [(t, i, [0], i == len(a) - 1) for i, t in enumerate(a)]
+            entries += [(t, i, [1], i == len(b) - 1) for i, t in enumerate(b)]
+            ctx.decode_batch(entries)
+            self.assertEqual(ctx.logits(len(a) - 1), want_a)
+            self.assertEqual(ctx.logits(-1), want_b)
+            self.assertEqual(ctx.seq_pos_range(1), (0, len(b) - 1))
+            self.assertEqual(ctx.seq_tokens(1), b)
+            blob = ctx.save_state()
+            ctx.decode_batch([(300, fm.POS_NEXT, [0], True), (300, fm.POS_NEXT, [1], True)])
+            after = ctx.logits(0), ctx.logits(1)
+            with fm.Context(m, n_ctx=128, n_seq_max=2, batch_invariant=True) as other:
+                other.load_state(blob)
+                other.decode_batch([(300, fm.POS_NEXT, [0], True), (300, fm.POS_NEXT, [1], True)])
+                self.assertEqual((other.logits(0), other.logits(1)), after)
+                with self.assertRaises(fm.FmError) as e:
+                    other.load_state(blob[:-5])
+                self.assertEqual(e.exception.status, "FM_STATUS_BAD_FORMAT")
+            ctx.seq_keep(1)
+            self.assertEqual(ctx.seq_pos_range(0), (-1, -1))
+            with self.assertRaises(fm.FmError):
+                ctx.seq_rm(2)
+            ctx.close()
+            with self.assertRaises(ValueError):
+                ctx.decode(a)
+
     def test_version(self):
         self.assertRegex(fm.version(), r"^\d+\.\d+\.\d+$")
 
