@@ -132,7 +132,7 @@ static void check_matmul(int32_t dtype, int64_t rows, int64_t cols, int T) {
     printf("%-6s %5lld x %-5lld %2d tokens: worst error %.3f of the bound%s; threads 1/2/3%s bit-identical\n",
            t->name, (long long)rows, (long long)cols, T, worst,
            act == FM_ACT_Q8_K ? " (q8_K activations)" : q8 ? " (q8_0 activations)" : "",
-           T < 32 ? " and batch 1/7" : "");
+           T < 32 ? (T == 13 ? " and batch 1/13" : " and batch 1/7") : "");
     free(data), free(x), free(yr), free(y1), free(wf);
     for (int i = 0; i < 3; i++) free(yf[i]);
 }
@@ -298,7 +298,9 @@ int main(void) {
     /* odd and even block counts; 33024 columns take the q4_0 kernel's fallback (rows wider than its stack buffer) */
     const int64_t qshapes[][2] = {{13, 32}, {37, 96}, {300, 1056}, {7, 2080}, {11, 64}, {29, 2048}, {6, 33024}};
     for (size_t d = 0; d < 2; d++)
-        for (size_t s = 0; s < sizeof qshapes / sizeof qshapes[0]; s++) check_matmul(quants[d], qshapes[s][0], qshapes[s][1], 7);
+        /* 7 and 13 tokens: the kernels' groups of 8 and 4 tokens and what they leave */
+        for (size_t s = 0; s < sizeof qshapes / sizeof qshapes[0]; s++)
+            check_matmul(quants[d], qshapes[s][0], qshapes[s][1], s % 2 ? 13 : 7);
     /* prompt-sized batches: the 8-bit GEMM where the table has one (row
      * counts off its 16-row groups, token counts off its 8-token tiles) */
     const int64_t gshapes[][2] = {{37, 96}, {300, 1056}, {16, 64}, {5, 2080}};
@@ -318,7 +320,7 @@ int main(void) {
     const int64_t kshapes[][2] = {{1, 256}, {13, 256}, {37, 768}, {6, 1024}, {9, 5632}};
     for (size_t d = 0; d < sizeof ktypes / sizeof ktypes[0]; d++)
         for (size_t s = 0; s < sizeof kshapes / sizeof kshapes[0]; s++)
-            check_matmul(ktypes[d], kshapes[s][0], kshapes[s][1], s == 1 ? 1 : 7);
+            check_matmul(ktypes[d], kshapes[s][0], kshapes[s][1], s == 1 ? 1 : s % 2 ? 13 : 7);
     /* and their prompt GEMM where the table has one: rows off its 16-row
      * groups, tokens off its 8-token tiles */
     const int64_t kgshapes[][2] = {{37, 256}, {300, 768}, {16, 512}, {5, 2816}};

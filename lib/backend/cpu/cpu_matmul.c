@@ -17,6 +17,10 @@ void fm_cpu_row_to_f32(const fm_weight *w, int64_t row, float *out) {
     fm_dequantize_row(w->dtype, (const uint8_t *)w->data + (size_t)row * w->row_bytes, w->cols, out);
 }
 
+/* Weight bytes a generation kernel gets at a time when several tokens
+ * share a call: about half of a core's L2. */
+#define CHUNK_BYTES (512 * 1024)
+
 typedef struct matmul_job {
     const fm_weight *w;
     const float *x;
@@ -36,7 +40,18 @@ static void matmul_slice(void *arg, int ith, int nth) {
     int64_t lo, hi;
     fm_cpu_slice(w->rows, ith, nth, &lo, &hi);
     if (j->fn != NULL) {
-        j->fn(w, lo, hi, j->xs, j->x_stride, j->n_tok, j->y, j->y_stride);
+        /* several tokens (sequences decoding side by side): the kernels run
+         * token by token over their rows, so they get the rows a chunk at a
+         * time, small enough to stay in cache while every token passes:
+         * the weights come from memory once for all tokens. Each (row,
+         * token) is computed as alone, so the bits do not change. */
+        int64_t step = hi - lo;
+        if (j->n_tok > 1) {
+            step = (int64_t)(CHUNK_BYTES / (w->row_bytes ? w->row_bytes : 1)) / 4 * 4;
+            if (step < 4) step = 4;
+        }
+        for (int64_t r = lo; r < hi; r += step)
+            j->fn(w, r, hi - r < step ? hi : r + step, j->xs, j->x_stride, j->n_tok, j->y, j->y_stride);
         return;
     }
     float *row = j->rowbuf + (size_t)ith * (size_t)w->cols;

@@ -253,6 +253,66 @@ static inline uint64_t scales2(const uint8_t *wb) { return (uint64_t)u16_at(wb) 
         for (int k = 0; k < R; k++) y[(size_t)t * ys + r + k] = hsum512(acc[k]);                                   \
     } while (0)
 
+/* Four rows against four tokens (several sequences decoding together):
+ * a pair of blocks of a row is unpacked once and meets all four tokens.
+ * Per (row, token) the operations are Q4P_ROWS(4)'s in the same order, so
+ * the bits are those of the tokens taken one at a time. */
+#define Q4P_TOKENS 4
+#define Q4P_MULTI_PAIRS 128 /* re-laid activations of 4 tokens on the stack: 32 KiB */
+
+/* Q4P_ROWS(1) as a function, for the rows a multi-token group leaves. */
+static void q4p_rows1(const fm_weight *w, int64_t r, q4p_x xs, const uint8_t *x0, int64_t nb, int64_t np, int32_t t,
+                      float *y, int64_t ys) {
+    Q4P_ROWS(1);
+}
+
+static void q4p_rows4_tokens4(const fm_weight *w, int64_t r, const q4p_x *xs, const uint8_t *const *x0s, int64_t nb,
+                              int64_t np, int32_t t0, float *y, int64_t ys) {
+    const uint8_t *wk[4];
+    for (int k = 0; k < 4; k++) wk[k] = (const uint8_t *)w->data + (size_t)(r + k) * w->row_bytes;
+    __m512 A[Q4P_TOKENS][4];
+    for (int t = 0; t < Q4P_TOKENS; t++)
+        for (int k = 0; k < 4; k++) A[t][k] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < np; p++) {
+        __m512i xq[Q4P_TOKENS], ncorr[Q4P_TOKENS];
+        __m256 d8[Q4P_TOKENS];
+        const size_t o = (size_t)p * 36;
+        const uint64_t s01 = scales2(wk[0] + o) | scales2(wk[1] + o) << 32;
+        const uint64_t s23 = scales2(wk[2] + o) | scales2(wk[3] + o) << 32;
+        const __m256 dw8 = _mm256_cvtph_ps(_mm_set_epi64x((long long)s23, (long long)s01));
+        for (int t = 0; t < Q4P_TOKENS; t++) {
+            xq[t] = _mm512_load_si512((const void *)(xs[t].q + 64 * p));
+            ncorr[t] = neg_offset_sums(xq[t], 8);
+            double dxx;
+            memcpy(&dxx, xs[t].d + 2 * p, sizeof dxx);
+            d8[t] = _mm256_mul_ps(dw8, _mm256_castpd_ps(_mm256_set1_pd(dxx)));
+        }
+        for (int k = 0; k < 4; k++) {
+            const uint8_t *wb = wk[k] + o;
+            _mm_prefetch((const char *)(wb + (size_t)4 * w->row_bytes), _MM_HINT_T0);
+            const __m256i raw = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(wb + 2))),
+                _mm_loadu_si128((const __m128i *)(const void *)(wb + 20)), 1);
+            const __m512i q = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(raw), _mm256_srli_epi16(raw, 4), 1),
+                                               _mm512_set1_epi8(0x0F));
+            for (int t = 0; t < Q4P_TOKENS; t++) {
+                const __m512i sum = _mm512_dpbusd_epi32(ncorr[t], q, xq[t]);
+                const __m512 dw = _mm512_permutexvar_ps(q4p_spread[k], _mm512_castps256_ps512(d8[t]));
+                A[t][k] = _mm512_fmadd_ps(dw, _mm512_cvtepi32_ps(sum), A[t][k]);
+            }
+        }
+    }
+    for (int t = 0; t < Q4P_TOKENS; t++) {
+        __m512 *acc = A[t];
+        if (nb % 2) { /* the last block alone, as the plain kernel does it */
+            const int64_t b = nb - 1;
+            const uint8_t *x0 = x0s[t];
+            LAST_BLOCK(4, 18, q4_0_dot_last, 8);
+        }
+        for (int k = 0; k < 4; k++) y[(size_t)(t0 + t) * ys + r + k] = hsum512(acc[k]);
+    }
+}
+
 static void matmul_q4_0(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok,
                         float *y, int64_t ys) {
     const int64_t nb = w->cols / 32, np = nb / 2;
@@ -260,10 +320,28 @@ static void matmul_q4_0(const fm_weight *w, int64_t r0, int64_t r1, const uint8_
         matmul_q4_0_plain(w, r0, r1, x, x_stride, n_tok, y, ys);
         return;
     }
+    int32_t t = 0;
+    if (n_tok >= Q4P_TOKENS && np <= Q4P_MULTI_PAIRS) {
+        _Alignas(64) uint8_t qm[Q4P_TOKENS][Q4P_MULTI_PAIRS * 64];
+        float dm[Q4P_TOKENS][Q4P_MULTI_PAIRS * 2];
+        q4p_x xm[Q4P_TOKENS];
+        const uint8_t *x0s[Q4P_TOKENS];
+        for (; t + Q4P_TOKENS <= n_tok; t += Q4P_TOKENS) {
+            for (int k = 0; k < Q4P_TOKENS; k++) {
+                xm[k] = (q4p_x){qm[k], dm[k]};
+                x0s[k] = x + (size_t)(t + k) * x_stride;
+                q4p_relay(x0s[k], np, &xm[k]);
+            }
+            int64_t r = r0;
+            for (; r + 4 <= r1; r += 4) q4p_rows4_tokens4(w, r, xm, x0s, nb, np, t, y, ys);
+            for (int k = 0; k < Q4P_TOKENS; k++) /* the rows left over, one token at a time */
+                for (int64_t rr = r; rr < r1; rr++) q4p_rows1(w, rr, xm[k], x0s[k], nb, np, t + k, y, ys);
+        }
+    }
     _Alignas(64) uint8_t qbuf[Q4P_STACK_PAIRS * 64];
     float dbuf[Q4P_STACK_PAIRS * 2];
     q4p_x xs = {qbuf, dbuf};
-    for (int32_t t = 0; t < n_tok; t++) {
+    for (; t < n_tok; t++) {
         const uint8_t *x0 = x + (size_t)t * x_stride;
         q4p_relay(x0, np, &xs);
         int64_t r = r0;

@@ -218,10 +218,101 @@ static inline __m512 sb_iq4_xs(const uint8_t *wb, const fm_block_q8k *xb, __m512
 
 KQ_MATMUL(matmul_q2_k, 84, sb_q2_k)
 KQ_MATMUL(matmul_q3_k, 110, sb_q3_k)
-KQ_MATMUL(matmul_q4_k, 144, sb_q4_k)
+KQ_MATMUL(matmul_q4_k_one, 144, sb_q4_k)
 KQ_MATMUL(matmul_q5_k, 176, sb_q5_k)
-KQ_MATMUL(matmul_q6_k, 210, sb_q6_k)
+KQ_MATMUL(matmul_q6_k_one, 210, sb_q6_k)
 KQ_MATMUL(matmul_iq4_xs, 136, sb_iq4_xs)
+
+/* ---- four tokens at once (sequences decoding side by side) -------------
+ * The unpacking of a super-block is most of a generation kernel's work;
+ * with several tokens in one call it is done once and meets eight (or
+ * four) tokens.
+ * Per (row, token) the operations are sb_q4_k's / sb_q6_k's in the same
+ * order, so the bits are those of the tokens taken one at a time. */
+
+static inline void sb_q4_k_tn(const uint8_t *wb, const fm_block_q8k *const *xb, __m512 *acc, int nt) {
+    uint64_t sc, mn;
+    k4_scales(wb + 4, &sc, &mn);
+    const __m512i scv = spread8(sc), m4 = _mm512_set1_epi8(0x0F), sh = halves_shift(0, 4);
+    __m512i u[4], s[4];
+    for (int i = 0; i < 4; i++) {
+        u[i] = _mm512_and_si512(_mm512_srlv_epi16(both(wb + 16 + 32 * i), sh), m4);
+        s[i] = _mm512_shuffle_epi8(scv, by32[i]);
+    }
+    const float d = half_at(wb), dmin = half_at(wb + 2);
+    for (int t = 0; t < nt; t++) {
+        __m512i sum = _mm512_setzero_si512();
+        for (int i = 0; i < 4; i++) sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(u[i], load512(xb[t]->qs + 64 * i)), s[i]);
+        acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(d * xb[t]->d), _mm512_cvtepi32_ps(sum), acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(-dmin * xb[t]->d), k4_min_sums(mn, xb[t]), acc[t]);
+    }
+}
+
+static inline void sb_q6_k_tn(const uint8_t *wb, const fm_block_q8k *const *xb, __m512 *acc, int nt) {
+    const __m128i sc8 = _mm_loadu_si128((const __m128i *)(const void *)(wb + 192));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x03);
+    const __m512i sh01 = halves_shift(0, 2), sh23 = halves_shift(4, 6);
+    __m512i u01[2], u23[2], s0[2], s1[2];
+    for (int h = 0; h < 2; h++) {
+        const __m512i scv = _mm512_broadcast_i32x4(h ? _mm256_extracti128_si256(sc16, 1) : _mm256_castsi256_si128(sc16));
+        const __m512i ql = load512(wb + 64 * h), qh = both(wb + 128 + 32 * h);
+        u01[h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, sh01), m3), 4));
+        u23[h] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                 _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, sh23), m3), 4));
+        s0[h] = _mm512_shuffle_epi8(scv, by16[0]);
+        s1[h] = _mm512_shuffle_epi8(scv, by16[1]);
+    }
+    const float d = half_at(wb + 208);
+    for (int t = 0; t < nt; t++) {
+        __m512i sum = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            const int8_t *xq = xb[t]->qs + 128 * h;
+            sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(u01[h], load512(xq)), s0[h]);
+            sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(u23[h], load512(xq + 64)), s1[h]);
+        }
+        const __m256i off =
+            _mm256_slli_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(const void *)xb[t]->bsums)), 5);
+        sum = _mm512_sub_epi32(sum, _mm512_zextsi256_si512(off));
+        acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(d * xb[t]->d), _mm512_cvtepi32_ps(sum), acc[t]);
+    }
+}
+
+/* NT tokens (8 or 4) row by row through SBN. */
+#define KQ_TOKENS_ROWS(NT, BYTES, SBN)                                                                                \
+    for (; t + NT <= n_tok; t += NT) {                                                                             \
+        const fm_block_q8k *xt[NT];                                                                                \
+        for (int k = 0; k < NT; k++) xt[k] = (const fm_block_q8k *)(const void *)(x + (size_t)(t + k) * x_stride);  \
+        for (int64_t r = r0; r < r1; r++) {                                                                        \
+            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * rb;                                         \
+            __m512 acc[NT];                                                                                        \
+            for (int k = 0; k < NT; k++) acc[k] = _mm512_setzero_ps();                                             \
+            for (int64_t b = 0; b < nb; b++) {                                                                     \
+                const uint8_t *wb = wr + (size_t)b * BYTES;                                                        \
+                for (int o = 0; o < BYTES; o += 64) _mm_prefetch((const char *)(wb + 2 * rb + o), _MM_HINT_T0);     \
+                const fm_block_q8k *xb[NT];                                                                        \
+                for (int k = 0; k < NT; k++) xb[k] = xt[k] + b;                                                    \
+                SBN(wb, xb, acc, NT);                                                                              \
+            }                                                                                                      \
+            for (int k = 0; k < NT; k++) y[(size_t)(t + k) * (size_t)ys + (size_t)r] = _mm512_reduce_add_ps(acc[k]); \
+        }                                                                                                          \
+    }
+
+/* Groups of eight, then four tokens; the tokens left over through the
+ * one-token kernel ONE. */
+#define KQ_MATMUL_TN(NAME, BYTES, SBN, ONE)                                                                        \
+    static void NAME(const fm_weight *w, int64_t r0, int64_t r1, const uint8_t *x, size_t x_stride, int32_t n_tok, \
+                     float *y, int64_t ys) {                                                                       \
+        const int64_t nb = w->cols / 256;                                                                          \
+        const size_t rb = w->row_bytes;                                                                            \
+        int32_t t = 0;                                                                                             \
+        KQ_TOKENS_ROWS(8, BYTES, SBN)                                                                              \
+        KQ_TOKENS_ROWS(4, BYTES, SBN)                                                                              \
+        if (t < n_tok) ONE(w, r0, r1, x + (size_t)t * x_stride, x_stride, n_tok - t, y + (size_t)t * (size_t)ys, ys); \
+    }
+
+KQ_MATMUL_TN(matmul_q4_k, 144, sb_q4_k_tn, matmul_q4_k_one)
+KQ_MATMUL_TN(matmul_q6_k, 210, sb_q6_k_tn, matmul_q6_k_one)
 
 void fm_avx512_kquant_gemv(fm_cpu_kernels *table) {
     init_masks();
