@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_util.h"
 #include "fm.h"
 
 static void usage(FILE *f) {
@@ -28,22 +29,9 @@ static void usage(FILE *f) {
             "                 (only the rest is decoded), and save this prompt's state there\n");
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int fail(const char *what, fm_status s) {
     fprintf(stderr, "fm-generate: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
     return 1;
-}
-
-static int parse_num(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    *out = strtod(s, &end);
-    return errno == 0 && end != s && *end == '\0';
 }
 
 /* Streams one token's text to stdout. */
@@ -110,7 +98,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-z")) tok_path = v;
         else if (!strcmp(a, "-p")) prompt = v;
         else if (!strcmp(a, "--prompt-cache")) cache_path = v;
-        else if (!parse_num(v, &d)) {
+        else if (!cli_parse_num(v, &d)) {
             fprintf(stderr, "fm-generate: %s: '%s' is not a number\n", a, v);
             return 2;
         } else if (!strcmp(a, "-n")) n_gen = d;
@@ -137,7 +125,7 @@ int main(int argc, char **argv) {
     }
     sp.seed = (uint64_t)seed;
 
-    double t0 = now_s();
+    double t0 = cli_now_s();
     fm_model_params mp;
     fm_model_params_init(&mp, sizeof mp);
     mp.tokenizer_path = tok_path;
@@ -152,7 +140,7 @@ int main(int argc, char **argv) {
         fail("load model", s);
         goto done;
     }
-    const double t_load = now_s() - t0;
+    const double t_load = cli_now_s() - t0;
     const fm_tokenizer *tok = fm_model_tokenizer(model);
 
     size_t n_prompt = 0, plen = strlen(prompt);
@@ -187,13 +175,13 @@ int main(int argc, char **argv) {
 
     const fm_token eos = fm_tokenizer_special(tok, FM_SPECIAL_EOS);
     const int32_t n_vocab = fm_tokenizer_n_vocab(tok);
-    double t1 = now_s();
+    double t1 = cli_now_s();
     const size_t reused = cache_path ? reuse_cache(ctx, cache_path, ids, n_prompt) : 0;
     if ((s = fm_context_decode(ctx, ids + reused, n_prompt - reused, FM_LOGITS_LAST))) {
         fail("decode prompt", s);
         goto done;
     }
-    const double t_prompt = now_s() - t1;
+    const double t_prompt = cli_now_s() - t1;
     if (cache_path && reused + 1 < n_prompt) {
         if ((s = fm_context_state_save_file(ctx, 0, cache_path)))
             fprintf(stderr, "fm-generate: prompt cache not saved: %s\n", fm_last_error());
@@ -204,7 +192,7 @@ int main(int argc, char **argv) {
 
     rc = 0;
     long n_done = 0;
-    double t2 = now_s();
+    double t2 = cli_now_s();
     for (long i = 0; i < (long)n_gen; i++) {
         fm_token next;
         if ((s = fm_sampler_sample(smp, fm_context_logits(ctx, -1), n_vocab, &next))) {
@@ -224,7 +212,7 @@ int main(int argc, char **argv) {
             break;
         }
     }
-    const double t_gen = now_s() - t2;
+    const double t_gen = cli_now_s() - t2;
     char tail[64];
     size_t n_tail = 0;
     if (!print_ids && fm_detokenizer_flush(detok, tail, sizeof tail, &n_tail) == FM_STATUS_OK)

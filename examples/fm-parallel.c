@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_util.h"
 #include "fm.h"
 
 static void usage(FILE *f) {
@@ -26,22 +27,9 @@ static void usage(FILE *f) {
             FM_SEQ_MAX);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int fail(const char *what, fm_status s) {
     fprintf(stderr, "fm-parallel: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
     return 1;
-}
-
-static int parse_num(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    *out = strtod(s, &end);
-    return errno == 0 && end != s && *end == '\0';
 }
 
 /* The text of ids (prompt or continuation) appended to stdout. */
@@ -81,7 +69,7 @@ int main(int argc, char **argv) {
         i++;
         if (!strcmp(a, "-m")) model_path = v;
         else if (!strcmp(a, "-p")) prompt = v;
-        else if (!parse_num(v, &d)) {
+        else if (!cli_parse_num(v, &d)) {
             fprintf(stderr, "fm-parallel: %s: '%s' is not a number\n", a, v);
             return 2;
         } else if (!strcmp(a, "-np")) n_par = d;
@@ -159,7 +147,7 @@ int main(int argc, char **argv) {
     }
 
     /* the prompt once, in every sequence: one cell per token */
-    const double t0 = now_s();
+    const double t0 = cli_now_s();
     for (size_t i = 0; i < n_prompt; i++)
         if ((s = fm_batch_add(batch, prompt_ids[i], (int32_t)i, all, np, i + 1 == n_prompt))) {
             fail("batch", s);
@@ -169,13 +157,13 @@ int main(int argc, char **argv) {
         fail("decode prompt", s);
         goto done;
     }
-    const double t_prompt = now_s() - t0;
+    const double t_prompt = cli_now_s() - t0;
     for (int i = 0; i < np; i++) row[i] = (int)n_prompt - 1; /* every sequence samples from the prompt's last row */
 
     const fm_token eos = fm_tokenizer_special(tok, FM_SPECIAL_EOS);
     const int32_t n_vocab = fm_tokenizer_n_vocab(tok);
     long total = 0;
-    const double t1 = now_s();
+    const double t1 = cli_now_s();
     for (int step = 0; step < n; step++) {
         fm_batch_clear(batch);
         for (int i = 0; i < np; i++) {
@@ -204,7 +192,7 @@ int main(int argc, char **argv) {
             goto done;
         }
     }
-    const double t_gen = now_s() - t1;
+    const double t_gen = cli_now_s() - t1;
     for (int i = 0; i < np; i++) {
         printf("--- sequence %d\n", i);
         /* prompt and continuation decoded as one text, as fm-generate prints them */

@@ -181,6 +181,19 @@ def quantize(in_path, out_path, type="Q4_K_M", pure=False, allow_requantize=Fals
     _check(_lib.fm_model_quantize(os.fsencode(in_path), os.fsencode(out_path), ctypes.byref(p)))
 
 
+class _Closing:
+    """Context-manager and finalizer behaviour for handles with close()."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
 class Tokenizer:
     """A vocabulary and its algorithm. Standalone ones come from
     Tokenizer.load(path); a model's is borrowed from the model."""
@@ -266,7 +279,7 @@ class _Detokenizer:
             self._h = None
 
 
-class Model:
+class Model(_Closing):
     """A loaded model (GGUF or llama2.c checkpoint). Use as a context manager
     or call close(); contexts are made per generate() call."""
 
@@ -283,15 +296,6 @@ class Model:
         if getattr(self, "_h", None):
             _lib.fm_model_free(self._h)
             self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     def tokenize(self, text, add_special=True, parse_special=False):
         return self.tokenizer.encode(text, add_special, parse_special)
@@ -387,7 +391,7 @@ class Model:
             _lib.fm_context_free(ctx)
 
 
-class Context:
+class Context(_Closing):
     """A KV cache over a model, holding up to n_seq_max sequences (ids
     0..n_seq_max-1) in n_ctx shared cells. The context keeps its model
     alive. Use as a context manager or call close().
@@ -420,15 +424,6 @@ class Context:
         if getattr(self, "_h", None):
             _lib.fm_context_free(self._h)
             self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     def _live(self):
         if not self._h:
