@@ -1,6 +1,5 @@
 /* Editing a context's KV cache by sequence: remove, share, keep, shift
  * (with the keys re-rotated), and the position range a sequence holds. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "../core/error.h"
@@ -122,34 +121,17 @@ fm_status fm_context_seq_pos_range(const fm_context *c, fm_seq_id seq, int32_t *
     return FM_STATUS_OK;
 }
 
-typedef struct pos_tok {
-    int32_t pos, tok;
-} pos_tok;
-
-static int by_pos(const void *a, const void *b) {
-    const int32_t x = ((const pos_tok *)a)->pos, y = ((const pos_tok *)b)->pos;
-    return (x > y) - (x < y);
-}
-
 fm_status fm_context_seq_tokens(const fm_context *c, fm_seq_id seq, fm_token *out, size_t capacity, size_t *n_tokens) {
     fm_error_clear();
     fm_status s = check_seq(c, seq, 0, "fm_context_seq_tokens");
     if (s) return s;
     if (n_tokens == NULL || (out == NULL && capacity > 0))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_seq_tokens: NULL argument");
-    const fm_kv_cache *kv = &c->kv;
-    size_t n = 0;
-    for (int32_t i = 0; i < kv->hi; i++) n += kv->pos[i] >= 0 && fm_seqset_has(&kv->seq[i], seq);
-    *n_tokens = n;
-    if (n > capacity)
-        return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "sequence %d holds %zu tokens, room for %zu", seq, n, capacity);
-    pos_tok *pt = malloc((n ? n : 1) * sizeof *pt);
-    if (pt == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory");
-    n = 0;
-    for (int32_t i = 0; i < kv->hi; i++)
-        if (kv->pos[i] >= 0 && fm_seqset_has(&kv->seq[i], seq)) pt[n].pos = kv->pos[i], pt[n++].tok = kv->tok[i];
-    qsort(pt, n, sizeof *pt, by_pos);
-    for (size_t i = 0; i < n; i++) out[i] = pt[i].tok;
-    free(pt);
+    int32_t n;
+    const int32_t *cells = fm_kv_seq_cells(&c->kv, seq, &n); /* in position order */
+    *n_tokens = (size_t)n;
+    if ((size_t)n > capacity)
+        return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "sequence %d holds %d tokens, room for %zu", seq, n, capacity);
+    for (int32_t i = 0; i < n; i++) out[i] = c->kv.tok[cells[i]];
     return FM_STATUS_OK;
 }

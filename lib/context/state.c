@@ -524,11 +524,10 @@ static fm_status load_all(fm_context *c, parsed *P) {
     fm_kv_clear(kv);
     for (int32_t k = 0; k < n; k++) {
         const int32_t i = c->placed[k];
-        kv->pos[i] = (int32_t)get32(P->pos + 4 * (size_t)i);
-        kv->tok[i] = (int32_t)get32(P->tok + 4 * (size_t)i);
-        memcpy(&kv->seq[i], P->seqs + (size_t)i * sizeof(fm_seqset), sizeof(fm_seqset));
+        fm_seqset set;
+        memcpy(&set, P->seqs + (size_t)i * sizeof set, sizeof set);
+        fm_kv_restore(kv, i, (int32_t)get32(P->pos + 4 * (size_t)i), (int32_t)get32(P->tok + 4 * (size_t)i), &set);
     }
-    kv->used = n, kv->hi = n ? c->placed[n - 1] + 1 : 0;
     for (uint32_t i = 0; i < h->n_last; i++) c->logit_row[i] = (int32_t)get32(P->logit_row + 4 * (size_t)i);
     memcpy(c->logits, P->logits, (size_t)h->n_rows * h->n_vocab * sizeof(float));
     c->n_last = (int32_t)h->n_last;
@@ -582,7 +581,7 @@ static fm_status load_seq(fm_context *c, fm_seq_id seq, parsed *P) {
             goto done;
         }
         fm_kv_seq_rm(kv, seq, 0, -1);
-        for (uint32_t i = 0; i < n; i++) kv->seq[c->placed[i]] = set;
+        for (uint32_t i = 0; i < n; i++) fm_kv_join(kv, c->placed[i], seq);
     } else {
         put_rows(kv, P, c->placed, flat);
     }

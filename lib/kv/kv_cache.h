@@ -45,6 +45,8 @@ typedef struct fm_kv_cache {
     int32_t *pos;      /* [n_cells]: the token's position; -1 marks a free cell */
     int32_t *tok;      /* [n_cells]: the token id (what a sequence holds, for prefix reuse) */
     fm_seqset *seq;    /* [n_cells] */
+    int32_t *list;     /* [n_seq_max][n_cells]: each sequence's cells sorted by (position, cell) */
+    int32_t *list_n;   /* [n_seq_max]: entries of each list */
     int32_t used;      /* cells in use */
     int32_t hi;        /* one past the last cell in use: cells >= hi are free */
 } fm_kv_cache;
@@ -77,8 +79,18 @@ fm_status fm_kv_place(fm_kv_cache *kv, int32_t n, const int32_t *pos, const fm_s
 void fm_kv_unplace(fm_kv_cache *kv, int32_t n, const int32_t *cells);
 
 /* Whether sequence `seq` already holds position `p` (a batch must not add
- * a position twice). */
+ * a position twice). O(log n). */
 int fm_kv_has(const fm_kv_cache *kv, int32_t seq, int32_t p);
+
+/* Cell c (free) restored as it was saved: position, token, sequences. */
+void fm_kv_restore(fm_kv_cache *kv, int32_t c, int32_t pos, int32_t tok, const fm_seqset *set);
+
+/* Sequence seq joins the used cell c. */
+void fm_kv_join(fm_kv_cache *kv, int32_t c, int32_t seq);
+
+/* Sequence seq's cells in position order (*n of them), owned by the cache,
+ * valid until its next change. */
+const int32_t *fm_kv_seq_cells(const fm_kv_cache *kv, int32_t seq, int32_t *n);
 
 /* Which cells each of n query tokens sees: the cells of any of its
  * sequences at positions <= its own (causal) or all of them, and within
@@ -89,8 +101,11 @@ int fm_kv_has(const fm_kv_cache *kv, int32_t seq, int32_t p);
 fm_status fm_kv_runs(const fm_kv_cache *kv, int32_t n, const int32_t *pos, const fm_seqset *seqs, int causal,
                      int32_t window, int32_t **runs, size_t *cap, int32_t *run_off);
 
-/* Sequence editing (seq < 0: every sequence; p1 < 0: to the end). Each
- * scans the cells in use once. */
+/* Sequence editing (p1 < 0: to the end; for rm, seq < 0: every sequence;
+ * the others need a sequence id). Each
+ * sequence keeps its cells in a list sorted by position, so an edit finds
+ * its range by binary search and does work for the cells it touches
+ * (plus moving the list's tail down); keep rebuilds in one pass. */
 void fm_kv_seq_rm(fm_kv_cache *kv, int32_t seq, int32_t p0, int32_t p1);
 void fm_kv_seq_cp(fm_kv_cache *kv, int32_t src, int32_t dst, int32_t p0, int32_t p1);
 void fm_kv_seq_keep(fm_kv_cache *kv, int32_t seq);
@@ -103,7 +118,7 @@ void fm_kv_seq_keep(fm_kv_cache *kv, int32_t seq);
  * changed). */
 fm_status fm_kv_seq_add(fm_kv_cache *kv, int32_t seq, int32_t p0, int32_t p1, int32_t delta, int32_t *moved,
                         int32_t *n_moved);
-/* The smallest / largest position of seq (-1 when it has none). */
+/* The smallest / largest position of seq (-1 when it has none). O(1). */
 int32_t fm_kv_seq_pos_min(const fm_kv_cache *kv, int32_t seq);
 int32_t fm_kv_seq_pos_max(const fm_kv_cache *kv, int32_t seq);
 
