@@ -600,7 +600,8 @@ FM_API fm_status fm_context_truncate(fm_context *ctx, uint32_t n_keep);
 /* ---- Editing the KV cache. Position ranges are [p0, p1); p1 < 0 means
  * "to the end". Each sequence keeps its cells in a list sorted by
  * position, so an edit finds its range by binary search and works on the
- * cells it touches (keep, which touches every cell, is one pass); none
+ * cells it touches, plus one memmove of the list's tail (keep, which
+ * touches every cell, is one pass); none
  * copies key or value data except a shift of cells other sequences
  * share. ---- */
 
