@@ -537,7 +537,8 @@ typedef struct fm_batch fm_batch;
  *  Any thread. Since: 0.5 */
 FM_API fm_status fm_batch_new(fm_batch **out);
 
-/** Frees a batch. NULL is a no-op. Since: 0.5 */
+/** Frees a batch and everything it holds. NULL is a no-op.
+ *  Thread safety: one thread per object. Since: 0.5 */
 FM_API void fm_batch_free(fm_batch *batch);
 
 /** Empties a batch for reuse (its memory is kept). NULL is a no-op.
@@ -555,7 +556,8 @@ FM_API void fm_batch_clear(fm_batch *batch);
 FM_API fm_status fm_batch_add(fm_batch *batch, fm_token token, int32_t pos, const fm_seq_id *seq_ids,
                               int32_t n_seq, int logits);
 
-/** Tokens in the batch (0 for NULL). Since: 0.5 */
+/** Tokens in the batch (0 for NULL). Thread safety: one thread per
+ *  object. Since: 0.5 */
 FM_API int32_t fm_batch_n_tokens(const fm_batch *batch);
 
 /** Evaluates every token of `batch` (borrowed) in one forward pass (split

@@ -79,39 +79,35 @@ static void track_seq(const fm_context *c, seq_track *tr, int32_t seq) {
     tr->batch_last[seq] = -1;
 }
 
-#define FOR_SEQS(set, seq)                                                                 \
-    for (int32_t w_ = 0; w_ < FM_KV_SEQ_WORDS; w_++)                                      \
-        for (uint64_t b_ = (set)->w[w_], seq; b_ && (seq = w_ * 64 + __builtin_ctzll(b_), 1); b_ &= b_ - 1)
-
 /* Checks every entry and writes the resolved positions to c->rpos. */
 static fm_status resolve(fm_context *c, const fm_batch *b) {
     const int32_t n_vocab = c->model->hp.n_vocab;
     seq_track tr = {c->next_pos, c->next_pos + c->n_seq_max, c->next_pos + 2 * c->n_seq_max};
     for (int32_t s = 0; s < c->n_seq_max; s++) tr.next[s] = INT32_MIN;
+    uint64_t allowed[FM_KV_SEQ_WORDS]; /* the sequence ids this context has */
+    for (int32_t w = 0; w < FM_KV_SEQ_WORDS; w++) {
+        const int32_t lo = w * 64;
+        allowed[w] = c->n_seq_max >= lo + 64 ? ~0ull : c->n_seq_max <= lo ? 0ull : (1ull << (c->n_seq_max - lo)) - 1;
+    }
     for (int32_t i = 0; i < b->n; i++) {
         if (b->token[i] < 0 || b->token[i] >= n_vocab)
             return fm_error(FM_STATUS_INVALID_ARGUMENT, "token %d at index %d is outside the vocabulary (0..%d)",
                             b->token[i], i, n_vocab - 1);
         const fm_seqset *set = &b->seqs[i];
-        for (int32_t w = 0; w < FM_KV_SEQ_WORDS; w++) {
-            const int32_t lo = w * 64;
-            const uint64_t allowed = c->n_seq_max >= lo + 64 ? ~0ull
-                                     : c->n_seq_max <= lo ? 0ull
-                                                          : (1ull << (c->n_seq_max - lo)) - 1;
-            if (set->w[w] & ~allowed)
+        for (int32_t w = 0; w < FM_KV_SEQ_WORDS; w++)
+            if (set->w[w] & ~allowed[w])
                 return fm_error(FM_STATUS_INVALID_ARGUMENT,
                                 "token %d of the batch names sequence %d; this context has n_seq_max %d", i,
-                                lo + __builtin_ctzll(set->w[w] & ~allowed), c->n_seq_max);
-        }
+                                w * 64 + __builtin_ctzll(set->w[w] & ~allowed[w]), c->n_seq_max);
         int32_t p = b->pos[i];
         if (p == FM_POS_NEXT) {
             p = 0;
-            FOR_SEQS(set, seq) {
+            FM_SEQSET_FOR(set, seq) {
                 track_seq(c, &tr, (int32_t)seq);
                 if (tr.next[seq] > p) p = tr.next[seq];
             }
         }
-        FOR_SEQS(set, seq) {
+        FM_SEQSET_FOR(set, seq) {
             track_seq(c, &tr, (int32_t)seq);
             if (p <= tr.batch_last[seq])
                 return fm_error(FM_STATUS_INVALID_ARGUMENT,

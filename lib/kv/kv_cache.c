@@ -89,11 +89,6 @@ static void list_remove(fm_kv_cache *kv, int32_t s, int32_t c) {
         }
 }
 
-#define FOR_SEQS(set, s)                                                                     \
-    for (int32_t w_ = 0; w_ < FM_KV_SEQ_WORDS; w_++)                                        \
-        for (uint64_t b_ = (set)->w[w_]; b_; b_ &= b_ - 1)                                  \
-            for (int32_t s = w_ * 64 + __builtin_ctzll(b_), once_ = 1; once_; once_ = 0)
-
 /* A used cell marked free (it must be in no list any more). */
 static void mark_free(fm_kv_cache *kv, int32_t c) {
     kv->pos[c] = -1;
@@ -103,7 +98,7 @@ static void mark_free(fm_kv_cache *kv, int32_t c) {
 
 /* A used cell out of every list, then free. */
 static void free_cell(fm_kv_cache *kv, int32_t c) {
-    FOR_SEQS(&kv->seq[c], s) list_remove(kv, s, c);
+    FM_SEQSET_FOR(&kv->seq[c], s) list_remove(kv, s, c);
     mark_free(kv, c);
 }
 
@@ -114,7 +109,7 @@ static void trim_hi(fm_kv_cache *kv) {
 
 static void set_cell(fm_kv_cache *kv, int32_t c, int32_t pos, int32_t tok, const fm_seqset *set) {
     kv->pos[c] = pos, kv->tok[c] = tok, kv->seq[c] = *set;
-    FOR_SEQS(set, s) list_insert(kv, s, c);
+    FM_SEQSET_FOR(set, s) list_insert(kv, s, c);
     if (c >= kv->hi) kv->hi = c + 1;
     kv->used++;
 }

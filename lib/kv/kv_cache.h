@@ -35,6 +35,12 @@ static inline int fm_seqset_meets(const fm_seqset *a, const fm_seqset *b) {
     return any != 0;
 }
 
+/* Every sequence s of set, lowest first (s is an int32_t in the body). */
+#define FM_SEQSET_FOR(set, s)                                                                 \
+    for (int32_t w_ = 0; w_ < FM_KV_SEQ_WORDS; w_++)                                        \
+        for (uint64_t b_ = (set)->w[w_]; b_; b_ &= b_ - 1)                                  \
+            for (int32_t s = w_ * 64 + __builtin_ctzll(b_), once_ = 1; once_; once_ = 0)
+
 typedef struct fm_kv_cache {
     int32_t n_cells;   /* capacity: the context's n_ctx */
     int32_t n_layer;

@@ -283,8 +283,13 @@ class Model(_Closing):
     """A loaded model (GGUF or llama2.c checkpoint). Use as a context manager
     or call close(); contexts are made per generate() call."""
 
-    def __init__(self, path, tokenizer_path=None):
+    def __init__(self, path, tokenizer_path=None, progress=None):
+        """progress(done) gets 0..1 as the load goes on; returning True
+        cancels it (FmError FM_STATUS_CANCELLED)."""
         params = _init(_ModelParams, _lib.fm_model_params_init)
+        if progress is not None:
+            self._progress = _progress_fn(lambda done, user: 1 if progress(done) else 0)
+            params.progress = self._progress
         if tokenizer_path is not None:
             self._tok_path = os.fsencode(tokenizer_path)
             params.tokenizer_path = self._tok_path
@@ -405,8 +410,13 @@ class Context(_Closing):
     """
 
     def __init__(self, model, n_ctx=0, n_batch=512, n_threads=0, n_seq_max=1, kv_type="f32",
-                 batch_invariant=False):
+                 batch_invariant=False, abort=None):
+        """abort() is asked before every layer of a decode; True stops it
+        (FmError FM_STATUS_ABORTED, the cache as before the call)."""
         cp = _init(_ContextParams, _lib.fm_context_params_init)
+        if abort is not None:
+            self._abort = _abort_fn(lambda user: 1 if abort() else 0)  # kept alive with the context
+            cp.abort = self._abort
         cp.n_ctx, cp.n_batch, cp.n_threads, cp.n_seq_max = n_ctx, n_batch, n_threads, n_seq_max
         cp.kv_type = _KV_TYPES[kv_type]
         cp.flags = 1 if batch_invariant else 0

@@ -133,6 +133,20 @@ class TestBinding(unittest.TestCase):
             with self.assertRaises(ValueError):
                 ctx.decode(a)
 
+    def test_callbacks(self):
+        seen = []
+        with fm.Model(data("models/stories260K.gguf"), progress=lambda d: seen.append(d)) as m:
+            self.assertEqual(seen, [0.0, 0.5, 1.0])
+            calls = []
+            with fm.Context(m, n_ctx=32, abort=lambda: len(calls) > 2 or calls.append(1)) as ctx:
+                with self.assertRaises(fm.FmError) as e:
+                    ctx.decode(m.tokenize("Once upon"))
+                self.assertEqual(e.exception.status, "FM_STATUS_ABORTED")
+                self.assertEqual(ctx.n_past, 0)
+        with self.assertRaises(fm.FmError) as e:
+            fm.Model(data("models/stories260K.gguf"), progress=lambda d: d >= 0.5)
+        self.assertEqual(e.exception.status, "FM_STATUS_CANCELLED")
+
     def test_version(self):
         self.assertRegex(fm.version(), r"^\d+\.\d+\.\d+$")
 
