@@ -51,7 +51,7 @@ extern "C" {
  * ------------------------------------------------------------------------ */
 
 #define FM_VERSION_MAJOR 0
-#define FM_VERSION_MINOR 5
+#define FM_VERSION_MINOR 6
 #define FM_VERSION_PATCH 0
 #define FM_VERSION_NUMBER \
     (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)
@@ -184,6 +184,22 @@ typedef enum fm_special_token {
 /** The id of a special token, or FM_TOKEN_NONE if the vocabulary has none
  *  (or `tok` is NULL or `which` unknown). Thread safety: any thread. Since: 0.1 */
 FM_API fm_token fm_tokenizer_special(const fm_tokenizer *tok, fm_special_token which);
+
+/** Nonzero if `id` ends generation: EOS, the end-of-turn and end-of-message
+ *  tokens the GGUF metadata names (tokenizer.ggml.eot_token_id,
+ *  eom_token_id), the fill-in-the-middle pad/repo/separator tokens, and the
+ *  control tokens known to end a turn by their text (<|eot_id|>,
+ *  <|im_end|>, <|end|>, <end_of_turn>, <|endoftext|>, <|eom_id|>, <EOT>,
+ *  ...), as llama.cpp's end-of-generation set. 0 for NULL or an id out of
+ *  range. Thread safety: any thread. Since: 0.6 */
+FM_API int fm_tokenizer_is_eog(const fm_tokenizer *tok, fm_token id);
+
+/** Writes up to `capacity` end-of-generation ids (ascending) to `out` and
+ *  their number to *n (the BUFFER_TOO_SMALL protocol of
+ *  fm_tokenizer_encode). Errors: INVALID_ARGUMENT, BUFFER_TOO_SMALL.
+ *  Any thread. Since: 0.6 */
+FM_API fm_status fm_tokenizer_eog_tokens(const fm_tokenizer *tok, fm_token *out, size_t capacity,
+                                         size_t *n);
 
 /** Flags for fm_tokenizer_encode(). */
 #define FM_ENCODE_ADD_BOS 0x1u       /* prepend BOS if the vocab has one   */
@@ -754,6 +770,20 @@ FM_API fm_status fm_context_embed(fm_context *ctx, const fm_token *tokens, size_
 
 /* ------------------------------------------------------------------------
  * Sampler: a chain of steps that turns logits into one token id
+ *
+ * A chain holds steps in order. fm_sampler_sample() builds the candidate
+ * set (every token with a non-NaN logit), passes it through each step -
+ * a step may change logits, drop candidates or pick one - and feeds the
+ * picked token back to every step (fm_sampler_accept), so that stateful
+ * steps (penalties, DRY, mirostat, grammars) see what was generated.
+ *
+ * Constraint steps (grammars, fm_sampler_add_custom with
+ * FM_STEP_CONSTRAINT) act before all other steps, in the order they were
+ * added, wherever they were added. The chain first runs without them and
+ * asks each constraint whether it allows the token picked; only if one
+ * refuses does it rebuild the candidates, apply the constraints' full masks
+ * and run the other steps again. Both ways pick from the same constrained
+ * distribution; the fast one saves the mask in the common case.
  * ------------------------------------------------------------------------ */
 
 typedef struct fm_sampler_params {
@@ -764,51 +794,278 @@ typedef struct fm_sampler_params {
     int32_t top_k;        /* keep the k most likely; <= 0: off */
     float top_p;          /* nucleus: smallest set with mass >= p; >= 1: off */
     float min_p;          /* drop tokens below min_p * p(max); <= 0: off */
+    /* 0.6 */
+    float typical_p;         /* locally typical sampling; >= 1: off */
+    float top_n_sigma;       /* keep logits >= max - n * stddev; <= 0: off */
+    float dynatemp_range;    /* > 0: temperature in [t - r, t + r] by entropy */
+    float dynatemp_exponent; /* shape of that mapping (1: linear) */
+    float xtc_probability;   /* XTC: chance of removing the top choices; 0: off */
+    float xtc_threshold;     /* XTC: tokens above this probability are "top" */
+    int32_t penalty_last_n;  /* penalties look at this many accepted tokens */
+    float repeat_penalty;    /* divides positive, multiplies negative logits; 1: off */
+    float frequency_penalty; /* minus count * this; 0: off */
+    float presence_penalty;  /* minus this if present; 0: off */
+    float dry_multiplier;    /* DRY strength; 0: off */
+    float dry_base;          /* DRY: penalty = multiplier * base^(len - allowed) */
+    int32_t dry_allowed_length; /* DRY: repeats up to this length are free */
+    int32_t dry_last_n;      /* DRY looks at this many accepted tokens */
+    int32_t mirostat;        /* 0 off, 1 mirostat, 2 mirostat v2 (replaces the
+                                truncation steps and the draw) */
+    float mirostat_tau;      /* target surprise (bits) */
+    float mirostat_eta;      /* learning rate */
+    const fm_tokenizer *tokenizer; /* borrowed, must outlive the sampler; needed
+                                      only by DRY (its sequence breakers) */
 } fm_sampler_params;
 
 /** Fills `p` (caller-owned, `size` bytes: pass sizeof *p) with the
- *  defaults: seed 0, temperature 0.8, top_k 40, top_p 0.95, min_p 0.05.
+ *  defaults: seed 0, temperature 0.8, top_k 40, top_p 0.95, min_p 0.05;
+ *  typical_p 1, top_n_sigma 0, dynatemp_range 0, dynatemp_exponent 1,
+ *  xtc 0 / 0.1, penalty_last_n 64, repeat 1, frequency 0, presence 0,
+ *  dry 0 / 1.75 / 2 / 64, mirostat 0 / 5 / 0.1, tokenizer NULL: nothing
+ *  beyond the 0.5 chain is on by default.
  *  Errors: INVALID_ARGUMENT. Any thread.
  *  Since: 0.5 (replaces fm_sampler_default_params) */
 FM_API fm_status fm_sampler_params_init(fm_sampler_params *p, size_t size);
 
-/** Creates the standard chain from `params` (NULL for defaults):
- *  top-k, top-p, min-p, temperature, then a seeded random draw; or a single
- *  greedy step when temperature <= 0. Owned by the caller.
- *  Errors: INVALID_ARGUMENT (NaN or negative values), NO_MEMORY.
- *  Any thread. Since: 0.1 */
+/** Creates the standard chain from `params` (NULL for defaults), in this
+ *  order, each step only when it is on:
+ *  penalties, DRY, top-n-sigma, top-k, typical, top-p, min-p, XTC,
+ *  temperature (dynamic when dynatemp_range > 0), then a seeded random draw;
+ *  with mirostat 1 or 2: penalties, DRY, temperature, mirostat; with
+ *  temperature <= 0: penalties, DRY, greedy. (llama.cpp's default order.)
+ *  Owned by the caller.
+ *  Errors: INVALID_ARGUMENT (NaN or out-of-range values, DRY without a
+ *  tokenizer), NO_MEMORY. Any thread. Since: 0.1 */
 FM_API fm_status fm_sampler_new(const fm_sampler_params *params, fm_sampler **out);
 
-/** The steps a chain can hold, in the order the caller adds them. */
+/** The steps that take one value, for fm_sampler_add(). */
 typedef enum fm_sampler_step {
-    FM_STEP_TOP_K = 0,       /* value: k (integer) */
+    FM_STEP_TOP_K = 0,       /* value: k (integer >= 1) */
     FM_STEP_TOP_P = 1,       /* value: p in (0, 1] */
     FM_STEP_MIN_P = 2,       /* value: ratio in [0, 1] */
     FM_STEP_TEMPERATURE = 3, /* value: t > 0 */
     FM_STEP_GREEDY = 4,      /* final: argmax; value ignored */
-    FM_STEP_DIST = 5         /* final: random draw with the chain's RNG */
+    FM_STEP_DIST = 5,        /* final: random draw with the chain's RNG */
+    FM_STEP_TYPICAL_P = 6,   /* value: p in (0, 1] (0.6) */
+    FM_STEP_TOP_N_SIGMA = 7  /* value: n > 0 (0.6) */
 } fm_sampler_step;
 
 /** Creates an empty chain whose RNG starts from `seed`; add steps with
- *  fm_sampler_add(). Errors: INVALID_ARGUMENT, NO_MEMORY. Since: 0.1 */
+ *  fm_sampler_add() and the fm_sampler_add_*() calls. A chain with no final
+ *  step ends with a random draw.
+ *  Errors: INVALID_ARGUMENT, NO_MEMORY. Since: 0.1 */
 FM_API fm_status fm_sampler_new_chain(uint64_t seed, fm_sampler **out);
 
-/** Appends a step. Errors: INVALID_ARGUMENT (unknown step or bad value),
- *  NO_MEMORY. One thread per object. Since: 0.1 */
+/** Appends a one-value step. Errors: INVALID_ARGUMENT (unknown step or bad
+ *  value), NO_MEMORY. One thread per object. Since: 0.1 */
 FM_API fm_status fm_sampler_add(fm_sampler *s, fm_sampler_step step, double value);
 
-/** Picks a token from `n_vocab` logits (borrowed, not modified). A chain with
- *  no final step ends with a random draw.
- *  Errors: INVALID_ARGUMENT (NULL, n_vocab <= 0), NO_MEMORY.
- *  One thread per object. Since: 0.1 */
+/** Appends dynamic temperature: with H the entropy of the candidates and
+ *  Hmax = log(n), t' = max(t - delta, 0) + 2 delta (H / Hmax)^exponent
+ *  (t' = t when delta is 0), then logits /= t'.
+ *  Errors: INVALID_ARGUMENT (t <= 0, delta < 0, exponent <= 0, NaN),
+ *  NO_MEMORY. One thread per object. Since: 0.6 */
+FM_API fm_status fm_sampler_add_temp_ext(fm_sampler *s, double t, double delta, double exponent);
+
+/** Appends XTC ("exclude top choices"): with chance `probability` (the
+ *  chain's RNG), if two or more candidates have p >= `threshold`, removes
+ *  all of them but the least likely, unless fewer than `min_keep` would
+ *  remain. Errors: INVALID_ARGUMENT (probability or threshold outside
+ *  [0, 1], min_keep < 1), NO_MEMORY. Since: 0.6 */
+FM_API fm_status fm_sampler_add_xtc(fm_sampler *s, double probability, double threshold, int32_t min_keep);
+
+/** Appends repetition penalties over the last `last_n` accepted tokens:
+ *  a token seen c > 0 times gets logit / repeat (logit > 0) or
+ *  logit * repeat (logit <= 0), then minus c * frequency + presence.
+ *  Errors: INVALID_ARGUMENT (last_n < 0, repeat <= 0, NaN), NO_MEMORY.
+ *  Since: 0.6 */
+FM_API fm_status fm_sampler_add_penalties(fm_sampler *s, int32_t last_n, double repeat,
+                                          double frequency, double presence);
+
+/** Appends DRY ("don't repeat yourself") over the last `last_n` accepted
+ *  tokens: for each token t, L is the length of the longest suffix of the
+ *  history that also occurs earlier followed by t; if L >= allowed_length,
+ *  t's logit drops by multiplier * base^(L - allowed_length). A token whose
+ *  text (from `tok`, borrowed for the sampler's lifetime) contains one of
+ *  the `n_breakers` NUL-terminated `breakers` ends every match and is never
+ *  penalised; breakers NULL with n_breakers 0 gives llama.cpp's default
+ *  "\n", ":", "\"", "*". Match lengths are counted up to 1024.
+ *  Errors: INVALID_ARGUMENT (tok NULL, multiplier < 0, base < 1,
+ *  allowed_length < 1, last_n < 0, NaN), NO_MEMORY. Since: 0.6 */
+FM_API fm_status fm_sampler_add_dry(fm_sampler *s, const fm_tokenizer *tok, double multiplier,
+                                    double base, int32_t allowed_length, int32_t last_n,
+                                    const char *const *breakers, size_t n_breakers);
+
+/** One entry of a logit bias list: logit(id) += bias (-INFINITY bans it). */
+typedef struct fm_logit_bias {
+    fm_token id;
+    float bias;
+} fm_logit_bias;
+
+/** Appends a logit bias list (copied). Ids outside the vocabulary given to
+ *  a later sample call are ignored there. Errors: INVALID_ARGUMENT (NULL
+ *  with n > 0, a negative id, a NaN or +INFINITY bias), NO_MEMORY. Since: 0.6 */
+FM_API fm_status fm_sampler_add_logit_bias(fm_sampler *s, const fm_logit_bias *bias, size_t n);
+
+/** Appends mirostat (v1, Basu et al. 2020; final: it draws): estimates the
+ *  Zipf exponent from the top `m` candidates, keeps the top k that the
+ *  target surprise `tau` asks for, draws, and moves its state mu by
+ *  eta * (surprise - tau) when the token is accepted. mu starts at 2 tau.
+ *  Errors: INVALID_ARGUMENT (tau <= 0, eta <= 0, m < 2), NO_MEMORY. Since: 0.6 */
+FM_API fm_status fm_sampler_add_mirostat(fm_sampler *s, double tau, double eta, int32_t m);
+
+/** Appends mirostat v2 (final): keeps candidates whose surprise -log2 p is
+ *  at most mu, draws, updates mu as v1. Errors as v1. Since: 0.6 */
+FM_API fm_status fm_sampler_add_mirostat_v2(fm_sampler *s, double tau, double eta);
+
+/* --- Writing a step of your own ---------------------------------------- */
+
+/** One candidate token. */
+typedef struct fm_candidate {
+    fm_token id;
+    float logit;
+    float p; /* probability; valid only where a step says it filled it */
+} fm_candidate;
+
+/** The candidate set a step works on. The array belongs to the chain. */
+typedef struct fm_candidates {
+    fm_candidate *data; /* a step may reorder, change logits, or shrink size */
+    int32_t size;       /* >= 1 whenever a step is called */
+    int32_t sorted;     /* nonzero: data is in descending logit order (ties:
+                           lower id first); a step that may break that order
+                           must clear it */
+    int32_t selected;   /* a final step sets the index it picked; -1 before */
+    int32_t n_vocab;    /* the vocabulary size of this sample call */
+} fm_candidates;
+
+/** Flags of fm_sampler_step_iface. */
+#define FM_STEP_CONSTRAINT 0x1u /* a constraint: applied first, and allows()
+                                   checks a picked token (see above) */
+
+/** A step's functions. The struct is borrowed: it must outlive every chain
+ *  the step is in (a static const struct is the usual way). */
+typedef struct fm_sampler_step_iface {
+    uint32_t struct_size; /* sizeof(fm_sampler_step_iface) */
+    uint32_t flags;       /* FM_STEP_CONSTRAINT or 0 */
+    const char *name;     /* static; what fm_sampler_step_name() reports */
+    /* Required. Changes `c`; may set c->selected (then it is final: the
+     * chain stops there). `chain` gives fm_sampler_random(). An error status
+     * (set a message with fm_last_error's conventions) fails the sample. */
+    fm_status (*apply)(void *state, fm_candidates *c, fm_sampler *chain);
+    /* Constraints: nonzero if `token` may come next. NULL: the chain always
+     * applies the full step. */
+    int (*allows)(void *state, fm_token token);
+    /* Optional: `token` was accepted (picked, or fed by fm_sampler_accept). */
+    void (*accept)(void *state, fm_token token);
+    /* Optional: forget everything accepted (fm_sampler_reset). */
+    void (*reset)(void *state);
+    /* Optional: a deep copy in *out (fm_sampler_clone). NULL: the chain
+     * cannot be cloned. */
+    fm_status (*clone)(const void *state, void **out);
+    /* Optional: frees `state` when the chain is freed. */
+    void (*free)(void *state);
+} fm_sampler_step_iface;
+
+/** Appends a step of the caller's: `iface` borrowed (see above), `state`
+ *  owned by the chain from now on (its free() runs with the chain's, and
+ *  also here when this call fails). Errors: INVALID_ARGUMENT (NULL s or
+ *  iface, no apply, struct_size too small), NO_MEMORY.
+ *  One thread per object. Since: 0.6 */
+FM_API fm_status fm_sampler_add_custom(fm_sampler *s, const fm_sampler_step_iface *iface, void *state);
+
+/** A uniform double in [0, 1) from the chain's RNG, for steps that draw.
+ *  One thread per object. Since: 0.6 */
+FM_API double fm_sampler_random(fm_sampler *s);
+
+/* --- Using a chain ------------------------------------------------------ */
+
+/** Picks a token from `n_vocab` logits (borrowed, not modified) and accepts
+ *  it (every step's accept() sees it).
+ *  Errors: INVALID_ARGUMENT (NULL, n_vocab <= 0, every logit NaN), NO_MEMORY,
+ *  and what a step returns - e.g. a constraint that allows no token
+ *  (INVALID_ARGUMENT, "no token is allowed"); then nothing is accepted.
+ *  One thread per object. Since: 0.1 (accepts since 0.6) */
 FM_API fm_status fm_sampler_sample(fm_sampler *s, const float *logits,
                                    int32_t n_vocab, fm_token *out);
+
+/** Runs every step that does not pick (all but greedy, dist, mirostat and
+ *  custom steps that set `selected`) over `n_vocab` logits and points *out
+ *  at the surviving candidates, in the chain's storage, valid until the next
+ *  call on `s`. Constraints are applied in full. Accepts nothing. For
+ *  showing alternatives and log-probabilities.
+ *  Errors: as fm_sampler_sample. One thread per object. Since: 0.6 */
+FM_API fm_status fm_sampler_apply(fm_sampler *s, const float *logits, int32_t n_vocab,
+                                  const fm_candidates **out);
+
+/** Flags for fm_sampler_accept(). */
+#define FM_ACCEPT_SKIP_CONSTRAINTS 0x1u /* history only (e.g. prompt tokens for
+                                           penalties): constraints do not see it */
+
+/** Feeds `token` to every step as if it had been picked (or, with
+ *  FM_ACCEPT_SKIP_CONSTRAINTS, to every step but the constraints). A
+ *  constraint that does not allow the token leaves the chain unchanged and
+ *  the call fails. Errors: INVALID_ARGUMENT (NULL, negative token, a token a
+ *  constraint refuses). One thread per object. Since: 0.6 */
+FM_API fm_status fm_sampler_accept(fm_sampler *s, fm_token token, uint32_t flags);
+
+/** Forgets every accepted token (penalty histories, mirostat's mu, grammar
+ *  state) and restarts nothing else: the RNG goes on (fm_sampler_set_seed
+ *  restarts it). One thread per object. Since: 0.6 */
+FM_API void fm_sampler_reset(fm_sampler *s);
+
+/** A deep copy of `s` - steps, their state, the RNG's position - for
+ *  another sequence. Errors: INVALID_ARGUMENT (NULL, or a custom step
+ *  without clone()), NO_MEMORY. `s` is only read (one thread per object).
+ *  Since: 0.6 */
+FM_API fm_status fm_sampler_clone(const fm_sampler *s, fm_sampler **out);
+
+/** Number of steps (0 for NULL), and the name of step `i` ("top-k",
+ *  "penalties", ...; NULL when out of range). Any thread that does not
+ *  change the chain. Since: 0.6 */
+FM_API int32_t fm_sampler_n_steps(const fm_sampler *s);
+FM_API const char *fm_sampler_step_name(const fm_sampler *s, int32_t i);
 
 /** Restarts the RNG from `seed`. One thread per object. Since: 0.1 */
 FM_API void fm_sampler_set_seed(fm_sampler *s, uint64_t seed);
 
-/** Frees a sampler. NULL is a no-op. Since: 0.1 */
+/** Frees a sampler and every step's state. NULL is a no-op. Since: 0.1 */
 FM_API void fm_sampler_free(fm_sampler *s);
+
+/* ------------------------------------------------------------------------
+ * Stop strings: cut the generated text at the first of several strings
+ * ------------------------------------------------------------------------ */
+
+typedef struct fm_stop fm_stop;
+
+/** Creates a matcher for `n` stop strings (each `strings[i]`, NUL-terminated,
+ *  non-empty, copied). Feed it the generated text as it comes (any split,
+ *  e.g. one token's bytes at a time): it returns the text that is safe to
+ *  show, holding back any tail that could begin a stop string, and once a
+ *  stop string is complete it returns the text before it and nothing more.
+ *  The stop string itself is never returned. Owned by the caller.
+ *  Errors: INVALID_ARGUMENT (NULL, n 0, an empty string), NO_MEMORY.
+ *  Any thread. Since: 0.6 */
+FM_API fm_status fm_stop_new(const char *const *strings, size_t n, fm_stop **out);
+
+/** Adds `len` bytes of text; *out / *n_out receive the text now safe to
+ *  emit (in `s`'s storage, valid until the next call on `s`; may be empty).
+ *  After a stop, feeding more gives nothing. Errors: INVALID_ARGUMENT, NO_MEMORY.
+ *  One thread per object. Since: 0.6 */
+FM_API fm_status fm_stop_feed(fm_stop *s, const char *text, size_t len,
+                              const char **out, size_t *n_out);
+
+/** At the end of the text (no stop found): returns what was held back.
+ *  Errors: INVALID_ARGUMENT. One thread per object. Since: 0.6 */
+FM_API fm_status fm_stop_flush(fm_stop *s, const char **out, size_t *n_out);
+
+/** Index of the stop string that matched, or -1 (none yet, or NULL). */
+FM_API int32_t fm_stop_matched(const fm_stop *s);
+
+/** Starts over with the same strings (nothing held, no match). */
+FM_API void fm_stop_reset(fm_stop *s);
+
+/** Frees a matcher. NULL is a no-op. Since: 0.6 */
+FM_API void fm_stop_free(fm_stop *s);
 
 #ifdef __cplusplus
 }

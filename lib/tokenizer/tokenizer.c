@@ -63,6 +63,27 @@ fm_token fm_tokenizer_special(const fm_tokenizer *tok, fm_special_token which) {
     return tok->special[which];
 }
 
+int fm_tokenizer_is_eog(const fm_tokenizer *tok, fm_token id) {
+    if (tok == NULL) return 0;
+    int32_t lo = 0, hi = tok->n_eog;
+    while (lo < hi) {
+        int32_t mid = (lo + hi) / 2;
+        if (tok->eog[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < tok->n_eog && tok->eog[lo] == id;
+}
+
+fm_status fm_tokenizer_eog_tokens(const fm_tokenizer *tok, fm_token *out, size_t capacity, size_t *n) {
+    fm_error_clear();
+    if (tok == NULL || n == NULL || (out == NULL && capacity > 0))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_eog_tokens: NULL argument");
+    *n = (size_t)tok->n_eog;
+    if (capacity < *n) return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "%d end-of-generation ids", (int)tok->n_eog);
+    if (*n) memcpy(out, tok->eog, *n * sizeof *out);
+    return FM_STATUS_OK;
+}
+
 fm_status fm_tokenizer_find(const fm_tokenizer *tok, const char *text, size_t len, fm_token *id) {
     fm_error_clear();
     if (tok == NULL || (text == NULL && len > 0) || id == NULL)

@@ -73,6 +73,8 @@ struct fm_tokenizer {
     fm_strmap by_text; /* token text -> id */
     int32_t byte_token[256];
     fm_token special[7]; /* indexed by fm_special_token */
+    fm_token *eog;       /* end-of-generation ids, ascending */
+    int32_t n_eog;
     int add_bos, add_eos, add_space_prefix;
     int strip_space; /* FM_DECODE_STRIP_LEADING_SPACE drops a first ' ' */
     /* tokens cut out of the text before the algorithm runs, longest first */
@@ -127,6 +129,10 @@ typedef struct fm_vocab_builder {
 fm_status fm_vocab_begin(fm_vocab_builder *b, int64_t n_vocab);
 fm_status fm_vocab_set(fm_vocab_builder *b, int32_t id, const char *text, size_t len, float score,
                        fm_token_type type);
+/* Collects the end-of-generation ids (fm_tokenizer_is_eog) once the
+ * specials are known; mf NULL for files without metadata. */
+fm_status fm_vocab_mark_eog(fm_tokenizer *t, const struct fm_model_file *mf);
+
 /* Builds the lookup tables; after it the tokenizer is complete. */
 fm_status fm_vocab_finish(fm_vocab_builder *b);
 

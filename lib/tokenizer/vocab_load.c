@@ -12,6 +12,7 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     if (t == NULL) return;
     free(t->tokens);
     free(t->text);
+    free(t->eog);
     fm_strmap_free(&t->by_text);
     free(t->splitters);
     free(t->sp_start);
@@ -92,6 +93,44 @@ static void mark_control_by_text(fm_tokenizer *t, const fm_model_file *mf) {
         }
         if (best >= 0) t->tokens[best].type = FM_TT_CONTROL;
     }
+}
+
+static int cmp_token(const void *a, const void *b) {
+    const fm_token x = *(const fm_token *)a, y = *(const fm_token *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* llama.cpp's end-of-generation set: EOS, the end-of-turn/message and FIM
+ * pad/repo/separator ids the metadata names, and the tokens whose text is
+ * a known end of turn. */
+fm_status fm_vocab_mark_eog(fm_tokenizer *t, const fm_model_file *mf) {
+    static const char *const keys[] = {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id",
+                                       "tokenizer.ggml.fim_pad_token_id", "tokenizer.ggml.fim_rep_token_id",
+                                       "tokenizer.ggml.fim_sep_token_id"};
+    static const char *const texts[] = {
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>",
+        "_<EOT>", "<|end_of_text|>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"};
+    fm_token ids[32];
+    int n = 0;
+    if (t->special[FM_SPECIAL_EOS] >= 0 && t->special[FM_SPECIAL_EOS] < t->n_vocab) ids[n++] = t->special[FM_SPECIAL_EOS];
+    for (size_t i = 0; mf != NULL && i < sizeof keys / sizeof keys[0]; i++) {
+        int64_t v;
+        if (fm_meta_get_i64(mf, keys[i], &v) == FM_STATUS_OK && v >= 0 && v < t->n_vocab) ids[n++] = (fm_token)v;
+    }
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        fm_token id = fm_vocab_lookup(t, texts[i], strlen(texts[i]));
+        if (id >= 0) ids[n++] = id;
+    }
+    qsort(ids, (size_t)n, sizeof ids[0], cmp_token);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (m == 0 || ids[m - 1] != ids[i]) ids[m++] = ids[i];
+    free(t->eog);
+    t->eog = malloc((size_t)(m ? m : 1) * sizeof *t->eog);
+    if (t->eog == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the end-of-generation set");
+    memcpy(t->eog, ids, (size_t)m * sizeof *ids);
+    t->n_eog = m;
+    return FM_STATUS_OK;
 }
 
 /* The token list every GGUF vocabulary has: texts, scores, types. Empty
@@ -201,6 +240,10 @@ fm_status fm_tokenizer_from_model_file(const fm_model_file *mf, const char *path
         set_rstrip(t, "<s>", 0);
         set_rstrip(t, "<|endoftext|>", 0);
     }
+    if ((s = fm_vocab_mark_eog(t, mf))) {
+        fm_tokenizer_free(t);
+        return s;
+    }
     *out = t;
     return FM_STATUS_OK;
 }
@@ -278,7 +321,7 @@ static fm_status parse_llama2c(const fm_mapped_file *map, const char *path, int6
     t->add_bos = 1;
     t->add_space_prefix = 1;
     t->strip_space = 1;
-    if ((s = fm_spm_prepare(t))) {
+    if ((s = fm_spm_prepare(t)) || (s = fm_vocab_mark_eog(t, NULL))) {
         fm_tokenizer_free(t);
         return s;
     }

@@ -167,7 +167,9 @@ fm_status fm_tokenizer_bpe_from_model_file(const fm_model_file *mf, const char *
     }
     /* llama-3 style vocabularies take a piece that is a token as is
      * (llama.cpp's ignore_merges); the others only where BPE agrees. */
-    if ((s = fm_bpe_index_byte_pairs(t)) || (!pt->whole_pieces && (s = fm_bpe_mark_whole(t)))) goto fail;
+    if ((s = fm_bpe_index_byte_pairs(t)) || (!pt->whole_pieces && (s = fm_bpe_mark_whole(t))) ||
+        (s = fm_vocab_mark_eog(t, mf)))
+        goto fail;
     *out = t;
     return FM_STATUS_OK;
 fail:
@@ -335,7 +337,7 @@ fm_status fm_tokenizer_from_tiktoken(const char *path, fm_tokenizer **out) {
     }
     t->special[FM_SPECIAL_EOS] = spec->specials[0].id;
     t->special[FM_SPECIAL_BOS] = spec->specials[0].id;
-    if ((s = fm_bpe_index_byte_pairs(t)) != FM_STATUS_OK) {
+    if ((s = fm_bpe_index_byte_pairs(t)) != FM_STATUS_OK || (s = fm_vocab_mark_eog(t, NULL)) != FM_STATUS_OK) {
         fm_tokenizer_free(t);
         return s;
     }
