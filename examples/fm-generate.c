@@ -6,24 +6,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_sampling.h"
 #include "cli_util.h"
 #include "fm.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: fm-generate -m MODEL [-z TOKENIZER] -p PROMPT [-n N] [-t THREADS] [-c N_CTX]\n"
-            "                   [--temp T] [--top-k K] [--top-p P] [--min-p M] [--seed S]\n"
-            "                   [--ignore-eos] [--ids] [--prompt-cache FILE]\n"
+            "                   [sampling options] [--ignore-eos] [--ids] [--prompt-cache FILE]\n"
             "  -m MODEL       GGUF file or llama2.c checkpoint\n"
             "  -z TOKENIZER   tokenizer file (llama2.c checkpoints: default tokenizer.bin beside MODEL)\n"
             "  -p PROMPT      text to continue (echoed first)\n"
             "  -n N           tokens to generate (default 128)\n"
             "  -t THREADS     compute threads (default: all cores)\n"
             "  -c N_CTX       context size (default: prompt + N)\n"
-            "  --temp T       temperature; 0 = greedy (default 0.8)\n"
-            "  --top-k K, --top-p P, --min-p M   truncation (defaults 40, 0.95, 0.05)\n"
-            "  --seed S       RNG seed (default 0)\n"
-            "  --ignore-eos   keep going after end-of-sequence\n"
+            CLI_SAMPLING_USAGE
+            "  --ignore-eos   keep going after an end-of-generation token (EOS, <|end|>, <|im_end|>, ...)\n"
             "  --ids          print the generated token ids instead of text\n"
             "  --prompt-cache FILE  reuse the saved state of an earlier prompt that this one starts with\n"
             "                 (only the rest is decoded), and save this prompt's state there\n");
@@ -34,15 +32,28 @@ static int fail(const char *what, fm_status s) {
     return 1;
 }
 
-/* Streams one token's text to stdout. */
-static int emit(fm_detokenizer *d, fm_token id) {
+/* Writes text to stdout through the stop-string matcher (if any); returns
+ * 1 once a stop string is complete. */
+static int out_text(fm_stop *stop, const char *text, size_t n) {
+    if (stop != NULL) {
+        const char *o;
+        size_t m;
+        if (fm_stop_feed(stop, text, n, &o, &m) == FM_STATUS_OK) fwrite(o, 1, m, stdout);
+        fflush(stdout);
+        return fm_stop_matched(stop) >= 0;
+    }
+    fwrite(text, 1, n, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+/* Streams one token's text; returns -1 on error, 1 at a stop string. */
+static int emit(fm_detokenizer *d, fm_stop *stop, fm_token id) {
     char buf[4096];
     size_t n;
     fm_status s = fm_detokenizer_push(d, id, buf, sizeof buf, &n);
-    if (s != FM_STATUS_OK) return fail("detokenize", s);
-    fwrite(buf, 1, n, stdout);
-    fflush(stdout);
-    return 0;
+    if (s != FM_STATUS_OK) return fail("detokenize", s), -1;
+    return out_text(stop, buf, n);
 }
 
 /* Loads the state saved in `path` into sequence 0 and keeps the part of
@@ -70,10 +81,10 @@ static size_t reuse_cache(fm_context *ctx, const char *path, const fm_token *ids
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = NULL, *cache_path = NULL;
-    double n_gen = 128, threads = 0, n_ctx = 0, seed = 0;
+    double n_gen = 128, threads = 0, n_ctx = 0;
     int ignore_eos = 0, print_ids = 0;
-    fm_sampler_params sp;
-    fm_sampler_params_init(&sp, sizeof sp);
+    cli_sampling cs;
+    cli_sampling_init(&cs);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -94,6 +105,9 @@ int main(int argc, char **argv) {
             return 2;
         }
         i++;
+        const int so = cli_sampling_option(&cs, "fm-generate", a, v);
+        if (so < 0) return 2;
+        if (so > 0) continue;
         if (!strcmp(a, "-m")) model_path = v;
         else if (!strcmp(a, "-z")) tok_path = v;
         else if (!strcmp(a, "-p")) prompt = v;
@@ -104,11 +118,6 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "-n")) n_gen = d;
         else if (!strcmp(a, "-t")) threads = d;
         else if (!strcmp(a, "-c")) n_ctx = d;
-        else if (!strcmp(a, "--temp")) sp.temperature = (float)d;
-        else if (!strcmp(a, "--top-k")) sp.top_k = (int32_t)d;
-        else if (!strcmp(a, "--top-p")) sp.top_p = (float)d;
-        else if (!strcmp(a, "--min-p")) sp.min_p = (float)d;
-        else if (!strcmp(a, "--seed")) seed = d;
         else {
             fprintf(stderr, "fm-generate: unknown option %s\n", a);
             usage(stderr);
@@ -119,11 +128,10 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (n_gen < 0 || n_gen > 1e7 || threads < 0 || threads > 1024 || n_ctx < 0 || n_ctx > 1e7 || seed < 0) {
+    if (n_gen < 0 || n_gen > 1e7 || threads < 0 || threads > 1024 || n_ctx < 0 || n_ctx > 1e7) {
         fprintf(stderr, "fm-generate: a numeric option is out of range\n");
         return 2;
     }
-    sp.seed = (uint64_t)seed;
 
     double t0 = cli_now_s();
     fm_model_params mp;
@@ -133,6 +141,7 @@ int main(int argc, char **argv) {
     fm_context *ctx = NULL;
     fm_sampler *smp = NULL;
     fm_detokenizer *detok = NULL;
+    fm_stop *stop = NULL;
     fm_token *ids = NULL;
     int rc = 1;
     fm_status s = fm_model_load(model_path, &mp, &model);
@@ -163,17 +172,19 @@ int main(int argc, char **argv) {
     fm_context_params_init(&cp, sizeof cp);
     cp.n_threads = (int32_t)threads;
     cp.n_ctx = n_ctx > 0 ? (uint32_t)n_ctx : (uint32_t)(n_prompt + (size_t)n_gen);
-    if ((s = fm_context_new(model, &cp, &ctx)) || (s = fm_sampler_new(&sp, &smp)) ||
-        (s = fm_detokenizer_new(tok, FM_DECODE_STRIP_LEADING_SPACE, &detok))) {
+    if ((s = fm_context_new(model, &cp, &ctx)) || (s = cli_sampling_make(&cs, tok, cp.n_ctx, 0, &smp)) ||
+        (s = fm_detokenizer_new(tok, FM_DECODE_STRIP_LEADING_SPACE, &detok)) ||
+        (cs.n_stop && (s = fm_stop_new(cs.stop, cs.n_stop, &stop)))) {
         fail("set up", s);
         goto done;
     }
 
     if (!print_ids)
         for (size_t i = 0; i < n_prompt; i++)
-            if (emit(detok, ids[i])) goto done;
+            if (emit(detok, NULL, ids[i]) < 0) goto done;
+    /* the penalties look at the prompt too, as in llama.cpp */
+    for (size_t i = 0; i < n_prompt; i++) fm_sampler_accept(smp, ids[i], FM_ACCEPT_SKIP_CONSTRAINTS);
 
-    const fm_token eos = fm_tokenizer_special(tok, FM_SPECIAL_EOS);
     const int32_t n_vocab = fm_tokenizer_n_vocab(tok);
     double t1 = cli_now_s();
     const size_t reused = cache_path ? reuse_cache(ctx, cache_path, ids, n_prompt) : 0;
@@ -199,13 +210,15 @@ int main(int argc, char **argv) {
             rc = fail("sample", s);
             break;
         }
-        if (next == eos && !ignore_eos) break;
+        if (fm_tokenizer_is_eog(tok, next) && !ignore_eos) break;
         n_done++;
+        int e = 0;
         if (print_ids) printf(n_done > 1 ? " %d" : "%d", next);
-        else if (emit(detok, next)) {
+        else if ((e = emit(detok, stop, next)) < 0) {
             rc = 1;
             break;
         }
+        if (e > 0) break; /* a stop string */
         if (i + 1 == (long)n_gen) break;
         if ((s = fm_context_decode(ctx, &next, 1, FM_LOGITS_LAST))) {
             rc = fail("decode", s);
@@ -215,8 +228,12 @@ int main(int argc, char **argv) {
     const double t_gen = cli_now_s() - t2;
     char tail[64];
     size_t n_tail = 0;
-    if (!print_ids && fm_detokenizer_flush(detok, tail, sizeof tail, &n_tail) == FM_STATUS_OK)
-        fwrite(tail, 1, n_tail, stdout);
+    if (!print_ids && fm_detokenizer_flush(detok, tail, sizeof tail, &n_tail) == FM_STATUS_OK &&
+        !out_text(stop, tail, n_tail) && stop != NULL) {
+        const char *o;
+        size_t m;
+        if (fm_stop_flush(stop, &o, &m) == FM_STATUS_OK) fwrite(o, 1, m, stdout);
+    }
     printf("\n");
     fflush(stdout);
     fprintf(stderr, "\nload: %.1f ms\nprompt: %zu tokens, %.2f tokens/s\ngeneration: %ld tokens, %.2f tokens/s\n",
@@ -225,6 +242,7 @@ int main(int argc, char **argv) {
 
 done:
     fm_detokenizer_free(detok);
+    fm_stop_free(stop);
     fm_sampler_free(smp);
     fm_context_free(ctx);
     fm_model_free(model);

@@ -7,22 +7,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_sampling.h"
 #include "cli_util.h"
 #include "fm.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: fm-parallel -m MODEL -p PROMPT [-np N] [-n TOKENS] [-t THREADS] [--seed S]\n"
-            "                   [--temp T] [--top-k K] [--top-p P] [--min-p M] [--ignore-eos]\n"
+            "usage: fm-parallel -m MODEL -p PROMPT [-np N] [-n TOKENS] [-t THREADS]\n"
+            "                   [sampling options but --stop] [--ignore-eos]\n"
             "  -m MODEL       GGUF file or llama2.c checkpoint\n"
             "  -p PROMPT      text every sequence continues (decoded once, shared)\n"
             "  -np N          parallel sequences (default 4, at most %d)\n"
             "  -n TOKENS      tokens to generate per sequence (default 64)\n"
             "  -t THREADS     compute threads (default: all cores)\n"
-            "  --seed S       sequence i samples with seed S + i (default 0)\n"
-            "  --temp T       temperature; 0 = greedy (default 0.8)\n"
-            "  --top-k K, --top-p P, --min-p M   truncation (defaults 40, 0.95, 0.05)\n"
-            "  --ignore-eos   keep going after end-of-sequence\n"
+            CLI_SAMPLING_USAGE
+            "                 (sequence i samples with seed S + i)\n"
+            "  --ignore-eos   keep going after an end-of-generation token\n"
             "Prints each sequence's text after a line '--- sequence i'; timings go to stderr.\n",
             FM_SEQ_MAX);
 }
@@ -47,10 +47,10 @@ static fm_status print_ids(const fm_tokenizer *tok, const fm_token *ids, size_t 
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *prompt = NULL;
-    double n_par = 4, n_gen = 64, threads = 0, seed = 0;
+    double n_par = 4, n_gen = 64, threads = 0;
     int ignore_eos = 0;
-    fm_sampler_params sp;
-    fm_sampler_params_init(&sp, sizeof sp);
+    cli_sampling cs;
+    cli_sampling_init(&cs);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -67,6 +67,9 @@ int main(int argc, char **argv) {
             return 2;
         }
         i++;
+        const int so = cli_sampling_option(&cs, "fm-parallel", a, v);
+        if (so < 0) return 2;
+        if (so > 0) continue;
         if (!strcmp(a, "-m")) model_path = v;
         else if (!strcmp(a, "-p")) prompt = v;
         else if (!cli_parse_num(v, &d)) {
@@ -75,22 +78,21 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "-np")) n_par = d;
         else if (!strcmp(a, "-n")) n_gen = d;
         else if (!strcmp(a, "-t")) threads = d;
-        else if (!strcmp(a, "--seed")) seed = d;
-        else if (!strcmp(a, "--temp")) sp.temperature = (float)d;
-        else if (!strcmp(a, "--top-k")) sp.top_k = (int32_t)d;
-        else if (!strcmp(a, "--top-p")) sp.top_p = (float)d;
-        else if (!strcmp(a, "--min-p")) sp.min_p = (float)d;
         else {
             fprintf(stderr, "fm-parallel: unknown option %s\n", a);
             usage(stderr);
             return 2;
         }
     }
+    if (cs.n_stop) {
+        fprintf(stderr, "fm-parallel: --stop is not supported here (fm-generate has it)\n");
+        return 2;
+    }
     if (model_path == NULL || prompt == NULL) {
         usage(stderr);
         return 2;
     }
-    if (n_par < 1 || n_par > FM_SEQ_MAX || n_gen < 0 || n_gen > 1e6 || threads < 0 || threads > 1024 || seed < 0) {
+    if (n_par < 1 || n_par > FM_SEQ_MAX || n_gen < 0 || n_gen > 1e6 || threads < 0 || threads > 1024) {
         fprintf(stderr, "fm-parallel: a numeric option is out of range\n");
         return 2;
     }
@@ -139,8 +141,7 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < np; i++) {
         all[i] = i;
-        sp.seed = (uint64_t)seed + (uint64_t)i;
-        if ((s = fm_sampler_new(&sp, &smp[i]))) {
+        if ((s = cli_sampling_make(&cs, tok, cp.n_ctx, (uint64_t)i, &smp[i]))) {
             fail("sampler", s);
             goto done;
         }
@@ -160,7 +161,6 @@ int main(int argc, char **argv) {
     const double t_prompt = cli_now_s() - t0;
     for (int i = 0; i < np; i++) row[i] = (int)n_prompt - 1; /* every sequence samples from the prompt's last row */
 
-    const fm_token eos = fm_tokenizer_special(tok, FM_SPECIAL_EOS);
     const int32_t n_vocab = fm_tokenizer_n_vocab(tok);
     long total = 0;
     const double t1 = cli_now_s();
@@ -173,7 +173,7 @@ int main(int argc, char **argv) {
                 fail("sample", s);
                 goto done;
             }
-            if (next == eos && !ignore_eos) {
+            if (fm_tokenizer_is_eog(tok, next) && !ignore_eos) {
                 row[i] = -1;
                 continue;
             }

@@ -782,9 +782,18 @@ FM_API fm_status fm_context_embed(fm_context *ctx, const fm_token *tokens, size_
  * added, wherever they were added. The chain first runs without them and
  * asks each constraint whether it allows the token picked; only if one
  * refuses does it rebuild the candidates, apply the constraints' full masks
- * and run the other steps again. Both ways pick from the same constrained
- * distribution; the fast one saves the mask in the common case.
+ * and run the other steps again. For greedy chains the result is the one
+ * the full mask gives; for random draws it is what llama.cpp does: an
+ * allowed token drawn without the mask is kept, which favours such tokens
+ * slightly over drawing from the masked distribution. A constraint without
+ * allows() is always applied in full.
  * ------------------------------------------------------------------------ */
+
+/** One entry of a logit bias list: logit(id) += bias (-INFINITY bans it). */
+typedef struct fm_logit_bias {
+    fm_token id;
+    float bias;
+} fm_logit_bias;
 
 typedef struct fm_sampler_params {
     uint32_t struct_size; /* sizeof(fm_sampler_params) */
@@ -815,13 +824,16 @@ typedef struct fm_sampler_params {
     float mirostat_eta;      /* learning rate */
     const fm_tokenizer *tokenizer; /* borrowed, must outlive the sampler; needed
                                       only by DRY (its sequence breakers) */
+    const fm_logit_bias *logit_bias; /* copied by fm_sampler_new */
+    size_t n_logit_bias;
 } fm_sampler_params;
 
 /** Fills `p` (caller-owned, `size` bytes: pass sizeof *p) with the
  *  defaults: seed 0, temperature 0.8, top_k 40, top_p 0.95, min_p 0.05;
  *  typical_p 1, top_n_sigma 0, dynatemp_range 0, dynatemp_exponent 1,
  *  xtc 0 / 0.1, penalty_last_n 64, repeat 1, frequency 0, presence 0,
- *  dry 0 / 1.75 / 2 / 64, mirostat 0 / 5 / 0.1, tokenizer NULL: nothing
+ *  dry 0 / 1.75 / 2 / 64, mirostat 0 / 5 / 0.1, tokenizer NULL, no logit
+ *  bias: nothing
  *  beyond the 0.5 chain is on by default.
  *  Errors: INVALID_ARGUMENT. Any thread.
  *  Since: 0.5 (replaces fm_sampler_default_params) */
@@ -829,10 +841,10 @@ FM_API fm_status fm_sampler_params_init(fm_sampler_params *p, size_t size);
 
 /** Creates the standard chain from `params` (NULL for defaults), in this
  *  order, each step only when it is on:
- *  penalties, DRY, top-n-sigma, top-k, typical, top-p, min-p, XTC,
+ *  logit bias, penalties, DRY, top-n-sigma, top-k, typical, top-p, min-p, XTC,
  *  temperature (dynamic when dynatemp_range > 0), then a seeded random draw;
- *  with mirostat 1 or 2: penalties, DRY, temperature, mirostat; with
- *  temperature <= 0: penalties, DRY, greedy. (llama.cpp's default order.)
+ *  with mirostat 1 or 2: logit bias, penalties, DRY, temperature, mirostat;
+ *  with temperature <= 0: logit bias, penalties, DRY, greedy. (llama.cpp's default order.)
  *  Owned by the caller.
  *  Errors: INVALID_ARGUMENT (NaN or out-of-range values, DRY without a
  *  tokenizer), NO_MEMORY. Any thread. Since: 0.1 */
@@ -895,12 +907,6 @@ FM_API fm_status fm_sampler_add_penalties(fm_sampler *s, int32_t last_n, double 
 FM_API fm_status fm_sampler_add_dry(fm_sampler *s, const fm_tokenizer *tok, double multiplier,
                                     double base, int32_t allowed_length, int32_t last_n,
                                     const char *const *breakers, size_t n_breakers);
-
-/** One entry of a logit bias list: logit(id) += bias (-INFINITY bans it). */
-typedef struct fm_logit_bias {
-    fm_token id;
-    float bias;
-} fm_logit_bias;
 
 /** Appends a logit bias list (copied). Ids outside the vocabulary given to
  *  a later sample call are ignored there. Errors: INVALID_ARGUMENT (NULL

@@ -1,6 +1,7 @@
 /* The standard chain that fm_sampler_params describe, in llama.cpp's
  * default order, and the one-call steps that take several values. */
 #include <math.h>
+#include <stddef.h>
 
 #include "../core/error.h"
 #include "../core/params.h"
@@ -69,7 +70,8 @@ fm_status fm_sampler_new(const fm_sampler_params *params, fm_sampler **out) {
     fm_sampler *s;
     if ((st = fm_sampler_new_chain(p.seed, &s))) return st;
     const int penalties = p.repeat_penalty != 1 || p.frequency_penalty != 0 || p.presence_penalty != 0;
-    if (penalties && p.penalty_last_n != 0)
+    if (p.n_logit_bias > 0 || p.logit_bias != NULL) st = fm_sampler_add_logit_bias(s, p.logit_bias, p.n_logit_bias);
+    if (!st && penalties && p.penalty_last_n != 0)
         st = fm_sampler_add_penalties(s, p.penalty_last_n, p.repeat_penalty, p.frequency_penalty, p.presence_penalty);
     if (!st && p.dry_multiplier > 0 && p.dry_last_n != 0)
         st = fm_sampler_add_dry(s, p.tokenizer, p.dry_multiplier, p.dry_base, p.dry_allowed_length, p.dry_last_n,

@@ -62,6 +62,56 @@ class TestFmGenerate(unittest.TestCase):
             self.assertIn(b"prompt cache not used", bad.stderr)
             self.assertEqual(bad.stdout, plain.stdout)
 
+    def test_stop_strings(self):
+        with open(data("reference/stories260K-llama2c/once-upon-a-time.greedy256.txt"), "rb") as f:
+            full = f.read()
+        base = ["-m", data("models/stories260K.gguf"), "-p", "Once upon a time", "-n", "252", "--temp", "0"]
+        for stop in (b"She loved", b"ball", b" red"):
+            r = run(*base, "--stop", stop.decode())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            cut = full.index(stop, len(b"Once upon a time"))
+            self.assertEqual(r.stdout, full[:cut] + b"\n", stop)
+        # several: the first to appear wins; one that never appears changes nothing
+        r = run(*base, "--stop", "ball", "--stop", "She loved")
+        self.assertEqual(r.stdout, full[:full.index(b"She loved")] + b"\n")
+        self.assertEqual(run(*base, "--stop", "zebra-never").stdout, full)
+        self.assertEqual(run(*base, "--stop", "").returncode, 2)
+
+    def test_end_of_generation(self):
+        # phi3-spm4k's <|end|> is id 4039 (fm-tokenize --special "<|end|>"):
+        # forced by a bias, it ends generation at once; --ignore-eos goes on
+        base = ["-m", data("models/phi3-spm4k.f32.gguf"), "-p", "Hello", "--temp", "0", "--ids", "-n", "5",
+                "--logit-bias", "4039+1000"]
+        r = run(*base)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), b"")
+        self.assertIn(b"generation: 0 tokens", r.stderr)
+        r = run(*base, "--ignore-eos")
+        self.assertEqual(r.stdout.split(), [b"4039"] * 5)
+
+    def test_sampling_options(self):
+        base = ["-m", data("models/stories260K.gguf"), "-p", "Once upon a time", "-n", "40", "--ids", "-t", "1"]
+        greedy = run(*base, "--temp", "0").stdout.split()
+        # a banned first choice changes the first token
+        banned = run(*base, "--temp", "0", "--logit-bias", greedy[0].decode() + "-inf").stdout.split()
+        self.assertNotEqual(banned[0], greedy[0])
+        # a strong repetition penalty changes greedy text (it repeats itself)
+        self.assertNotEqual(run(*base, "--temp", "0", "--repeat-penalty", "2").stdout.split(), greedy)
+        for opts in (["--typical", "0.9"], ["--top-n-sigma", "1.5"], ["--xtc-probability", "0.5"],
+                     ["--dynatemp-range", "0.5"], ["--repeat-penalty", "1.2", "--repeat-last-n", "-1"],
+                     ["--frequency-penalty", "0.5", "--presence-penalty", "0.3"],
+                     ["--dry-multiplier", "0.8", "--dry-penalty-last-n", "-1"],
+                     ["--mirostat", "1"], ["--mirostat", "2", "--mirostat-lr", "0.2", "--mirostat-ent", "4"]):
+            a = run(*base, "--seed", "5", *opts)
+            self.assertEqual(a.returncode, 0, (opts, a.stderr))
+            self.assertEqual(len(a.stdout.split()) > 0, True, opts)
+            self.assertEqual(run(*base, "--seed", "5", *opts).stdout, a.stdout, opts)
+        self.assertEqual(run(*base, "--logit-bias", "12x").returncode, 2)
+        self.assertEqual(run(*base, "--logit-bias", "12+inf").returncode, 2)
+        r = run(*base, "--mirostat", "3")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"mirostat", r.stderr)
+
     def test_errors(self):
         r = run("-m", "/nonexistent.gguf", "-p", "x")
         self.assertEqual(r.returncode, 1)

@@ -41,10 +41,28 @@ class _ContextParams(ctypes.Structure):
                 ("abort_user", ctypes.c_void_p)]
 
 
+class _LogitBias(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_int32), ("bias", ctypes.c_float)]
+
+
 class _SamplerParams(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("seed", ctypes.c_uint64),
                 ("temperature", ctypes.c_float), ("top_k", ctypes.c_int32), ("top_p", ctypes.c_float),
-                ("min_p", ctypes.c_float)]
+                ("min_p", ctypes.c_float),
+                ("typical_p", ctypes.c_float), ("top_n_sigma", ctypes.c_float), ("dynatemp_range", ctypes.c_float),
+                ("dynatemp_exponent", ctypes.c_float), ("xtc_probability", ctypes.c_float),
+                ("xtc_threshold", ctypes.c_float), ("penalty_last_n", ctypes.c_int32),
+                ("repeat_penalty", ctypes.c_float), ("frequency_penalty", ctypes.c_float),
+                ("presence_penalty", ctypes.c_float), ("dry_multiplier", ctypes.c_float),
+                ("dry_base", ctypes.c_float), ("dry_allowed_length", ctypes.c_int32), ("dry_last_n", ctypes.c_int32),
+                ("mirostat", ctypes.c_int32), ("mirostat_tau", ctypes.c_float), ("mirostat_eta", ctypes.c_float),
+                ("tokenizer", ctypes.c_void_p), ("logit_bias", ctypes.POINTER(_LogitBias)),
+                ("n_logit_bias", ctypes.c_size_t)]
+
+
+# the fm_sampler_params fields generate() takes as keyword arguments
+SAMPLING_OPTIONS = tuple(f for f, _ in _SamplerParams._fields_
+                         if f not in ("struct_size", "flags", "tokenizer", "logit_bias", "n_logit_bias"))
 
 
 ENCODE_ADD_BOS = 0x1
@@ -101,6 +119,14 @@ def _load_library():
         "fm_sampler_new": (ctypes.c_int, [p(_SamplerParams), p(ctypes.c_void_p)]),
         "fm_sampler_sample": (ctypes.c_int, [ctypes.c_void_p, _c_float_p, ctypes.c_int32, _token_p]),
         "fm_sampler_free": (None, [ctypes.c_void_p]),
+        "fm_sampler_accept": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_uint32]),
+        "fm_tokenizer_is_eog": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32]),
+        "fm_stop_new": (ctypes.c_int, [p(ctypes.c_char_p), ctypes.c_size_t, p(ctypes.c_void_p)]),
+        "fm_stop_feed": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, p(ctypes.c_void_p),
+                                        p(ctypes.c_size_t)]),
+        "fm_stop_flush": (ctypes.c_int, [ctypes.c_void_p, p(ctypes.c_void_p), p(ctypes.c_size_t)]),
+        "fm_stop_matched": (ctypes.c_int32, [ctypes.c_void_p]),
+        "fm_stop_free": (None, [ctypes.c_void_p]),
         "fm_context_decode_batch": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
         "fm_batch_new": (ctypes.c_int, [p(ctypes.c_void_p)]),
         "fm_batch_free": (None, [ctypes.c_void_p]),
@@ -258,6 +284,41 @@ class Tokenizer:
             return buf.raw[:n.value].decode("utf-8", "replace")
 
 
+class _Stop:
+    """The library's stop-string matcher over str pieces (fm_stop_*)."""
+
+    def __init__(self, strings):
+        if isinstance(strings, str):
+            strings = [strings]
+        enc = [x.encode("utf-8") for x in strings]
+        arr = (ctypes.c_char_p * len(enc))(*enc)
+        self._h = ctypes.c_void_p()
+        _check(_lib.fm_stop_new(arr, len(enc), ctypes.byref(self._h)))
+
+    def _out(self, ptr, n):
+        return ctypes.string_at(ptr, n.value).decode("utf-8") if n.value else ""
+
+    def feed(self, text):
+        b = text.encode("utf-8")
+        ptr, n = ctypes.c_void_p(), ctypes.c_size_t()
+        _check(_lib.fm_stop_feed(self._h, b, len(b), ctypes.byref(ptr), ctypes.byref(n)))
+        return self._out(ptr, n)
+
+    def flush(self):
+        ptr, n = ctypes.c_void_p(), ctypes.c_size_t()
+        _check(_lib.fm_stop_flush(self._h, ctypes.byref(ptr), ctypes.byref(n)))
+        return self._out(ptr, n)
+
+    @property
+    def matched(self):
+        return _lib.fm_stop_matched(self._h)
+
+    def close(self):
+        if self._h:
+            _lib.fm_stop_free(self._h)
+            self._h = ctypes.c_void_p()
+
+
 class _Detokenizer:
     def __init__(self, tokenizer, flags):
         self._h = ctypes.c_void_p()
@@ -346,22 +407,43 @@ class Model(_Closing):
     def detokenize(self, ids):
         return self.tokenizer.decode(ids)
 
-    def generate(self, prompt, n=128, temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, seed=0, n_ctx=0,
-                 n_threads=0, ignore_eos=False, echo=False, ids=False):
+    def generate(self, prompt, n=128, n_ctx=0, n_threads=0, ignore_eos=False, echo=False, ids=False, stop=None,
+                 logit_bias=None, **sampling):
         """Yields the continuation of `prompt` piece by piece (whole UTF-8
         characters), or token ids with ids=True. echo=True yields the
-        prompt's text first. temperature 0 is greedy."""
+        prompt's text first. Generation ends at an end-of-generation token
+        (EOS, <|end|>, <|im_end|>, ...) unless ignore_eos, or before the
+        first of the `stop` strings (never yielded; text only). logit_bias:
+        {token id: bias} (-math.inf bans). The other keywords are
+        fm_sampler_params fields (SAMPLING_OPTIONS): temperature (0 is
+        greedy), top_k, top_p, min_p, seed, typical_p, repeat_penalty,
+        penalty_last_n, frequency_penalty, presence_penalty, dry_multiplier,
+        mirostat, mirostat_tau, mirostat_eta, ..."""
+        unknown = set(sampling) - set(SAMPLING_OPTIONS)
+        if unknown:
+            raise TypeError("generate() got unknown sampling options: %s" % ", ".join(sorted(unknown)))
+        if stop and ids:
+            raise ValueError("stop strings work on text, not with ids=True")
         prompt_ids = self.tokenize(prompt)
         cp = _init(_ContextParams, _lib.fm_context_params_init)
         cp.n_ctx = n_ctx or len(prompt_ids) + n
         cp.n_threads = n_threads
         sp = _init(_SamplerParams, _lib.fm_sampler_params_init)
-        sp.seed, sp.temperature, sp.top_k, sp.top_p, sp.min_p = seed, temperature, top_k, top_p, min_p
+        for k, v in sampling.items():
+            setattr(sp, k, v)
+        sp.tokenizer = self.tokenizer._h
+        bias = (_LogitBias * max(1, len(logit_bias or {})))(*[_LogitBias(int(k), float(v))
+                                                               for k, v in (logit_bias or {}).items()])
+        if logit_bias:
+            sp.logit_bias, sp.n_logit_bias = bias, len(logit_bias)
         ctx, smp = ctypes.c_void_p(), ctypes.c_void_p()
         detok = None
+        stopper = _Stop(stop) if stop else None
         try:
             _check(_lib.fm_context_new(self._h, ctypes.byref(cp), ctypes.byref(ctx)))
             _check(_lib.fm_sampler_new(ctypes.byref(sp), ctypes.byref(smp)))
+            for t in prompt_ids:  # the penalties see the prompt, as in llama.cpp
+                _lib.fm_sampler_accept(smp, t, 1)
             detok = _Detokenizer(self.tokenizer, DECODE_STRIP_LEADING_SPACE)
             if echo and not ids:
                 text = "".join(detok.push(t) for t in prompt_ids)
@@ -369,27 +451,36 @@ class Model(_Closing):
                     yield text
             arr = (ctypes.c_int32 * len(prompt_ids))(*prompt_ids)
             _check(_lib.fm_context_decode(ctx, arr, len(prompt_ids), _LOGITS_LAST))
-            eos = self.tokenizer.special("eos")
             n_vocab = self.tokenizer.n_vocab
             tok = ctypes.c_int32()
             for i in range(n):
                 _check(_lib.fm_sampler_sample(smp, _lib.fm_context_logits(ctx, -1), n_vocab, ctypes.byref(tok)))
                 t = tok.value
-                if t == eos and not ignore_eos:
+                if _lib.fm_tokenizer_is_eog(self.tokenizer._h, t) and not ignore_eos:
                     break
                 if ids:
                     yield t
                 else:
                     piece = detok.push(t)
+                    if stopper is not None:
+                        piece = stopper.feed(piece)
                     if piece:
                         yield piece
+                    if stopper is not None and stopper.matched >= 0:
+                        return
                 if i + 1 < n:
                     _check(_lib.fm_context_decode(ctx, ctypes.byref(tok), 1, _LOGITS_LAST))
             if not ids:
                 tail = detok.flush()
+                if stopper is not None:
+                    tail = stopper.feed(tail)
+                    if stopper.matched < 0:
+                        tail += stopper.flush()
                 if tail:
                     yield tail
         finally:
+            if stopper is not None:
+                stopper.close()
             if detok is not None:
                 detok.close()
             _lib.fm_sampler_free(smp)

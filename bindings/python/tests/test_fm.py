@@ -1,5 +1,6 @@
 """The Python binding end to end (run by meson test with FM_LIBRARY and
 FM_TEST_DATA set). Reproduces the core runtime's acceptance 1."""
+import math
 import os
 import sys
 import unittest
@@ -37,6 +38,29 @@ class TestBinding(unittest.TestCase):
             a = list(m.generate("Once", n=40, temperature=1.0, seed=5, ids=True, ignore_eos=True))
             b = list(m.generate("Once", n=40, temperature=1.0, seed=5, ids=True, ignore_eos=True))
         self.assertEqual(a, b)
+
+    def test_stop_strings_and_sampling_options(self):
+        with open(data("reference/stories260K-llama2c/once-upon-a-time.greedy256.txt"), encoding="utf-8") as f:
+            full = f.read()
+        with fm.Model(data("models/stories260K.gguf")) as m:
+            gen = full[len("Once upon a time"):]
+            for stop in ("She loved", " red", ["ball", "She loved"]):
+                got = "".join(m.generate("Once upon a time", n=252, temperature=0, stop=stop, n_threads=1))
+                first = min(gen.index(x) for x in ([stop] if isinstance(stop, str) else stop))
+                self.assertEqual(got, gen[:first], stop)
+            greedy = list(m.generate("Once upon a time", n=20, temperature=0, ids=True))
+            banned = list(m.generate("Once upon a time", n=20, temperature=0, ids=True,
+                                     logit_bias={greedy[0]: -math.inf}))
+            self.assertNotEqual(banned[0], greedy[0])
+            pen = list(m.generate("Once upon a time", n=40, temperature=0, ids=True, repeat_penalty=2.0))
+            self.assertNotEqual(pen, list(m.generate("Once upon a time", n=40, temperature=0, ids=True)))
+            a = list(m.generate("Once", n=30, ids=True, seed=3, mirostat=2, dry_multiplier=0.8, typical_p=0.9))
+            b = list(m.generate("Once", n=30, ids=True, seed=3, mirostat=2, dry_multiplier=0.8, typical_p=0.9))
+            self.assertEqual(a, b)
+            with self.assertRaises(TypeError):
+                list(m.generate("Once", n=3, no_such_option=1))
+            with self.assertRaises(fm.FmError):
+                list(m.generate("Once", n=3, mirostat=7))
 
     def test_tokenizer_round_trip(self):
         tok = fm.Tokenizer.load(data("vocab/ggml-vocab-llama-spm.gguf"))
