@@ -1038,6 +1038,89 @@ FM_API void fm_sampler_set_seed(fm_sampler *s, uint64_t seed);
 FM_API void fm_sampler_free(fm_sampler *s);
 
 /* ------------------------------------------------------------------------
+ * Grammars: constrain the tokens a sampler may pick
+ *
+ * An fm_grammar is a compiled grammar (GBNF today; JSON Schema and regular
+ * expressions compile to the same form), immutable and reference-counted:
+ * share it between threads and matchers. An fm_matcher follows one output
+ * through it against one tokenizer's vocabulary: which tokens may come
+ * next (a bit mask), accept one, can the output end here. The grammar step
+ * of a sampler chain is a matcher.
+ * ------------------------------------------------------------------------ */
+
+typedef struct fm_grammar fm_grammar;
+typedef struct fm_matcher fm_matcher;
+
+/** Compiles GBNF text (llama.cpp's grammar syntax: rules `name ::= ...`,
+ *  literals with escapes, character classes with ranges and negation, `.`,
+ *  groups, alternatives, `* + ? {m} {m,} {m,n} {,n}`, comments) whose start
+ *  rule is `root` (NULL: "root"). `text` is borrowed; *out is owned by the
+ *  caller (fm_grammar_free). Errors: INVALID_ARGUMENT with the line and
+ *  column of the problem in fm_last_error() (syntax, an undefined or twice
+ *  defined rule, a left-recursive rule - GBNF does not allow them - or a
+ *  grammar over the size limit of 8 M symbols), NO_MEMORY.
+ *  Any thread. Since: 0.6 */
+FM_API fm_status fm_grammar_parse_gbnf(const char *text, size_t len, const char *root, fm_grammar **out);
+
+/** Drops the caller's reference; the grammar goes when no matcher or
+ *  sampler holds it either. NULL is a no-op. Any thread. Since: 0.6 */
+FM_API void fm_grammar_free(fm_grammar *g);
+
+/** Bytes the compiled grammar holds (not counting matchers). Since: 0.6 */
+FM_API size_t fm_grammar_bytes(const fm_grammar *g);
+
+/** A matcher at the start of `g` (a reference is taken) for the tokens of
+ *  `tok` (borrowed: it must outlive the matcher). The first matcher for a
+ *  tokenizer builds its token trie (kept with the tokenizer, shared).
+ *  Errors: INVALID_ARGUMENT, NO_MEMORY. Any thread. Since: 0.6 */
+FM_API fm_status fm_matcher_new(const fm_grammar *g, const fm_tokenizer *tok, fm_matcher **out);
+
+/** Sets bit t of `mask` (n_words 32-bit words, at least (n_vocab + 31) / 32)
+ *  for every token t that may come next: tokens whose bytes continue a
+ *  sentence of the grammar, and the end-of-generation tokens when the
+ *  output may end here. Tokens with no bytes (control tokens) that do not
+ *  end generation are never allowed. Errors: INVALID_ARGUMENT (NULL, mask
+ *  too small), NO_MEMORY. One thread per object. Since: 0.6 */
+FM_API fm_status fm_matcher_fill_mask(fm_matcher *m, uint32_t *mask, size_t n_words);
+
+/** Nonzero if token `t` may come next (as its bit in the mask; cheaper than
+ *  a mask). One thread per object. Since: 0.6 */
+FM_API int fm_matcher_allows(fm_matcher *m, fm_token t);
+
+/** Moves past token `t`. An end-of-generation token is accepted only where
+ *  the output may end, and then the matcher is finished (nothing more is
+ *  allowed). Errors: INVALID_ARGUMENT (NULL, or `t` not allowed: the
+ *  matcher is unchanged), NO_MEMORY. One thread per object. Since: 0.6 */
+FM_API fm_status fm_matcher_accept(fm_matcher *m, fm_token t);
+
+/** Moves past `len` bytes of text (e.g. a prefix the application writes
+ *  itself). Errors as fm_matcher_accept (unchanged on error).
+ *  One thread per object. Since: 0.6 */
+FM_API fm_status fm_matcher_accept_text(fm_matcher *m, const char *text, size_t len);
+
+/** Nonzero if the output so far is complete (the grammar may end here).
+ *  One thread per object. Since: 0.6 */
+FM_API int fm_matcher_can_end(const fm_matcher *m);
+
+/** Back to the start of the grammar. Since: 0.6 */
+FM_API void fm_matcher_reset(fm_matcher *m);
+
+/** A copy at the same point (for another sequence). Errors:
+ *  INVALID_ARGUMENT, NO_MEMORY. Since: 0.6 */
+FM_API fm_status fm_matcher_clone(const fm_matcher *m, fm_matcher **out);
+
+/** Frees a matcher (and its grammar reference). NULL is a no-op. Since: 0.6 */
+FM_API void fm_matcher_free(fm_matcher *m);
+
+/** Appends a grammar constraint to a chain (a reference to `g` is taken;
+ *  `tok` must outlive the chain). Like every constraint it acts before the
+ *  other steps; the chain checks the token it picked first and computes
+ *  the full mask only when the grammar refuses it. After the grammar's
+ *  output is complete only end-of-generation tokens are allowed.
+ *  Errors: INVALID_ARGUMENT, NO_MEMORY. One thread per object. Since: 0.6 */
+FM_API fm_status fm_sampler_add_grammar(fm_sampler *s, const fm_grammar *g, const fm_tokenizer *tok);
+
+/* ------------------------------------------------------------------------
  * Stop strings: cut the generated text at the first of several strings
  * ------------------------------------------------------------------------ */
 

@@ -74,6 +74,7 @@ struct fm_tokenizer {
     int32_t byte_token[256];
     fm_token special[7]; /* indexed by fm_special_token */
     fm_token *eog;       /* end-of-generation ids, ascending */
+    struct fm_token_trie *trie; /* built on first use (token_trie.c) */
     int32_t n_eog;
     int add_bos, add_eos, add_space_prefix;
     int strip_space; /* FM_DECODE_STRIP_LEADING_SPACE drops a first ' ' */

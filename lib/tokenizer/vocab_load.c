@@ -6,6 +6,7 @@
 
 #include "../core/error.h"
 #include "../core/mapped_file.h"
+#include "token_trie.h"
 #include "vocab.h"
 
 void fm_tokenizer_free(fm_tokenizer *t) {
@@ -13,6 +14,7 @@ void fm_tokenizer_free(fm_tokenizer *t) {
     free(t->tokens);
     free(t->text);
     free(t->eog);
+    fm_token_trie_free(t->trie);
     fm_strmap_free(&t->by_text);
     free(t->splitters);
     free(t->sp_start);
