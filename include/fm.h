@@ -1062,6 +1062,14 @@ typedef struct fm_matcher fm_matcher;
  *  Any thread. Since: 0.6 */
 FM_API fm_status fm_grammar_parse_gbnf(const char *text, size_t len, const char *root, fm_grammar **out);
 
+/** Compiles a regular expression (the ECMAScript subset JSON Schema's
+ *  `pattern` uses: alternation, groups, quantifiers, classes with ranges
+ *  and negation, \d \w \s and their negations, escapes, '.') that the
+ *  whole output must match. Backreferences, lookaround and word boundaries
+ *  are refused. Errors: INVALID_ARGUMENT naming the offset, NO_MEMORY.
+ *  Any thread. Since: 0.6 */
+FM_API fm_status fm_grammar_from_regex(const char *re, size_t len, fm_grammar **out);
+
 /** Drops the caller's reference; the grammar goes when no matcher or
  *  sampler holds it either. NULL is a no-op. Any thread. Since: 0.6 */
 FM_API void fm_grammar_free(fm_grammar *g);

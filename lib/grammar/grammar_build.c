@@ -322,6 +322,35 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
                           b->rules[r].name ? b->rules[r].name : "(helper)");
     if (st == FM_STATUS_OK && (root < 0 || (size_t)root >= b->n_rules))
         st = fm_error(FM_STATUS_INVALID_ARGUMENT, "the grammar has no root rule");
+    /* productive rules (some string derives from them); a production that
+     * uses another rule goes, so that every prefix the recognizer allows can
+     * still be completed */
+    uint8_t *prod_ok = st ? NULL : calloc(b->n_rules + 1, 1);
+    if (!st && prod_ok == NULL) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory finishing a grammar");
+    for (int changed = 1; !st && changed;) {
+        changed = 0;
+        for (size_t k = 0; k < b->n_prods; k++) {
+            const bprod *p = &b->prods[k];
+            if (prod_ok[p->rule]) continue;
+            uint32_t i = 0;
+            while (i < p->len && (FM_GS_KIND(b->syms[p->off + i]) != FM_GS_NT || prod_ok[FM_GS_VAL(b->syms[p->off + i])]))
+                i++;
+            if (i == p->len) prod_ok[p->rule] = 1, changed = 1;
+        }
+    }
+    if (!st && !prod_ok[root]) st = fm_error(FM_STATUS_INVALID_ARGUMENT, "the grammar matches no string (its root never ends)");
+    if (!st) {
+        size_t m = 0;
+        for (size_t k = 0; k < b->n_prods; k++) {
+            const bprod *p = &b->prods[k];
+            uint32_t i = 0;
+            while (i < p->len && (FM_GS_KIND(b->syms[p->off + i]) != FM_GS_NT || prod_ok[FM_GS_VAL(b->syms[p->off + i])]))
+                i++;
+            if (i == p->len) b->prods[m++] = *p;
+        }
+        b->n_prods = m;
+    }
+    free(prod_ok);
     const size_t nr = b->n_rules, np = b->n_prods;
     fm_grammar *g = st ? NULL : calloc(1, sizeof *g);
     uint32_t *first = st ? NULL : calloc(nr + 1, sizeof *first), *by_rule = st ? NULL : malloc((np + 1) * sizeof *by_rule);

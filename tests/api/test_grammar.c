@@ -136,7 +136,8 @@ static void test_errors(void) {
     expect_error("root ::= \"a\"\nroot ::= \"b\"\n", "line 2, column 1: rule 'root' is defined twice");
     expect_error("start ::= \"a\"\n", "no rule named 'root'");
     expect_error("root ::= root \"a\" | \"a\"\n", "rule 'root' is left-recursive");
-    expect_error("root ::= x\nx ::= y? root \"b\"\ny ::= \"c\"\n", "left-recursive");
+    expect_error("root ::= x | \"a\"\nx ::= y? root \"b\"\ny ::= \"c\"\n", "left-recursive");
+    expect_error("root ::= \"a\" root\n", "matches no string");
     expect_error("root ::= [z-a]\n", "reversed");
     expect_error("root ::= \"a\"{99999999}\n", "too large");
     expect_error("root ::= <[123]>\n", "token references");

@@ -1,0 +1,328 @@
+/* NFA -> DFA (subset construction, in product with a code point counter
+ * when lengths are bounded) -> left-linear grammar rules. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+#include "../core/grow.h"
+#include "regex.h"
+
+#define MAX_DFA_STATES 20000u
+
+/* --- encoders --------------------------------------------------------------- */
+
+static uint32_t literal_seq(fm_gbuild *b, const char *s, size_t n) {
+    uint32_t syms[8];
+    for (size_t i = 0; i < n; i++) {
+        fm_byteset set = {{0, 0, 0, 0}};
+        fm_byteset_add_range(&set, (uint8_t)s[i], (uint8_t)s[i]);
+        syms[i] = fm_gbuild_term(b, &set);
+    }
+    const int32_t h = fm_gbuild_helper(b);
+    if (h < 0 || fm_gbuild_prod(b, h, syms, n)) return 0xFFFFFFFFu;
+    return FM_GS_MAKE(FM_GS_NT, h);
+}
+
+uint32_t fm_gbuild_char(fm_gbuild *b, const uint32_t *cp, size_t n, fm_char_encoding enc) {
+    if (enc == FM_ENC_UTF8) return n ? fm_gbuild_class(b, cp, n) : 0xFFFFFFFFu;
+    /* the part written as itself: no controls, quote or backslash */
+    uint32_t *plain = malloc((2 * n + 6) * sizeof *plain);
+    if (plain == NULL) return 0xFFFFFFFFu;
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t lo = cp[2 * i] < 0x20 ? 0x20 : cp[2 * i], hi = cp[2 * i + 1];
+        /* cut out '"' (0x22) and '\\' (0x5C) */
+        const uint32_t cuts[2] = {0x22, 0x5C};
+        for (int k = 0; k < 2 && lo <= hi; k++)
+            if (lo <= cuts[k] && cuts[k] <= hi) {
+                if (lo < cuts[k]) plain[2 * np] = lo, plain[2 * np + 1] = cuts[k] - 1, np++;
+                lo = cuts[k] + 1;
+            }
+        if (lo <= hi) plain[2 * np] = lo, plain[2 * np + 1] = hi, np++;
+    }
+    int has[0x60] = {0}; /* the escaped characters present: controls, '"', '\\' */
+    int any_special = 0, slash = 0;
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t c = cp[2 * i]; c <= cp[2 * i + 1] && c < 0x60; c++)
+            if (c < 0x20 || c == 0x22 || c == 0x5C) has[c] = 1, any_special = 1;
+            else if (c == '/') slash = 1;
+    uint32_t plain_sym = np ? fm_gbuild_class(b, plain, np) : 0xFFFFFFFFu;
+    free(plain);
+    if (!any_special && !slash) return plain_sym;
+    const int32_t h = fm_gbuild_helper(b);
+    if (h < 0) return 0xFFFFFFFFu;
+    if (np && (plain_sym == 0xFFFFFFFFu || fm_gbuild_prod(b, h, &plain_sym, 1))) return 0xFFFFFFFFu;
+    static const char hex[] = "0123456789abcdef";
+    for (uint32_t c = 0; c < 0x60; c++) {
+        if (!has[c]) continue;
+        char e[6];
+        size_t len = 2;
+        e[0] = '\\';
+        switch (c) {
+        case '"': e[1] = '"'; break;
+        case '\\': e[1] = '\\'; break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default: e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15], len = 6; break;
+        }
+        const uint32_t s = literal_seq(b, e, len);
+        if (s == 0xFFFFFFFFu || fm_gbuild_prod(b, h, &s, 1)) return 0xFFFFFFFFu;
+    }
+    if (slash) { /* "\/" is a JSON spelling of '/' too */
+        const uint32_t s = literal_seq(b, "\\/", 2);
+        if (s == 0xFFFFFFFFu || fm_gbuild_prod(b, h, &s, 1)) return 0xFFFFFFFFu;
+    }
+    return FM_GS_MAKE(FM_GS_NT, h);
+}
+
+/* --- subset construction ------------------------------------------------------ */
+
+typedef struct dstate {
+    uint32_t off, n; /* its NFA states: pool[off .. off + n) sorted */
+    uint32_t count;
+    int accepting;
+    uint32_t t_off, t_n; /* transitions: trans[t_off ..) */
+} dstate;
+
+typedef struct dtrans {
+    uint32_t to;
+    uint32_t r_off, r_n; /* ranges: rpool[2 * r_off ..) */
+} dtrans;
+
+typedef struct dfa {
+    dstate *st;
+    size_t n, cap;
+    uint32_t *pool;
+    size_t n_pool, cap_pool;
+    dtrans *tr;
+    size_t n_tr, cap_tr;
+    uint32_t *rpool;
+    size_t n_r, cap_r; /* in ranges (pairs) */
+    uint32_t *tab; /* hash of states: id + 1 */
+    size_t mask;
+} dfa;
+
+static uint64_t set_hash(const uint32_t *v, uint32_t n, uint32_t count) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ count;
+    for (uint32_t i = 0; i < n; i++) h = (h ^ v[i]) * 0x100000001B3ull;
+    return h ^ (h >> 31);
+}
+
+static void dfa_free(dfa *d) {
+    free(d->st);
+    free(d->pool);
+    free(d->tr);
+    free(d->rpool);
+    free(d->tab);
+}
+
+/* The DFA state for the sorted set v[0..n) at `count`: found or added.
+ * Returns its id, or -1 (out of memory or over the limit: *err says). */
+static int64_t intern(dfa *d, const uint32_t *v, uint32_t n, uint32_t count, const fm_nfa *nfa, uint32_t min_len,
+                      int *err) {
+    if (2 * (d->n + 1) > d->mask + 1) {
+        const size_t cap = 2 * (d->mask + 1);
+        uint32_t *t = calloc(cap, sizeof *t);
+        if (t == NULL) return *err = 1, -1;
+        for (size_t i = 0; i < d->n; i++) {
+            size_t h = set_hash(d->pool + d->st[i].off, d->st[i].n, d->st[i].count) & (cap - 1);
+            while (t[h]) h = (h + 1) & (cap - 1);
+            t[h] = (uint32_t)i + 1;
+        }
+        free(d->tab);
+        d->tab = t, d->mask = cap - 1;
+    }
+    size_t h = set_hash(v, n, count) & d->mask;
+    for (; d->tab[h]; h = (h + 1) & d->mask) {
+        const dstate *s = &d->st[d->tab[h] - 1];
+        if (s->n == n && s->count == count && memcmp(d->pool + s->off, v, n * sizeof *v) == 0) return d->tab[h] - 1;
+    }
+    if (d->n >= MAX_DFA_STATES) return *err = 2, -1;
+    dstate *st = fm_grow(d->st, &d->cap, d->n + 1, sizeof *st, 64);
+    if (st == NULL) return *err = 1, -1;
+    d->st = st;
+    uint32_t *p = fm_grow(d->pool, &d->cap_pool, d->n_pool + n, sizeof *p, 256);
+    if (p == NULL) return *err = 1, -1;
+    d->pool = p;
+    memcpy(d->pool + d->n_pool, v, n * sizeof *v);
+    int acc = 0;
+    for (uint32_t i = 0; i < n; i++) acc |= v[i] == nfa->accept;
+    d->st[d->n] = (dstate){(uint32_t)d->n_pool, n, count, acc && count >= min_len, 0, 0};
+    d->n_pool += n;
+    d->tab[h] = (uint32_t)d->n + 1;
+    return (int64_t)d->n++;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Epsilon closure of v[0..n) into out (sorted, unique); `mark` is scratch
+ * per NFA state, stamped with `stamp`. Returns the size. */
+static uint32_t closure(const fm_nfa *nfa, const uint32_t *v, uint32_t n, uint32_t *out, uint32_t *mark,
+                        uint32_t stamp) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (mark[v[i]] != stamp) mark[v[i]] = stamp, out[m++] = v[i];
+    for (uint32_t i = 0; i < m; i++) {
+        const uint32_t s = out[i];
+        for (uint32_t k = nfa->edge_start[s]; k < nfa->edge_start[s + 1]; k++) {
+            const fm_nfa_edge *e = &nfa->edges[k];
+            if (e->lo == FM_NFA_EPS && mark[e->to] != stamp) mark[e->to] = stamp, out[m++] = e->to;
+        }
+    }
+    qsort(out, m, sizeof *out, cmp_u32);
+    return m;
+}
+
+fm_status fm_nfa_emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
+                      const char *what, uint32_t *sym) {
+    dfa d;
+    memset(&d, 0, sizeof d);
+    d.mask = 255;
+    d.tab = calloc(256, sizeof *d.tab);
+    const uint32_t ns = nfa->n_states;
+    uint32_t *mark = calloc(ns + 1, sizeof *mark), *buf = malloc((ns + 1) * sizeof *buf),
+             *cl = malloc((ns + 1) * sizeof *cl);
+    uint32_t *bounds = NULL, *tset = NULL;
+    size_t cap_bounds = 0;
+    uint32_t stamp = 0;
+    int err = 0;
+    fm_status st = FM_STATUS_OK;
+    /* the counter saturates where it stops mattering */
+    const uint32_t cap_count = max_len != UINT32_MAX ? max_len : min_len;
+    if (d.tab == NULL || mark == NULL || buf == NULL || cl == NULL) err = 1;
+    if (!err) {
+        const uint32_t n0 = closure(nfa, &nfa->start, 1, cl, mark, ++stamp);
+        if (intern(&d, cl, n0, 0, nfa, min_len, &err) < 0) err = err ? err : 1;
+    }
+    tset = malloc((ns + 1) * sizeof *tset);
+    if (tset == NULL) err = 1;
+    for (size_t q = 0; !err && q < d.n; q++) {
+        d.st[q].t_off = (uint32_t)d.n_tr;
+        const dstate cur = d.st[q];
+        if (max_len != UINT32_MAX && cur.count >= max_len) continue; /* no room for another character */
+        /* the interval boundaries of every edge out of the set */
+        size_t nb = 0;
+        for (uint32_t i = 0; i < cur.n && !err; i++) {
+            const uint32_t s = d.pool[cur.off + i];
+            for (uint32_t k = nfa->edge_start[s]; k < nfa->edge_start[s + 1]; k++) {
+                const fm_nfa_edge *e = &nfa->edges[k];
+                if (e->lo == FM_NFA_EPS) continue;
+                uint32_t *bb = fm_grow(bounds, &cap_bounds, nb + 2, sizeof *bb, 64);
+                if (bb == NULL) {
+                    err = 1;
+                    break;
+                }
+                bounds = bb;
+                bounds[nb++] = e->lo, bounds[nb++] = e->hi + 1;
+            }
+        }
+        if (err) break;
+        qsort(bounds, nb, sizeof *bounds, cmp_u32);
+        size_t nu = 0;
+        for (size_t i = 0; i < nb; i++)
+            if (nu == 0 || bounds[nu - 1] != bounds[i]) bounds[nu++] = bounds[i];
+        const uint32_t next_count = cur.count + 1 > cap_count ? cap_count : cur.count + 1;
+        for (size_t i = 0; i + 1 < nu && !err; i++) {
+            const uint32_t lo = bounds[i], hi = bounds[i + 1] - 1;
+            uint32_t m = 0;
+            ++stamp;
+            for (uint32_t j = 0; j < cur.n; j++) {
+                const uint32_t s = d.pool[cur.off + j];
+                for (uint32_t k = nfa->edge_start[s]; k < nfa->edge_start[s + 1]; k++) {
+                    const fm_nfa_edge *e = &nfa->edges[k];
+                    if (e->lo != FM_NFA_EPS && e->lo <= lo && hi <= e->hi && mark[e->to] != stamp)
+                        mark[e->to] = stamp, tset[m++] = e->to;
+                }
+            }
+            if (m == 0) continue;
+            const uint32_t nc = closure(nfa, tset, m, cl, mark, ++stamp);
+            const int64_t to = intern(&d, cl, nc, next_count, nfa, min_len, &err);
+            if (to < 0) break;
+            /* the same target as the previous transition of this state: extend its ranges */
+            dtrans *last = d.n_tr > d.st[q].t_off ? &d.tr[d.n_tr - 1] : NULL;
+            uint32_t *rp = fm_grow(d.rpool, &d.cap_r, 2 * (d.n_r + 1), sizeof *rp, 256);
+            if (rp == NULL) {
+                err = 1;
+                break;
+            }
+            d.rpool = rp;
+            if (last != NULL && last->to == (uint32_t)to) {
+                if (d.rpool[2 * (d.n_r - 1) + 1] + 1 == lo) d.rpool[2 * (d.n_r - 1) + 1] = hi;
+                else d.rpool[2 * d.n_r] = lo, d.rpool[2 * d.n_r + 1] = hi, d.n_r++, last->r_n++;
+                continue;
+            }
+            dtrans *tr = fm_grow(d.tr, &d.cap_tr, d.n_tr + 1, sizeof *tr, 64);
+            if (tr == NULL) {
+                err = 1;
+                break;
+            }
+            d.tr = tr;
+            d.rpool[2 * d.n_r] = lo, d.rpool[2 * d.n_r + 1] = hi;
+            d.tr[d.n_tr++] = (dtrans){(uint32_t)to, (uint32_t)d.n_r++, 1};
+        }
+        d.st[q].t_n = (uint32_t)d.n_tr - d.st[q].t_off;
+    }
+    free(bounds);
+    free(tset);
+    free(buf);
+    free(cl);
+    free(mark);
+    if (err == 2)
+        st = fm_error(FM_STATUS_INVALID_ARGUMENT, "%s: the pattern and length bounds need more than %u automaton states",
+                      what, MAX_DFA_STATES);
+    else if (err)
+        st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+    /* states that can still reach acceptance (the others would let the
+     * grammar allow prefixes that lead nowhere) */
+    uint8_t *live = st ? NULL : calloc(d.n + 1, 1);
+    if (!st && live == NULL) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+    if (!st) {
+        for (size_t q = 0; q < d.n; q++) live[q] = (uint8_t)d.st[q].accepting;
+        for (int changed = 1; changed;) {
+            changed = 0;
+            for (size_t q = 0; q < d.n; q++) {
+                if (live[q]) continue;
+                for (uint32_t t = 0; t < d.st[q].t_n && !live[q]; t++)
+                    if (live[d.tr[d.st[q].t_off + t].to]) live[q] = 1, changed = 1;
+            }
+        }
+        if (!live[0]) st = fm_error(FM_STATUS_INVALID_ARGUMENT, "%s: no string satisfies the pattern and length bounds", what);
+    }
+    if (!st) {
+        /* rules: L_q for each live state; L_0 ::= empty; L_t ::= L_q c */
+        int32_t *rule = malloc(d.n * sizeof *rule);
+        const int32_t h = fm_gbuild_helper(b);
+        if (rule == NULL || h < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+        for (size_t q = 0; !st && q < d.n; q++) rule[q] = live[q] ? fm_gbuild_helper(b) : -1;
+        if (!st) st = fm_gbuild_prod(b, rule[0], NULL, 0);
+        for (size_t q = 0; !st && q < d.n; q++) {
+            if (!live[q]) continue;
+            if (d.st[q].accepting) {
+                const uint32_t s = FM_GS_MAKE(FM_GS_NT, rule[q]);
+                st = fm_gbuild_prod(b, h, &s, 1);
+            }
+            for (uint32_t t = 0; !st && t < d.st[q].t_n; t++) {
+                const dtrans *tr = &d.tr[d.st[q].t_off + t];
+                if (!live[tr->to]) continue;
+                const uint32_t c = fm_gbuild_char(b, d.rpool + 2 * tr->r_off, tr->r_n, enc);
+                if (c == 0xFFFFFFFFu) {
+                    st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+                    break;
+                }
+                const uint32_t seq[2] = {FM_GS_MAKE(FM_GS_NT, rule[q]), c};
+                st = fm_gbuild_prod(b, rule[tr->to], seq, 2);
+            }
+        }
+        if (!st) *sym = FM_GS_MAKE(FM_GS_NT, h);
+        free(rule);
+    }
+    free(live);
+    dfa_free(&d);
+    return st;
+}
