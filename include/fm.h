@@ -1070,6 +1070,29 @@ FM_API fm_status fm_grammar_parse_gbnf(const char *text, size_t len, const char 
  *  Any thread. Since: 0.6 */
 FM_API fm_status fm_grammar_from_regex(const char *re, size_t len, fm_grammar **out);
 
+/** Flags for fm_grammar_from_json_schema(). */
+#define FM_JSON_COMPACT 0x1u /* no whitespace between tokens (default: any
+                                that JSON allows) */
+
+/** Compiles a JSON Schema (`len` bytes of JSON text) into a grammar of the
+ *  JSON texts that validate against it: type (all seven, lists),
+ *  properties / required / additionalProperties / patternProperties (one
+ *  entry), items / prefixItems / additionalItems / minItems / maxItems,
+ *  enum, const, anyOf, oneOf (as anyOf), allOf (merged), $ref into the same
+ *  document ($defs, definitions, any pointer; recursion included),
+ *  minLength / maxLength, minimum / maximum / exclusive bounds (integers
+ *  exactly; numbers with integral bounds), pattern, and format date, time,
+ *  date-time, uuid, email, uri, ipv4 (other formats are annotations).
+ *  Properties come in the schema's order, the optional ones optional.
+ *  Strings are written as Python's json.dumps writes them when a pattern,
+ *  format or length applies (raw UTF-8, \" \\ and control escapes), with
+ *  every JSON escape otherwise. A keyword it cannot enforce (not,
+ *  uniqueItems, if/then/else, dependencies, ...) is an error naming the
+ *  keyword and its JSON pointer; annotations and unknown keys are ignored.
+ *  Errors: INVALID_ARGUMENT (bad JSON with line and column, a bad schema),
+ *  UNSUPPORTED (an unsupported keyword), NO_MEMORY. Any thread. Since: 0.6 */
+FM_API fm_status fm_grammar_from_json_schema(const char *schema, size_t len, uint32_t flags, fm_grammar **out);
+
 /** Drops the caller's reference; the grammar goes when no matcher or
  *  sampler holds it either. NULL is a no-op. Any thread. Since: 0.6 */
 FM_API void fm_grammar_free(fm_grammar *g);

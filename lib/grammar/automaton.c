@@ -7,7 +7,7 @@
 #include "../core/grow.h"
 #include "regex.h"
 
-#define MAX_DFA_STATES 20000u
+#define MAX_DFA_STATES 100000u
 
 /* --- encoders --------------------------------------------------------------- */
 
@@ -122,7 +122,7 @@ static void dfa_free(dfa *d) {
 /* The DFA state for the sorted set v[0..n) at `count`: found or added.
  * Returns its id, or -1 (out of memory or over the limit: *err says). */
 static int64_t intern(dfa *d, const uint32_t *v, uint32_t n, uint32_t count, const fm_nfa *nfa, uint32_t min_len,
-                      int *err) {
+                      int complement, int *err) {
     if (2 * (d->n + 1) > d->mask + 1) {
         const size_t cap = 2 * (d->mask + 1);
         uint32_t *t = calloc(cap, sizeof *t);
@@ -150,6 +150,7 @@ static int64_t intern(dfa *d, const uint32_t *v, uint32_t n, uint32_t count, con
     memcpy(d->pool + d->n_pool, v, n * sizeof *v);
     int acc = 0;
     for (uint32_t i = 0; i < n; i++) acc |= v[i] == nfa->accept;
+    if (complement) acc = !acc;
     d->st[d->n] = (dstate){(uint32_t)d->n_pool, n, count, acc && count >= min_len, 0, 0};
     d->n_pool += n;
     d->tab[h] = (uint32_t)d->n + 1;
@@ -179,8 +180,8 @@ static uint32_t closure(const fm_nfa *nfa, const uint32_t *v, uint32_t n, uint32
     return m;
 }
 
-fm_status fm_nfa_emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
-                      const char *what, uint32_t *sym) {
+static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
+                      const char *what, int complement, uint32_t *sym) {
     dfa d;
     memset(&d, 0, sizeof d);
     d.mask = 255;
@@ -198,7 +199,7 @@ fm_status fm_nfa_emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
     if (d.tab == NULL || mark == NULL || buf == NULL || cl == NULL) err = 1;
     if (!err) {
         const uint32_t n0 = closure(nfa, &nfa->start, 1, cl, mark, ++stamp);
-        if (intern(&d, cl, n0, 0, nfa, min_len, &err) < 0) err = err ? err : 1;
+        if (intern(&d, cl, n0, 0, nfa, min_len, complement, &err) < 0) err = err ? err : 1;
     }
     tset = malloc((ns + 1) * sizeof *tset);
     if (tset == NULL) err = 1;
@@ -223,6 +224,15 @@ fm_status fm_nfa_emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
             }
         }
         if (err) break;
+        if (complement) { /* every code point goes somewhere: the empty set is the sink */
+            uint32_t *bb = fm_grow(bounds, &cap_bounds, nb + 2, sizeof *bb, 64);
+            if (bb == NULL) {
+                err = 1;
+                break;
+            }
+            bounds = bb;
+            bounds[nb++] = 0, bounds[nb++] = 0x110000;
+        }
         qsort(bounds, nb, sizeof *bounds, cmp_u32);
         size_t nu = 0;
         for (size_t i = 0; i < nb; i++)
@@ -240,9 +250,9 @@ fm_status fm_nfa_emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
                         mark[e->to] = stamp, tset[m++] = e->to;
                 }
             }
-            if (m == 0) continue;
-            const uint32_t nc = closure(nfa, tset, m, cl, mark, ++stamp);
-            const int64_t to = intern(&d, cl, nc, next_count, nfa, min_len, &err);
+            if (m == 0 && !complement) continue;
+            const uint32_t nc = m ? closure(nfa, tset, m, cl, mark, ++stamp) : 0;
+            const int64_t to = intern(&d, cl, nc, next_count, nfa, min_len, complement, &err);
             if (to < 0) break;
             /* the same target as the previous transition of this state: extend its ranges */
             dtrans *last = d.n_tr > d.st[q].t_off ? &d.tr[d.n_tr - 1] : NULL;
@@ -292,7 +302,7 @@ fm_status fm_nfa_emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
                     if (live[d.tr[d.st[q].t_off + t].to]) live[q] = 1, changed = 1;
             }
         }
-        if (!live[0]) st = fm_error(FM_STATUS_INVALID_ARGUMENT, "%s: no string satisfies the pattern and length bounds", what);
+        if (!live[0]) st = fm_error(FM_STATUS_NOT_FOUND, "%s: no string satisfies the pattern and length bounds", what);
     }
     if (!st) {
         /* rules: L_q for each live state; L_0 ::= empty; L_t ::= L_q c */
@@ -325,4 +335,52 @@ fm_status fm_nfa_emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
     free(live);
     dfa_free(&d);
     return st;
+}
+
+fm_status fm_nfa_emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
+                      const char *what, uint32_t *sym) {
+    return emit(b, nfa, min_len, max_len, enc, what, 0, sym);
+}
+
+fm_status fm_nfa_emit_complement(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len,
+                                 fm_char_encoding enc, const char *what, uint32_t *sym) {
+    return emit(b, nfa, min_len, max_len, enc, what, 1, sym);
+}
+
+fm_status fm_nfa_union(fm_nfa *a, const fm_nfa *b) {
+    /* states of b follow a's; two new ones: a start and an accept */
+    const uint32_t off = a->n_states, ns = a->n_states + b->n_states + 2, s = ns - 2, e = ns - 1;
+    const size_t ne = a->n_edges + b->n_edges + 4;
+    fm_nfa_edge *edges = malloc(ne * sizeof *edges);
+    uint32_t *start = calloc((size_t)ns + 1, sizeof *start);
+    if (edges == NULL || start == NULL) {
+        free(edges);
+        free(start);
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+    }
+    size_t n = 0;
+    for (uint32_t q = 0; q < ns; q++) {
+        start[q] = (uint32_t)n;
+        if (q < off) {
+            for (uint32_t k = a->edge_start[q]; k < a->edge_start[q + 1]; k++) edges[n++] = a->edges[k];
+            if (q == a->accept) edges[n++] = (fm_nfa_edge){FM_NFA_EPS, FM_NFA_EPS, e};
+        } else if (q < s) {
+            const uint32_t qb = q - off;
+            for (uint32_t k = b->edge_start[qb]; k < b->edge_start[qb + 1]; k++) {
+                fm_nfa_edge x = b->edges[k];
+                x.to += off;
+                edges[n++] = x;
+            }
+            if (qb == b->accept) edges[n++] = (fm_nfa_edge){FM_NFA_EPS, FM_NFA_EPS, e};
+        } else if (q == s) {
+            edges[n++] = (fm_nfa_edge){FM_NFA_EPS, FM_NFA_EPS, a->start};
+            edges[n++] = (fm_nfa_edge){FM_NFA_EPS, FM_NFA_EPS, b->start + off};
+        }
+    }
+    start[ns] = (uint32_t)n;
+    free(a->edges);
+    free(a->edge_start);
+    a->edges = edges, a->edge_start = start, a->n_edges = n;
+    a->n_states = ns, a->start = s, a->accept = e;
+    return FM_STATUS_OK;
 }

@@ -316,8 +316,10 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
     *out = NULL;
     fm_status st = FM_STATUS_OK;
     if (b->oom) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building a grammar");
+    /* a helper without productions matches nothing (anyOf of false
+     * schemas, say): the productivity pass below drops what uses it */
     for (size_t r = 0; st == FM_STATUS_OK && r < b->n_rules; r++)
-        if (!b->rules[r].defined)
+        if (!b->rules[r].defined && b->rules[r].name != NULL)
             st = fm_error(FM_STATUS_INVALID_ARGUMENT, "rule '%s' is used but never defined",
                           b->rules[r].name ? b->rules[r].name : "(helper)");
     if (st == FM_STATUS_OK && (root < 0 || (size_t)root >= b->n_rules))

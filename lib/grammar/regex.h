@@ -52,6 +52,11 @@ typedef enum fm_char_encoding {
  * an empty language (INVALID_ARGUMENT, naming `what`), NO_MEMORY. */
 fm_status fm_nfa_emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
                       const char *what, uint32_t *sym);
+/* The same for the complement of the NFA's language (within the bounds). */
+fm_status fm_nfa_emit_complement(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len,
+                                 fm_char_encoding enc, const char *what, uint32_t *sym);
+/* a becomes the union of a and b (b is left as it was). */
+fm_status fm_nfa_union(fm_nfa *a, const fm_nfa *b);
 
 /* One code point of the ranges, written with `enc`. 0xFFFFFFFF on failure. */
 uint32_t fm_gbuild_char(fm_gbuild *b, const uint32_t *cp, size_t n_ranges, fm_char_encoding enc);

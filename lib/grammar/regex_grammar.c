@@ -17,6 +17,7 @@ fm_status fm_grammar_from_regex(const char *re, size_t len, fm_grammar **out) {
     }
     uint32_t sym;
     st = fm_nfa_emit(b, &nfa, 0, UINT32_MAX, FM_ENC_UTF8, "regex", &sym);
+    if (st == FM_STATUS_NOT_FOUND) st = FM_STATUS_INVALID_ARGUMENT; /* the message stays */
     fm_nfa_free(&nfa);
     const int32_t root = st ? -1 : fm_gbuild_named(b, "root", 4);
     if (!st && root < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building a grammar");
