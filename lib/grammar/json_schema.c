@@ -573,22 +573,49 @@ static uint32_t number_sym(jc *c, const json_t *s, int integer) {
 
 /* --- strings ------------------------------------------------------------------------ */
 
-static const char *format_regex(const char *f) {
+/* The formats enforced, as regular expressions (RFC 3339 dates with real
+ * month lengths and leap years, RFC 1123 host names, ...). */
+#define DATE_RE                                                                                                 \
+    "([0-9]{4}-(0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|[0-9]{4}-(0[469]|11)-(0[1-9]|[12][0-9]|30)|"           \
+    "[0-9]{4}-02-(0[1-9]|1[0-9]|2[0-8])|([0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)"
+#define TIME_RE "([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+#define LABEL_RE "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#define H16 "[0-9A-Fa-f]{1,4}"
+#define V4 "((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#define URI_CHARS "[^\\x00-\\x20\"<>\\\\^`{|}\\x7F-\\u{10FFFF}]"
+#define IRI_CHARS "[^\\x00-\\x20\"<>\\\\^`{|}\\x7F]"
+
+static const char *format_regex(const char *f, int *known) {
     static const struct {
         const char *name, *re;
     } formats[] = {
-        {"date", "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"},
-        {"time", "([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"},
-        {"date-time", "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)"
-                      "(\\.[0-9]+)?(Z|z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"},
+        {"date", DATE_RE},
+        {"time", TIME_RE},
+        {"date-time", DATE_RE "[Tt]" TIME_RE},
+        {"duration", "P(([0-9]+D|[0-9]+M([0-9]+D)?|[0-9]+Y([0-9]+M([0-9]+D)?)?)(T([0-9]+H([0-9]+M([0-9]+S)?)?|"
+                     "[0-9]+M([0-9]+S)?|[0-9]+S))?|T([0-9]+H([0-9]+M([0-9]+S)?)?|[0-9]+M([0-9]+S)?|[0-9]+S)|[0-9]+W)"},
         {"uuid", "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"},
         {"email", "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
-                  "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"},
-        {"uri", "[A-Za-z][A-Za-z0-9+.-]*:[^\\x00-\\x20\"<>\\\\^`{|}\\x7F]*"},
-        {"ipv4", "((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"},
+                  LABEL_RE "(\\." LABEL_RE ")*"},
+        {"hostname", LABEL_RE "(\\." LABEL_RE ")*"},
+        {"ipv4", V4},
+        {"ipv6", "((" H16 ":){7}" H16 "|(" H16 ":){1,7}:|(" H16 ":){1,6}:" H16 "|(" H16 ":){1,5}(:" H16 "){1,2}|(" H16
+                 ":){1,4}(:" H16 "){1,3}|(" H16 ":){1,3}(:" H16 "){1,4}|(" H16 ":){1,2}(:" H16 "){1,5}|" H16 ":(:" H16
+                 "){1,6}|:((:" H16 "){1,7}|:)|(" H16 ":){6}" V4 "|::(" H16 ":){0,5}" V4 ")"},
+        {"uri", "[A-Za-z][A-Za-z0-9+.-]*:" URI_CHARS "*"},
+        {"uri-reference", URI_CHARS "*"},
+        {"iri", "[A-Za-z][A-Za-z0-9+.-]*:" IRI_CHARS "*"},
+        {"iri-reference", IRI_CHARS "*"},
+        {"json-pointer", "(/([^~/]|~[01])*)*"},
+        {"relative-json-pointer", "(0|[1-9][0-9]*)(#|(/([^~/]|~[01])*)*)"},
     };
+    /* the standard formats this compiler cannot enforce exactly */
+    static const char *const refused[] = {"regex", "idn-email", "idn-hostname", "uri-template"};
+    *known = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
-        if (!strcmp(f, formats[i].name)) return formats[i].re;
+        if (!strcmp(f, formats[i].name)) return *known = 1, formats[i].re;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (!strcmp(f, refused[i])) return *known = -1, NULL;
     return NULL;
 }
 
@@ -612,7 +639,11 @@ static uint32_t string_sym(jc *c, const json_t *s) {
     if (!get_len(c, s, "minLength", 0, &min_len) || !get_len(c, s, "maxLength", UINT32_MAX, &max_len)) return BAD;
     const json_t *pat = json_object_get(s, "pattern"), *fmt = json_object_get(s, "format");
     const char *fre = NULL;
-    if (fmt && json_is_string(fmt)) fre = format_regex(json_string_value(fmt)); /* others: annotations */
+    if (fmt && json_is_string(fmt)) { /* formats outside the standard's list are annotations */
+        int known;
+        fre = format_regex(json_string_value(fmt), &known);
+        if (known < 0) return failf(c, FM_STATUS_UNSUPPORTED, "format '%s' is not supported", json_string_value(fmt)), BAD;
+    }
     if (pat && !json_is_string(pat)) return failf(c, FM_STATUS_INVALID_ARGUMENT, "pattern must be a string"), BAD;
     if (pat && fre) return failf(c, FM_STATUS_UNSUPPORTED, "pattern together with format '%s'", json_string_value(fmt)), BAD;
     if (min_len > max_len) return failf(c, FM_STATUS_INVALID_ARGUMENT, "minLength is above maxLength"), BAD;
@@ -1036,8 +1067,10 @@ static uint32_t object_sym(jc *c, json_t *s) {
     if (pprops && !json_is_object(pprops))
         return failf(c, FM_STATUS_INVALID_ARGUMENT, "patternProperties must be an object"), BAD;
     if (pprops && json_object_size(pprops) == 0) pprops = NULL;
-    /* the properties in order, with required ones the schema does not define added */
-    json_t *names = json_object();
+    /* the properties in order, with required ones the schema does not define added;
+     * `taken` also has the ones set to false: no extra property may use them */
+    json_t *names = json_object(), *taken = json_object();
+    if (props) json_object_update(taken, props);
     const char *k;
     json_t *v;
     if (props) json_object_foreach(props, k, v) if (!json_is_false(v)) json_object_set(names, k, v);
@@ -1049,10 +1082,12 @@ static uint32_t object_sym(jc *c, json_t *s) {
             if (json_object_get(names, json_string_value(x))) continue;
             if (props && json_is_false(json_object_get(props, json_string_value(x)))) {
                 json_decref(names);
+                json_decref(taken);
                 return failf(c, FM_STATUS_INVALID_ARGUMENT, "required property '%s' is false", json_string_value(x)), BAD;
             }
             if (json_is_false(addl) && !pprops) {
                 json_decref(names);
+                json_decref(taken);
                 return failf(c, FM_STATUS_INVALID_ARGUMENT, "required property '%s' is not allowed", json_string_value(x)),
                        BAD;
             }
@@ -1063,7 +1098,7 @@ static uint32_t object_sym(jc *c, json_t *s) {
     uint32_t *kv = calloc(n + 1, sizeof *kv);
     int *is_req = calloc(n + 1, sizeof *is_req);
     if (kv == NULL || is_req == NULL) {
-        free(kv), free(is_req), json_decref(names);
+        free(kv), free(is_req), json_decref(names), json_decref(taken);
         return oom(c), BAD;
     }
     const uint32_t W = ws(c), colon = lits(c, ":"), comma = lits(c, ",");
@@ -1082,14 +1117,15 @@ static uint32_t object_sym(jc *c, json_t *s) {
         kv[i++] = seq(c, parts, 6);
     }
     if (minp && json_is_integer(minp) && json_integer_value(minp) > (json_int_t)n_req)
-        return free(kv), free(is_req), json_decref(names),
+        return free(kv), free(is_req), json_decref(names), json_decref(taken),
                failf(c, FM_STATUS_UNSUPPORTED, "minProperties above the required count is not supported"), BAD;
     /* extra properties: additionalProperties and patternProperties */
     const int32_t extra = new_alt(c);
     int has_extra = 0;
     if (!json_is_false(addl) && !c->st) {
         const size_t o = path_push(c, "additionalProperties");
-        const uint32_t key = extra_key_sym(c, names, NULL, pprops);
+        json_object_update(taken, names);
+        const uint32_t key = extra_key_sym(c, taken, NULL, pprops);
         if (key != BAD) {
             const uint32_t val = addl && !json_is_true(addl) ? schema_sym(c, addl) : any_value(c);
             const uint32_t parts[6] = {key, W, colon, W, val, W};
@@ -1101,7 +1137,7 @@ static uint32_t object_sym(jc *c, json_t *s) {
     if (pprops && !c->st) {
         json_object_foreach(pprops, k, v) {
             const size_t o = path_push(c, "patternProperties"), o2 = path_push(c, k);
-            const uint32_t key = extra_key_sym(c, names, k, NULL);
+            const uint32_t key = extra_key_sym(c, taken, k, NULL);
             if (key == BAD) {
                 path_pop(c, o2), path_pop(c, o);
                 continue;
@@ -1149,8 +1185,186 @@ static uint32_t object_sym(jc *c, json_t *s) {
     free(kv);
     free(is_req);
     json_decref(names);
+    json_decref(taken);
     const uint32_t obj[4] = {lits(c, "{"), W, B, lits(c, "}")};
     return seq(c, obj, 4);
+}
+
+
+/* --- oneOf: exactly one branch --------------------------------------------------------------- */
+
+/* Types a schema admits, as bits: null 1, boolean 2, object 4, array 8,
+ * string 16, integer 32, other numbers 64. */
+static unsigned type_bits(const json_t *s) {
+    static const char *const names[] = {"null", "boolean", "object", "array", "string", "integer", "number"};
+    static const unsigned bits[] = {1, 2, 4, 8, 16, 32, 96};
+    const json_t *vals = json_object_get(s, "enum"), *cn = json_object_get(s, "const");
+    unsigned v = 127;
+    if (cn || json_is_array(vals)) {
+        v = 0;
+        size_t i;
+        json_t *x;
+        json_t *list = cn ? json_pack("[O]", cn) : json_incref((json_t *)vals);
+        json_array_foreach(list, i, x) v |= json_is_null(x) ? 1 : json_is_boolean(x) ? 2 : json_is_object(x) ? 4
+                                           : json_is_array(x) ? 8 : json_is_string(x) ? 16 : json_is_integer(x) ? 32 : 64;
+        json_decref(list);
+    }
+    const json_t *t = json_object_get(s, "type");
+    if (t == NULL) return v;
+    unsigned tv = 0;
+    for (int i = 0; i < 7; i++) {
+        int in = 0;
+        if (json_is_string(t)) in = !strcmp(json_string_value(t), names[i]);
+        else {
+            size_t k;
+            json_t *x;
+            json_array_foreach(t, k, x) in |= json_is_string(x) && !strcmp(json_string_value(x), names[i]);
+        }
+        if (in) tv |= bits[i];
+    }
+    return v & tv;
+}
+
+static int requires(const json_t *s, const char *k) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(s, "required"), i, x) if (json_is_string(x) && !strcmp(json_string_value(x), k)) return 1;
+    return 0;
+}
+
+static int forbids(const json_t *s, const char *k) {
+    const json_t *p = json_object_get(json_object_get(s, "properties"), k);
+    if (json_is_false(p)) return 1;
+    return p == NULL && json_is_false(json_object_get(s, "additionalProperties")) &&
+           json_object_get(s, "patternProperties") == NULL;
+}
+
+/* Whether no instance can satisfy both (a proof; 0 means "maybe"). */
+static int disjoint(jc *c, json_t *a, json_t *b, int depth) {
+    a = deref(c, a, 0), b = deref(c, b, 0);
+    if (!json_is_object(a) || !json_is_object(b) || depth > 8) return json_is_false(a) || json_is_false(b);
+    const unsigned common = type_bits(a) & type_bits(b);
+    if (common == 0) return 1;
+    json_t *va = json_object_get(a, "const") ? json_pack("[O]", json_object_get(a, "const")) : json_incref(json_object_get(a, "enum"));
+    json_t *vb = json_object_get(b, "const") ? json_pack("[O]", json_object_get(b, "const")) : json_incref(json_object_get(b, "enum"));
+    int dis = 0;
+    if (json_is_array(va) && json_is_array(vb)) {
+        dis = 1;
+        size_t i, j;
+        json_t *x, *y;
+        json_array_foreach(va, i, x) json_array_foreach(vb, j, y) if (json_equal(x, y)) dis = 0;
+    }
+    json_decref(va);
+    json_decref(vb);
+    if (dis) return 1;
+    if (common != 4) return 0; /* the property arguments hold for objects only */
+    json_t *pa = json_object_get(a, "properties"), *pb = json_object_get(b, "properties");
+    const char *k;
+    json_t *x;
+    json_object_foreach(pa, k, x) {
+        json_t *y = json_object_get(pb, k);
+        if (y && requires(a, k) && requires(b, k) && disjoint(c, x, y, depth + 1)) return 1;
+    }
+    size_t i;
+    json_array_foreach(json_object_get(a, "required"), i, x) if (json_is_string(x) && forbids(b, json_string_value(x))) return 1;
+    json_array_foreach(json_object_get(b, "required"), i, x) if (json_is_string(x) && forbids(a, json_string_value(x))) return 1;
+    return 0;
+}
+
+/* A branch that only adds required properties to the base (its properties,
+ * if any, restate the base's): "not this branch" is "one of them absent". */
+static int required_only(const json_t *x, const json_t *base) {
+    if (!json_is_object(x) || !json_is_array(json_object_get(x, "required"))) return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)x, k, v) {
+        if (!strcmp(k, "required") || !strcmp(k, "description") || !strcmp(k, "title") || !strcmp(k, "$comment")) continue;
+        if (!strcmp(k, "type") && json_is_string(v) && !strcmp(json_string_value(v), "object")) continue;
+        if (!strcmp(k, "properties") && json_is_object(v)) {
+            const char *pk;
+            json_t *pv;
+            json_t *bp = json_object_get(base, "properties");
+            json_object_foreach(v, pk, pv) {
+                json_t *bv = json_object_get(bp, pk);
+                if (!(json_is_object(pv) && json_object_size(pv) == 0) && !(bv && json_equal(bv, pv))) return 0;
+            }
+            continue;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+#define MAX_ONEOF_CHOICES 64
+
+static uint32_t one_of_sym(jc *c, json_t *s, json_t *list) {
+    json_t *base = json_deep_copy(s);
+    json_object_del(base, "oneOf");
+    const size_t n = json_array_size(list);
+    json_t **m = calloc(n + 1, sizeof *m);
+    const int32_t h = new_alt(c);
+    if (m == NULL || base == NULL) {
+        free(m);
+        json_decref(base);
+        return oom(c), BAD;
+    }
+    for (size_t i = 0; i < n && !c->st; i++) {
+        json_t *x = json_array_get(list, i);
+        m[i] = json_is_false(x) ? NULL : merge(c, base, x, 0);
+        if (m[i]) json_array_append_new(c->merged, m[i]);
+    }
+    for (size_t i = 0; i < n && !c->st; i++) {
+        if (m[i] == NULL) continue;
+        const size_t o = path_push(c, "oneOf"), o2 = path_push_i(c, i);
+        /* for every other branch that may overlap: a set of keys one of
+         * which must be absent here */
+        json_t *choices = json_array(); /* array of arrays of keys */
+        int dead = 0;
+        for (size_t j = 0; j < n && !c->st && !dead; j++) {
+            if (j == i || m[j] == NULL || disjoint(c, m[i], m[j], 0)) continue;
+            json_t *xj = json_array_get(list, j);
+            if (!required_only(xj, base)) {
+                failf(c, FM_STATUS_UNSUPPORTED, "oneOf branches %zu and %zu may both match (not provably exclusive)", i, j);
+                break;
+            }
+            json_t *keys = json_array();
+            size_t k;
+            json_t *r;
+            json_array_foreach(json_object_get(xj, "required"), k, r) if (json_is_string(r) && !requires(m[i], json_string_value(r)))
+                json_array_append(keys, r);
+            if (json_array_size(keys) == 0) dead = 1; /* branch i implies branch j */
+            json_array_append_new(choices, keys);
+        }
+        /* every combination of one key per overlapping branch */
+        size_t total = 1;
+        size_t k;
+        json_t *keys;
+        json_array_foreach(choices, k, keys) total *= json_array_size(keys) ? json_array_size(keys) : 1;
+        if (!c->st && !dead && total > MAX_ONEOF_CHOICES)
+            failf(c, FM_STATUS_UNSUPPORTED, "oneOf exclusivity needs more than %d alternatives", MAX_ONEOF_CHOICES);
+        for (size_t combo = 0; !c->st && !dead && combo < total; combo++) {
+            json_t *b = json_deep_copy(m[i]);
+            if (json_array_size(choices) > 0) {
+                json_object_set_new(b, "type", json_string("object")); /* non-objects would match every branch */
+                json_t *props = json_object_get(b, "properties");
+                if (props == NULL) json_object_set_new(b, "properties", props = json_object());
+                size_t rest = combo;
+                json_array_foreach(choices, k, keys) {
+                    const size_t nk = json_array_size(keys);
+                    json_t *key = json_array_get(keys, rest % nk);
+                    rest /= nk;
+                    json_object_set_new(props, json_string_value(key), json_false());
+                }
+            }
+            json_array_append_new(c->merged, b);
+            alt_add(c, h, schema_sym(c, b));
+        }
+        json_decref(choices);
+        path_pop(c, o2), path_pop(c, o);
+    }
+    free(m);
+    json_decref(base);
+    return alt_sym(c, h);
 }
 
 /* --- schemas ------------------------------------------------------------------------------------ */
@@ -1262,6 +1476,8 @@ static uint32_t schema_sym(jc *c, json_t *s) {
             json_array_append_new(c->merged, acc);
             r = schema_sym(c, acc);
         }
+    } else if (one && json_is_array(one) && !any) {
+        r = one_of_sym(c, s, one);
     } else if ((any && json_is_array(any)) || (one && json_is_array(one))) {
         json_t *list = any ? any : one;
         const char *name = any ? "anyOf" : "oneOf";
