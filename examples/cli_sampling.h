@@ -22,6 +22,11 @@ typedef struct cli_sampling {
     size_t n_bias;
     const char *stop[CLI_MAX_STOP];
     size_t n_stop;
+    /* at most one constraint: a GBNF file, a JSON Schema (file or inline
+     * text) or a regular expression */
+    const char *grammar_file, *json_schema, *regex;
+    int json_inline;     /* -j: json_schema is the schema text itself */
+    fm_grammar *grammar; /* compiled by cli_sampling_compile */
 } cli_sampling;
 
 static inline void cli_sampling_init(cli_sampling *c) {
@@ -39,6 +44,8 @@ static inline void cli_sampling_init(cli_sampling *c) {
     "  --mirostat N (1, 2; 0 off), --mirostat-lr ETA, --mirostat-ent TAU\n"                                \
     "  --logit-bias ID(+|-)BIAS   e.g. 15043+1 or 15043-inf (repeatable)\n"                                 \
     "  --stop S       stop before the text S (repeatable)\n"                                                 \
+    "  --grammar-file F.gbnf, --json-schema F.json (or -j SCHEMA_TEXT, '{}': any JSON), --regex RE\n"      \
+    "                 constrain the output (one of them)\n"                                                \
     "  --seed S       RNG seed (default 0)\n"
 
 /* Parses "ID+BIAS" / "ID-BIAS" (BIAS may be "inf"). */
@@ -78,6 +85,18 @@ static inline int cli_sampling_option(cli_sampling *c, const char *prog, const c
             return -1;
         }
         c->stop[c->n_stop++] = v;
+        return 1;
+    }
+    const char **constraint = !strcmp(a, "--grammar-file") ? &c->grammar_file
+                              : !strcmp(a, "--json-schema") || !strcmp(a, "-j") ? &c->json_schema
+                              : !strcmp(a, "--regex") ? &c->regex : NULL;
+    if (constraint != NULL) {
+        if (c->grammar_file || c->json_schema || c->regex) {
+            fprintf(stderr, "%s: give one of --grammar-file, --json-schema / -j, --regex\n", prog);
+            return -1;
+        }
+        *constraint = v;
+        c->json_inline = !strcmp(a, "-j");
         return 1;
     }
     size_t k = 0;
@@ -122,6 +141,56 @@ static inline int cli_sampling_option(cli_sampling *c, const char *prog, const c
     return 1;
 }
 
+/* Reads a whole file (NUL-terminated); NULL on error. */
+static inline char *cli_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0, r;
+    do {
+        if (n + 4096 + 1 > cap) {
+            cap = 2 * cap + 8192;
+            char *b = realloc(buf, cap);
+            if (b == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = b;
+        }
+        r = fread(buf + n, 1, 4096, f);
+        n += r;
+    } while (r > 0);
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* Compiles the constraint given, if any; prints the error and returns
+ * nonzero when it does not compile. */
+static inline int cli_sampling_compile(cli_sampling *c, const char *prog) {
+    const char *path = c->grammar_file ? c->grammar_file : c->json_schema && !c->json_inline ? c->json_schema : NULL;
+    size_t len = 0;
+    char *text = NULL;
+    if (path != NULL && (text = cli_read_file(path, &len)) == NULL) {
+        fprintf(stderr, "%s: cannot read %s\n", prog, path);
+        return 1;
+    }
+    fm_status s = FM_STATUS_OK;
+    if (c->grammar_file) s = fm_grammar_parse_gbnf(text, len, NULL, &c->grammar);
+    else if (c->json_schema)
+        s = c->json_inline ? fm_grammar_from_json_schema(c->json_schema, strlen(c->json_schema), 0, &c->grammar)
+                           : fm_grammar_from_json_schema(text, len, 0, &c->grammar);
+    else if (c->regex) s = fm_grammar_from_regex(c->regex, strlen(c->regex), &c->grammar);
+    free(text);
+    if (s != FM_STATUS_OK) {
+        fprintf(stderr, "%s: %s: %s\n", prog, path ? path : c->regex ? c->regex : "-j", fm_last_error());
+        return 1;
+    }
+    return 0;
+}
+
 /* The chain for sequence `i` (seed + i) of a context of n_ctx positions. */
 static inline fm_status cli_sampling_make(cli_sampling *c, const fm_tokenizer *tok, uint32_t n_ctx, uint64_t i,
                                           fm_sampler **out) {
@@ -132,7 +201,12 @@ static inline fm_status cli_sampling_make(cli_sampling *c, const fm_tokenizer *t
     if (c->dry_last_n_ctx) p.dry_last_n = (int32_t)n_ctx;
     p.logit_bias = c->bias;
     p.n_logit_bias = c->n_bias;
-    return fm_sampler_new(&p, out);
+    fm_status s = fm_sampler_new(&p, out);
+    if (s == FM_STATUS_OK && c->grammar != NULL && (s = fm_sampler_add_grammar(*out, c->grammar, tok)) != FM_STATUS_OK) {
+        fm_sampler_free(*out);
+        *out = NULL;
+    }
+    return s;
 }
 
 #endif

@@ -128,6 +128,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (cli_sampling_compile(&cs, "fm-generate")) return 1;
     if (n_gen < 0 || n_gen > 1e7 || threads < 0 || threads > 1024 || n_ctx < 0 || n_ctx > 1e7) {
         fprintf(stderr, "fm-generate: a numeric option is out of range\n");
         return 2;
@@ -244,6 +245,7 @@ done:
     fm_detokenizer_free(detok);
     fm_stop_free(stop);
     fm_sampler_free(smp);
+    fm_grammar_free(cs.grammar);
     fm_context_free(ctx);
     fm_model_free(model);
     free(ids);

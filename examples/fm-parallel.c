@@ -92,6 +92,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (cli_sampling_compile(&cs, "fm-parallel")) return 1;
     if (n_par < 1 || n_par > FM_SEQ_MAX || n_gen < 0 || n_gen > 1e6 || threads < 0 || threads > 1024) {
         fprintf(stderr, "fm-parallel: a numeric option is out of range\n");
         return 2;
@@ -222,6 +223,7 @@ done:
     free(smp), free(prompt_ids), free(out), free(n_out), free(row), free(all);
     fm_batch_free(batch);
     fm_context_free(ctx);
+    fm_grammar_free(cs.grammar);
     fm_model_free(model);
     return rc;
 }

@@ -1071,8 +1071,10 @@ FM_API fm_status fm_grammar_parse_gbnf(const char *text, size_t len, const char 
 FM_API fm_status fm_grammar_from_regex(const char *re, size_t len, fm_grammar **out);
 
 /** Flags for fm_grammar_from_json_schema(). */
-#define FM_JSON_COMPACT 0x1u /* no whitespace between tokens (default: any
-                                that JSON allows) */
+#define FM_JSON_COMPACT 0x1u /* no whitespace between tokens (default: up to
+                                20 of JSON's whitespace characters between
+                                any two tokens: pretty-printing fits, and a
+                                model cannot spend its budget on blanks) */
 
 /** Compiles a JSON Schema (`len` bytes of JSON text) into a grammar of the
  *  JSON texts that validate against it: type (all seven, lists),

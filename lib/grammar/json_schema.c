@@ -26,6 +26,7 @@
 
 #define BAD 0xFFFFFFFFu
 #define MAX_DEPTH 64
+#define FM_JSON_MAX_WS 20 /* whitespace characters between two tokens */
 
 typedef struct refmap {
     char **ptr;
@@ -146,7 +147,9 @@ static uint32_t ws(jc *c) {
         } else {
             const uint32_t r[] = {0x09, 0x0A, 0x0D, 0x0D, 0x20, 0x20};
             const uint32_t one = fm_gbuild_class(c->b, r, 3);
-            c->ws = one == BAD ? BAD : fm_gbuild_repeat(c->b, one, 0, UINT32_MAX);
+            /* bounded: enough for any pretty-printing, and a model cannot
+             * spend its whole budget on blanks */
+            c->ws = one == BAD ? BAD : fm_gbuild_repeat(c->b, one, 0, FM_JSON_MAX_WS);
             if (c->ws == BAD) oom(c);
         }
     }

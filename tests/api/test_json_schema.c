@@ -1,0 +1,190 @@
+/* Issue 16, acceptance 2: the shared MaskBench schemas as a regression
+ * test. Every schema listed in tests/grammar/jsonschema_passing.txt must
+ * still pass (compile; every valid instance accepted through its end; every
+ * invalid one refused or incomplete), no invalid instance of any schema may
+ * be accepted, and new passes are reported (add them to the list:
+ * FM_WRITE_PASSING=path writes the current list). Then schema errors that
+ * must name their keyword and JSON pointer. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/testutil.h"
+#include "fm.h"
+
+static fm_tokenizer *g_tok;
+
+static int accepts(fm_matcher *m, const char *text, size_t len) {
+    fm_matcher_reset(m);
+    return fm_matcher_accept_text(m, text, len) == FM_STATUS_OK && fm_matcher_can_end(m);
+}
+
+static const char *const FILES[] = {"BFCL_javascript", "BFCL_sql", "Github_easy", "Github_trivial", "Glaiveai2K",
+                                    "Handwritten", "Synthesized"};
+
+static void test_regression(const char *list_path) {
+    size_t list_len = 0;
+    char *list = tu_read_file(list_path, &list_len);
+    CHECK(list != NULL, "the passing list %s", list_path);
+    if (list == NULL) return;
+    const char *write = getenv("FM_WRITE_PASSING");
+    FILE *out = write ? fopen(write, "w") : NULL;
+    long listed = 0, listed_pass = 0, passing = 0, invalid_accepted = 0, schemas = 0, new_pass = 0;
+    for (const char *p = list; *p; p++) listed += *p == '\n';
+    for (size_t fi = 0; fi < sizeof FILES / sizeof FILES[0]; fi++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "jsonschema/%s.jsonl", FILES[fi]);
+        FILE *f = fopen(tu_data(rel), "rb");
+        CHECK(f != NULL, "open %s", rel);
+        if (f == NULL) continue;
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while ((n = getline(&line, &cap, f)) > 0) {
+            json_error_t je;
+            json_t *rec = json_loadb(line, (size_t)n, 0, &je);
+            if (rec == NULL) continue;
+            schemas++;
+            const char *id = json_string_value(json_object_get(rec, "id"));
+            char *schema = json_dumps(json_object_get(rec, "schema"), JSON_COMPACT | JSON_ENCODE_ANY);
+            fm_grammar *g = NULL;
+            fm_matcher *m = NULL;
+            int pass = fm_grammar_from_json_schema(schema, strlen(schema), 0, &g) == FM_STATUS_OK &&
+                       fm_matcher_new(g, g_tok, &m) == FM_STATUS_OK;
+            json_t *tests = json_object_get(rec, "tests");
+            size_t i;
+            json_t *t;
+            json_array_foreach(tests, i, t) {
+                if (m == NULL) break;
+                json_t *inst = json_object_get(t, "instance");
+                const int ok = accepts(m, json_string_value(inst), json_string_length(inst));
+                if (json_is_true(json_object_get(t, "valid"))) pass &= ok;
+                else if (ok) {
+                    pass = 0;
+                    invalid_accepted++;
+                    fprintf(stderr, "  %s: invalid instance %zu accepted\n", id, i);
+                }
+            }
+            /* "id\n" in the list */
+            char key[300];
+            snprintf(key, sizeof key, "\n%s\n", id);
+            const int is_listed = strstr(list, key) != NULL || (strncmp(list, key + 1, strlen(key + 1)) == 0);
+            if (pass) {
+                passing++;
+                if (out) fprintf(out, "%s\n", id);
+                if (!is_listed) new_pass++;
+            }
+            if (is_listed) {
+                listed_pass += pass;
+                CHECK(pass, "%s is in the passing list but fails now", id);
+            }
+            fm_matcher_free(m);
+            fm_grammar_free(g);
+            free(schema);
+            json_decref(rec);
+        }
+        free(line);
+        fclose(f);
+    }
+    if (out) fclose(out);
+    CHECK(invalid_accepted == 0, "no invalid instance accepted (%ld were)", invalid_accepted);
+    CHECK(listed > 3000 && listed_pass == listed, "every listed schema passes (%ld of %ld)", listed_pass, listed);
+    fprintf(stderr, "json schema regression: %ld schemas with tests, %ld pass (%.1f %%), %ld listed, %ld new passes%s\n",
+            schemas, passing, 100.0 * (double)passing / (double)schemas, listed, new_pass,
+            new_pass ? " (add them: FM_WRITE_PASSING)" : "");
+    free(list);
+}
+
+static void expect_error(const char *schema, fm_status want, const char *msg) {
+    fm_grammar *g = (fm_grammar *)1;
+    fm_status st = fm_grammar_from_json_schema(schema, strlen(schema), 0, &g);
+    CHECK(st == want && g == NULL && strstr(fm_last_error(), msg), "%s: want %s '%s', got %s: %s", schema,
+          fm_status_name(want), msg, fm_status_name(st), fm_last_error());
+}
+
+static void test_errors(void) {
+    expect_error("{\"type\": \"object\", \"properties\": {\"a\": {\"not\": {}}}}", FM_STATUS_UNSUPPORTED,
+                 "at '/properties/a/not': 'not' is not supported");
+    expect_error("{\"items\": {\"type\": \"array\", \"uniqueItems\": true}}", FM_STATUS_UNSUPPORTED,
+                 "at '/items': uniqueItems is not supported");
+    expect_error("{\"$defs\": {\"x\": {\"if\": {}}}, \"$ref\": \"#/$defs/x\"}", FM_STATUS_UNSUPPORTED,
+                 "at '/$defs/x/if'");
+    expect_error("{\"$ref\": \"#/nowhere\"}", FM_STATUS_UNSUPPORTED, "$ref '#/nowhere'");
+    expect_error("{\"type\": \"string\", \"format\": \"regex\"}", FM_STATUS_UNSUPPORTED, "format 'regex'");
+    expect_error("{\"type\": \"string\", \"pattern\": \"(a\"}", FM_STATUS_INVALID_ARGUMENT, "without ')'");
+    expect_error("{\"type\": \"integer\", \"minimum\": 5, \"maximum\": 2}", FM_STATUS_INVALID_ARGUMENT,
+                 "between minimum and maximum");
+    expect_error("{\"type\": 7}", FM_STATUS_INVALID_ARGUMENT, "type must be");
+    expect_error("{\"a\": ", FM_STATUS_INVALID_ARGUMENT, "line 1, column");
+    expect_error("{\"oneOf\": [{\"type\": \"string\"}, {\"minLength\": 2}]}", FM_STATUS_UNSUPPORTED, "oneOf");
+}
+
+/* A few exact languages, by instance. */
+static void expect_lang(const char *schema, const char *const *yes, const char *const *no) {
+    fm_grammar *g = NULL;
+    fm_matcher *m = NULL;
+    CHECK(fm_grammar_from_json_schema(schema, strlen(schema), 0, &g) == FM_STATUS_OK && fm_matcher_new(g, g_tok, &m) == 0,
+          "%s: %s", schema, fm_last_error());
+    if (m == NULL) return;
+    for (int i = 0; yes[i]; i++) CHECK(accepts(m, yes[i], strlen(yes[i])), "%s accepts %s", schema, yes[i]);
+    for (int i = 0; no[i]; i++) CHECK(!accepts(m, no[i], strlen(no[i])), "%s refuses %s", schema, no[i]);
+    fm_matcher_free(m);
+    fm_grammar_free(g);
+}
+
+static void test_languages(void) {
+    {
+        const char *y[] = {"-17", "-10", "0", "9", "99", "100", "3", NULL};
+        const char *n[] = {"-18", "101", "1000", "01", "-0", "3.5", NULL};
+        expect_lang("{\"type\": \"integer\", \"minimum\": -17, \"maximum\": 100}", y, n);
+    }
+    {
+        const char *y[] = {"0.5", "1", "9.999", "0.0001", NULL};
+        const char *n[] = {"0", "0.0", "10", "10.0", "-1", NULL};
+        expect_lang("{\"type\": \"number\", \"exclusiveMinimum\": 0, \"exclusiveMaximum\": 10}", y, n);
+    }
+    {
+        const char *y[] = {"\"2024-02-29\"", "\"2023-12-31\"", "\"2000-02-29\"", NULL};
+        const char *n[] = {"\"2023-02-29\"", "\"2024-04-31\"", "\"1900-02-29\"", "\"2024-13-01\"", NULL};
+        expect_lang("{\"type\": \"string\", \"format\": \"date\"}", y, n);
+    }
+    {
+        const char *y[] = {"{\"a\": 1}", "{\"b\": 2}", NULL};
+        const char *n[] = {"{\"a\": 1, \"b\": 2}", "{}", NULL};
+        expect_lang("{\"type\": \"object\", \"properties\": {\"a\": {}, \"b\": {}}, "
+                    "\"oneOf\": [{\"required\": [\"a\"]}, {\"required\": [\"b\"]}]}",
+                    y, n);
+    }
+    {
+        const char *y[] = {"{\"id\": \"ab\", \"x\": [1, 2]}", "{\"id\": \"ab\"}", "{\"id\":\"ab\",\"extra\":null}", NULL};
+        const char *n[] = {"{\"x\": [1]}", "{\"id\": \"abc\"}", "{\"id\": \"ab\", \"x\": [1, 2, 3]}",
+                           "{\"id\": \"ab\", \"id\": \"ab\"}", NULL};
+        expect_lang("{\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"string\", \"maxLength\": 2}, "
+                    "\"x\": {\"type\": \"array\", \"maxItems\": 2}}, \"required\": [\"id\"]}",
+                    y, n);
+    }
+    {
+        const char *y[] = {"{\"next\": {\"next\": null}}", "null", NULL};
+        const char *n[] = {"{\"next\": 1}", NULL};
+        expect_lang("{\"$defs\": {\"n\": {\"anyOf\": [{\"type\": \"null\"}, {\"type\": \"object\", "
+                    "\"properties\": {\"next\": {\"$ref\": \"#/$defs/n\"}}, \"required\": [\"next\"], "
+                    "\"additionalProperties\": false}]}}, \"$ref\": \"#/$defs/n\"}",
+                    y, n);
+    }
+    {
+        const char *y[] = {"\"x\\\"y\"", "\"a\\\\b\"", "\"tab\\there\"", NULL};
+        const char *n[] = {"\"x\"y\"", "\"ab\"", NULL};
+        expect_lang("{\"type\": \"string\", \"pattern\": \"[\\\\\\\\\\\"\\t]\"}", y, n);
+    }
+}
+
+int main(int argc, char **argv) {
+    CHECK(argc == 2, "usage: test_json_schema PASSING_LIST");
+    CHECK(fm_tokenizer_load(tu_data("models/stories260K.gguf"), NULL, &g_tok) == FM_STATUS_OK, "tokenizer");
+    test_errors();
+    test_languages();
+    if (argc == 2) test_regression(argv[1]);
+    fm_tokenizer_free(g_tok);
+    return tu_finish("test_json_schema");
+}
