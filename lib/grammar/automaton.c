@@ -8,6 +8,9 @@
 #include "regex.h"
 
 #define MAX_DFA_STATES 100000u
+/* and the work the construction may do (NFA edges looked at): a pattern
+ * whose DFA grows too big is refused in well under a second */
+#define MAX_DFA_WORK 30000000ull
 
 /* --- encoders --------------------------------------------------------------- */
 
@@ -203,9 +206,15 @@ static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
     }
     tset = malloc((ns + 1) * sizeof *tset);
     if (tset == NULL) err = 1;
+    unsigned long long work = 0;
     for (size_t q = 0; !err && q < d.n; q++) {
         d.st[q].t_off = (uint32_t)d.n_tr;
         const dstate cur = d.st[q];
+        work += cur.n;
+        if (work > MAX_DFA_WORK) {
+            err = 2;
+            break;
+        }
         if (max_len != UINT32_MAX && cur.count >= max_len) continue; /* no room for another character */
         /* the interval boundaries of every edge out of the set */
         size_t nb = 0;
@@ -233,13 +242,18 @@ static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
             bounds = bb;
             bounds[nb++] = 0, bounds[nb++] = 0x110000;
         }
-        qsort(bounds, nb, sizeof *bounds, cmp_u32);
+        if (nb) qsort(bounds, nb, sizeof *bounds, cmp_u32);
         size_t nu = 0;
         for (size_t i = 0; i < nb; i++)
             if (nu == 0 || bounds[nu - 1] != bounds[i]) bounds[nu++] = bounds[i];
         const uint32_t next_count = cur.count + 1 > cap_count ? cap_count : cur.count + 1;
         for (size_t i = 0; i + 1 < nu && !err; i++) {
             const uint32_t lo = bounds[i], hi = bounds[i + 1] - 1;
+            work += cur.n + nb;
+            if (work > MAX_DFA_WORK) {
+                err = 2;
+                break;
+            }
             uint32_t m = 0;
             ++stamp;
             for (uint32_t j = 0; j < cur.n; j++) {
@@ -284,8 +298,9 @@ static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
     free(cl);
     free(mark);
     if (err == 2)
-        st = fm_error(FM_STATUS_INVALID_ARGUMENT, "%s: the pattern and length bounds need more than %u automaton states",
-                      what, MAX_DFA_STATES);
+        st = fm_error(FM_STATUS_INVALID_ARGUMENT,
+                      "%s: the pattern and length bounds need too large an automaton (over %u states or %llu steps)",
+                      what, MAX_DFA_STATES, MAX_DFA_WORK);
     else if (err)
         st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
     /* states that can still reach acceptance (the others would let the
@@ -306,7 +321,7 @@ static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
     }
     if (!st) {
         /* rules: L_q for each live state; L_0 ::= empty; L_t ::= L_q c */
-        int32_t *rule = malloc(d.n * sizeof *rule);
+        int32_t *rule = calloc(d.n, sizeof *rule);
         const int32_t h = fm_gbuild_helper(b);
         if (rule == NULL || h < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
         for (size_t q = 0; !st && q < d.n; q++) rule[q] = live[q] ? fm_gbuild_helper(b) : -1;

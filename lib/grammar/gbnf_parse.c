@@ -255,7 +255,7 @@ static int number(gp *g, uint32_t *v) {
 static int wrap_tail(gp *g, seq *q, size_t from) {
     if (q->n - from == 1) return 1;
     const int32_t h = fm_gbuild_helper(g->b);
-    if (h < 0 || fm_gbuild_prod(g->b, h, q->v + from, q->n - from)) return oom(g), 0;
+    if (h < 0 || fm_gbuild_prod(g->b, h, q->n > from ? q->v + from : NULL, q->n - from)) return oom(g), 0;
     q->n = from;
     return seq_push(g, q, FM_GS_MAKE(FM_GS_NT, h));
 }

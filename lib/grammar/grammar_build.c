@@ -379,7 +379,7 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
             for (size_t k = 0; k < np; k++) {
                 const bprod *p = &b->prods[by_rule[k]];
                 g->prods[k] = dot;
-                memcpy(g->syms + dot, b->syms + p->off, p->len * sizeof *g->syms);
+                if (p->len) memcpy(g->syms + dot, b->syms + p->off, p->len * sizeof *g->syms);
                 dot += p->len;
                 g->syms[dot++] = FM_GS_MAKE(FM_GS_END, p->rule);
             }

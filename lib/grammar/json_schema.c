@@ -27,6 +27,7 @@
 #define BAD 0xFFFFFFFFu
 #define MAX_DEPTH 64
 #define FM_JSON_MAX_WS 20 /* whitespace characters between two tokens */
+#define FM_JSON_MAX_COUNT (1 << 17) /* largest minLength/maxLength/minItems/maxItems */
 
 typedef struct refmap {
     char **ptr;
@@ -627,13 +628,17 @@ static int get_len(jc *c, const json_t *s, const char *key, uint32_t dflt, uint3
     *out = dflt;
     if (v == NULL) return 1;
     if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) && json_real_value(v) >= 0 &&
-        json_real_value(v) < 1e9) {
+        json_real_value(v) <= FM_JSON_MAX_COUNT) {
         *out = (uint32_t)json_real_value(v);
         return 1;
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0)
         return failf(c, FM_STATUS_INVALID_ARGUMENT, "%s must be a non-negative integer", key), 0;
-    *out = json_integer_value(v) > 100000000 ? 100000000 : (uint32_t)json_integer_value(v);
+    /* counting costs grammar size linear in the bound: beyond this, refuse */
+    if (json_integer_value(v) > FM_JSON_MAX_COUNT)
+        return failf(c, FM_STATUS_UNSUPPORTED, "%s %lld is above the largest bound enforced (%d)", key,
+                     (long long)json_integer_value(v), FM_JSON_MAX_COUNT), 0;
+    *out = (uint32_t)json_integer_value(v);
     return 1;
 }
 

@@ -111,7 +111,7 @@ fm_status fm_vocab_mark_eog(fm_tokenizer *t, const fm_model_file *mf) {
                                        "tokenizer.ggml.fim_sep_token_id"};
     static const char *const texts[] = {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>",
-        "_<EOT>", "<|end_of_text|>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"};
+        "_<EOT>", "<|end_of_text|>", ("<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>")};
     fm_token ids[32];
     int n = 0;
     if (t->special[FM_SPECIAL_EOS] >= 0 && t->special[FM_SPECIAL_EOS] < t->n_vocab) ids[n++] = t->special[FM_SPECIAL_EOS];
