@@ -183,6 +183,304 @@ static uint32_t closure(const fm_nfa *nfa, const uint32_t *v, uint32_t n, uint32
     return m;
 }
 
+/* --- the byte DFA ------------------------------------------------------------------ */
+
+/* A byte NFA without empty moves: the code point DFA's edges written out as
+ * the byte sequences of their encoding, through fresh inner states. */
+typedef struct bnfa {
+    uint32_t *from, *to;
+    uint8_t *lo, *hi;
+    size_t n, cap;
+    uint32_t n_states;
+    int oom;
+} bnfa;
+
+static void bedge(bnfa *a, uint32_t from, uint8_t lo, uint8_t hi, uint32_t to) {
+    if (a->n == a->cap) {
+        const size_t cap = a->cap ? 2 * a->cap : 256;
+        uint32_t *f = realloc(a->from, cap * sizeof *f);
+        if (f) a->from = f;
+        uint32_t *t = realloc(a->to, cap * sizeof *t);
+        if (t) a->to = t;
+        uint8_t *l = realloc(a->lo, cap);
+        if (l) a->lo = l;
+        uint8_t *h = realloc(a->hi, cap);
+        if (h) a->hi = h;
+        if (!f || !t || !l || !h) {
+            a->oom = 1;
+            return;
+        }
+        a->cap = cap;
+    }
+    a->from[a->n] = from, a->to[a->n] = to, a->lo[a->n] = lo, a->hi[a->n] = hi;
+    a->n++;
+}
+
+typedef struct path_ctx {
+    bnfa *a;
+    uint32_t from, to;
+} path_ctx;
+
+static int bpath(void *user, const uint8_t *lo, const uint8_t *hi, int n) {
+    path_ctx *c = user;
+    uint32_t cur = c->from;
+    for (int i = 0; i < n; i++) {
+        const uint32_t next = i + 1 == n ? c->to : c->a->n_states++;
+        bedge(c->a, cur, lo[i], hi[i], next);
+        cur = next;
+    }
+    return c->a->oom;
+}
+
+static void bliteral(bnfa *a, uint32_t from, const char *s, size_t n, uint32_t to) {
+    path_ctx c = {a, from, to};
+    uint8_t v[8];
+    memcpy(v, s, n);
+    bpath(&c, v, v, (int)n);
+}
+
+/* The edge from -> to for the code points in cp[0..2n), encoded. */
+static void bencode(bnfa *a, uint32_t from, uint32_t to, const uint32_t *cp, size_t n, fm_char_encoding enc) {
+    path_ctx c = {a, from, to};
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n && !a->oom; i++) {
+        uint32_t lo = cp[2 * i], hi = cp[2 * i + 1];
+        if (enc == FM_ENC_UTF8) {
+            fm_utf8_ranges(lo, hi, bpath, &c);
+            continue;
+        }
+        /* JSON: controls, '"' and '\\' escaped; '/' also as "\\/" */
+        for (uint32_t ch = lo; ch <= hi && ch < 0x60; ch++) {
+            char e[6];
+            size_t len = 2;
+            e[0] = '\\';
+            switch (ch) {
+            case '"': e[1] = '"'; break;
+            case '\\': e[1] = '\\'; break;
+            case '/': e[1] = '/'; break;
+            case '\b': e[1] = 'b'; break;
+            case '\f': e[1] = 'f'; break;
+            case '\n': e[1] = 'n'; break;
+            case '\r': e[1] = 'r'; break;
+            case '\t': e[1] = 't'; break;
+            default:
+                if (ch >= 0x20) continue;
+                e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[ch >> 4], e[5] = hex[ch & 15], len = 6;
+                break;
+            }
+            bliteral(a, from, e, len, to);
+        }
+        /* the rest as itself */
+        if (lo < 0x20) lo = 0x20;
+        const uint32_t cuts[2] = {0x22, 0x5C};
+        for (int k = 0; k < 2 && lo <= hi; k++)
+            if (lo <= cuts[k] && cuts[k] <= hi) {
+                if (lo < cuts[k]) fm_utf8_ranges(lo, cuts[k] - 1, bpath, &c);
+                lo = cuts[k] + 1;
+            }
+        if (lo <= hi) fm_utf8_ranges(lo, hi, bpath, &c);
+    }
+}
+
+#define MAX_BYTE_DFA 16384u
+/* code point DFAs above this many states are written as rules */
+#define BYTE_DFA_FROM 2048u
+
+static int cmp_u32b(const void *a, const void *b) {
+    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The code point DFA's live part as a byte DFA terminal in the builder. */
+static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_char_encoding enc, uint32_t *sym) {
+    bnfa a = {0};
+    /* NFA states: code point DFA state q is q (+1 when quoted: 0 is the
+     * opening quote's start), then the final state, then inner states */
+    const int quoted = enc == FM_ENC_JSON_QUOTED;
+    const uint32_t off = quoted ? 1 : 0, final = (uint32_t)d->n + off;
+    a.n_states = final + 1;
+    if (quoted) {
+        bliteral(&a, 0, "\"", 1, off);
+        enc = FM_ENC_JSON_STRING;
+    }
+    uint8_t *acc0 = calloc((size_t)d->n + 2, 1);
+    if (acc0 == NULL) a.oom = 1;
+    for (size_t q = 0; q < d->n && !a.oom; q++) {
+        if (!live[q]) continue;
+        if (d->st[q].accepting) {
+            if (quoted) bliteral(&a, (uint32_t)q + off, "\"", 1, final);
+            else acc0[q] = 1;
+        }
+        for (uint32_t t = 0; t < d->st[q].t_n; t++) {
+            const dtrans *tr = &d->tr[d->st[q].t_off + t];
+            if (live[tr->to]) bencode(&a, (uint32_t)q + off, tr->to + off, d->rpool + 2 * tr->r_off, tr->r_n, enc);
+        }
+    }
+    if (quoted) acc0[final] = 1; /* (acc0 is indexed by NFA state below when quoted) */
+    fm_status st = a.oom ? fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton") : FM_STATUS_OK;
+    /* edges grouped by source */
+    uint32_t *start = st ? NULL : calloc((size_t)a.n_states + 1, sizeof *start);
+    uint32_t *order = st ? NULL : malloc((a.n ? a.n : 1) * sizeof *order);
+    if (!st && (start == NULL || order == NULL)) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+    if (!st) {
+        for (size_t i = 0; i < a.n; i++) start[a.from[i] + 1]++;
+        for (uint32_t i = 0; i < a.n_states; i++) start[i + 1] += start[i];
+        uint32_t *fill = malloc(((size_t)a.n_states + 1) * sizeof *fill);
+        if (fill == NULL) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+        else {
+            memcpy(fill, start, ((size_t)a.n_states + 1) * sizeof *fill);
+            for (size_t i = 0; i < a.n; i++) order[fill[a.from[i]]++] = (uint32_t)i;
+            free(fill);
+        }
+    }
+    /* subset construction over bytes */
+    dfa s;
+    memset(&s, 0, sizeof s);
+    s.mask = 255;
+    s.tab = calloc(256, sizeof *s.tab);
+    uint32_t *next = NULL;
+    uint8_t *accept = NULL;
+    size_t cap_next = 0, cap_acc = 0;
+    /* per DFA state: (byte, target) pairs of every edge, grouped by byte */
+    uint32_t *pairs = NULL, *bucket = NULL, *bcount = NULL, *bstart = NULL, *tmp = NULL;
+    uint8_t *pbyte = NULL;
+    size_t cap_pairs = 0, cap_pbyte = 0, cap_bucket = 0;
+    uint32_t *mark = calloc((size_t)a.n_states + 1, sizeof *mark);
+    bcount = malloc(256 * sizeof *bcount);
+    bstart = malloc(257 * sizeof *bstart);
+    tmp = malloc(((size_t)a.n_states + 1) * sizeof *tmp);
+    if (!st && (s.tab == NULL || mark == NULL || bcount == NULL || bstart == NULL || tmp == NULL))
+        st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+    int err = 0;
+    const uint32_t begin = 0;
+    /* the subset interning reuses the code point DFA's table code with a fake NFA (no accept) */
+    fm_nfa fake = {a.n_states, 0, a.n_states + 1, NULL, NULL, 0};
+    if (!st && intern(&s, &begin, 1, 0, &fake, 0, 0, &err) < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory");
+    uint32_t stamp = 0;
+    for (size_t q = 0; !st && q < s.n; q++) {
+        if (s.n > MAX_BYTE_DFA) {
+            st = FM_STATUS_UNSUPPORTED; /* too big for tables: the caller writes rules */
+            break;
+        }
+        uint32_t *nx = fm_grow(next, &cap_next, 256 * (q + 1), sizeof *nx, 256 * 64);
+        uint8_t *ac = nx ? fm_grow(accept, &cap_acc, q + 1, 1, 64) : NULL;
+        if (nx) next = nx;
+        if (ac == NULL) {
+            st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+            break;
+        }
+        accept = ac;
+        const dstate cur = s.st[q];
+        int is_acc = 0;
+        memset(bcount, 0, 256 * sizeof *bcount);
+        size_t np = 0;
+        for (uint32_t i = 0; i < cur.n && !st; i++) {
+            const uint32_t ns = s.pool[cur.off + i];
+            is_acc |= quoted ? ns == final : (ns >= off && ns < final && acc0[ns - off]);
+            for (uint32_t k = start[ns]; k < start[ns + 1] && !st; k++) {
+                const uint32_t e = order[k];
+                const size_t w = (size_t)a.hi[e] - a.lo[e] + 1;
+                uint32_t *pp = fm_grow(pairs, &cap_pairs, np + w, sizeof *pp, 1024);
+                uint8_t *pb = pp ? fm_grow(pbyte, &cap_pbyte, np + w, 1, 1024) : NULL;
+                if (pp) pairs = pp;
+                if (pb == NULL) {
+                    st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+                    break;
+                }
+                pbyte = pb;
+                for (unsigned c = a.lo[e]; c <= a.hi[e]; c++) pairs[np] = a.to[e], pbyte[np++] = (uint8_t)c, bcount[c]++;
+            }
+        }
+        if (st) break;
+        uint32_t *bk = fm_grow(bucket, &cap_bucket, np ? np : 1, sizeof *bk, 1024);
+        if (bk == NULL) {
+            st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+            break;
+        }
+        bucket = bk;
+        bstart[0] = 0;
+        for (unsigned c = 0; c < 256; c++) bstart[c + 1] = bstart[c] + bcount[c];
+        for (unsigned c = 0; c < 256; c++) bcount[c] = bstart[c];
+        for (size_t i = 0; i < np; i++) bucket[bcount[pbyte[i]]++] = pairs[i];
+        accept[q] = (uint8_t)is_acc;
+        for (unsigned c = 0; c < 256 && !st; c++) {
+            next[q * 256 + c] = FM_DFA_DEAD;
+            if (bstart[c + 1] == bstart[c]) continue;
+            uint32_t m = 0;
+            ++stamp;
+            for (uint32_t i = bstart[c]; i < bstart[c + 1]; i++) {
+                const uint32_t t = bucket[i];
+                if (mark[t] != stamp) mark[t] = stamp, tmp[m++] = t;
+            }
+            qsort(tmp, m, sizeof *tmp, cmp_u32b);
+            const int64_t to = intern(&s, tmp, m, 0, &fake, 0, 0, &err);
+            if (to < 0) {
+                st = err == 2 ? FM_STATUS_UNSUPPORTED : fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+                break;
+            }
+            next[q * 256 + c] = (uint32_t)to;
+        }
+    }
+    if (!st) {
+        *sym = fm_gbuild_dfa(b, (uint32_t)s.n, next, accept); /* takes next and accept */
+        next = NULL, accept = NULL;
+        if (*sym == 0xFFFFFFFEu) st = FM_STATUS_UNSUPPORTED;
+        else if (*sym == 0xFFFFFFFFu) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+    }
+    free(next);
+    free(accept);
+    free(bucket), free(bcount), free(bstart), free(tmp), free(mark), free(acc0), free(pairs), free(pbyte);
+    free(start), free(order);
+    dfa_free(&s);
+    free(a.from), free(a.to), free(a.lo), free(a.hi);
+    return st;
+}
+
+/* The code point DFA's live part as left-linear rules (L_q ::= L_p c):
+ * for automata too large for byte tables (long length counters). */
+static fm_status dfa_rules(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_char_encoding enc, uint32_t *sym) {
+    const int quoted = enc == FM_ENC_JSON_QUOTED;
+    if (quoted) enc = FM_ENC_JSON_STRING;
+    fm_status st = FM_STATUS_OK;
+    int32_t *rule = calloc(d->n, sizeof *rule);
+    const int32_t h = fm_gbuild_helper(b);
+    if (rule == NULL || h < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+    for (size_t q = 0; !st && q < d->n; q++) rule[q] = live[q] ? fm_gbuild_helper(b) : -1;
+    if (!st) st = fm_gbuild_prod(b, rule[0], NULL, 0);
+    for (size_t q = 0; !st && q < d->n; q++) {
+        if (!live[q]) continue;
+        if (d->st[q].accepting) {
+            const uint32_t s = FM_GS_MAKE(FM_GS_NT, rule[q]);
+            st = fm_gbuild_prod(b, h, &s, 1);
+        }
+        for (uint32_t t = 0; !st && t < d->st[q].t_n; t++) {
+            const dtrans *tr = &d->tr[d->st[q].t_off + t];
+            if (!live[tr->to]) continue;
+            const uint32_t c = fm_gbuild_char(b, d->rpool + 2 * tr->r_off, tr->r_n, enc);
+            if (c == 0xFFFFFFFFu) {
+                st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+                break;
+            }
+            const uint32_t seq[2] = {FM_GS_MAKE(FM_GS_NT, rule[q]), c};
+            st = fm_gbuild_prod(b, rule[tr->to], seq, 2);
+        }
+    }
+    free(rule);
+    if (st) return st;
+    *sym = FM_GS_MAKE(FM_GS_NT, h);
+    if (quoted) {
+        fm_byteset qs = {{0, 0, 0, 0}};
+        fm_byteset_add_range(&qs, '"', '"');
+        const uint32_t q = fm_gbuild_term(b, &qs);
+        const uint32_t parts[3] = {q, *sym, q};
+        const int32_t w = fm_gbuild_helper(b);
+        if (w < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+        if ((st = fm_gbuild_prod(b, w, parts, 3))) return st;
+        *sym = FM_GS_MAKE(FM_GS_NT, w);
+    }
+    return FM_STATUS_OK;
+}
+
 static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
                       const char *what, int complement, uint32_t *sym) {
     dfa d;
@@ -319,33 +617,10 @@ static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
         }
         if (!live[0]) st = fm_error(FM_STATUS_NOT_FOUND, "%s: no string satisfies the pattern and length bounds", what);
     }
+    /* byte tables cost 1 KiB a state: long counters become rules instead */
     if (!st) {
-        /* rules: L_q for each live state; L_0 ::= empty; L_t ::= L_q c */
-        int32_t *rule = calloc(d.n, sizeof *rule);
-        const int32_t h = fm_gbuild_helper(b);
-        if (rule == NULL || h < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
-        for (size_t q = 0; !st && q < d.n; q++) rule[q] = live[q] ? fm_gbuild_helper(b) : -1;
-        if (!st) st = fm_gbuild_prod(b, rule[0], NULL, 0);
-        for (size_t q = 0; !st && q < d.n; q++) {
-            if (!live[q]) continue;
-            if (d.st[q].accepting) {
-                const uint32_t s = FM_GS_MAKE(FM_GS_NT, rule[q]);
-                st = fm_gbuild_prod(b, h, &s, 1);
-            }
-            for (uint32_t t = 0; !st && t < d.st[q].t_n; t++) {
-                const dtrans *tr = &d.tr[d.st[q].t_off + t];
-                if (!live[tr->to]) continue;
-                const uint32_t c = fm_gbuild_char(b, d.rpool + 2 * tr->r_off, tr->r_n, enc);
-                if (c == 0xFFFFFFFFu) {
-                    st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
-                    break;
-                }
-                const uint32_t seq[2] = {FM_GS_MAKE(FM_GS_NT, rule[q]), c};
-                st = fm_gbuild_prod(b, rule[tr->to], seq, 2);
-            }
-        }
-        if (!st) *sym = FM_GS_MAKE(FM_GS_NT, h);
-        free(rule);
+        st = d.n <= BYTE_DFA_FROM ? byte_dfa(b, &d, live, enc, sym) : FM_STATUS_UNSUPPORTED;
+        if (st == FM_STATUS_UNSUPPORTED) st = dfa_rules(b, &d, live, enc, sym);
     }
     free(live);
     dfa_free(&d);

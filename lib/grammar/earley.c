@@ -15,8 +15,9 @@ fm_status fm_earley_init(fm_earley *e, const fm_grammar *g) {
     e->g = g;
     e->dmask = 255;
     e->dk = malloc(256 * sizeof *e->dk);
+    e->dq = malloc(256 * sizeof *e->dq);
     e->dgen = calloc(256, sizeof *e->dgen);
-    if (e->dk == NULL || e->dgen == NULL) {
+    if (e->dk == NULL || e->dq == NULL || e->dgen == NULL) {
         fm_earley_free(e);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar matcher");
     }
@@ -30,6 +31,7 @@ void fm_earley_free(fm_earley *e) {
     free(e->wait);
     free(e->wait_start);
     free(e->dk);
+    free(e->dq);
     free(e->dgen);
     memset(e, 0, sizeof *e);
 }
@@ -44,23 +46,30 @@ static void dedupe_begin(fm_earley *e) {
     }
 }
 
+static uint32_t slot_of(const fm_earley *e, uint64_t key, uint32_t q) {
+    return (uint32_t)(((key ^ (uint64_t)q * 0xD6E8FEB86659FD93ull) * 0x9E3779B97F4A7C15ull) >> 32) & e->dmask;
+}
+
 static int dedupe_grow(fm_earley *e, uint32_t set_begin) {
     const uint32_t cap = 2 * (e->dmask + 1);
     uint64_t *k = malloc(cap * sizeof *k);
+    uint32_t *q = malloc(cap * sizeof *q);
     uint32_t *g = calloc(cap, sizeof *g);
-    if (k == NULL || g == NULL) {
+    if (k == NULL || q == NULL || g == NULL) {
         free(k);
+        free(q);
         free(g);
         return 0;
     }
     free(e->dk);
+    free(e->dq);
     free(e->dgen);
-    e->dk = k, e->dgen = g, e->dmask = cap - 1, e->gen = 1;
+    e->dk = k, e->dq = q, e->dgen = g, e->dmask = cap - 1, e->gen = 1;
     for (size_t i = set_begin; i < e->n_items; i++) { /* re-enter this set's items */
         const uint64_t key = item_key(e->items[i]);
-        uint32_t h = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & e->dmask;
+        uint32_t h = slot_of(e, key, e->items[i].q);
         while (e->dgen[h] == e->gen) h = (h + 1) & e->dmask;
-        e->dgen[h] = e->gen, e->dk[h] = key;
+        e->dgen[h] = e->gen, e->dk[h] = key, e->dq[h] = e->items[i].q;
     }
     return 1;
 }
@@ -70,14 +79,14 @@ static int dedupe_grow(fm_earley *e, uint32_t set_begin) {
 static int add(fm_earley *e, uint32_t set_begin, fm_eitem it) {
     if (2 * (e->n_items - set_begin + 1) > e->dmask + 1 && !dedupe_grow(e, set_begin)) return -1;
     const uint64_t key = item_key(it);
-    uint32_t h = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & e->dmask;
+    uint32_t h = slot_of(e, key, it.q);
     for (; e->dgen[h] == e->gen; h = (h + 1) & e->dmask)
-        if (e->dk[h] == key) return 0;
+        if (e->dk[h] == key && e->dq[h] == it.q) return 0;
     fm_eitem *p = fm_grow(e->items, &e->cap_items, e->n_items + 1, sizeof *p, 256);
     if (p == NULL) return -1;
     e->items = p;
     e->items[e->n_items++] = it;
-    e->dgen[h] = e->gen, e->dk[h] = key;
+    e->dgen[h] = e->gen, e->dk[h] = key, e->dq[h] = it.q;
     return 1;
 }
 
@@ -93,12 +102,19 @@ static int closure(fm_earley *e, uint32_t k, uint32_t set_begin, fm_byteset *byt
         switch (FM_GS_KIND(s)) {
         case FM_GS_NT:
             for (uint32_t p = g->rule_start[v]; p < g->rule_start[v + 1]; p++)
-                if (add(e, set_begin, (fm_eitem){g->prods[p], k}) < 0) return -1;
-            if (g->nullable[v] && add(e, set_begin, (fm_eitem){it.dot + 1, it.origin}) < 0) return -1;
+                if (add(e, set_begin, (fm_eitem){g->prods[p], k, 0}) < 0) return -1;
+            if (g->nullable[v] && add(e, set_begin, (fm_eitem){it.dot + 1, it.origin, 0}) < 0) return -1;
             break;
         case FM_GS_TERM:
             for (int w = 0; w < 4; w++) bytes->w[w] |= g->terms[v].w[w];
             break;
+        case FM_GS_DFA: {
+            const fm_gdfa *d = &g->dfas[v];
+            for (int w = 0; w < 4; w++) bytes->w[w] |= d->out[it.q].w[w];
+            /* where the terminal may end, the production goes on */
+            if (d->accept[it.q] && add(e, set_begin, (fm_eitem){it.dot + 1, it.origin, 0}) < 0) return -1;
+            break;
+        }
         default: { /* END of rule v started at it.origin */
             if (it.origin == k) break; /* empty: stepped over when predicted */
             const uint64_t *w = e->wait;
@@ -111,7 +127,7 @@ static int closure(fm_earley *e, uint32_t k, uint32_t set_begin, fm_byteset *byt
             }
             for (size_t j = lo; j < e->wait_start[it.origin + 1] && (w[j] >> 32) == v; j++) {
                 const fm_eitem wi = e->items[(uint32_t)w[j]];
-                if (add(e, set_begin, (fm_eitem){wi.dot + 1, wi.origin}) < 0) return -1;
+                if (add(e, set_begin, (fm_eitem){wi.dot + 1, wi.origin, 0}) < 0) return -1;
             }
             break;
         }
@@ -182,7 +198,7 @@ fm_status fm_earley_reset(fm_earley *e) {
     dedupe_begin(e);
     const fm_grammar *g = e->g;
     for (uint32_t p = g->rule_start[g->root]; p < g->rule_start[g->root + 1]; p++)
-        if (add(e, 0, (fm_eitem){g->prods[p], 0}) < 0)
+        if (add(e, 0, (fm_eitem){g->prods[p], 0, 0}) < 0)
             return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar matcher");
     e->n_sets = 1;
     e->wait_start[0] = 0;
@@ -203,8 +219,14 @@ int fm_earley_push(fm_earley *e, uint8_t byte) {
     for (uint32_t i = cb; i < begin; i++) {
         const fm_eitem it = e->items[i];
         const uint32_t s = g->syms[it.dot];
-        if (FM_GS_KIND(s) == FM_GS_TERM && fm_byteset_has(&g->terms[FM_GS_VAL(s)], byte) &&
-            add(e, begin, (fm_eitem){it.dot + 1, it.origin}) < 0) {
+        int r = 0;
+        if (FM_GS_KIND(s) == FM_GS_TERM) {
+            if (fm_byteset_has(&g->terms[FM_GS_VAL(s)], byte)) r = add(e, begin, (fm_eitem){it.dot + 1, it.origin, 0});
+        } else if (FM_GS_KIND(s) == FM_GS_DFA) {
+            const uint32_t nq = g->dfas[FM_GS_VAL(s)].next[(size_t)it.q * 256 + byte];
+            if (nq != FM_DFA_DEAD) r = add(e, begin, (fm_eitem){it.dot, it.origin, nq});
+        }
+        if (r < 0) {
             e->n_items = begin;
             return -1;
         }

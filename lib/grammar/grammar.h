@@ -22,6 +22,8 @@
 #define FM_GS_NT 0u   /* nonterminal (rule id) */
 #define FM_GS_TERM 1u /* terminal (byte set id) */
 #define FM_GS_END 2u  /* end of a production (value: its rule) */
+#define FM_GS_DFA 3u  /* a byte DFA terminal (value: its id), a regular
+                         sub-language matched as one symbol */
 #define FM_GS_KIND(s) ((s) >> 30)
 #define FM_GS_VAL(s) ((s) & 0x3fffffffu)
 #define FM_GS_MAKE(k, v) ((uint32_t)(k) << 30 | (uint32_t)(v))
@@ -35,6 +37,16 @@ static inline void fm_byteset_add_range(fm_byteset *s, unsigned lo, unsigned hi)
     for (unsigned b = lo; b <= hi; b++) s->w[b >> 6] |= 1ull << (b & 63);
 }
 
+/* A byte DFA: state 0 starts; next[q * 256 + b] is the next state or
+ * FM_DFA_DEAD; every state can still reach acceptance. */
+#define FM_DFA_DEAD 0xFFFFFFFFu
+typedef struct fm_gdfa {
+    uint32_t n_states;
+    uint32_t *next;
+    uint8_t *accept;
+    fm_byteset *out; /* per state: the bytes with a transition */
+} fm_gdfa;
+
 /* The compiled grammar (immutable once built; share it freely). */
 struct fm_grammar {
     uint32_t *syms;        /* productions laid end to end, each closed by END */
@@ -46,6 +58,8 @@ struct fm_grammar {
     uint8_t *nullable;     /* per rule */
     fm_byteset *terms;
     uint32_t n_terms;
+    fm_gdfa *dfas;
+    uint32_t n_dfas;
     uint32_t root;
     char **names;          /* per rule: its name, or NULL for a helper */
     size_t bytes;          /* memory held, for fm_grammar_bytes */
@@ -70,6 +84,10 @@ int fm_gbuild_defined(const fm_gbuild *b, int32_t rule);
 int32_t fm_gbuild_helper(fm_gbuild *b);
 /* Adds the production rule -> syms[0..n) (n may be 0: empty). */
 fm_status fm_gbuild_prod(fm_gbuild *b, int32_t rule, const uint32_t *syms, size_t n);
+/* A DFA terminal (the builder takes next/accept; out is derived). Returns
+ * its symbol, 0xFFFFFFFF when out of memory, 0xFFFFFFFE when the grammar's
+ * DFA states would pass their limit (write rules instead). */
+uint32_t fm_gbuild_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept);
 /* The terminal symbol for a byte set (deduplicated). */
 uint32_t fm_gbuild_term(fm_gbuild *b, const fm_byteset *set);
 /* A symbol matching one code point of the sorted, disjoint, inclusive
@@ -99,6 +117,7 @@ int fm_utf8_ranges(uint32_t lo, uint32_t hi, fm_utf8_emit_fn emit, void *user);
 typedef struct fm_eitem {
     uint32_t dot;    /* index into syms */
     uint32_t origin; /* set index where the production started */
+    uint32_t q;      /* at a DFA terminal: its state (0 otherwise) */
 } fm_eitem;
 
 /* The Earley sets of one input so far: set k holds the items after k
@@ -119,6 +138,7 @@ typedef struct fm_earley {
     uint32_t *wait_start; /* set k's are wait[wait_start[k] .. wait_start[k + 1]) */
     /* dedupe table for the set being built: generation-stamped slots */
     uint64_t *dk;
+    uint32_t *dq;
     uint32_t *dgen;
     uint32_t dmask, gen;
 } fm_earley;

@@ -15,6 +15,8 @@
 static void grammar_destroy(fm_grammar *g);
 
 #define MAX_RULES (1u << 22)
+/* DFA states over all terminals of a grammar (1 KiB of table each) */
+#define MAX_DFA_TOTAL (1u << 17)
 
 typedef struct brule {
     char *name; /* NULL: helper */
@@ -34,6 +36,9 @@ struct fm_gbuild {
     size_t n_syms, cap_syms;
     fm_byteset *terms;
     size_t n_terms, cap_terms;
+    fm_gdfa *dfas;
+    size_t n_dfas, cap_dfas;
+    size_t dfa_states; /* over all DFAs, against MAX_DFA_TOTAL */
     /* name -> rule, and byte set -> terminal: open addressing over ids + 1 */
     uint32_t *name_tab, *term_tab;
     size_t name_mask, term_mask;
@@ -68,6 +73,8 @@ void fm_gbuild_free(fm_gbuild *b) {
     free(b->prods);
     free(b->syms);
     free(b->terms);
+    for (size_t i = 0; i < b->n_dfas; i++) free(b->dfas[i].next), free(b->dfas[i].accept), free(b->dfas[i].out);
+    free(b->dfas);
     free(b->name_tab);
     free(b->term_tab);
     free(b);
@@ -167,6 +174,28 @@ uint32_t fm_gbuild_term(fm_gbuild *b, const fm_byteset *set) {
     while (b->term_tab[h]) h = (h + 1) & b->term_mask;
     b->term_tab[h] = id + 1;
     return FM_GS_MAKE(FM_GS_TERM, id);
+}
+
+uint32_t fm_gbuild_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept) {
+    fm_gdfa *d = b->dfas ? b->dfas : NULL;
+    fm_byteset *out = calloc(n_states ? n_states : 1, sizeof *out);
+    if (b->dfa_states + n_states > MAX_DFA_TOTAL) { /* the caller falls back to rules */
+        free(out), free(next), free(accept);
+        return 0xFFFFFFFEu;
+    }
+    d = out ? fm_grow(b->dfas, &b->cap_dfas, b->n_dfas + 1, sizeof *d, 16) : NULL;
+    if (d == NULL) {
+        free(out), free(next), free(accept);
+        b->oom = 1;
+        return 0xFFFFFFFFu;
+    }
+    b->dfas = d;
+    for (uint32_t q = 0; q < n_states; q++)
+        for (unsigned c = 0; c < 256; c++)
+            if (next[(size_t)q * 256 + c] != FM_DFA_DEAD) out[q].w[c >> 6] |= 1ull << (c & 63);
+    b->dfas[b->n_dfas] = (fm_gdfa){n_states, next, accept, out};
+    b->dfa_states += n_states;
+    return FM_GS_MAKE(FM_GS_DFA, b->n_dfas++);
 }
 
 /* --- character classes ---------------------------------------------------- */
@@ -289,6 +318,7 @@ static fm_status check_left_recursion(const fm_gbuild *b, const uint8_t *nullabl
                 const bprod *p = &b->prods[by_rule[k]];
                 for (uint32_t i = 0; i < p->len; i++) {
                     const uint32_t s = b->syms[p->off + i];
+                    if (FM_GS_KIND(s) == FM_GS_DFA && b->dfas[FM_GS_VAL(s)].accept[0]) continue;
                     if (FM_GS_KIND(s) != FM_GS_NT) break;
                     const uint32_t c = FM_GS_VAL(s);
                     if (c == a) {
@@ -391,9 +421,12 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
                     const bprod *p = &b->prods[by_rule[k]];
                     if (g->nullable[p->rule]) continue;
                     uint32_t i = 0;
-                    while (i < p->len && FM_GS_KIND(b->syms[p->off + i]) == FM_GS_NT &&
-                           g->nullable[FM_GS_VAL(b->syms[p->off + i])])
-                        i++;
+                    for (; i < p->len; i++) {
+                        const uint32_t sy = b->syms[p->off + i];
+                        if (FM_GS_KIND(sy) == FM_GS_NT && g->nullable[FM_GS_VAL(sy)]) continue;
+                        if (FM_GS_KIND(sy) == FM_GS_DFA && b->dfas[FM_GS_VAL(sy)].accept[0]) continue;
+                        break;
+                    }
                     if (i == p->len) g->nullable[p->rule] = 1, changed = 1;
                 }
             }
@@ -406,11 +439,15 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
         g->n_terms = (uint32_t)b->n_terms;
         g->terms = b->terms; /* moved */
         b->terms = NULL;
+        g->dfas = b->dfas, g->n_dfas = (uint32_t)b->n_dfas;
+        b->dfas = NULL, b->n_dfas = 0;
         for (size_t r = 0; r < nr; r++) g->names[r] = b->rules[r].name, b->rules[r].name = NULL;
         g->root = (uint32_t)root;
         atomic_init(&g->refs, 1);
         g->bytes = sizeof *g + g->n_syms * sizeof *g->syms + (np + 1) * sizeof *g->prods +
                    (nr + 1) * (sizeof *g->rule_start + 1 + sizeof *g->names) + g->n_terms * sizeof *g->terms;
+        for (uint32_t i = 0; i < g->n_dfas; i++)
+            g->bytes += g->dfas[i].n_states * (256 * sizeof(uint32_t) + 1 + sizeof(fm_byteset));
         *out = g;
     } else if (g != NULL) {
         grammar_destroy(g);
@@ -433,6 +470,8 @@ static void grammar_destroy(fm_grammar *g) {
         for (uint32_t r = 0; r < g->n_rules; r++) free(g->names[r]);
     free(g->names);
     free(g->terms);
+    for (uint32_t i = 0; i < g->n_dfas; i++) free(g->dfas[i].next), free(g->dfas[i].accept), free(g->dfas[i].out);
+    free(g->dfas);
     free(g);
 }
 

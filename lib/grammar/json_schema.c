@@ -157,26 +157,11 @@ static uint32_t ws(jc *c) {
     return c->ws;
 }
 
-/* the body of a JSON string as any JSON allows it (escapes included) */
+/* a JSON string as any JSON allows it (every escape), one DFA terminal */
 static uint32_t any_string(jc *c) {
-    if (c->any_string == BAD && !c->st) {
-        const uint32_t plain_r[] = {0x20, 0x21, 0x23, 0x5B, 0x5D, 0x10FFFF};
-        const uint32_t plain = fm_gbuild_class(c->b, plain_r, 3);
-        const uint32_t esc_r[] = {'"', '"', '/', '/', '\\', '\\', 'b', 'b', 'f', 'f', 'n', 'n', 'r', 'r', 't', 't'};
-        const uint32_t esc1 = fm_gbuild_class(c->b, esc_r, 8);
-        const uint32_t hex_r[] = {'0', '9', 'A', 'F', 'a', 'f'};
-        const uint32_t hex = fm_gbuild_class(c->b, hex_r, 3);
-        const uint32_t u[] = {lits(c, "\\u"), hex, hex, hex, hex};
-        const uint32_t e2[] = {lits(c, "\\"), esc1};
-        const int32_t ch = new_alt(c);
-        alt_add(c, ch, plain);
-        alt_add(c, ch, seq(c, e2, 2));
-        alt_add(c, ch, seq(c, u, 5));
-        const uint32_t body = c->st ? BAD : fm_gbuild_repeat(c->b, alt_sym(c, ch), 0, UINT32_MAX);
-        const uint32_t q = lits(c, "\"");
-        const uint32_t s[] = {q, body, q};
-        c->any_string = seq(c, s, 3);
-    }
+    if (c->any_string == BAD && !c->st)
+        c->any_string = regex_sym(c, "\"([^\"\\\\\\x00-\\x1F]|\\\\([\"\\\\/bfnrt]|u[0-9a-fA-F]{4}))*\"", 0, 0,
+                                  UINT32_MAX, FM_ENC_UTF8);
     return c->any_string;
 }
 
@@ -658,15 +643,16 @@ static uint32_t string_sym(jc *c, const json_t *s) {
     if (pat && fre) return failf(c, FM_STATUS_UNSUPPORTED, "pattern together with format '%s'", json_string_value(fmt)), BAD;
     if (min_len > max_len) return failf(c, FM_STATUS_INVALID_ARGUMENT, "minLength is above maxLength"), BAD;
     if (!pat && !fre && min_len == 0 && max_len == UINT32_MAX) return any_string(c);
-    uint32_t body;
-    if (pat) body = regex_sym(c, json_string_value(pat), 1, min_len, max_len, FM_ENC_JSON_STRING);
-    else if (fre) body = regex_sym(c, fre, 0, min_len, max_len, FM_ENC_JSON_STRING);
-    else { /* lengths alone: a repetition of one character, no automaton */
-        const uint32_t all[2] = {0, 0x10FFFF};
-        const uint32_t ch = fm_gbuild_char(c->b, all, 1, FM_ENC_JSON_STRING);
-        body = ch == BAD ? BAD : fm_gbuild_repeat(c->b, ch, min_len, max_len);
-        if (body == BAD) failf(c, FM_STATUS_INVALID_ARGUMENT, "%s", fm_last_error());
-    }
+    /* the whole string, quotes included, as one terminal where it fits */
+    if (pat) return regex_sym(c, json_string_value(pat), 1, min_len, max_len, FM_ENC_JSON_QUOTED);
+    if (fre) return regex_sym(c, fre, 0, min_len, max_len, FM_ENC_JSON_QUOTED);
+    if (max_len <= 2000 || (max_len == UINT32_MAX && min_len <= 2000))
+        return regex_sym(c, "[^]*", 0, min_len, max_len, FM_ENC_JSON_QUOTED);
+    /* long length bounds alone: a repetition of one character */
+    const uint32_t all[2] = {0, 0x10FFFF};
+    const uint32_t ch = fm_gbuild_char(c->b, all, 1, FM_ENC_JSON_STRING);
+    const uint32_t body = ch == BAD ? BAD : fm_gbuild_repeat(c->b, ch, min_len, max_len);
+    if (body == BAD) failf(c, FM_STATUS_INVALID_ARGUMENT, "%s", fm_last_error());
     const uint32_t q = lits(c, "\"");
     const uint32_t parts[3] = {q, body, q};
     return seq(c, parts, 3);
@@ -1043,12 +1029,12 @@ static uint32_t extra_key_sym(jc *c, json_t *names, const char *pattern, json_t 
         fm_nfa p;
         st = fm_regex_to_nfa(pattern, strlen(pattern), 1, c->path, &p);
         if (!st) {
-            if (json_object_size(names) == 0) st = fm_nfa_emit(c->b, &p, 0, UINT32_MAX, FM_ENC_JSON_STRING, c->path, &body);
+            if (json_object_size(names) == 0) st = fm_nfa_emit(c->b, &p, 0, UINT32_MAX, FM_ENC_JSON_QUOTED, c->path, &body);
             else st = fm_error(FM_STATUS_UNSUPPORTED, "JSON Schema at '%s': patternProperties beside properties with additional keys", c->path);
             fm_nfa_free(&p);
         }
     } else if (!st) {
-        st = fm_nfa_emit_complement(c->b, &nfa, 0, UINT32_MAX, FM_ENC_JSON_STRING, c->path, &body);
+        st = fm_nfa_emit_complement(c->b, &nfa, 0, UINT32_MAX, FM_ENC_JSON_QUOTED, c->path, &body);
     }
     fm_nfa_free(&nfa);
     if (st == FM_STATUS_NOT_FOUND) { /* no key is left for extra properties */
@@ -1056,9 +1042,7 @@ static uint32_t extra_key_sym(jc *c, json_t *names, const char *pattern, json_t 
         return BAD;
     }
     if (st) return c->st = c->st ? c->st : st, BAD;
-    const uint32_t q = lits(c, "\"");
-    const uint32_t parts[3] = {q, body, q};
-    return seq(c, parts, 3);
+    return body;
 }
 
 static uint32_t object_sym(jc *c, json_t *s) {
