@@ -179,11 +179,60 @@ static void test_languages(void) {
     }
 }
 
+
+/* The mask (with its lexeme cache) equals asking token by token, on a
+ * large vocabulary, at states inside and between JSON strings. */
+static void test_masks(void) {
+    fm_tokenizer *big;
+    CHECK(fm_tokenizer_load(tu_data("vocab/cl100k_base.tiktoken"), NULL, &big) == FM_STATUS_OK, "cl100k");
+    const char *schema = "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}, \"code\": {\"type\": "
+                         "\"string\", \"pattern\": \"^[A-Z]{2}[0-9]+$\"}, \"n\": {\"type\": \"integer\", \"minimum\": 3}},"
+                         " \"required\": [\"name\", \"code\"]}";
+    fm_grammar *g = NULL;
+    CHECK(fm_grammar_from_json_schema(schema, strlen(schema), 0, &g) == FM_STATUS_OK, "schema: %s", fm_last_error());
+    const char *states[] = {"", "{\"na", "{\"name\": \"", "{\"name\": \"Al", "{\"name\": \"Al\\", "{\"name\": \"A\", ",
+                            "{\"name\": \"A\", \"code\": \"Q", "{\"name\": \"A\", \"code\": \"QQ1", NULL};
+    const int32_t nv = fm_tokenizer_n_vocab(big);
+    const size_t nw = ((size_t)nv + 31) / 32;
+    uint32_t *mask = malloc(nw * sizeof *mask);
+    char piece[512];
+    fm_matcher *m = NULL;
+    CHECK(fm_matcher_new(g, big, &m) == FM_STATUS_OK, "matcher");
+    for (int round = 0; round < 2 && m; round++) /* the second round uses the cache */
+        for (int i = 0; states[i]; i++) {
+            fm_matcher_reset(m);
+            CHECK(fm_matcher_accept_text(m, states[i], strlen(states[i])) == FM_STATUS_OK, "prefix %s", states[i]);
+            CHECK(fm_matcher_fill_mask(m, mask, nw) == FM_STATUS_OK, "mask");
+            int bad = 0, allowed = 0;
+            for (fm_token t = 0; t < nv; t++) {
+                const int bit = mask[t >> 5] >> (t & 31) & 1;
+                size_t len = 0;
+                int want = 0;
+                if (fm_tokenizer_is_eog(big, t)) want = fm_matcher_can_end(m);
+                else if (fm_tokenizer_token_to_piece(big, t, 0, piece, sizeof piece, &len) == FM_STATUS_OK && len) {
+                    fm_matcher *c;
+                    fm_matcher_clone(m, &c);
+                    want = fm_matcher_accept_text(c, piece, len) == FM_STATUS_OK;
+                    fm_matcher_free(c);
+                }
+                allowed += bit;
+                if (bit != want && bad++ < 3) fprintf(stderr, "  after '%s': token %d mask %d want %d\n", states[i], t, bit, want);
+            }
+            CHECK(bad == 0 && allowed > 0, "round %d after '%s': mask equals per-token checks (%d differ, %d allowed)",
+                  round, states[i], bad, allowed);
+        }
+    fm_matcher_free(m);
+    fm_grammar_free(g);
+    free(mask);
+    fm_tokenizer_free(big);
+}
+
 int main(int argc, char **argv) {
     CHECK(argc == 2, "usage: test_json_schema PASSING_LIST");
     CHECK(fm_tokenizer_load(tu_data("models/stories260K.gguf"), NULL, &g_tok) == FM_STATUS_OK, "tokenizer");
     test_errors();
     test_languages();
+    test_masks();
     if (argc == 2) test_regression(argv[1]);
     fm_tokenizer_free(g_tok);
     return tu_finish("test_json_schema");
