@@ -148,13 +148,35 @@ fm_status fm_matcher_accept_text(fm_matcher *m, const char *text, size_t len) {
 
 static void set_bit(uint32_t *mask, int32_t t) { mask[t >> 5] |= 1u << (t & 31); }
 
+/* The one scanning item of the parser's top set when it is a DFA
+ * terminal's, not at an accepting state; NULL otherwise. */
+static const fm_eitem *sole_lexeme(const fm_matcher *m) {
+    const fm_earley *e = &m->e;
+    const fm_grammar *g = m->g;
+    const uint32_t k = e->n_sets - 1;
+    const fm_eitem *one = NULL;
+    for (uint32_t i = e->set_start[k]; i < e->set_start[k + 1]; i++) {
+        const uint32_t kind = FM_GS_KIND(g->syms[e->items[i].dot]);
+        if (kind == FM_GS_TERM) return NULL;
+        if (kind == FM_GS_DFA) {
+            if (one != NULL) return NULL;
+            one = &e->items[i];
+        }
+    }
+    if (one == NULL || g->dfas[FM_GS_VAL(g->syms[one->dot])].accept[one->q]) return NULL;
+    return one;
+}
+
+static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end, const fm_gdfa *d, uint32_t q0);
+
 /* Walks the trie nodes [begin, end) (siblings and their subtrees) from the
  * parser's current set, setting the bits of every token that can come. */
 static fm_status walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end) {
     const fm_token_trie *tr = m->trie;
-    uint32_t *f = fm_grow(m->frames, &m->cap_frames, 2 * ((size_t)tr->max_depth + 2), sizeof *f, 64);
+    /* its own stack: walks nest (a terminal's exits walk again) */
+    uint32_t *f = malloc(2 * ((size_t)tr->max_depth + 2) * sizeof *f);
     if (f == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
-    m->frames = f;
+    fm_status result = FM_STATUS_OK;
     const fm_trie_node *nd = tr->nodes;
     fm_earley *e = &m->e;
     size_t sp = 1;
@@ -171,18 +193,83 @@ static fm_status walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t en
         const int r = fm_earley_push(e, nd[i].byte);
         if (r < 0) {
             while (--sp > 0) fm_earley_pop(e);
+            free(f);
             return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
         }
         if (r == 0) continue;
         for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
         if (i + 1 < nd[i].end) {
+            const fm_eitem *lx = sole_lexeme(m);
+            if (lx != NULL) { /* inside a terminal: step its DFA, not the parser */
+                const fm_gdfa *d = &m->g->dfas[FM_GS_VAL(m->g->syms[lx->dot])];
+                const uint32_t q = lx->q;
+                const size_t saved = sp;
+                fm_status st = dfa_walk(m, mask, i + 1, nd[i].end, d, q);
+                sp = saved;
+                fm_earley_pop(e);
+                if (st) {
+                    while (--sp > 0) fm_earley_pop(e);
+                    free(f);
+                    return st;
+                }
+                continue;
+            }
             f[2 * sp] = i + 1, f[2 * sp + 1] = nd[i].end;
             sp++;
         } else {
             fm_earley_pop(e);
         }
     }
-    return FM_STATUS_OK;
+    free(f);
+    return result;
+}
+
+/* The subtree walk inside a terminal: nodes [begin, end) stepped through
+ * the DFA alone from q0; where it may end (an accepting state with children
+ * below), the bytes from `begin`'s parent on are pushed to the parser and
+ * the children walked with it. */
+static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end, const fm_gdfa *d, uint32_t q0) {
+    const fm_token_trie *tr = m->trie;
+    const fm_trie_node *nd = tr->nodes;
+    uint32_t *stk = malloc(3 * ((size_t)tr->max_depth + 2) * sizeof *stk);
+    uint8_t *path = malloc((size_t)tr->max_depth + 2);
+    if (stk == NULL || path == NULL) {
+        free(stk);
+        free(path);
+        return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+    }
+    fm_status st = FM_STATUS_OK;
+    size_t sp = 1;
+    stk[0] = begin, stk[1] = end, stk[2] = q0;
+    while (sp > 0 && !st) {
+        uint32_t *top = &stk[3 * (sp - 1)];
+        if (top[0] >= top[1]) {
+            sp--;
+            continue;
+        }
+        const uint32_t i = top[0];
+        top[0] = nd[i].end;
+        const uint32_t nq = d->next[(size_t)top[2] * 256 + nd[i].byte];
+        if (nq == FM_DFA_DEAD) continue;
+        path[sp - 1] = nd[i].byte;
+        for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
+        if (i + 1 >= nd[i].end) continue;
+        if (d->accept[nq]) { /* the terminal may end here: the parser walks what follows */
+            uint32_t pushed = 0;
+            int r = 1;
+            while (pushed < sp && (r = fm_earley_push(&m->e, path[pushed])) == 1) pushed++;
+            if (r == 1) st = walk(m, mask, i + 1, nd[i].end);
+            while (pushed-- > 0) fm_earley_pop(&m->e);
+            if (r < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+            continue; /* the parser's walk covered staying inside the terminal too */
+        }
+        uint32_t *nt = &stk[3 * sp];
+        nt[0] = i + 1, nt[1] = nd[i].end, nt[2] = nq;
+        sp++;
+    }
+    free(stk);
+    free(path);
+    return st;
 }
 
 /* --- the lexeme cache ---------------------------------------------------------
