@@ -211,7 +211,8 @@ int main(int argc, char **argv) {
             rc = fail("sample", s);
             break;
         }
-        if (fm_tokenizer_is_eog(tok, next) && !ignore_eos) break;
+        /* under a grammar an end-of-generation token means the output is complete */
+        if (fm_tokenizer_is_eog(tok, next) && (!ignore_eos || cs.grammar != NULL)) break;
         n_done++;
         int e = 0;
         if (print_ids) printf(n_done > 1 ? " %d" : "%d", next);
