@@ -357,7 +357,7 @@ static lexcache *cache_build(fm_matcher *m, const fm_gdfa *d, uint32_t dfa, uint
             sp++;
         }
     }
-    qsort(c->exits, c->n_exits, 2 * sizeof *c->exits, cmp_exit);
+    if (c->n_exits) qsort(c->exits, c->n_exits, 2 * sizeof *c->exits, cmp_exit);
     free(stk);
     free(path);
     m->n_cache++;
