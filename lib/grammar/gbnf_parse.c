@@ -17,6 +17,8 @@
 #include "../core/grow.h"
 #include "grammar.h"
 
+#define GBNF_MAX_REPEAT 4096
+
 typedef struct gp {
     const char *s, *end, *p;
     fm_gbuild *b;
@@ -340,6 +342,10 @@ static int parse_sequence(gp *g, seq *q, int nested) {
                 if (g->p >= g->end || *g->p != '}') return FAIL_AT(g, opat, "expected '}'");
                 g->p++;
                 if (hi < lo) return FAIL_AT(g, opat, "repetition {%u,%u} has max below min", lo, hi);
+                /* counting is linear in the bound, for the grammar and for
+                 * every position the repetition may start at */
+                if ((hi != UINT32_MAX && hi > GBNF_MAX_REPEAT) || lo > GBNF_MAX_REPEAT)
+                    return FAIL_AT(g, opat, "repetition bounds above %d are not supported", GBNF_MAX_REPEAT);
             }
             if (!wrap_tail(g, q, from)) return 0;
             const uint32_t r = fm_gbuild_repeat(g->b, q->v[q->n - 1], lo, hi);
