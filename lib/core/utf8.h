@@ -25,4 +25,16 @@ static inline size_t fm_utf8_lead_len(uint8_t b) {
     return 1;
 }
 
+/* Writes code point c (at most U+10FFFF) as UTF-8 to b; returns the length. */
+static inline uint32_t fm_utf8_encode(uint32_t c, uint8_t *b) {
+    if (c < 0x80) return b[0] = (uint8_t)c, 1;
+    if (c < 0x800) return b[0] = (uint8_t)(0xC0 | c >> 6), b[1] = (uint8_t)(0x80 | (c & 0x3F)), 2;
+    if (c < 0x10000)
+        return b[0] = (uint8_t)(0xE0 | c >> 12), b[1] = (uint8_t)(0x80 | (c >> 6 & 0x3F)),
+               b[2] = (uint8_t)(0x80 | (c & 0x3F)), 3;
+    b[0] = (uint8_t)(0xF0 | c >> 18), b[1] = (uint8_t)(0x80 | (c >> 12 & 0x3F));
+    b[2] = (uint8_t)(0x80 | (c >> 6 & 0x3F)), b[3] = (uint8_t)(0x80 | (c & 0x3F));
+    return 4;
+}
+
 #endif

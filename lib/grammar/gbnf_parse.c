@@ -15,6 +15,7 @@
 
 #include "../core/error.h"
 #include "../core/grow.h"
+#include "../core/utf8.h"
 #include "grammar.h"
 
 #define GBNF_MAX_REPEAT 4096
@@ -124,16 +125,6 @@ static int read_char(gp *g, uint32_t *cp) {
     return 1;
 }
 
-static uint32_t utf8_encode(uint32_t c, uint8_t *b) {
-    if (c < 0x80) return b[0] = (uint8_t)c, 1;
-    if (c < 0x800) return b[0] = (uint8_t)(0xC0 | c >> 6), b[1] = (uint8_t)(0x80 | (c & 0x3F)), 2;
-    if (c < 0x10000)
-        return b[0] = (uint8_t)(0xE0 | c >> 12), b[1] = (uint8_t)(0x80 | (c >> 6 & 0x3F)),
-               b[2] = (uint8_t)(0x80 | (c & 0x3F)), 3;
-    b[0] = (uint8_t)(0xF0 | c >> 18), b[1] = (uint8_t)(0x80 | (c >> 12 & 0x3F));
-    b[2] = (uint8_t)(0x80 | (c >> 6 & 0x3F)), b[3] = (uint8_t)(0x80 | (c & 0x3F));
-    return 4;
-}
 
 /* A growable symbol sequence. */
 typedef struct seq {
@@ -159,7 +150,7 @@ static int literal(gp *g, seq *q) {
         uint32_t cp;
         if (!read_char(g, &cp)) return 0;
         uint8_t bytes[4];
-        const uint32_t n = utf8_encode(cp, bytes);
+        const uint32_t n = fm_utf8_encode(cp, bytes);
         for (uint32_t i = 0; i < n; i++) {
             fm_byteset s = {{0, 0, 0, 0}};
             fm_byteset_add_range(&s, bytes[i], bytes[i]);

@@ -4,18 +4,9 @@
  * byte ranges (the construction RE2 and Rust's regex-syntax use). */
 #include <stdlib.h>
 
+#include "../core/utf8.h"
 #include "grammar.h"
 
-static int encode(uint32_t c, uint8_t *b) {
-    if (c < 0x80) return b[0] = (uint8_t)c, 1;
-    if (c < 0x800) return b[0] = (uint8_t)(0xC0 | c >> 6), b[1] = (uint8_t)(0x80 | (c & 0x3F)), 2;
-    if (c < 0x10000)
-        return b[0] = (uint8_t)(0xE0 | c >> 12), b[1] = (uint8_t)(0x80 | (c >> 6 & 0x3F)),
-               b[2] = (uint8_t)(0x80 | (c & 0x3F)), 3;
-    b[0] = (uint8_t)(0xF0 | c >> 18), b[1] = (uint8_t)(0x80 | (c >> 12 & 0x3F));
-    b[2] = (uint8_t)(0x80 | (c >> 6 & 0x3F)), b[3] = (uint8_t)(0x80 | (c & 0x3F));
-    return 4;
-}
 
 int fm_utf8_ranges(uint32_t lo, uint32_t hi, fm_utf8_emit_fn emit, void *user) {
     if (lo > hi) return 0;
@@ -51,8 +42,8 @@ int fm_utf8_ranges(uint32_t lo, uint32_t hi, fm_utf8_emit_fn emit, void *user) {
         }
     }
     uint8_t a[4], b[4];
-    const int n = encode(lo, a);
-    encode(hi, b);
+    const int n = (int)fm_utf8_encode(lo, a);
+    fm_utf8_encode(hi, b);
     return emit(user, a, b, n);
 }
 
