@@ -18,7 +18,8 @@ static void usage(FILE *f) {
     fprintf(f, "usage: fm-maskbench --vocab VOCAB [--json] [--compact] [--limit N] FILE.jsonl...\n"
                "  --vocab VOCAB  tokenizer (.tiktoken, GGUF vocabulary or model)\n"
                "  --json         one JSON object per schema, then a summary line\n"
-               "  --limit N      at most N schemas per file\n");
+               "  --limit N      at most N schemas per file\n"
+               "  --trace        every mask's time, allowed-token count and token, to stderr\n");
 }
 
 typedef struct samples {
@@ -64,7 +65,7 @@ static void json_str(FILE *f, const char *s) {
 
 int main(int argc, char **argv) {
     const char *vocab = NULL;
-    int as_json = 0;
+    int as_json = 0, trace = 0;
     uint32_t flags = 0;
     double limit = 1e18;
     int first_file = 0;
@@ -72,6 +73,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--vocab") && i + 1 < argc) vocab = argv[++i];
         else if (!strcmp(argv[i], "--json")) as_json = 1;
         else if (!strcmp(argv[i], "--compact")) flags |= FM_JSON_COMPACT;
+        else if (!strcmp(argv[i], "--trace")) trace = 1;
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc && cli_parse_num(argv[i + 1], &limit)) i++;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(stdout), 0;
         else if (argv[i][0] == '-') return usage(stderr), 2;
@@ -160,6 +162,17 @@ int main(int argc, char **argv) {
                         break;
                     }
                     push(&tbm, dt);
+                    if (trace) {
+                        long allowed = 0;
+                        for (size_t w = 0; w < nw; w++) allowed += __builtin_popcount(mask[w]);
+                        char piece[64];
+                        size_t plen = 0;
+                        if (fm_tokenizer_token_to_piece(tok, ids[k], 0, piece, sizeof piece - 1, &plen) != FM_STATUS_OK) plen = 0;
+                        piece[plen < sizeof piece - 1 ? plen : 0] = 0;
+                        fprintf(stderr, "%s %zu %zu %9.1f us %7ld allowed  ", id ? id : "", t, k, dt, allowed);
+                        json_str(stderr, piece);
+                        fputc('\n', stderr);
+                    }
                     tbm_sum += dt;
                     if (dt > tbm_max) tbm_max = dt;
                     n_tok++;

@@ -209,14 +209,37 @@ fm_status fm_earley_reset(fm_earley *e) {
     return FM_STATUS_OK;
 }
 
-int fm_earley_push(fm_earley *e, uint8_t byte) {
+/* Closes the set being built at index k + 1 (its items from `begin` on)
+ * and makes it the top one. 1 ok, -1 out of memory (nothing pushed). */
+static int finish_set(fm_earley *e, uint32_t k, uint32_t begin) {
+    e->n_sets = k + 2; /* set_start[k + 1] == begin already */
+    if (closure(e, k + 1, begin, &e->set_bytes[k + 1]) < 0) {
+        e->n_items = begin;
+        e->n_sets = k + 1;
+        return -1;
+    }
+    e->set_start[k + 2] = (uint32_t)e->n_items;
+    if (!index_waiting(e, k + 1)) {
+        e->n_items = begin;
+        e->n_sets = k + 1;
+        return -1;
+    }
+    return 1;
+}
+
+int fm_earley_push_except(fm_earley *e, uint8_t byte, const uint32_t *skip, size_t n_skip) {
     const uint32_t k = e->n_sets - 1;
     if (!fm_byteset_has(&e->set_bytes[k], byte)) return 0;
     if (!reserve_set(e)) return -1;
     const fm_grammar *g = e->g;
     const uint32_t begin = (uint32_t)e->n_items, cb = e->set_start[k];
     dedupe_begin(e);
+    size_t sk = 0;
     for (uint32_t i = cb; i < begin; i++) {
+        if (sk < n_skip && skip[sk] == i) {
+            sk++;
+            continue;
+        }
         const fm_eitem it = e->items[i];
         const uint32_t s = g->syms[it.dot];
         int r = 0;
@@ -231,20 +254,23 @@ int fm_earley_push(fm_earley *e, uint8_t byte) {
             return -1;
         }
     }
-    /* the new set is k + 1; set_start[k + 1] == begin already */
-    e->n_sets = k + 2;
-    if (closure(e, k + 1, begin, &e->set_bytes[k + 1]) < 0) {
-        e->n_items = begin;
-        e->n_sets = k + 1;
-        return -1;
-    }
-    e->set_start[k + 2] = (uint32_t)e->n_items;
-    if (!index_waiting(e, k + 1)) {
-        e->n_items = begin;
-        e->n_sets = k + 1;
-        return -1;
-    }
-    return 1;
+    if (e->n_items == begin) return 0; /* only skipped items could scan it */
+    return finish_set(e, k, begin);
+}
+
+int fm_earley_push(fm_earley *e, uint8_t byte) { return fm_earley_push_except(e, byte, NULL, 0); }
+
+int fm_earley_push_items(fm_earley *e, const fm_eitem *items, size_t n) {
+    const uint32_t k = e->n_sets - 1;
+    if (!reserve_set(e)) return -1;
+    const uint32_t begin = (uint32_t)e->n_items;
+    dedupe_begin(e);
+    for (size_t i = 0; i < n; i++)
+        if (add(e, begin, items[i]) < 0) {
+            e->n_items = begin;
+            return -1;
+        }
+    return finish_set(e, k, begin);
 }
 
 void fm_earley_pop(fm_earley *e) {

@@ -151,6 +151,14 @@ fm_status fm_earley_reset(fm_earley *e);
  * not empty; it stays pushed), 0 if b cannot come next (nothing pushed),
  * -1 out of memory. */
 int fm_earley_push(fm_earley *e, uint8_t b);
+/* As fm_earley_push, but the top set's items at the indexes skip[0..n_skip)
+ * (ascending) do not scan: the parses that begin with the other items. */
+int fm_earley_push_except(fm_earley *e, uint8_t b, const uint32_t *skip, size_t n_skip);
+/* Adds a set holding items[0..n) (origins at earlier sets) and their
+ * closure, consuming no byte: the parser as it is after a terminal that
+ * the caller stepped itself ended (see the matcher's lexeme masks). 1 ok,
+ * -1 out of memory (nothing pushed). */
+int fm_earley_push_items(fm_earley *e, const fm_eitem *items, size_t n);
 /* dst (uninitialised) becomes a copy of src. */
 fm_status fm_earley_copy(fm_earley *dst, const fm_earley *src);
 /* Removes the last set. */

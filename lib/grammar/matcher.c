@@ -10,22 +10,16 @@
 #include "../core/grow.h"
 #include "../tokenizer/token_trie.h"
 #include "grammar.h"
+#include "lexeme_cache.h"
 
-typedef struct lexpath {
-    uint32_t q, len;
-    uint8_t bytes[4096];
-} lexpath;
-
-typedef struct lexcache {
+/* The matcher's own index of the shared caches it met, by (terminal, state). */
+typedef struct lexref {
     uint32_t dfa, q;
-    uint32_t *mask;   /* tokens that stay inside the terminal */
-    uint32_t *exits;  /* (trie node, accepting state) pairs, by state */
-    size_t n_exits;
-    lexpath *paths;   /* one path per accepting state reached */
-    size_t n_paths;
-} lexcache;
+    fm_lexcache *c;
+} lexref;
 
-#define LEXCACHE_MAX 32 /* (terminal, state) pairs kept per matcher */
+#define LEXCACHE_MAX 64 /* (terminal, state) pairs indexed per matcher */
+#define WALK_POOL 16
 
 struct fm_matcher {
     const fm_grammar *g;
@@ -33,9 +27,11 @@ struct fm_matcher {
     const fm_token_trie *trie;
     fm_earley e;
     int finished; /* an end-of-generation token was accepted */
-    uint32_t *frames; /* walk stack: (cursor, end) pairs */
-    size_t cap_frames;
-    lexcache cache[LEXCACHE_MAX];
+    /* stacks for the trie walks, kept for reuse: walks nest (a terminal's
+     * exits walk again), each needs its own */
+    uint32_t *stacks[WALK_POOL];
+    size_t n_stacks, stack_words;
+    lexref cache[LEXCACHE_MAX];
     size_t n_cache;
 };
 
@@ -54,6 +50,7 @@ fm_status fm_matcher_new(const fm_grammar *g, const fm_tokenizer *tok, fm_matche
         return st;
     }
     m->g = g, m->tok = tok, m->trie = trie;
+    m->stack_words = 4 * ((size_t)trie->max_depth + 2);
     fm_grammar_ref(g);
     *out = m;
     return FM_STATUS_OK;
@@ -62,12 +59,8 @@ fm_status fm_matcher_new(const fm_grammar *g, const fm_tokenizer *tok, fm_matche
 void fm_matcher_free(fm_matcher *m) {
     if (m == NULL) return;
     fm_earley_free(&m->e);
-    free(m->frames);
-    for (size_t i = 0; i < m->n_cache; i++) {
-        free(m->cache[i].mask);
-        free(m->cache[i].exits);
-        free(m->cache[i].paths);
-    }
+    for (size_t i = 0; i < m->n_stacks; i++) free(m->stacks[i]);
+    for (size_t i = 0; i < m->n_cache; i++) fm_lexcache_release(m->cache[i].c);
     fm_grammar_free((fm_grammar *)m->g);
     free(m);
 }
@@ -90,6 +83,7 @@ fm_status fm_matcher_clone(const fm_matcher *m, fm_matcher **out) {
         return st;
     }
     c->g = m->g, c->tok = m->tok, c->trie = m->trie, c->finished = m->finished;
+    c->stack_words = m->stack_words;
     fm_grammar_ref(m->g);
     *out = c;
     return FM_STATUS_OK;
@@ -148,6 +142,16 @@ fm_status fm_matcher_accept_text(fm_matcher *m, const char *text, size_t len) {
 
 static void set_bit(uint32_t *mask, int32_t t) { mask[t >> 5] |= 1u << (t & 31); }
 
+static uint32_t *stack_get(fm_matcher *m) {
+    if (m->n_stacks > 0) return m->stacks[--m->n_stacks];
+    return malloc(m->stack_words * sizeof(uint32_t));
+}
+
+static void stack_put(fm_matcher *m, uint32_t *s) {
+    if (m->n_stacks < WALK_POOL) m->stacks[m->n_stacks++] = s;
+    else free(s);
+}
+
 /* The one scanning item of the parser's top set when it is a DFA
  * terminal's, not at an accepting state; NULL otherwise. */
 static const fm_eitem *sole_lexeme(const fm_matcher *m) {
@@ -170,13 +174,14 @@ static const fm_eitem *sole_lexeme(const fm_matcher *m) {
 static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end, const fm_gdfa *d, uint32_t q0);
 
 /* Walks the trie nodes [begin, end) (siblings and their subtrees) from the
- * parser's current set, setting the bits of every token that can come. */
-static fm_status walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end) {
+ * parser's current set, setting the bits of every token that can come;
+ * the top set's items at skip[0..n_skip) do not scan the first byte. */
+static fm_status walk_except(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end, const uint32_t *skip,
+                             size_t n_skip) {
     const fm_token_trie *tr = m->trie;
-    /* its own stack: walks nest (a terminal's exits walk again) */
-    uint32_t *f = malloc(2 * ((size_t)tr->max_depth + 2) * sizeof *f);
+    uint32_t *f = stack_get(m); /* (cursor, end) pairs */
     if (f == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
-    fm_status result = FM_STATUS_OK;
+    fm_status st = FM_STATUS_OK;
     const fm_trie_node *nd = tr->nodes;
     fm_earley *e = &m->e;
     size_t sp = 1;
@@ -190,38 +195,34 @@ static fm_status walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t en
         const uint32_t i = top[0];
         top[0] = nd[i].end;
         if (!fm_byteset_has(fm_earley_next_bytes(e), nd[i].byte)) continue;
-        const int r = fm_earley_push(e, nd[i].byte);
+        const int r = sp == 1 ? fm_earley_push_except(e, nd[i].byte, skip, n_skip) : fm_earley_push(e, nd[i].byte);
         if (r < 0) {
-            while (--sp > 0) fm_earley_pop(e);
-            free(f);
-            return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+            st = fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+            break;
         }
         if (r == 0) continue;
         for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
-        if (i + 1 < nd[i].end) {
-            const fm_eitem *lx = sole_lexeme(m);
-            if (lx != NULL) { /* inside a terminal: step its DFA, not the parser */
-                const fm_gdfa *d = &m->g->dfas[FM_GS_VAL(m->g->syms[lx->dot])];
-                const uint32_t q = lx->q;
-                const size_t saved = sp;
-                fm_status st = dfa_walk(m, mask, i + 1, nd[i].end, d, q);
-                sp = saved;
-                fm_earley_pop(e);
-                if (st) {
-                    while (--sp > 0) fm_earley_pop(e);
-                    free(f);
-                    return st;
-                }
-                continue;
-            }
-            f[2 * sp] = i + 1, f[2 * sp + 1] = nd[i].end;
-            sp++;
-        } else {
+        if (i + 1 >= nd[i].end) {
             fm_earley_pop(e);
+            continue;
         }
+        const fm_eitem *lx = sole_lexeme(m);
+        if (lx != NULL) { /* inside a terminal: step its DFA, not the parser */
+            st = dfa_walk(m, mask, i + 1, nd[i].end, &m->g->dfas[FM_GS_VAL(m->g->syms[lx->dot])], lx->q);
+            fm_earley_pop(e);
+            if (st) break;
+            continue;
+        }
+        f[2 * sp] = i + 1, f[2 * sp + 1] = nd[i].end;
+        sp++;
     }
-    free(f);
-    return result;
+    while (sp-- > 1) fm_earley_pop(e);
+    stack_put(m, f);
+    return st;
+}
+
+static fm_status walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end) {
+    return walk_except(m, mask, begin, end, NULL, 0);
 }
 
 /* The subtree walk inside a terminal: nodes [begin, end) stepped through
@@ -231,13 +232,9 @@ static fm_status walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t en
 static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end, const fm_gdfa *d, uint32_t q0) {
     const fm_token_trie *tr = m->trie;
     const fm_trie_node *nd = tr->nodes;
-    uint32_t *stk = malloc(3 * ((size_t)tr->max_depth + 2) * sizeof *stk);
-    uint8_t *path = malloc((size_t)tr->max_depth + 2);
-    if (stk == NULL || path == NULL) {
-        free(stk);
-        free(path);
-        return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
-    }
+    uint32_t *stk = stack_get(m); /* (cursor, end, dfa state) triples, then the path's bytes */
+    if (stk == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+    uint8_t *path = (uint8_t *)(stk + 3 * ((size_t)tr->max_depth + 2));
     fm_status st = FM_STATUS_OK;
     size_t sp = 1;
     stk[0] = begin, stk[1] = end, stk[2] = q0;
@@ -267,149 +264,83 @@ static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_
         nt[0] = i + 1, nt[1] = nd[i].end, nt[2] = nq;
         sp++;
     }
-    free(stk);
-    free(path);
+    stack_put(m, stk);
     return st;
 }
 
-/* --- the lexeme cache ---------------------------------------------------------
- * Inside a DFA terminal (a JSON string, a pattern) the parser's only
- * scanning item is the terminal's, at DFA state q: which tokens stay inside
- * the terminal depends on (terminal, q) alone. That part of the mask is
- * computed once, by a trie walk that steps the DFA only, and kept; the walk
- * also records the nodes where the terminal may end (exits). A later mask
- * at the same (terminal, q) copies the bits and walks with the parser only
- * below the exits - for a JSON string, the few tokens that hold its closing
- * quote. Every exit with the same accepting state leaves the parser in the
- * same set (nothing but the terminal's item moved inside it), so one
- * representative path per accepting state sets the parser up for all. */
+/* --- lexeme masks ---------------------------------------------------------------
+ * Inside a DFA terminal (a JSON string, a number, a pattern) which tokens
+ * stay inside it depends on (terminal, state q) alone: a lexeme cache
+ * (lexeme_cache.h) holds them, and the trie nodes where the terminal may
+ * end with more of a token below (exits). The parse after the terminal
+ * ends does not depend on where it ended: its item X moves past it to
+ * (X.dot + 1, X.origin) whatever the bytes were. So the parser is set up
+ * once in that state, with no byte consumed (fm_earley_push_items), and
+ * only the children of the exits are walked from it - for a JSON string,
+ * the few tokens that go on after its closing quote.
+ *
+ * A set may scan with several items: the literal names beside "any other
+ * key" in an object, or the whitespace and the number that may start
+ * after a colon, or the comma that may follow a number still growing.
+ * The mask is then the union of each DFA item's part (as above) and of a
+ * walk whose first byte only the other items scan. */
 
-static int cmp_exit(const void *a, const void *b) {
-    const uint32_t *x = a, *y = b;
-    return x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : (x[0] < y[0] ? -1 : x[0] > y[0]);
-}
+#define MAX_LEXEMES 16
 
-static lexcache *cache_find(fm_matcher *m, uint32_t dfa, uint32_t q) {
+static const fm_lexcache *cache_get(fm_matcher *m, uint32_t dfa, uint32_t q) {
     for (size_t i = 0; i < m->n_cache; i++)
-        if (m->cache[i].dfa == dfa && m->cache[i].q == q) return &m->cache[i];
-    return NULL;
-}
-
-static void cache_free(lexcache *c) {
-    free(c->mask);
-    free(c->exits);
-    free(c->paths);
-}
-
-static lexcache *cache_build(fm_matcher *m, const fm_gdfa *d, uint32_t dfa, uint32_t q0) {
-    const fm_token_trie *tr = m->trie;
-    const size_t nw = ((size_t)tr->n_vocab + 31) / 32;
+        if (m->cache[i].dfa == dfa && m->cache[i].q == q) return m->cache[i].c;
+    fm_lexcache *c = fm_lexcache_get(m->trie, &m->g->dfas[dfa], q);
+    if (c == NULL) return NULL;
     if (m->n_cache == LEXCACHE_MAX) { /* full: start over */
-        for (size_t i = 0; i < m->n_cache; i++) cache_free(&m->cache[i]);
+        for (size_t i = 0; i < m->n_cache; i++) fm_lexcache_release(m->cache[i].c);
         m->n_cache = 0;
     }
-    lexcache *c = &m->cache[m->n_cache];
-    memset(c, 0, sizeof *c);
-    c->dfa = dfa, c->q = q0;
-    c->mask = calloc(nw, sizeof *c->mask);
-    uint32_t *stk = malloc(3 * ((size_t)tr->max_depth + 2) * sizeof *stk); /* cursor, end, dfa state */
-    uint8_t *path = malloc((size_t)tr->max_depth + 2);
-    size_t cap_exits = 0, cap_paths = 0;
-    if (c->mask == NULL || stk == NULL || path == NULL) goto fail;
-    const fm_trie_node *nd = tr->nodes;
-    size_t sp = 1;
-    stk[0] = 1, stk[1] = nd[0].end, stk[2] = q0;
-    while (sp > 0) {
-        uint32_t *top = &stk[3 * (sp - 1)];
-        if (top[0] >= top[1]) {
-            sp--;
-            continue;
-        }
-        const uint32_t i = top[0];
-        top[0] = nd[i].end;
-        const uint32_t nq = d->next[(size_t)top[2] * 256 + nd[i].byte];
-        if (nq == FM_DFA_DEAD) continue;
-        path[sp - 1] = nd[i].byte;
-        for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) set_bit(c->mask, t);
-        if (d->accept[nq] && i + 1 < nd[i].end) {
-            /* an exit: (node, accepting state), and a path to it for the first of each state */
-            uint32_t *ex = fm_grow(c->exits, &cap_exits, 2 * (c->n_exits + 1), sizeof *ex, 64);
-            if (ex == NULL) goto fail;
-            c->exits = ex;
-            ex[2 * c->n_exits] = i, ex[2 * c->n_exits + 1] = nq;
-            c->n_exits++;
-            int seen = 0;
-            for (size_t k = 0; k < c->n_paths && !seen; k++) seen = c->paths[k].q == nq;
-            if (!seen) {
-                lexpath *pp = fm_grow(c->paths, &cap_paths, c->n_paths + 1, sizeof *pp, 4);
-                if (pp == NULL) goto fail;
-                c->paths = pp;
-                pp[c->n_paths].q = nq;
-                pp[c->n_paths].len = (uint32_t)sp;
-                memcpy(pp[c->n_paths].bytes, path, sp < sizeof pp->bytes ? sp : sizeof pp->bytes);
-                if (sp > sizeof pp->bytes) goto fail; /* a path longer than any token: never */
-                c->n_paths++;
-            }
-        }
-        if (i + 1 < nd[i].end) {
-            uint32_t *nt = &stk[3 * sp];
-            nt[0] = i + 1, nt[1] = nd[i].end, nt[2] = nq;
-            sp++;
-        }
-    }
-    if (c->n_exits) qsort(c->exits, c->n_exits, 2 * sizeof *c->exits, cmp_exit);
-    free(stk);
-    free(path);
-    m->n_cache++;
+    m->cache[m->n_cache++] = (lexref){dfa, q, c};
     return c;
-fail:
-    free(stk);
-    free(path);
-    cache_free(c);
-    return NULL;
 }
 
-/* The lexeme path: 1 done, 0 not applicable (walk normally), -1 error. */
-static int lexeme_mask(fm_matcher *m, uint32_t *mask, size_t n_words) {
-    fm_earley *e = &m->e;
+/* The tokens whose parse starts inside the terminal of item x. */
+static fm_status lexeme_part(fm_matcher *m, uint32_t *mask, fm_eitem x) {
+    const uint32_t dfa = FM_GS_VAL(m->g->syms[x.dot]);
+    const fm_lexcache *c = cache_get(m, dfa, x.q);
+    if (c == NULL) return FM_STATUS_NO_MEMORY;
+    const size_t nw = ((size_t)m->trie->n_vocab + 31) / 32;
+    for (size_t w = 0; w < nw; w++) mask[w] |= c->mask[w];
+    if (c->n_exits == 0) return FM_STATUS_OK;
+    const fm_eitem after = {x.dot + 1, x.origin, 0};
+    const int r = fm_earley_push_items(&m->e, &after, 1);
+    if (r < 0) return FM_STATUS_NO_MEMORY;
+    fm_status st = FM_STATUS_OK;
+    const fm_trie_node *nd = m->trie->nodes;
+    for (size_t k = 0; k < c->n_exits && !st; k++) {
+        const uint32_t node = c->exits[k];
+        st = walk(m, mask, node + 1, nd[node].end);
+    }
+    fm_earley_pop(&m->e);
+    return st;
+}
+
+/* 1 done, 0 no DFA item scans here (walk normally), -1 error. */
+static int lexeme_mask(fm_matcher *m, uint32_t *mask) {
+    const fm_earley *e = &m->e;
     const fm_grammar *g = m->g;
     const uint32_t k = e->n_sets - 1;
-    const fm_eitem *one = NULL;
+    fm_eitem x[MAX_LEXEMES];
+    uint32_t at[MAX_LEXEMES];
+    size_t n = 0, n_term = 0;
     for (uint32_t i = e->set_start[k]; i < e->set_start[k + 1]; i++) {
         const uint32_t kind = FM_GS_KIND(g->syms[e->items[i].dot]);
-        if (kind == FM_GS_TERM) return 0;
-        if (kind == FM_GS_DFA) {
-            if (one != NULL) return 0;
-            one = &e->items[i];
+        if (kind == FM_GS_TERM) n_term++;
+        else if (kind == FM_GS_DFA) {
+            if (n == MAX_LEXEMES) return 0;
+            x[n] = e->items[i], at[n++] = i;
         }
     }
-    if (one == NULL) return 0;
-    const uint32_t dfa = FM_GS_VAL(g->syms[one->dot]);
-    const fm_gdfa *d = &g->dfas[dfa];
-    if (d->accept[one->q]) return 0; /* it may end right here: the parser is involved */
-    lexcache *c = cache_find(m, dfa, one->q);
-    if (c == NULL && (c = cache_build(m, d, dfa, one->q)) == NULL) return 0;
-    memcpy(mask, c->mask, ((size_t)m->trie->n_vocab + 31) / 32 * sizeof *mask);
-    (void)n_words;
-    /* below the exits: the parser, set up once per accepting state */
-    size_t x = 0;
-    for (size_t p = 0; p < c->n_paths; p++) {
-        const lexpath *lp = &c->paths[p];
-        uint32_t pushed = 0;
-        int r = 1;
-        for (; pushed < lp->len && (r = fm_earley_push(e, lp->bytes[pushed])) == 1; pushed++) {
-        }
-        if (r == 1) {
-            while (x < c->n_exits && c->exits[2 * x + 1] < lp->q) x++;
-            for (; x < c->n_exits && c->exits[2 * x + 1] == lp->q; x++) {
-                const uint32_t node = c->exits[2 * x];
-                if (walk(m, mask, node + 1, m->trie->nodes[node].end)) r = -1;
-            }
-        }
-        while (pushed-- > 0) fm_earley_pop(e);
-        if (r < 0) return -1;
-        if (r == 0) return 0; /* cannot happen: the path is one the DFA took; walk normally */
-    }
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lexeme_part(m, mask, x[i])) return -1;
+    if (n_term > 0 && walk_except(m, mask, 1, m->trie->nodes[0].end, at, n)) return -1;
     return 1;
 }
 
@@ -425,7 +356,7 @@ fm_status fm_matcher_fill_mask(fm_matcher *m, uint32_t *mask, size_t n_words) {
     memset(mask, 0, n_words * sizeof *mask);
     if (m->finished) return FM_STATUS_OK;
     fm_earley *e = &m->e;
-    const int lx = lexeme_mask(m, mask, n_words);
+    const int lx = lexeme_mask(m, mask);
     if (lx < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
     if (lx == 0) {
         memset(mask, 0, n_words * sizeof *mask);

@@ -10,6 +10,7 @@
 
 void fm_token_trie_free(fm_token_trie *t) {
     if (t == NULL) return;
+    if (t->ext_free) t->ext_free(t->ext);
     free(t->nodes);
     free(t->same_next);
     free(t->bytes);
@@ -129,5 +130,14 @@ const fm_token_trie *fm_token_trie_get(const fm_tokenizer *tok) {
     const fm_token_trie *r = t->trie;
     pthread_mutex_unlock(&trie_lock);
     if (r == NULL) fm_error(FM_STATUS_NO_MEMORY, "out of memory building the token trie");
+    return r;
+}
+
+void *fm_token_trie_ext(const fm_token_trie *t, void *(*make)(void), void (*destroy)(void *)) {
+    pthread_mutex_lock(&trie_lock);
+    fm_token_trie *w = (fm_token_trie *)t; /* a cache of the trie: logically const */
+    if (w->ext == NULL && (w->ext = make()) != NULL) w->ext_free = destroy;
+    void *r = w->ext;
+    pthread_mutex_unlock(&trie_lock);
     return r;
 }

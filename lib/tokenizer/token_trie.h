@@ -26,11 +26,20 @@ typedef struct fm_token_trie {
     uint8_t **bytes;    /* per token: its bytes (NULL: none) */
     uint32_t *len;
     uint8_t *pool;
+    /* what another layer derives from the vocabulary and keeps while the
+     * tokenizer lives (the grammar layer's lexeme caches): made once by
+     * fm_token_trie_ext, freed with the trie */
+    void *ext;
+    void (*ext_free)(void *);
 } fm_token_trie;
 
 /* The tokenizer's trie, built on first call (thread-safe). NULL when out
  * of memory (message set). */
 const fm_token_trie *fm_token_trie_get(const fm_tokenizer *tok);
 void fm_token_trie_free(fm_token_trie *t);
+
+/* The trie's extension, made by make() on the first call (thread-safe;
+ * destroy frees it with the trie). NULL when make() fails. */
+void *fm_token_trie_ext(const fm_token_trie *t, void *(*make)(void), void (*destroy)(void *));
 
 #endif

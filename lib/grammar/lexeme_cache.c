@@ -1,0 +1,189 @@
+/* The per-tokenizer store of lexeme caches (lexeme_cache.h). A cache is
+ * found by its DFA's signature: the reachable part of the DFA from q,
+ * numbered breadth first, hashed twice; equal signatures mean the same
+ * language and accepting structure, so the same tokens and exits. The
+ * store is bounded (STORE_BYTES per tokenizer, least recently used out
+ * first); a matcher keeps a reference to what it uses, so eviction never
+ * frees a cache in use. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+#include "../core/grow.h"
+#include "lexeme_cache.h"
+
+#define STORE_BYTES ((size_t)64 << 20)
+#define SIG_MAX_STATES 4096 /* larger languages are built, not shared */
+
+typedef struct store {
+    pthread_mutex_t lock;
+    fm_lexcache **e;
+    size_t n, cap, bytes;
+    uint64_t clock;
+} store;
+
+static void cache_destroy(fm_lexcache *c) {
+    free(c->mask);
+    free(c->exits);
+    free(c);
+}
+
+void fm_lexcache_release(fm_lexcache *c) {
+    if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1) cache_destroy(c);
+}
+
+static void *store_make(void) {
+    store *s = calloc(1, sizeof *s);
+    if (s != NULL && pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static void store_free(void *p) {
+    store *s = p;
+    for (size_t i = 0; i < s->n; i++) fm_lexcache_release(s->e[i]);
+    free(s->e);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* 1 with the signature set, 0 when the language is too large to share
+ * (or out of memory). */
+static int signature(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_reach) {
+    uint32_t *num = malloc(d->n_states * sizeof *num), *order = malloc(d->n_states * sizeof *order);
+    if (num == NULL || order == NULL) {
+        free(num), free(order);
+        return 0;
+    }
+    for (uint32_t i = 0; i < d->n_states; i++) num[i] = UINT32_MAX;
+    uint32_t n = 0;
+    num[q] = n, order[n++] = q;
+    uint64_t a = 0xCBF29CE484222325ull, b = 0x84222325CBF29CE4ull;
+    int ok = 1;
+    for (uint32_t k = 0; k < n && ok; k++) {
+        const uint32_t s = order[k];
+        a = (a ^ d->accept[s]) * 0x100000001B3ull;
+        b = (b + d->accept[s] + 1) * 0x9E3779B97F4A7C15ull;
+        for (unsigned c = 0; c < 256; c++) {
+            const uint32_t t = d->next[(size_t)s * 256 + c];
+            uint32_t v = UINT32_MAX;
+            if (t != FM_DFA_DEAD) {
+                if (num[t] == UINT32_MAX) {
+                    if (n == SIG_MAX_STATES) {
+                        ok = 0;
+                        break;
+                    }
+                    num[t] = n, order[n++] = t;
+                }
+                v = num[t];
+            }
+            a = (a ^ v) * 0x100000001B3ull;
+            b = (b ^ (v + c * 0x10001u)) * 0xD6E8FEB86659FD93ull;
+            b ^= b >> 29;
+        }
+    }
+    free(num), free(order);
+    sig[0] = a, sig[1] = b ^ n;
+    *n_reach = n;
+    return ok;
+}
+
+static void set_bit(uint32_t *mask, int32_t t) { mask[t >> 5] |= 1u << (t & 31); }
+
+/* One trie walk stepping the DFA alone from q0. */
+static fm_lexcache *build(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q0) {
+    const size_t nw = ((size_t)tr->n_vocab + 31) / 32;
+    fm_lexcache *c = calloc(1, sizeof *c);
+    if (c == NULL) return NULL;
+    atomic_init(&c->refs, 1);
+    c->mask = calloc(nw, sizeof *c->mask);
+    const size_t depth = (size_t)tr->max_depth + 2;
+    uint32_t *stk = malloc(3 * depth * sizeof *stk); /* (cursor, end, dfa state) triples */
+    size_t cap_exits = 0;
+    if (c->mask == NULL || stk == NULL) goto fail;
+    const fm_trie_node *nd = tr->nodes;
+    size_t sp = 1;
+    stk[0] = 1, stk[1] = nd[0].end, stk[2] = q0;
+    while (sp > 0) {
+        uint32_t *top = &stk[3 * (sp - 1)];
+        if (top[0] >= top[1]) {
+            sp--;
+            continue;
+        }
+        const uint32_t i = top[0];
+        top[0] = nd[i].end;
+        const uint32_t nq = d->next[(size_t)top[2] * 256 + nd[i].byte];
+        if (nq == FM_DFA_DEAD) continue;
+        for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) set_bit(c->mask, t);
+        if (i + 1 >= nd[i].end) continue;
+        if (d->accept[nq]) {
+            uint32_t *ex = fm_grow(c->exits, &cap_exits, c->n_exits + 1, sizeof *ex, 64);
+            if (ex == NULL) goto fail;
+            c->exits = ex;
+            ex[c->n_exits++] = i;
+        }
+        uint32_t *nt = &stk[3 * sp];
+        nt[0] = i + 1, nt[1] = nd[i].end, nt[2] = nq;
+        sp++;
+    }
+    free(stk);
+    c->bytes = sizeof *c + nw * sizeof *c->mask + c->n_exits * sizeof *c->exits;
+    return c;
+fail:
+    free(stk);
+    cache_destroy(c);
+    return NULL;
+}
+
+static fm_lexcache *find(store *s, const uint64_t sig[2], uint32_t n_reach) {
+    for (size_t i = 0; i < s->n; i++)
+        if (s->e[i]->sig[0] == sig[0] && s->e[i]->sig[1] == sig[1] && s->e[i]->n_reach == n_reach) {
+            s->e[i]->used = ++s->clock;
+            atomic_fetch_add(&s->e[i]->refs, 1);
+            return s->e[i];
+        }
+    return NULL;
+}
+
+fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q) {
+    uint64_t sig[2];
+    uint32_t n_reach;
+    store *s = fm_token_trie_ext(tr, store_make, store_free);
+    if (s == NULL || !signature(d, q, sig, &n_reach)) return build(tr, d, q); /* private */
+    pthread_mutex_lock(&s->lock);
+    fm_lexcache *c = find(s, sig, n_reach);
+    pthread_mutex_unlock(&s->lock);
+    if (c != NULL) return c;
+    /* built outside the lock: another thread may build the same one, and
+     * the first to store it wins */
+    fm_lexcache *made = build(tr, d, q);
+    if (made == NULL) return NULL;
+    made->sig[0] = sig[0], made->sig[1] = sig[1], made->n_reach = n_reach;
+    pthread_mutex_lock(&s->lock);
+    if ((c = find(s, sig, n_reach)) != NULL) {
+        pthread_mutex_unlock(&s->lock);
+        fm_lexcache_release(made);
+        return c;
+    }
+    while (s->n > 0 && s->bytes + made->bytes > STORE_BYTES) { /* the least recently used out */
+        size_t old = 0;
+        for (size_t i = 1; i < s->n; i++)
+            if (s->e[i]->used < s->e[old]->used) old = i;
+        s->bytes -= s->e[old]->bytes;
+        fm_lexcache_release(s->e[old]);
+        s->e[old] = s->e[--s->n];
+    }
+    fm_lexcache **e = fm_grow(s->e, &s->cap, s->n + 1, sizeof *e, 64);
+    if (e != NULL) {
+        s->e = e;
+        atomic_fetch_add(&made->refs, 1); /* the store's */
+        made->used = ++s->clock;
+        s->e[s->n++] = made;
+        s->bytes += made->bytes;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return made;
+}

@@ -1,0 +1,35 @@
+/* Lexeme caches: for a DFA terminal in state q, the tokens that stay
+ * inside the terminal, and the trie nodes where it may end with more of a
+ * token below (exits). They depend on the terminal's language from q and
+ * on the vocabulary alone, so they are kept per tokenizer and shared by
+ * every grammar and matcher that meets the same language: the JSON string
+ * body of one schema is the JSON string body of the next. */
+#ifndef FM_GRAMMAR_LEXEME_CACHE_H
+#define FM_GRAMMAR_LEXEME_CACHE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../tokenizer/token_trie.h"
+#include "grammar.h"
+
+/* Immutable once built; shared by reference count. */
+typedef struct fm_lexcache {
+    atomic_int refs;
+    uint64_t sig[2];
+    uint32_t n_reach;
+    uint32_t *mask;     /* tokens that stay inside the terminal */
+    uint32_t *exits;    /* trie nodes where it may end with more below, in order */
+    size_t n_exits;
+    size_t bytes;
+    uint64_t used;      /* the store's clock at the last lookup (LRU) */
+} fm_lexcache;
+
+/* The cache of DFA d from state q (not accepting) for the trie's
+ * vocabulary: found in the tokenizer's store or built (and stored). The
+ * caller owns one reference. NULL when out of memory. Thread-safe. */
+fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q);
+void fm_lexcache_release(fm_lexcache *c);
+
+#endif
