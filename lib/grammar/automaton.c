@@ -186,14 +186,73 @@ static uint32_t closure(const fm_nfa *nfa, const uint32_t *v, uint32_t n, uint32
 /* --- the byte DFA ------------------------------------------------------------------ */
 
 /* A byte NFA without empty moves: the code point DFA's edges written out as
- * the byte sequences of their encoding, through fresh inner states. */
+ * the byte sequences of their encoding, through inner states. An inner
+ * state stands for "these byte ranges, then state `to`" and is made once
+ * per such tail: every multi-byte character class of every state that
+ * leads to `to` shares it, so the subset construction does not make one
+ * copy of each continuation per source state. */
+typedef struct tail_key {
+    uint32_t to;
+    uint8_t n, r[12]; /* n (lo, hi) pairs: a UTF-8 tail (3) or an escape (5) */
+} tail_key;
+
 typedef struct bnfa {
     uint32_t *from, *to;
     uint8_t *lo, *hi;
     size_t n, cap;
     uint32_t n_states;
     int oom;
+    tail_key *tk; /* open addressing; tv[i] == 0: empty (state 0 is never a tail) */
+    uint32_t *tv;
+    size_t t_mask, t_n;
 } bnfa;
+
+static uint64_t tail_hash(const tail_key *k) {
+    uint64_t h = k->to * 0x9E3779B97F4A7C15ull ^ k->n;
+    for (int i = 0; i < 2 * k->n; i++) h = (h ^ k->r[i]) * 0x100000001B3ull;
+    return h ^ h >> 29;
+}
+
+static int tail_eq(const tail_key *a, const tail_key *b) {
+    return a->to == b->to && a->n == b->n && !memcmp(a->r, b->r, 2u * a->n);
+}
+
+/* The inner state for the tail lo/hi[0..n) then `to` (its edges are made
+ * by the caller on creation: *fresh set). 0 when out of memory. */
+static uint32_t tail_state(bnfa *a, uint32_t to, const uint8_t *lo, const uint8_t *hi, int n, int *fresh) {
+    tail_key k;
+    memset(&k, 0, sizeof k);
+    k.to = to, k.n = (uint8_t)n;
+    for (int i = 0; i < n; i++) k.r[2 * i] = lo[i], k.r[2 * i + 1] = hi[i];
+    if (2 * (a->t_n + 1) > a->t_mask + 1) { /* grow */
+        const size_t cap = a->t_mask ? 2 * (a->t_mask + 1) : 256;
+        tail_key *nk = malloc(cap * sizeof *nk);
+        uint32_t *nv = calloc(cap, sizeof *nv);
+        if (nk == NULL || nv == NULL) {
+            free(nk), free(nv);
+            a->oom = 1;
+            return 0;
+        }
+        for (size_t i = 0; a->t_mask && i <= a->t_mask; i++) {
+            if (a->tv[i] == 0) continue;
+            size_t h = tail_hash(&a->tk[i]) & (cap - 1);
+            while (nv[h]) h = (h + 1) & (cap - 1);
+            nk[h] = a->tk[i], nv[h] = a->tv[i];
+        }
+        free(a->tk), free(a->tv);
+        a->tk = nk, a->tv = nv, a->t_mask = cap - 1;
+    }
+    size_t h = tail_hash(&k) & a->t_mask;
+    for (; a->tv[h]; h = (h + 1) & a->t_mask)
+        if (tail_eq(&a->tk[h], &k)) {
+            *fresh = 0;
+            return a->tv[h];
+        }
+    a->tk[h] = k, a->tv[h] = a->n_states++;
+    a->t_n++;
+    *fresh = 1;
+    return a->tv[h];
+}
 
 static void bedge(bnfa *a, uint32_t from, uint8_t lo, uint8_t hi, uint32_t to) {
     if (a->n == a->cap) {
@@ -224,9 +283,12 @@ typedef struct path_ctx {
 static int bpath(void *user, const uint8_t *lo, const uint8_t *hi, int n) {
     path_ctx *c = user;
     uint32_t cur = c->from;
-    for (int i = 0; i < n; i++) {
-        const uint32_t next = i + 1 == n ? c->to : c->a->n_states++;
+    for (int i = 0; i < n && !c->a->oom; i++) {
+        int fresh = 1;
+        const uint32_t next = i + 1 == n ? c->to : tail_state(c->a, c->to, lo + i + 1, hi + i + 1, n - i - 1, &fresh);
+        if (c->a->oom) break;
         bedge(c->a, cur, lo[i], hi[i], next);
+        if (!fresh) break; /* the rest of the tail exists already */
         cur = next;
     }
     return c->a->oom;
@@ -432,7 +494,7 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
     free(bucket), free(bcount), free(bstart), free(tmp), free(mark), free(acc0), free(pairs), free(pbyte);
     free(start), free(order);
     dfa_free(&s);
-    free(a.from), free(a.to), free(a.lo), free(a.hi);
+    free(a.from), free(a.to), free(a.lo), free(a.hi), free(a.tk), free(a.tv);
     return st;
 }
 

@@ -88,6 +88,10 @@ fm_status fm_gbuild_prod(fm_gbuild *b, int32_t rule, const uint32_t *syms, size_
  * its symbol, 0xFFFFFFFF when out of memory, 0xFFFFFFFE when the grammar's
  * DFA states would pass their limit (write rules instead). */
 uint32_t fm_gbuild_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept);
+/* Merges the states of a byte DFA that accept the same strings (state 0
+ * stays the start; the arrays may be replaced). 0 when out of memory, the
+ * DFA then left as it was. */
+int fm_dfa_minimize(uint32_t *n_states, uint32_t **next, uint8_t **accept);
 /* The terminal symbol for a byte set (deduplicated). */
 uint32_t fm_gbuild_term(fm_gbuild *b, const fm_byteset *set);
 /* A symbol matching one code point of the sorted, disjoint, inclusive

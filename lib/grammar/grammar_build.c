@@ -178,6 +178,7 @@ uint32_t fm_gbuild_term(fm_gbuild *b, const fm_byteset *set) {
 
 uint32_t fm_gbuild_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept) {
     fm_gdfa *d = b->dfas ? b->dfas : NULL;
+    fm_dfa_minimize(&n_states, &next, &accept); /* out of memory: kept as it is */
     fm_byteset *out = calloc(n_states ? n_states : 1, sizeof *out);
     if (b->dfa_states + n_states > MAX_DFA_TOTAL) { /* the caller falls back to rules */
         free(out), free(next), free(accept);

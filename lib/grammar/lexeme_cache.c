@@ -93,20 +93,27 @@ static int signature(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_
 
 static void set_bit(uint32_t *mask, int32_t t) { mask[t >> 5] |= 1u << (t & 31); }
 
-/* One trie walk stepping the DFA alone from q0. */
-static fm_lexcache *build(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q0) {
-    const size_t nw = ((size_t)tr->n_vocab + 31) / 32;
-    fm_lexcache *c = calloc(1, sizeof *c);
-    if (c == NULL) return NULL;
-    atomic_init(&c->refs, 1);
-    c->mask = calloc(nw, sizeof *c->mask);
-    const size_t depth = (size_t)tr->max_depth + 2;
-    uint32_t *stk = malloc(3 * depth * sizeof *stk); /* (cursor, end, dfa state) triples */
-    size_t cap_exits = 0;
-    if (c->mask == NULL || stk == NULL) goto fail;
+/* Exits under construction. */
+typedef struct exits {
+    uint32_t *v;
+    size_t n, cap;
+} exits;
+
+static int exit_add(exits *x, uint32_t node) {
+    uint32_t *v = fm_grow(x->v, &x->cap, x->n + 1, sizeof *v, 64);
+    if (v == NULL) return 0;
+    x->v = v;
+    v[x->n++] = node;
+    return 1;
+}
+
+/* The trie nodes [begin, end) stepped through the DFA alone from q0: the
+ * tokens that stay alive into mask, the exits into x. 0 out of memory. */
+static int walk_dfa(const fm_token_trie *tr, const fm_gdfa *d, uint32_t begin, uint32_t end, uint32_t q0,
+                    uint32_t *mask, exits *x, uint32_t *stk) {
     const fm_trie_node *nd = tr->nodes;
     size_t sp = 1;
-    stk[0] = 1, stk[1] = nd[0].end, stk[2] = q0;
+    stk[0] = begin, stk[1] = end, stk[2] = q0;
     while (sp > 0) {
         uint32_t *top = &stk[3 * (sp - 1)];
         if (top[0] >= top[1]) {
@@ -117,23 +124,60 @@ static fm_lexcache *build(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q0
         top[0] = nd[i].end;
         const uint32_t nq = d->next[(size_t)top[2] * 256 + nd[i].byte];
         if (nq == FM_DFA_DEAD) continue;
-        for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) set_bit(c->mask, t);
+        for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
         if (i + 1 >= nd[i].end) continue;
-        if (d->accept[nq]) {
-            uint32_t *ex = fm_grow(c->exits, &cap_exits, c->n_exits + 1, sizeof *ex, 64);
-            if (ex == NULL) goto fail;
-            c->exits = ex;
-            ex[c->n_exits++] = i;
-        }
+        if (d->accept[nq] && !exit_add(x, i)) return 0;
         uint32_t *nt = &stk[3 * sp];
         nt[0] = i + 1, nt[1] = nd[i].end, nt[2] = nq;
         sp++;
     }
+    return 1;
+}
+
+/* The cache of (d, q0): one trie walk - or, given the cache of another
+ * state bq of the same DFA that steps the same way on all first bytes but
+ * a few, that cache with the subtrees of those few bytes walked again.
+ * (After the first byte both states are in the same state, so the rest of
+ * every other subtree goes the same way: a JSON key that has left the
+ * schema's names behind is any string again.) */
+static fm_lexcache *build(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q0, const fm_lexcache *base,
+                          uint32_t bq) {
+    const size_t nw = ((size_t)tr->n_vocab + 31) / 32;
+    fm_lexcache *c = calloc(1, sizeof *c);
+    if (c == NULL) return NULL;
+    atomic_init(&c->refs, 1);
+    c->mask = base ? malloc(nw * sizeof *c->mask) : calloc(nw, sizeof *c->mask);
+    uint32_t *stk = malloc(3 * ((size_t)tr->max_depth + 2) * sizeof *stk); /* (cursor, end, dfa state) triples */
+    exits x = {NULL, 0, 0};
+    if (c->mask == NULL || stk == NULL) goto fail;
+    const fm_trie_node *nd = tr->nodes;
+    if (base == NULL) {
+        if (!walk_dfa(tr, d, 1, nd[0].end, q0, c->mask, &x, stk)) goto fail;
+    } else {
+        memcpy(c->mask, base->mask, nw * sizeof *c->mask);
+        const uint32_t *a = &d->next[(size_t)q0 * 256], *b = &d->next[(size_t)bq * 256];
+        size_t k = 0; /* the base's exits, in node order */
+        for (uint32_t j = 1; j < nd[0].end; j = nd[j].end) {
+            const uint32_t e = nd[j].end;
+            if (a[nd[j].byte] == b[nd[j].byte]) {
+                for (; k < base->n_exits && base->exits[k] < j; k++) {
+                }
+                for (; k < base->n_exits && base->exits[k] < e; k++)
+                    if (!exit_add(&x, base->exits[k])) goto fail;
+                continue;
+            }
+            for (uint32_t i = j; i < e; i++) /* the base's tokens here out, this state's in */
+                for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) c->mask[t >> 5] &= ~(1u << (t & 31));
+            if (!walk_dfa(tr, d, j, e, q0, c->mask, &x, stk)) goto fail;
+        }
+    }
+    c->exits = x.v, c->n_exits = x.n;
     free(stk);
     c->bytes = sizeof *c + nw * sizeof *c->mask + c->n_exits * sizeof *c->exits;
     return c;
 fail:
     free(stk);
+    free(x.v);
     cache_destroy(c);
     return NULL;
 }
@@ -148,18 +192,19 @@ static fm_lexcache *find(store *s, const uint64_t sig[2], uint32_t n_reach) {
     return NULL;
 }
 
-fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q) {
+fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q, const fm_lexcache *base,
+                             uint32_t bq) {
     uint64_t sig[2];
     uint32_t n_reach;
     store *s = fm_token_trie_ext(tr, store_make, store_free);
-    if (s == NULL || !signature(d, q, sig, &n_reach)) return build(tr, d, q); /* private */
+    if (s == NULL || !signature(d, q, sig, &n_reach)) return build(tr, d, q, base, bq); /* private */
     pthread_mutex_lock(&s->lock);
     fm_lexcache *c = find(s, sig, n_reach);
     pthread_mutex_unlock(&s->lock);
     if (c != NULL) return c;
     /* built outside the lock: another thread may build the same one, and
      * the first to store it wins */
-    fm_lexcache *made = build(tr, d, q);
+    fm_lexcache *made = build(tr, d, q, base, bq);
     if (made == NULL) return NULL;
     made->sig[0] = sig[0], made->sig[1] = sig[1], made->n_reach = n_reach;
     pthread_mutex_lock(&s->lock);
@@ -186,4 +231,11 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
     }
     pthread_mutex_unlock(&s->lock);
     return made;
+}
+
+unsigned fm_lexcache_delta(const fm_gdfa *d, uint32_t q, uint32_t bq) {
+    const uint32_t *a = &d->next[(size_t)q * 256], *b = &d->next[(size_t)bq * 256];
+    unsigned n = 0;
+    for (unsigned i = 0; i < 256; i++) n += a[i] != b[i];
+    return n;
 }

@@ -26,10 +26,15 @@ typedef struct fm_lexcache {
     uint64_t used;      /* the store's clock at the last lookup (LRU) */
 } fm_lexcache;
 
-/* The cache of DFA d from state q (not accepting) for the trie's
- * vocabulary: found in the tokenizer's store or built (and stored). The
+/* The cache of DFA d from state q for the trie's vocabulary: found in the
+ * tokenizer's store or built (and stored). `base`, when not NULL, is the
+ * cache of state bq of the same DFA, to build from when few first bytes
+ * step differently from q and bq (fm_lexcache_delta counts them). The
  * caller owns one reference. NULL when out of memory. Thread-safe. */
-fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q);
+fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q, const fm_lexcache *base,
+                             uint32_t bq);
+/* How many first bytes DFA d steps differently from states q and bq. */
+unsigned fm_lexcache_delta(const fm_gdfa *d, uint32_t q, uint32_t bq);
 void fm_lexcache_release(fm_lexcache *c);
 
 #endif

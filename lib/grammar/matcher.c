@@ -5,6 +5,7 @@
  * set is built. */
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h> /*DBG*/
 
 #include "../core/error.h"
 #include "../core/grow.h"
@@ -286,11 +287,23 @@ static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_
  * walk whose first byte only the other items scan. */
 
 #define MAX_LEXEMES 16
+#define DELTA_MAX 24 /* first bytes that may differ for a cache built from another */
 
 static const fm_lexcache *cache_get(fm_matcher *m, uint32_t dfa, uint32_t q) {
     for (size_t i = 0; i < m->n_cache; i++)
         if (m->cache[i].dfa == dfa && m->cache[i].q == q) return m->cache[i].c;
-    fm_lexcache *c = fm_lexcache_get(m->trie, &m->g->dfas[dfa], q);
+    /* a state of the same terminal met before that steps alike on most
+     * first bytes: its cache is most of this one */
+    const fm_gdfa *d = &m->g->dfas[dfa];
+    const lexref *base = NULL;
+    unsigned best = DELTA_MAX + 1;
+    for (size_t i = 0; i < m->n_cache && best > 1; i++) {
+        if (m->cache[i].dfa != dfa) continue;
+        const unsigned n = fm_lexcache_delta(d, q, m->cache[i].q);
+        if (n < best) best = n, base = &m->cache[i];
+        if (getenv("FMDBG")) fprintf(stderr, "delta dfa %u q %u vs %u: %u\n", dfa, q, m->cache[i].q, n);
+    }
+    fm_lexcache *c = fm_lexcache_get(m->trie, d, q, base ? base->c : NULL, base ? base->q : 0);
     if (c == NULL) return NULL;
     if (m->n_cache == LEXCACHE_MAX) { /* full: start over */
         for (size_t i = 0; i < m->n_cache; i++) fm_lexcache_release(m->cache[i].c);
