@@ -5,7 +5,6 @@
  * set is built. */
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h> /*DBG*/
 
 #include "../core/error.h"
 #include "../core/grow.h"
@@ -287,6 +286,51 @@ static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_
  * walk whose first byte only the other items scan. */
 
 #define MAX_LEXEMES 16
+
+/* Walks the children of all the nodes parents[0..n) from the one parser
+ * state, as if they hung from one node: children with the same byte share
+ * a push (the exits of a JSON string mostly go on with the same few bytes,
+ * a comma, a brace, a space). */
+static fm_status walk_group(fm_matcher *m, uint32_t *mask, const uint32_t *parents, size_t n) {
+    const fm_token_trie *tr = m->trie;
+    const fm_trie_node *nd = tr->nodes;
+    if (n == 0) return FM_STATUS_OK;
+    if (n == 1) return walk(m, mask, parents[0] + 1, nd[parents[0]].end);
+    uint32_t *cur = malloc(2 * n * sizeof *cur), *grp = cur + n;
+    if (cur == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+    for (size_t i = 0; i < n; i++) cur[i] = parents[i] + 1;
+    fm_status st = FM_STATUS_OK;
+    fm_earley *e = &m->e;
+    while (!st) {
+        unsigned b = 256;
+        for (size_t i = 0; i < n; i++)
+            if (cur[i] < nd[parents[i]].end && nd[cur[i]].byte < b) b = nd[cur[i]].byte;
+        if (b == 256) break;
+        size_t g = 0;
+        for (size_t i = 0; i < n; i++)
+            if (cur[i] < nd[parents[i]].end && nd[cur[i]].byte == b) grp[g++] = cur[i], cur[i] = nd[cur[i]].end;
+        if (!fm_byteset_has(fm_earley_next_bytes(e), b)) continue;
+        const int r = fm_earley_push(e, (uint8_t)b);
+        if (r < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+        if (r <= 0) continue;
+        size_t inner = 0;
+        for (size_t j = 0; j < g; j++) {
+            for (int32_t t = nd[grp[j]].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
+            if (grp[j] + 1 < nd[grp[j]].end) grp[inner++] = grp[j];
+        }
+        const fm_eitem *lx = sole_lexeme(m);
+        if (lx != NULL) { /* inside a terminal: step its DFA, not the parser */
+            const fm_gdfa *d = &m->g->dfas[FM_GS_VAL(m->g->syms[lx->dot])];
+            const uint32_t q = lx->q;
+            for (size_t j = 0; j < inner && !st; j++) st = dfa_walk(m, mask, grp[j] + 1, nd[grp[j]].end, d, q);
+        } else {
+            st = walk_group(m, mask, grp, inner);
+        }
+        fm_earley_pop(e);
+    }
+    free(cur);
+    return st;
+}
 #define DELTA_MAX 24 /* first bytes that may differ for a cache built from another */
 
 static const fm_lexcache *cache_get(fm_matcher *m, uint32_t dfa, uint32_t q) {
@@ -301,7 +345,6 @@ static const fm_lexcache *cache_get(fm_matcher *m, uint32_t dfa, uint32_t q) {
         if (m->cache[i].dfa != dfa) continue;
         const unsigned n = fm_lexcache_delta(d, q, m->cache[i].q);
         if (n < best) best = n, base = &m->cache[i];
-        if (getenv("FMDBG")) fprintf(stderr, "delta dfa %u q %u vs %u: %u\n", dfa, q, m->cache[i].q, n);
     }
     fm_lexcache *c = fm_lexcache_get(m->trie, d, q, base ? base->c : NULL, base ? base->q : 0);
     if (c == NULL) return NULL;
@@ -324,12 +367,7 @@ static fm_status lexeme_part(fm_matcher *m, uint32_t *mask, fm_eitem x) {
     const fm_eitem after = {x.dot + 1, x.origin, 0};
     const int r = fm_earley_push_items(&m->e, &after, 1);
     if (r < 0) return FM_STATUS_NO_MEMORY;
-    fm_status st = FM_STATUS_OK;
-    const fm_trie_node *nd = m->trie->nodes;
-    for (size_t k = 0; k < c->n_exits && !st; k++) {
-        const uint32_t node = c->exits[k];
-        st = walk(m, mask, node + 1, nd[node].end);
-    }
+    const fm_status st = walk_group(m, mask, c->exits, c->n_exits);
     fm_earley_pop(&m->e);
     return st;
 }
