@@ -15,6 +15,7 @@
 
 #define STORE_BYTES ((size_t)64 << 20)
 #define SIG_MAX_STATES 4096 /* larger languages are built, not shared */
+#define DELTA_MAX 24          /* first bytes that may differ for a cache built from another */
 
 typedef struct store {
     pthread_mutex_t lock;
@@ -134,14 +135,14 @@ static int walk_dfa(const fm_token_trie *tr, const fm_gdfa *d, uint32_t begin, u
     return 1;
 }
 
-/* The cache of (d, q0): one trie walk - or, given the cache of another
- * state bq of the same DFA that steps the same way on all first bytes but
- * a few, that cache with the subtrees of those few bytes walked again.
- * (After the first byte both states are in the same state, so the rest of
- * every other subtree goes the same way: a JSON key that has left the
- * schema's names behind is any string again.) */
+/* The cache of (d, q0): one trie walk - or, given a cache `base` whose
+ * state goes, on every first byte b with same[b], to a state with the
+ * same language as q0's successor on b, that cache with the subtrees of
+ * the other first bytes walked again. (A JSON key that has left the
+ * schema's names behind is any string, and its subtree is that of any
+ * string: only the subtrees of the names' first bytes differ.) */
 static fm_lexcache *build(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q0, const fm_lexcache *base,
-                          uint32_t bq) {
+                          const uint8_t *same) {
     const size_t nw = ((size_t)tr->n_vocab + 31) / 32;
     fm_lexcache *c = calloc(1, sizeof *c);
     if (c == NULL) return NULL;
@@ -155,11 +156,10 @@ static fm_lexcache *build(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q0
         if (!walk_dfa(tr, d, 1, nd[0].end, q0, c->mask, &x, stk)) goto fail;
     } else {
         memcpy(c->mask, base->mask, nw * sizeof *c->mask);
-        const uint32_t *a = &d->next[(size_t)q0 * 256], *b = &d->next[(size_t)bq * 256];
         size_t k = 0; /* the base's exits, in node order */
         for (uint32_t j = 1; j < nd[0].end; j = nd[j].end) {
             const uint32_t e = nd[j].end;
-            if (a[nd[j].byte] == b[nd[j].byte]) {
+            if (same[nd[j].byte]) {
                 for (; k < base->n_exits && base->exits[k] < j; k++) {
                 }
                 for (; k < base->n_exits && base->exits[k] < e; k++)
@@ -182,6 +182,46 @@ fail:
     return NULL;
 }
 
+/* The signatures of q's successors, one per byte (a dead byte, or a
+ * language too large to sign, gets none: succ_ok 0). */
+static void successors(const fm_gdfa *d, uint32_t q, fm_lexcache *c) {
+    uint32_t seen[256], n_seen = 0, at[256];
+    for (unsigned b = 0; b < 256; b++) {
+        const uint32_t t = d->next[(size_t)q * 256 + b];
+        c->succ_ok[b] = 0;
+        c->succ_dead[b] = t == FM_DFA_DEAD;
+        if (t == FM_DFA_DEAD) continue;
+        uint32_t i = 0;
+        while (i < n_seen && seen[i] != t) i++;
+        if (i == n_seen) {
+            uint32_t nr;
+            seen[n_seen] = t;
+            at[n_seen++] = b;
+            if (!signature(d, t, c->succ[b], &nr)) continue;
+            c->succ[b][1] ^= (uint64_t)nr << 40;
+            c->succ_ok[b] = 1;
+        } else if (c->succ_ok[at[i]]) {
+            c->succ[b][0] = c->succ[at[i]][0], c->succ[b][1] = c->succ[at[i]][1];
+            c->succ_ok[b] = 1;
+        }
+    }
+}
+
+/* How many first bytes step differently from the state of `now` and that
+ * of `old` (both dead, or both to the same language, is alike); same[]
+ * marks the alike ones. */
+static unsigned delta_sig(const fm_lexcache *now, const fm_lexcache *old, uint8_t *same) {
+    unsigned n = 0;
+    for (unsigned b = 0; b < 256; b++) {
+        int eq;
+        if (now->succ_dead[b] || old->succ_dead[b]) eq = now->succ_dead[b] && old->succ_dead[b];
+        else eq = now->succ_ok[b] && old->succ_ok[b] && now->succ[b][0] == old->succ[b][0] && now->succ[b][1] == old->succ[b][1];
+        same[b] = (uint8_t)eq;
+        n += !eq;
+    }
+    return n;
+}
+
 static fm_lexcache *find(store *s, const uint64_t sig[2], uint32_t n_reach) {
     for (size_t i = 0; i < s->n; i++)
         if (s->e[i]->sig[0] == sig[0] && s->e[i]->sig[1] == sig[1] && s->e[i]->n_reach == n_reach) {
@@ -194,26 +234,53 @@ static fm_lexcache *find(store *s, const uint64_t sig[2], uint32_t n_reach) {
 
 fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q, const fm_lexcache *base,
                              uint32_t bq) {
+    uint8_t same[256], same2[256];
+    unsigned best = DELTA_MAX + 1;
+    if (base != NULL) { /* a state of the same DFA: alike where it steps to the same state */
+        best = 0;
+        for (unsigned b = 0; b < 256; b++) {
+            same[b] = d->next[(size_t)q * 256 + b] == d->next[(size_t)bq * 256 + b];
+            best += !same[b];
+        }
+        if (best > DELTA_MAX) base = NULL;
+    }
     uint64_t sig[2];
     uint32_t n_reach;
     store *s = fm_token_trie_ext(tr, store_make, store_free);
-    if (s == NULL || !signature(d, q, sig, &n_reach)) return build(tr, d, q, base, bq); /* private */
+    if (s == NULL || !signature(d, q, sig, &n_reach)) return build(tr, d, q, base, same); /* private */
     pthread_mutex_lock(&s->lock);
     fm_lexcache *c = find(s, sig, n_reach);
     pthread_mutex_unlock(&s->lock);
     if (c != NULL) return c;
+    /* a stored cache of any grammar whose state steps alike on most first
+     * bytes: its successors' languages are compared by signature */
+    fm_lexcache *probe = malloc(sizeof *probe);
+    if (probe == NULL) return NULL;
+    successors(d, q, probe);
+    fm_lexcache *stored = NULL;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n && best > 1; i++) {
+        const unsigned n = delta_sig(probe, s->e[i], same2);
+        if (n < best) best = n, stored = s->e[i], memcpy(same, same2, sizeof same);
+    }
+    if (stored != NULL) atomic_fetch_add(&stored->refs, 1), base = stored;
+    pthread_mutex_unlock(&s->lock);
     /* built outside the lock: another thread may build the same one, and
      * the first to store it wins */
-    fm_lexcache *made = build(tr, d, q, base, bq);
-    if (made == NULL) return NULL;
+    fm_lexcache *made = build(tr, d, q, base, same);
+    fm_lexcache_release(stored);
+    if (made == NULL) return free(probe), NULL;
+    memcpy(made->succ, probe->succ, sizeof made->succ);
+    memcpy(made->succ_ok, probe->succ_ok, sizeof made->succ_ok);
+    memcpy(made->succ_dead, probe->succ_dead, sizeof made->succ_dead);
+    free(probe);
     made->sig[0] = sig[0], made->sig[1] = sig[1], made->n_reach = n_reach;
     pthread_mutex_lock(&s->lock);
     if ((c = find(s, sig, n_reach)) != NULL) {
         pthread_mutex_unlock(&s->lock);
         fm_lexcache_release(made);
         return c;
-    }
-    while (s->n > 0 && s->bytes + made->bytes > STORE_BYTES) { /* the least recently used out */
+    }    while (s->n > 0 && s->bytes + made->bytes > STORE_BYTES) { /* the least recently used out */
         size_t old = 0;
         for (size_t i = 1; i < s->n; i++)
             if (s->e[i]->used < s->e[old]->used) old = i;

@@ -22,6 +22,11 @@ typedef struct fm_lexcache {
     uint32_t *mask;     /* tokens that stay inside the terminal */
     uint32_t *exits;    /* trie nodes where it may end with more below, in order */
     size_t n_exits;
+    /* per first byte: the language of the state it steps to (signed when
+     * succ_ok), or none (succ_dead), so a new cache can start from a
+     * stored one of another grammar that differs on a few bytes */
+    uint64_t succ[256][2];
+    uint8_t succ_ok[256], succ_dead[256];
     size_t bytes;
     uint64_t used;      /* the store's clock at the last lookup (LRU) */
 } fm_lexcache;

@@ -331,7 +331,7 @@ static fm_status walk_group(fm_matcher *m, uint32_t *mask, const uint32_t *paren
     free(cur);
     return st;
 }
-#define DELTA_MAX 24 /* first bytes that may differ for a cache built from another */
+#define DELTA_MAX 24 /* as lexeme_cache.c */
 
 static const fm_lexcache *cache_get(fm_matcher *m, uint32_t dfa, uint32_t q) {
     for (size_t i = 0; i < m->n_cache; i++)
