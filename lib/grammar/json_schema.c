@@ -146,12 +146,12 @@ static uint32_t ws(jc *c) {
         if (c->flags & FM_JSON_COMPACT) {
             c->ws = seq(c, NULL, 0);
         } else {
-            const uint32_t r[] = {0x09, 0x0A, 0x0D, 0x0D, 0x20, 0x20};
-            const uint32_t one = fm_gbuild_class(c->b, r, 3);
             /* bounded: enough for any pretty-printing, and a model cannot
-             * spend its whole budget on blanks */
-            c->ws = one == BAD ? BAD : fm_gbuild_repeat(c->b, one, 0, FM_JSON_MAX_WS);
-            if (c->ws == BAD) oom(c);
+             * spend its whole budget on blanks; a DFA terminal, so a mask
+             * does not push an indentation token's blanks one by one */
+            char re[32];
+            snprintf(re, sizeof re, "[\\t\\n\\r ]{0,%d}", FM_JSON_MAX_WS);
+            c->ws = regex_sym(c, re, 0, 0, UINT32_MAX, FM_ENC_UTF8);
         }
     }
     return c->ws;

@@ -286,6 +286,7 @@ static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_
  * walk whose first byte only the other items scan. */
 
 #define MAX_LEXEMES 16
+#define DELTA_MAX 24 /* as lexeme_cache.c */
 
 /* Walks the children of all the nodes parents[0..n) from the one parser
  * state, as if they hung from one node: children with the same byte share
@@ -296,42 +297,47 @@ static fm_status walk_group(fm_matcher *m, uint32_t *mask, const uint32_t *paren
     const fm_trie_node *nd = tr->nodes;
     if (n == 0) return FM_STATUS_OK;
     if (n == 1) return walk(m, mask, parents[0] + 1, nd[parents[0]].end);
-    uint32_t *cur = malloc(2 * n * sizeof *cur), *grp = cur + n;
-    if (cur == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
-    for (size_t i = 0; i < n; i++) cur[i] = parents[i] + 1;
-    fm_status st = FM_STATUS_OK;
     fm_earley *e = &m->e;
-    while (!st) {
-        unsigned b = 256;
-        for (size_t i = 0; i < n; i++)
-            if (cur[i] < nd[parents[i]].end && nd[cur[i]].byte < b) b = nd[cur[i]].byte;
-        if (b == 256) break;
-        size_t g = 0;
-        for (size_t i = 0; i < n; i++)
-            if (cur[i] < nd[parents[i]].end && nd[cur[i]].byte == b) grp[g++] = cur[i], cur[i] = nd[cur[i]].end;
-        if (!fm_byteset_has(fm_earley_next_bytes(e), b)) continue;
+    /* the children the parser can take, bucketed by byte */
+    const fm_byteset next = *fm_earley_next_bytes(e);
+    size_t cap = 0, count[257] = {0};
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t j = parents[i] + 1; j < nd[parents[i]].end; j = nd[j].end)
+            if (fm_byteset_has(&next, nd[j].byte)) count[nd[j].byte + 1]++, cap++;
+    if (cap == 0) return FM_STATUS_OK;
+    for (unsigned b = 0; b < 256; b++) count[b + 1] += count[b];
+    uint32_t *kids = malloc(2 * cap * sizeof *kids), *grp = kids + cap;
+    if (kids == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+    size_t fill[256];
+    memcpy(fill, count, sizeof fill);
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t j = parents[i] + 1; j < nd[parents[i]].end; j = nd[j].end)
+            if (fm_byteset_has(&next, nd[j].byte)) kids[fill[nd[j].byte]++] = j;
+    fm_status st = FM_STATUS_OK;
+    for (unsigned b = 0; b < 256 && !st; b++) {
+        if (count[b] == count[b + 1]) continue;
         const int r = fm_earley_push(e, (uint8_t)b);
         if (r < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
         if (r <= 0) continue;
         size_t inner = 0;
-        for (size_t j = 0; j < g; j++) {
-            for (int32_t t = nd[grp[j]].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
-            if (grp[j] + 1 < nd[grp[j]].end) grp[inner++] = grp[j];
+        for (size_t k = count[b]; k < count[b + 1]; k++) {
+            const uint32_t j = kids[k];
+            for (int32_t t = nd[j].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
+            if (j + 1 < nd[j].end) grp[inner++] = j;
         }
         const fm_eitem *lx = sole_lexeme(m);
         if (lx != NULL) { /* inside a terminal: step its DFA, not the parser */
             const fm_gdfa *d = &m->g->dfas[FM_GS_VAL(m->g->syms[lx->dot])];
             const uint32_t q = lx->q;
-            for (size_t j = 0; j < inner && !st; j++) st = dfa_walk(m, mask, grp[j] + 1, nd[grp[j]].end, d, q);
+            for (size_t k = 0; k < inner && !st; k++) st = dfa_walk(m, mask, grp[k] + 1, nd[grp[k]].end, d, q);
         } else {
             st = walk_group(m, mask, grp, inner);
         }
         fm_earley_pop(e);
     }
-    free(cur);
+    free(kids);
     return st;
 }
-#define DELTA_MAX 24 /* as lexeme_cache.c */
 
 static const fm_lexcache *cache_get(fm_matcher *m, uint32_t dfa, uint32_t q) {
     for (size_t i = 0; i < m->n_cache; i++)
