@@ -280,7 +280,8 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
         pthread_mutex_unlock(&s->lock);
         fm_lexcache_release(made);
         return c;
-    }    while (s->n > 0 && s->bytes + made->bytes > STORE_BYTES) { /* the least recently used out */
+    }
+    while (s->n > 0 && s->bytes + made->bytes > STORE_BYTES) { /* the least recently used out */
         size_t old = 0;
         for (size_t i = 1; i < s->n; i++)
             if (s->e[i]->used < s->e[old]->used) old = i;

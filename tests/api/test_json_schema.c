@@ -227,12 +227,85 @@ static void test_masks(void) {
     fm_tokenizer_free(big);
 }
 
+/* Lexeme caches are shared by every grammar on a tokenizer, and a new one
+ * is often built from another grammar's: real schemas, one after another on
+ * one tokenizer, each mask compared with asking token by token
+ * (fm_matcher_allows pushes the token's bytes and uses no cache) at every
+ * position of a valid instance, up to MAX_POS positions a schema. */
+#define SHARED_SCHEMAS 10
+#define MAX_POS 12
+static void test_masks_shared(const char *file) {
+    fm_tokenizer *big;
+    CHECK(fm_tokenizer_load(tu_data("vocab/cl100k_base.tiktoken"), NULL, &big) == FM_STATUS_OK, "cl100k");
+    char rel[128];
+    snprintf(rel, sizeof rel, "jsonschema/%s.jsonl", file);
+    FILE *f = fopen(tu_data(rel), "rb");
+    CHECK(f != NULL, "open %s", rel);
+    const int32_t nv = fm_tokenizer_n_vocab(big);
+    const size_t nw = ((size_t)nv + 31) / 32;
+    uint32_t *mask = malloc(nw * sizeof *mask);
+    fm_token ids[4096];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int done = 0, positions = 0;
+    while (f && done < SHARED_SCHEMAS && (n = getline(&line, &cap, f)) > 0) {
+        json_t *rec = json_loadb(line, (size_t)n, 0, NULL);
+        if (rec == NULL) continue;
+        char *schema = json_dumps(json_object_get(rec, "schema"), JSON_COMPACT | JSON_ENCODE_ANY);
+        json_t *t0 = json_array_get(json_object_get(rec, "tests"), 0);
+        json_t *inst = json_object_get(t0, "instance");
+        fm_grammar *g = NULL;
+        fm_matcher *m = NULL;
+        size_t n_ids = 0;
+        if (json_is_true(json_object_get(t0, "valid")) &&
+            fm_grammar_from_json_schema(schema, strlen(schema), 0, &g) == FM_STATUS_OK &&
+            fm_matcher_new(g, big, &m) == FM_STATUS_OK &&
+            fm_tokenizer_encode(big, json_string_value(inst), json_string_length(inst), 0, ids, 4096, &n_ids) ==
+                FM_STATUS_OK) {
+            done++;
+            /* positions spread over the instance: its keys, strings and values */
+            const size_t step = n_ids / MAX_POS + 1;
+            for (size_t i = 0; i < n_ids && m; i++) {
+                if (i % step == 0) {
+                    CHECK(fm_matcher_fill_mask(m, mask, nw) == FM_STATUS_OK, "mask");
+                    int bad = 0;
+                    for (fm_token t = 0; t < nv; t++) {
+                        const int bit = mask[t >> 5] >> (t & 31) & 1;
+                        const int want = fm_matcher_allows(m, t);
+                        if (bit != want && bad++ < 3)
+                            fprintf(stderr, "  %s token %zu: token %d mask %d want %d\n",
+                                    json_string_value(json_object_get(rec, "id")), i, t, bit, want);
+                    }
+                    CHECK(bad == 0, "%s at token %zu: mask equals per-token checks (%d differ)",
+                          json_string_value(json_object_get(rec, "id")), i, bad);
+                    positions++;
+                }
+                CHECK(fm_matcher_accept(m, ids[i]) == FM_STATUS_OK, "instance token %zu accepted", i);
+            }
+        }
+        fm_matcher_free(m);
+        fm_grammar_free(g);
+        free(schema);
+        json_decref(rec);
+    }
+    CHECK(done == SHARED_SCHEMAS && positions > SHARED_SCHEMAS * 4, "%s: %d schemas, %d positions checked", file,
+          done, positions);
+    fprintf(stderr, "shared lexeme caches, %s: %d schemas, %d masks equal per-token checks\n", file, done, positions);
+    free(line);
+    if (f) fclose(f);
+    free(mask);
+    fm_tokenizer_free(big);
+}
+
 int main(int argc, char **argv) {
     CHECK(argc == 2, "usage: test_json_schema PASSING_LIST");
     CHECK(fm_tokenizer_load(tu_data("models/stories260K.gguf"), NULL, &g_tok) == FM_STATUS_OK, "tokenizer");
     test_errors();
     test_languages();
     test_masks();
+    test_masks_shared("Glaiveai2K");
+    test_masks_shared("Github_easy");
     if (argc == 2) test_regression(argv[1]);
     fm_tokenizer_free(g_tok);
     return tu_finish("test_json_schema");
