@@ -356,15 +356,13 @@ static int cmp_u32b(const void *a, const void *b) {
 /* The code point DFA's live part as a byte DFA terminal in the builder. */
 static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_char_encoding enc, uint32_t *sym) {
     bnfa a = {0};
-    /* NFA states: code point DFA state q is q (+1 when quoted: 0 is the
+    /* NFA states: code point DFA state q is q (+1 when opened: 0 is the
      * opening quote's start), then the final state, then inner states */
-    const int quoted = enc == FM_ENC_JSON_QUOTED;
-    const uint32_t off = quoted ? 1 : 0, final = (uint32_t)d->n + off;
+    const int opened = enc == FM_ENC_JSON_QUOTED, quoted = opened || enc == FM_ENC_JSON_CLOSED;
+    const uint32_t off = opened ? 1 : 0, final = (uint32_t)d->n + off;
     a.n_states = final + 1;
-    if (quoted) {
-        bliteral(&a, 0, "\"", 1, off);
-        enc = FM_ENC_JSON_STRING;
-    }
+    if (opened) bliteral(&a, 0, "\"", 1, off);
+    if (quoted) enc = FM_ENC_JSON_STRING;
     uint8_t *acc0 = calloc((size_t)d->n + 2, 1);
     if (acc0 == NULL) a.oom = 1;
     for (size_t q = 0; q < d->n && !a.oom; q++) {
@@ -501,7 +499,7 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
 /* The code point DFA's live part as left-linear rules (L_q ::= L_p c):
  * for automata too large for byte tables (long length counters). */
 static fm_status dfa_rules(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_char_encoding enc, uint32_t *sym) {
-    const int quoted = enc == FM_ENC_JSON_QUOTED;
+    const int opened = enc == FM_ENC_JSON_QUOTED, quoted = opened || enc == FM_ENC_JSON_CLOSED;
     if (quoted) enc = FM_ENC_JSON_STRING;
     fm_status st = FM_STATUS_OK;
     int32_t *rule = calloc(d->n, sizeof *rule);
@@ -537,7 +535,7 @@ static fm_status dfa_rules(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_c
         const uint32_t parts[3] = {q, *sym, q};
         const int32_t w = fm_gbuild_helper(b);
         if (w < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
-        if ((st = fm_gbuild_prod(b, w, parts, 3))) return st;
+        if ((st = fm_gbuild_prod(b, w, opened ? parts : parts + 1, opened ? 3 : 2))) return st;
         *sym = FM_GS_MAKE(FM_GS_NT, w);
     }
     return FM_STATUS_OK;

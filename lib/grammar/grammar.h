@@ -40,11 +40,20 @@ static inline void fm_byteset_add_range(fm_byteset *s, unsigned lo, unsigned hi)
 /* A byte DFA: state 0 starts; next[q * 256 + b] is the next state or
  * FM_DFA_DEAD; every state can still reach acceptance. */
 #define FM_DFA_DEAD 0xFFFFFFFFu
+/* A state's language signature (lexeme_cache.c), worked out once: the
+ * grammar is shared, so `known` is set last, with release order. */
+typedef struct fm_gdfa_sig {
+    uint64_t sig[2];
+    uint32_t n_reach;
+    atomic_uint known; /* 0 not yet, 1 signed, 2 too large to sign, 3 being written */
+} fm_gdfa_sig;
+
 typedef struct fm_gdfa {
     uint32_t n_states;
     uint32_t *next;
     uint8_t *accept;
-    fm_byteset *out; /* per state: the bytes with a transition */
+    fm_byteset *out;  /* per state: the bytes with a transition */
+    fm_gdfa_sig *sig; /* per state */
 } fm_gdfa;
 
 /* The compiled grammar (immutable once built; share it freely). */

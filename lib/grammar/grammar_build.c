@@ -73,7 +73,7 @@ void fm_gbuild_free(fm_gbuild *b) {
     free(b->prods);
     free(b->syms);
     free(b->terms);
-    for (size_t i = 0; i < b->n_dfas; i++) free(b->dfas[i].next), free(b->dfas[i].accept), free(b->dfas[i].out);
+    for (size_t i = 0; i < b->n_dfas; i++) free(b->dfas[i].next), free(b->dfas[i].accept), free(b->dfas[i].out), free(b->dfas[i].sig);
     free(b->dfas);
     free(b->name_tab);
     free(b->term_tab);
@@ -180,13 +180,14 @@ uint32_t fm_gbuild_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t 
     fm_gdfa *d = b->dfas ? b->dfas : NULL;
     fm_dfa_minimize(&n_states, &next, &accept); /* out of memory: kept as it is */
     fm_byteset *out = calloc(n_states ? n_states : 1, sizeof *out);
+    fm_gdfa_sig *sig = calloc(n_states ? n_states : 1, sizeof *sig);
     if (b->dfa_states + n_states > MAX_DFA_TOTAL) { /* the caller falls back to rules */
-        free(out), free(next), free(accept);
+        free(out), free(sig), free(next), free(accept);
         return 0xFFFFFFFEu;
     }
-    d = out ? fm_grow(b->dfas, &b->cap_dfas, b->n_dfas + 1, sizeof *d, 16) : NULL;
+    d = out && sig ? fm_grow(b->dfas, &b->cap_dfas, b->n_dfas + 1, sizeof *d, 16) : NULL;
     if (d == NULL) {
-        free(out), free(next), free(accept);
+        free(out), free(sig), free(next), free(accept);
         b->oom = 1;
         return 0xFFFFFFFFu;
     }
@@ -194,7 +195,7 @@ uint32_t fm_gbuild_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t 
     for (uint32_t q = 0; q < n_states; q++)
         for (unsigned c = 0; c < 256; c++)
             if (next[(size_t)q * 256 + c] != FM_DFA_DEAD) out[q].w[c >> 6] |= 1ull << (c & 63);
-    b->dfas[b->n_dfas] = (fm_gdfa){n_states, next, accept, out};
+    b->dfas[b->n_dfas] = (fm_gdfa){n_states, next, accept, out, sig};
     b->dfa_states += n_states;
     return FM_GS_MAKE(FM_GS_DFA, b->n_dfas++);
 }
@@ -448,7 +449,7 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
         g->bytes = sizeof *g + g->n_syms * sizeof *g->syms + (np + 1) * sizeof *g->prods +
                    (nr + 1) * (sizeof *g->rule_start + 1 + sizeof *g->names) + g->n_terms * sizeof *g->terms;
         for (uint32_t i = 0; i < g->n_dfas; i++)
-            g->bytes += g->dfas[i].n_states * (256 * sizeof(uint32_t) + 1 + sizeof(fm_byteset));
+            g->bytes += g->dfas[i].n_states * (256 * sizeof(uint32_t) + 1 + sizeof(fm_byteset) + sizeof(fm_gdfa_sig));
         *out = g;
     } else if (g != NULL) {
         grammar_destroy(g);
@@ -471,7 +472,7 @@ static void grammar_destroy(fm_grammar *g) {
         for (uint32_t r = 0; r < g->n_rules; r++) free(g->names[r]);
     free(g->names);
     free(g->terms);
-    for (uint32_t i = 0; i < g->n_dfas; i++) free(g->dfas[i].next), free(g->dfas[i].accept), free(g->dfas[i].out);
+    for (uint32_t i = 0; i < g->n_dfas; i++) free(g->dfas[i].next), free(g->dfas[i].accept), free(g->dfas[i].out), free(g->dfas[i].sig);
     free(g->dfas);
     free(g);
 }

@@ -51,13 +51,14 @@ static void store_free(void *p) {
     free(s);
 }
 
-/* 1 with the signature set, 0 when the language is too large to share
- * (or out of memory). */
-static int signature(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_reach) {
+/* 1 with the signature set, 0 when the language is too large to share,
+ * -1 out of memory. A row is hashed as its runs of equal targets (where
+ * each starts, where it goes): the same rows give the same runs. */
+static int sign(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_reach) {
     uint32_t *num = malloc(d->n_states * sizeof *num), *order = malloc(d->n_states * sizeof *order);
     if (num == NULL || order == NULL) {
         free(num), free(order);
-        return 0;
+        return -1;
     }
     for (uint32_t i = 0; i < d->n_states; i++) num[i] = UINT32_MAX;
     uint32_t n = 0;
@@ -68,8 +69,10 @@ static int signature(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_
         const uint32_t s = order[k];
         a = (a ^ d->accept[s]) * 0x100000001B3ull;
         b = (b + d->accept[s] + 1) * 0x9E3779B97F4A7C15ull;
+        const uint32_t *row = &d->next[(size_t)s * 256];
         for (unsigned c = 0; c < 256; c++) {
-            const uint32_t t = d->next[(size_t)s * 256 + c];
+            const uint32_t t = row[c];
+            if (c > 0 && t == row[c - 1]) continue; /* runs of one target: hashed where they start */
             uint32_t v = UINT32_MAX;
             if (t != FM_DFA_DEAD) {
                 if (num[t] == UINT32_MAX) {
@@ -90,6 +93,24 @@ static int signature(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_
     sig[0] = a, sig[1] = b ^ n;
     *n_reach = n;
     return ok;
+}
+
+/* sign() once per state of a grammar's DFA (a race only signs twice):
+ * 1 signed, 0 not (too large, or out of memory). */
+static int signature(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_reach) {
+    fm_gdfa_sig *m = d->sig ? &d->sig[q] : NULL;
+    const unsigned k = m ? atomic_load_explicit(&m->known, memory_order_acquire) : 0;
+    if (k == 0 || k == 3) { /* 3: another thread is writing it */
+        const int ok = sign(d, q, sig, n_reach);
+        unsigned expect = 0;
+        if (m != NULL && ok >= 0 && atomic_compare_exchange_strong(&m->known, &expect, 3u)) {
+            m->sig[0] = sig[0], m->sig[1] = sig[1], m->n_reach = *n_reach;
+            atomic_store_explicit(&m->known, ok ? 1u : 2u, memory_order_release);
+        }
+        return ok > 0;
+    }
+    sig[0] = m->sig[0], sig[1] = m->sig[1], *n_reach = m->n_reach;
+    return k == 1;
 }
 
 static void set_bit(uint32_t *mask, int32_t t) { mask[t >> 5] |= 1u << (t & 31); }

@@ -152,26 +152,37 @@ static void stack_put(fm_matcher *m, uint32_t *s) {
     else free(s);
 }
 
-/* The one scanning item of the parser's top set when it is a DFA
- * terminal's, not at an accepting state; NULL otherwise. */
-static const fm_eitem *sole_lexeme(const fm_matcher *m) {
+#define WALK_LEXEMES 4
+
+/* The scanning items of the parser's top set when every one is a DFA
+ * terminal's (at most WALK_LEXEMES distinct states), else 0. A token that
+ * goes on from such a set stays inside one of those terminals or leaves
+ * one where it accepts (where it accepts here, what follows is in the set
+ * too), so each is walked through its DFA alone, not byte by byte through
+ * the parser: a long string's last piece and the next piece, side by
+ * side, or a key's name beside any other key. */
+static size_t lexemes(const fm_matcher *m, fm_eitem *out) {
     const fm_earley *e = &m->e;
     const fm_grammar *g = m->g;
     const uint32_t k = e->n_sets - 1;
-    const fm_eitem *one = NULL;
+    size_t n = 0;
     for (uint32_t i = e->set_start[k]; i < e->set_start[k + 1]; i++) {
-        const uint32_t kind = FM_GS_KIND(g->syms[e->items[i].dot]);
-        if (kind == FM_GS_TERM) return NULL;
-        if (kind == FM_GS_DFA) {
-            if (one != NULL) return NULL;
-            one = &e->items[i];
-        }
+        const fm_eitem it = e->items[i];
+        const uint32_t kind = FM_GS_KIND(g->syms[it.dot]);
+        if (kind == FM_GS_TERM) return 0;
+        if (kind != FM_GS_DFA) continue;
+        size_t j = 0;
+        while (j < n && (g->syms[out[j].dot] != g->syms[it.dot] || out[j].q != it.q)) j++;
+        if (j < n) continue;
+        if (n == WALK_LEXEMES) return 0;
+        out[n++] = it;
     }
-    if (one == NULL || g->dfas[FM_GS_VAL(g->syms[one->dot])].accept[one->q]) return NULL;
-    return one;
+    return n;
 }
 
 static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end, const fm_gdfa *d, uint32_t q0);
+static fm_status lexemes_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end, const fm_eitem *x,
+                             size_t n);
 
 /* Walks the trie nodes [begin, end) (siblings and their subtrees) from the
  * parser's current set, setting the bits of every token that can come;
@@ -206,9 +217,10 @@ static fm_status walk_except(fm_matcher *m, uint32_t *mask, uint32_t begin, uint
             fm_earley_pop(e);
             continue;
         }
-        const fm_eitem *lx = sole_lexeme(m);
-        if (lx != NULL) { /* inside a terminal: step its DFA, not the parser */
-            st = dfa_walk(m, mask, i + 1, nd[i].end, &m->g->dfas[FM_GS_VAL(m->g->syms[lx->dot])], lx->q);
+        fm_eitem lx[WALK_LEXEMES];
+        const size_t n_lx = lexemes(m, lx);
+        if (n_lx > 0) { /* inside terminals: step their DFAs, not the parser */
+            st = lexemes_walk(m, mask, i + 1, nd[i].end, lx, n_lx);
             fm_earley_pop(e);
             if (st) break;
             continue;
@@ -223,6 +235,15 @@ static fm_status walk_except(fm_matcher *m, uint32_t *mask, uint32_t begin, uint
 
 static fm_status walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end) {
     return walk_except(m, mask, begin, end, NULL, 0);
+}
+
+/* The nodes [begin, end) through each of the lexemes x[0..n). */
+static fm_status lexemes_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_t end, const fm_eitem *x,
+                             size_t n) {
+    fm_status st = FM_STATUS_OK;
+    for (size_t k = 0; k < n && !st; k++)
+        st = dfa_walk(m, mask, begin, end, &m->g->dfas[FM_GS_VAL(m->g->syms[x[k].dot])], x[k].q);
+    return st;
 }
 
 /* The subtree walk inside a terminal: nodes [begin, end) stepped through
@@ -325,11 +346,10 @@ static fm_status walk_group(fm_matcher *m, uint32_t *mask, const uint32_t *paren
             for (int32_t t = nd[j].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
             if (j + 1 < nd[j].end) grp[inner++] = j;
         }
-        const fm_eitem *lx = sole_lexeme(m);
-        if (lx != NULL) { /* inside a terminal: step its DFA, not the parser */
-            const fm_gdfa *d = &m->g->dfas[FM_GS_VAL(m->g->syms[lx->dot])];
-            const uint32_t q = lx->q;
-            for (size_t k = 0; k < inner && !st; k++) st = dfa_walk(m, mask, grp[k] + 1, nd[grp[k]].end, d, q);
+        fm_eitem lx[WALK_LEXEMES];
+        const size_t n_lx = lexemes(m, lx);
+        if (n_lx > 0) { /* inside terminals: step their DFAs, not the parser */
+            for (size_t k = 0; k < inner && !st; k++) st = lexemes_walk(m, mask, grp[k] + 1, nd[grp[k]].end, lx, n_lx);
         } else {
             st = walk_group(m, mask, grp, inner);
         }

@@ -498,16 +498,24 @@ static fm_status finish(rp *r, uint32_t start, uint32_t accept, fm_nfa *out) {
 
 fm_status fm_regex_to_nfa(const char *re, size_t len, int search, const char *what, fm_nfa *out) {
     rp r = {re, re, re + len, what ? what : "pattern", NULL, NULL, 0, 0, 0, 0, FM_STATUS_OK};
-    /* top level: alternatives, each anchored or not on its own */
+    /* top level: alternatives, each anchored or not on its own. The
+     * unanchored ones share one "anything" before and one after: with a
+     * tail each, the DFA would remember which of them had matched (2^n
+     * subsets of tails that all accept everything) */
     const uint32_t s = state(&r), e = state(&r);
+    uint32_t head = FM_NFA_EPS, tail = FM_NFA_EPS;
+    if (search) {
+        head = any_star(&r).s, tail = any_star(&r).s;
+        edge(&r, tail, FM_NFA_EPS, FM_NFA_EPS, e);
+    }
+    int head_used = 0; /* (entered only if some alternative needs it) */
     do {
         if (r.p < r.end && *r.p == '|') r.p++;
         int as = 0, ae = 0;
         frag f = alternative(&r, 0, 1, &as, &ae);
-        if (search && !as) f = concat(&r, any_star(&r), f);
-        if (search && !ae) f = concat(&r, f, any_star(&r));
-        edge(&r, s, FM_NFA_EPS, FM_NFA_EPS, f.s);
-        edge(&r, f.e, FM_NFA_EPS, FM_NFA_EPS, e);
+        if (search && !as && !head_used) edge(&r, s, FM_NFA_EPS, FM_NFA_EPS, head), head_used = 1;
+        edge(&r, search && !as ? head : s, FM_NFA_EPS, FM_NFA_EPS, f.s);
+        edge(&r, f.e, FM_NFA_EPS, FM_NFA_EPS, search && !ae ? tail : e);
     } while (!r.st && r.p < r.end && *r.p == '|');
     if (!r.st && r.p < r.end) fail(&r, *r.p == ')' ? "')' without '('" : "unexpected '%c'", *r.p);
     return finish(&r, s, e, out);

@@ -234,6 +234,85 @@ static void test_masks(void) {
  * position of a valid instance, up to MAX_POS positions a schema. */
 #define SHARED_SCHEMAS 10
 #define MAX_POS 12
+/* Tokens where the mask and fm_matcher_allows disagree (the first few
+ * printed, labelled with `where`). */
+static int mask_differs(fm_matcher *m, const fm_tokenizer *tok, uint32_t *mask, size_t nw, const char *where) {
+    if (fm_matcher_fill_mask(m, mask, nw) != FM_STATUS_OK) return -1;
+    int bad = 0;
+    for (fm_token t = 0; t < fm_tokenizer_n_vocab(tok); t++) {
+        const int bit = mask[t >> 5] >> (t & 31) & 1;
+        const int want = fm_matcher_allows(m, t);
+        if (bit != want && bad++ < 3) fprintf(stderr, "  %s: token %d mask %d want %d\n", where, t, bit, want);
+    }
+    return bad;
+}
+
+/* A JSON string of n characters, as text: plain, two- and four-byte UTF-8
+ * and escapes in turn (each one character). */
+static size_t string_of(char *out, size_t n) {
+    static const char *const ch[] = {"x", "\xc3\xa9", "\\n", "y", "\\u001f", "\xf0\x9f\x98\x80", "\\\""};
+    size_t len = 0;
+    out[len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        const char *c = ch[i % 7];
+        memcpy(out + len, c, strlen(c));
+        len += strlen(c);
+    }
+    out[len++] = '"';
+    out[len] = 0;
+    return len;
+}
+
+/* Length bounds past two pieces of a long string (json_schema.c):
+ * exact at every length around the bounds and the piece boundaries, and
+ * masks equal per-token checks there. */
+static void test_long_strings(void) {
+    fm_tokenizer *big;
+    CHECK(fm_tokenizer_load(tu_data("vocab/cl100k_base.tiktoken"), NULL, &big) == FM_STATUS_OK, "cl100k");
+    static const struct {
+        const char *schema;
+        uint32_t min, max; /* max 0: none */
+    } cases[] = {
+        {"{\"type\": \"string\", \"minLength\": 70, \"maxLength\": 100}", 70, 100},
+        {"{\"type\": \"string\", \"minLength\": 150}", 150, 0},
+        {"{\"type\": \"string\", \"maxLength\": 300}", 0, 300},
+    };
+    const size_t nw = ((size_t)fm_tokenizer_n_vocab(big) + 31) / 32;
+    uint32_t *mask = malloc(nw * sizeof *mask);
+    char *text = malloc(8 * 400 + 8), where[96];
+    int masks = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        fm_grammar *g = NULL;
+        fm_matcher *m = NULL, *mb = NULL;
+        CHECK(fm_grammar_from_json_schema(cases[k].schema, strlen(cases[k].schema), 0, &g) == FM_STATUS_OK &&
+                  fm_matcher_new(g, g_tok, &m) == FM_STATUS_OK && fm_matcher_new(g, big, &mb) == FM_STATUS_OK,
+              "%s: %s", cases[k].schema, fm_last_error());
+        if (mb == NULL) continue;
+        const uint32_t top = cases[k].max ? cases[k].max + 2 : cases[k].min + 40;
+        for (uint32_t n = 0; n <= top; n++) {
+            const size_t len = string_of(text, n);
+            const int want = n >= cases[k].min && (cases[k].max == 0 || n <= cases[k].max);
+            CHECK(accepts(m, text, len) == want, "%s: %u characters %s", cases[k].schema, n, want ? "accepted" : "refused");
+            /* masks at a piece's edges and at the bounds */
+            const uint32_t r = n % 32;
+            if (r != 0 && r != 1 && r != 31 && n != cases[k].min && n != cases[k].max && n + 1 != cases[k].max) continue;
+            if (cases[k].max && n > cases[k].max) continue;
+            fm_matcher_reset(mb);
+            CHECK(fm_matcher_accept_text(mb, text, len - 1) == FM_STATUS_OK, "%s: %u characters open", cases[k].schema, n);
+            snprintf(where, sizeof where, "%s after %u characters", cases[k].schema, n);
+            CHECK(mask_differs(mb, big, mask, nw, where) == 0, "%s: mask equals per-token checks", where);
+            masks++;
+        }
+        fm_matcher_free(mb);
+        fm_matcher_free(m);
+        fm_grammar_free(g);
+    }
+    fprintf(stderr, "long strings: %d masks equal per-token checks\n", masks);
+    free(text);
+    free(mask);
+    fm_tokenizer_free(big);
+}
+
 static void test_masks_shared(const char *file) {
     fm_tokenizer *big;
     CHECK(fm_tokenizer_load(tu_data("vocab/cl100k_base.tiktoken"), NULL, &big) == FM_STATUS_OK, "cl100k");
@@ -268,17 +347,9 @@ static void test_masks_shared(const char *file) {
             const size_t step = n_ids / MAX_POS + 1;
             for (size_t i = 0; i < n_ids && m; i++) {
                 if (i % step == 0) {
-                    CHECK(fm_matcher_fill_mask(m, mask, nw) == FM_STATUS_OK, "mask");
-                    int bad = 0;
-                    for (fm_token t = 0; t < nv; t++) {
-                        const int bit = mask[t >> 5] >> (t & 31) & 1;
-                        const int want = fm_matcher_allows(m, t);
-                        if (bit != want && bad++ < 3)
-                            fprintf(stderr, "  %s token %zu: token %d mask %d want %d\n",
-                                    json_string_value(json_object_get(rec, "id")), i, t, bit, want);
-                    }
-                    CHECK(bad == 0, "%s at token %zu: mask equals per-token checks (%d differ)",
-                          json_string_value(json_object_get(rec, "id")), i, bad);
+                    char where[160];
+                    snprintf(where, sizeof where, "%s at token %zu", json_string_value(json_object_get(rec, "id")), i);
+                    CHECK(mask_differs(m, big, mask, nw, where) == 0, "%s: mask equals per-token checks", where);
                     positions++;
                 }
                 CHECK(fm_matcher_accept(m, ids[i]) == FM_STATUS_OK, "instance token %zu accepted", i);
@@ -306,6 +377,7 @@ int main(int argc, char **argv) {
     test_masks();
     test_masks_shared("Glaiveai2K");
     test_masks_shared("Github_easy");
+    test_long_strings();
     if (argc == 2) test_regression(argv[1]);
     fm_tokenizer_free(g_tok);
     return tu_finish("test_json_schema");
