@@ -354,7 +354,9 @@ static int cmp_u32b(const void *a, const void *b) {
 }
 
 /* The code point DFA's live part as a byte DFA terminal in the builder. */
-static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_char_encoding enc, uint32_t *sym) {
+/* counted: the DFA counts characters itself (fm_gdfa), within [cmin, cmax] */
+static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_char_encoding enc, int counted,
+                         uint32_t cmin, uint32_t cmax, uint32_t *sym) {
     bnfa a = {0};
     /* NFA states: code point DFA state q is q (+1 when opened: 0 is the
      * opening quote's start), then the final state, then inner states */
@@ -399,8 +401,8 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
     s.mask = 255;
     s.tab = calloc(256, sizeof *s.tab);
     uint32_t *next = NULL;
-    uint8_t *accept = NULL;
-    size_t cap_next = 0, cap_acc = 0;
+    uint8_t *accept = NULL, *bound = NULL;
+    size_t cap_next = 0, cap_acc = 0, cap_bound = 0;
     /* per DFA state: (byte, target) pairs of every edge, grouped by byte */
     uint32_t *pairs = NULL, *bucket = NULL, *bcount = NULL, *bstart = NULL, *tmp = NULL;
     uint8_t *pbyte = NULL;
@@ -430,13 +432,20 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
             break;
         }
         accept = ac;
+        uint8_t *bd = counted ? fm_grow(bound, &cap_bound, q + 1, 1, 64) : NULL;
+        if (counted && bd == NULL) {
+            st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
+            break;
+        }
+        bound = bd;
         const dstate cur = s.st[q];
-        int is_acc = 0;
+        int is_acc = 0, is_bound = 0;
         memset(bcount, 0, 256 * sizeof *bcount);
         size_t np = 0;
         for (uint32_t i = 0; i < cur.n && !st; i++) {
             const uint32_t ns = s.pool[cur.off + i];
             is_acc |= quoted ? ns == final : (ns >= off && ns < final && acc0[ns - off]);
+            is_bound |= ns >= off && ns < final; /* a code point state: a character has ended */
             for (uint32_t k = start[ns]; k < start[ns + 1] && !st; k++) {
                 const uint32_t e = order[k];
                 const size_t w = (size_t)a.hi[e] - a.lo[e] + 1;
@@ -463,6 +472,7 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
         for (unsigned c = 0; c < 256; c++) bcount[c] = bstart[c];
         for (size_t i = 0; i < np; i++) bucket[bcount[pbyte[i]]++] = pairs[i];
         accept[q] = (uint8_t)is_acc;
+        if (counted) bound[q] = (uint8_t)is_bound;
         for (unsigned c = 0; c < 256 && !st; c++) {
             next[q * 256 + c] = FM_DFA_DEAD;
             if (bstart[c + 1] == bstart[c]) continue;
@@ -482,13 +492,19 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
         }
     }
     if (!st) {
-        *sym = fm_gbuild_dfa(b, (uint32_t)s.n, next, accept); /* takes next and accept */
-        next = NULL, accept = NULL;
+        /* the opening quote enters code point state 0 too: one more count */
+        const uint32_t shift = opened ? 1 : 0;
+        *sym = counted ? fm_gbuild_dfa_counted(b, (uint32_t)s.n, next, accept, bound, cmin + shift,
+                                               cmax == UINT32_MAX ? cmax : cmax + shift)
+                       : fm_gbuild_dfa(b, (uint32_t)s.n, next, accept); /* takes the arrays */
+        next = NULL, accept = NULL, bound = NULL;
         if (*sym == 0xFFFFFFFEu) st = FM_STATUS_UNSUPPORTED;
+        else if (*sym == 0xFFFFFFFDu) st = FM_STATUS_NOT_FOUND;
         else if (*sym == 0xFFFFFFFFu) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
     }
     free(next);
     free(accept);
+    free(bound);
     free(bucket), free(bcount), free(bstart), free(tmp), free(mark), free(acc0), free(pairs), free(pbyte);
     free(start), free(order);
     dfa_free(&s);
@@ -541,8 +557,17 @@ static fm_status dfa_rules(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_c
     return FM_STATUS_OK;
 }
 
-static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
-                      const char *what, int complement, uint32_t *sym) {
+/* How emit_as writes the automaton: a code point DFA in product with the
+ * length counter, as a byte table or else as rules (PRODUCT), a byte
+ * table that counts for itself (COUNTED), or the product where it fits
+ * a table and FM_RETRY_COUNTED otherwise (TRY). */
+enum { PRODUCT, COUNTED, TRY };
+#define FM_RETRY_COUNTED ((fm_status)-1000)
+
+static fm_status emit_as(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
+                         const char *what, int complement, int mode, uint32_t *sym) {
+    const uint32_t cmin = min_len, cmax = max_len;
+    if (mode == COUNTED) min_len = 0, max_len = UINT32_MAX;
     dfa d;
     memset(&d, 0, sizeof d);
     d.mask = 255;
@@ -655,6 +680,7 @@ static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
     free(buf);
     free(cl);
     free(mark);
+    if (err == 2 && mode == TRY) return dfa_free(&d), FM_RETRY_COUNTED;
     if (err == 2)
         st = fm_error(FM_STATUS_INVALID_ARGUMENT,
                       "%s: the pattern and length bounds need too large an automaton (over %u states or %llu steps)",
@@ -677,13 +703,26 @@ static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_
         }
         if (!live[0]) st = fm_error(FM_STATUS_NOT_FOUND, "%s: no string satisfies the pattern and length bounds", what);
     }
-    /* byte tables cost 1 KiB a state: long counters become rules instead */
+    /* byte tables cost 1 KiB a state: a long counter counts in a table
+     * of the pattern's alone, or (failing that) becomes rules */
     if (!st) {
-        st = d.n <= BYTE_DFA_FROM ? byte_dfa(b, &d, live, enc, sym) : FM_STATUS_UNSUPPORTED;
-        if (st == FM_STATUS_UNSUPPORTED) st = dfa_rules(b, &d, live, enc, sym);
+        if (mode == COUNTED) st = byte_dfa(b, &d, live, enc, 1, cmin, cmax, sym);
+        else st = d.n <= BYTE_DFA_FROM ? byte_dfa(b, &d, live, enc, 0, 0, 0, sym) : FM_STATUS_UNSUPPORTED;
+        if (st == FM_STATUS_UNSUPPORTED && mode == TRY && (cmin > 0 || cmax != UINT32_MAX)) st = FM_RETRY_COUNTED;
+        else if (st == FM_STATUS_UNSUPPORTED && mode != COUNTED) st = dfa_rules(b, &d, live, enc, sym);
+        if (st == FM_STATUS_NOT_FOUND)
+            st = fm_error(FM_STATUS_NOT_FOUND, "%s: no string satisfies the pattern and length bounds", what);
     }
     free(live);
     dfa_free(&d);
+    return st;
+}
+
+static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
+                      const char *what, int complement, uint32_t *sym) {
+    fm_status st = emit_as(b, nfa, min_len, max_len, enc, what, complement, TRY, sym);
+    if (st == FM_RETRY_COUNTED) st = emit_as(b, nfa, min_len, max_len, enc, what, complement, COUNTED, sym);
+    if (st == FM_STATUS_UNSUPPORTED) st = emit_as(b, nfa, min_len, max_len, enc, what, complement, PRODUCT, sym);
     return st;
 }
 

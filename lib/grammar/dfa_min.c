@@ -36,10 +36,10 @@ static int rows_equal(const uint32_t *next, const uint32_t *cls, uint32_t p, uin
     return 1;
 }
 
-int fm_dfa_minimize(uint32_t *n_states, uint32_t **next_p, uint8_t **accept_p) {
+int fm_dfa_minimize(uint32_t *n_states, uint32_t **next_p, uint8_t **accept_p, uint8_t **mark_p) {
     const uint32_t n = *n_states;
     uint32_t *next = *next_p;
-    const uint8_t *accept = *accept_p;
+    const uint8_t *accept = *accept_p, *mark = mark_p ? *mark_p : NULL;
     if (n < 2) return 1;
     uint32_t slots = 1;
     while (slots < 2 * n) slots <<= 1;
@@ -68,10 +68,10 @@ int fm_dfa_minimize(uint32_t *n_states, uint32_t **next_p, uint8_t **accept_p) {
         }
     }
     uint32_t k = 0;
-    { /* accepting or not */
-        int seen[2] = {-1, -1};
+    { /* accepting or not (and marked or not) */
+        int seen[4] = {-1, -1, -1, -1};
         for (uint32_t q = 0; q < n; q++) {
-            const int a = accept[q] != 0;
+            const int a = (accept[q] != 0) | (mark && mark[q]) << 1;
             if (seen[a] < 0) seen[a] = (int)k++;
             cls[q] = (uint32_t)seen[a];
         }
@@ -107,18 +107,20 @@ int fm_dfa_minimize(uint32_t *n_states, uint32_t **next_p, uint8_t **accept_p) {
         for (uint32_t q = 0; q < n; q++)
             if (map[cls[q]] == 0xFFFFFFFFu) map[cls[q]] = m, rep[m++] = q;
         uint32_t *nn = malloc((size_t)m * 256 * sizeof *nn);
-        uint8_t *na = malloc(m);
-        if (nn == NULL || na == NULL) {
-            free(nn), free(na);
+        uint8_t *na = malloc(m), *nm = mark ? malloc(m) : NULL;
+        if (nn == NULL || na == NULL || (mark && nm == NULL)) {
+            free(nn), free(na), free(nm);
             goto fail;
         }
         for (uint32_t c = 0; c < m; c++) {
             const uint32_t *r = &next[(size_t)rep[c] * 256];
             for (unsigned b = 0; b < 256; b++) nn[(size_t)c * 256 + b] = r[b] == FM_DFA_DEAD ? FM_DFA_DEAD : map[cls[r[b]]];
             na[c] = accept[rep[c]];
+            if (nm) nm[c] = mark[rep[c]];
         }
         free(*next_p), free(*accept_p);
         *next_p = nn, *accept_p = na, *n_states = m;
+        if (mark) free(*mark_p), *mark_p = nm;
     }
     free(cls), free(ncls), free(tab), free(th);
     return 1;

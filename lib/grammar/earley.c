@@ -110,9 +110,9 @@ static int closure(fm_earley *e, uint32_t k, uint32_t set_begin, fm_byteset *byt
             break;
         case FM_GS_DFA: {
             const fm_gdfa *d = &g->dfas[v];
-            for (int w = 0; w < 4; w++) bytes->w[w] |= d->out[it.q].w[w];
+            for (int w = 0; w < 4; w++) bytes->w[w] |= fm_gdfa_out(d, it.q)->w[w];
             /* where the terminal may end, the production goes on */
-            if (d->accept[it.q] && add(e, set_begin, (fm_eitem){it.dot + 1, it.origin, 0}) < 0) return -1;
+            if (fm_gdfa_accepts(d, it.q) && add(e, set_begin, (fm_eitem){it.dot + 1, it.origin, 0}) < 0) return -1;
             break;
         }
         default: { /* END of rule v started at it.origin */
@@ -246,7 +246,7 @@ int fm_earley_push_except(fm_earley *e, uint8_t byte, const uint32_t *skip, size
         if (FM_GS_KIND(s) == FM_GS_TERM) {
             if (fm_byteset_has(&g->terms[FM_GS_VAL(s)], byte)) r = add(e, begin, (fm_eitem){it.dot + 1, it.origin, 0});
         } else if (FM_GS_KIND(s) == FM_GS_DFA) {
-            const uint32_t nq = g->dfas[FM_GS_VAL(s)].next[(size_t)it.q * 256 + byte];
+            const uint32_t nq = fm_gdfa_step(&g->dfas[FM_GS_VAL(s)], it.q, byte);
             if (nq != FM_DFA_DEAD) r = add(e, begin, (fm_eitem){it.dot, it.origin, nq});
         }
         if (r < 0) {

@@ -48,13 +48,52 @@ typedef struct fm_gdfa_sig {
     atomic_uint known; /* 0 not yet, 1 signed, 2 too large to sign, 3 being written */
 } fm_gdfa_sig;
 
+/* A DFA terminal. A counted one (bound != NULL) also counts characters:
+ * the table is the pattern's alone, and a parse state q is the pair
+ * (pattern state q & pmask, characters so far q >> pbits), the count
+ * going up on entering a `bound`ary state (a character ends there) and
+ * saturating at cap when there is no upper bound. live[] says which pairs
+ * can still end within [cmin, cmax]. This is how a pattern with long
+ * length bounds stays one small table instead of a table per count. */
 typedef struct fm_gdfa {
-    uint32_t n_states;
+    uint32_t n_states; /* of the table */
     uint32_t *next;
     uint8_t *accept;
     fm_byteset *out;  /* per state: the bytes with a transition */
-    fm_gdfa_sig *sig; /* per state */
+    fm_gdfa_sig *sig; /* per state (an uncounted DFA's) */
+    uint8_t *bound;   /* per state, counted DFAs only: a character ends on entering it */
+    uint64_t *live;   /* bit p * live_row + c: (p, c) can still end well */
+    uint32_t cmin, cmax, cap, pbits, pmask, live_row;
+    uint64_t id; /* unique per DFA, for counted states' cache keys */
 } fm_gdfa;
+
+static inline int fm_gdfa_live(const fm_gdfa *d, uint32_t p, uint32_t c) {
+    const uint64_t bit = (uint64_t)p * d->live_row + c;
+    return (int)(d->live[bit >> 6] >> (bit & 63) & 1);
+}
+
+/* The parse state after byte b from q, or FM_DFA_DEAD. */
+static inline uint32_t fm_gdfa_step(const fm_gdfa *d, uint32_t q, unsigned b) {
+    if (d->bound == NULL) return d->next[(size_t)q * 256 + b];
+    const uint32_t np = d->next[(size_t)(q & d->pmask) * 256 + b];
+    if (np == FM_DFA_DEAD) return FM_DFA_DEAD;
+    uint32_t nc = (q >> d->pbits) + d->bound[np];
+    if (nc > d->cap) {
+        if (d->cmax != UINT32_MAX) return FM_DFA_DEAD;
+        nc = d->cap;
+    }
+    return fm_gdfa_live(d, np, nc) ? nc << d->pbits | np : FM_DFA_DEAD;
+}
+
+static inline int fm_gdfa_accepts(const fm_gdfa *d, uint32_t q) {
+    if (d->bound == NULL) return d->accept[q];
+    return d->accept[q & d->pmask] && (q >> d->pbits) >= d->cmin;
+}
+
+/* The bytes that may step from q (for a counted DFA, a superset). */
+static inline const fm_byteset *fm_gdfa_out(const fm_gdfa *d, uint32_t q) {
+    return &d->out[d->bound ? q & d->pmask : q];
+}
 
 /* The compiled grammar (immutable once built; share it freely). */
 struct fm_grammar {
@@ -97,10 +136,23 @@ fm_status fm_gbuild_prod(fm_gbuild *b, int32_t rule, const uint32_t *syms, size_
  * its symbol, 0xFFFFFFFF when out of memory, 0xFFFFFFFE when the grammar's
  * DFA states would pass their limit (write rules instead). */
 uint32_t fm_gbuild_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept);
+/* The same for a counted DFA (see fm_gdfa; it takes bound too): strings
+ * whose count of boundary states entered is within [cmin, cmax]
+ * (UINT32_MAX: no upper bound). Also 0xFFFFFFFE when the counts need too
+ * large a table, 0xFFFFFFFD when no string is within the bounds. */
+uint32_t fm_gbuild_dfa_counted(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept, uint8_t *bound,
+                               uint32_t cmin, uint32_t cmax);
+/* The live table of a counted DFA (dfa_count.c): bit p * (cap + 1) + c
+ * of *live; cap is cmax, or cmin with no upper bound. 1 done, 0 out of
+ * memory, -1 too large a table, -2 the start cannot end within the
+ * bounds. */
+int fm_dfa_count_live(uint32_t n, const uint32_t *next, const uint8_t *accept, const uint8_t *bound, uint32_t cmin,
+                      uint32_t cmax, uint32_t *cap, uint64_t **live);
 /* Merges the states of a byte DFA that accept the same strings (state 0
- * stays the start; the arrays may be replaced). 0 when out of memory, the
- * DFA then left as it was. */
-int fm_dfa_minimize(uint32_t *n_states, uint32_t **next, uint8_t **accept);
+ * stays the start; the arrays may be replaced); with mark (may be NULL),
+ * only states of the same mark merge, and mark is renumbered with them.
+ * 0 when out of memory, the DFA then left as it was. */
+int fm_dfa_minimize(uint32_t *n_states, uint32_t **next, uint8_t **accept, uint8_t **mark);
 /* The terminal symbol for a byte set (deduplicated). */
 uint32_t fm_gbuild_term(fm_gbuild *b, const fm_byteset *set);
 /* A symbol matching one code point of the sorted, disjoint, inclusive

@@ -66,6 +66,10 @@ fm_status fm_gbuild_new(fm_gbuild **out) {
     return FM_STATUS_OK;
 }
 
+static void dfa_free(fm_gdfa *d) {
+    free(d->next), free(d->accept), free(d->out), free(d->sig), free(d->bound), free(d->live);
+}
+
 void fm_gbuild_free(fm_gbuild *b) {
     if (b == NULL) return;
     for (size_t i = 0; i < b->n_rules; i++) free(b->rules[i].name);
@@ -73,7 +77,7 @@ void fm_gbuild_free(fm_gbuild *b) {
     free(b->prods);
     free(b->syms);
     free(b->terms);
-    for (size_t i = 0; i < b->n_dfas; i++) free(b->dfas[i].next), free(b->dfas[i].accept), free(b->dfas[i].out), free(b->dfas[i].sig);
+    for (size_t i = 0; i < b->n_dfas; i++) dfa_free(&b->dfas[i]);
     free(b->dfas);
     free(b->name_tab);
     free(b->term_tab);
@@ -176,28 +180,54 @@ uint32_t fm_gbuild_term(fm_gbuild *b, const fm_byteset *set) {
     return FM_GS_MAKE(FM_GS_TERM, id);
 }
 
-uint32_t fm_gbuild_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept) {
-    fm_gdfa *d = b->dfas ? b->dfas : NULL;
-    fm_dfa_minimize(&n_states, &next, &accept); /* out of memory: kept as it is */
-    fm_byteset *out = calloc(n_states ? n_states : 1, sizeof *out);
-    fm_gdfa_sig *sig = calloc(n_states ? n_states : 1, sizeof *sig);
+/* Takes next, accept and bound (NULL: an uncounted DFA). */
+static uint32_t add_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept, uint8_t *bound, uint32_t cmin,
+                        uint32_t cmax) {
+    static atomic_uint_fast64_t ids;
+    fm_dfa_minimize(&n_states, &next, &accept, bound ? &bound : NULL); /* out of memory: kept as it is */
+    fm_gdfa g = {n_states, next, accept, NULL, NULL, bound, NULL, cmin, cmax, 0, 0, 0, 0, atomic_fetch_add(&ids, 1)};
+    uint32_t ret = 0xFFFFFFFFu;
     if (b->dfa_states + n_states > MAX_DFA_TOTAL) { /* the caller falls back to rules */
-        free(out), free(sig), free(next), free(accept);
-        return 0xFFFFFFFEu;
+        ret = 0xFFFFFFFEu;
+        goto fail;
     }
-    d = out && sig ? fm_grow(b->dfas, &b->cap_dfas, b->n_dfas + 1, sizeof *d, 16) : NULL;
+    if (bound != NULL) {
+        unsigned pbits = 1;
+        while (pbits < 32 && (1u << pbits) < n_states) pbits++;
+        const int r = fm_dfa_count_live(n_states, next, accept, bound, cmin, cmax, &g.cap, &g.live);
+        if (r <= 0 || ((uint64_t)g.cap << pbits | (n_states - 1)) >= FM_DFA_DEAD) {
+            ret = r == 0 ? 0xFFFFFFFFu : r == -2 ? 0xFFFFFFFDu : 0xFFFFFFFEu;
+            if (r == 0) b->oom = 1;
+            goto fail;
+        }
+        g.pbits = pbits, g.pmask = (1u << pbits) - 1, g.live_row = g.cap + 1;
+    }
+    g.out = calloc(n_states ? n_states : 1, sizeof *g.out);
+    g.sig = calloc(n_states ? n_states : 1, sizeof *g.sig);
+    fm_gdfa *d = g.out && g.sig ? fm_grow(b->dfas, &b->cap_dfas, b->n_dfas + 1, sizeof *d, 16) : NULL;
     if (d == NULL) {
-        free(out), free(sig), free(next), free(accept);
         b->oom = 1;
-        return 0xFFFFFFFFu;
+        goto fail;
     }
     b->dfas = d;
     for (uint32_t q = 0; q < n_states; q++)
         for (unsigned c = 0; c < 256; c++)
-            if (next[(size_t)q * 256 + c] != FM_DFA_DEAD) out[q].w[c >> 6] |= 1ull << (c & 63);
-    b->dfas[b->n_dfas] = (fm_gdfa){n_states, next, accept, out, sig};
+            if (next[(size_t)q * 256 + c] != FM_DFA_DEAD) g.out[q].w[c >> 6] |= 1ull << (c & 63);
+    b->dfas[b->n_dfas] = g;
     b->dfa_states += n_states;
     return FM_GS_MAKE(FM_GS_DFA, b->n_dfas++);
+fail:
+    free(g.out), free(g.sig), free(g.live), free(next), free(accept), free(bound);
+    return ret;
+}
+
+uint32_t fm_gbuild_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept) {
+    return add_dfa(b, n_states, next, accept, NULL, 0, UINT32_MAX);
+}
+
+uint32_t fm_gbuild_dfa_counted(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept, uint8_t *bound,
+                               uint32_t cmin, uint32_t cmax) {
+    return add_dfa(b, n_states, next, accept, bound, cmin, cmax);
 }
 
 /* --- character classes ---------------------------------------------------- */
@@ -320,7 +350,7 @@ static fm_status check_left_recursion(const fm_gbuild *b, const uint8_t *nullabl
                 const bprod *p = &b->prods[by_rule[k]];
                 for (uint32_t i = 0; i < p->len; i++) {
                     const uint32_t s = b->syms[p->off + i];
-                    if (FM_GS_KIND(s) == FM_GS_DFA && b->dfas[FM_GS_VAL(s)].accept[0]) continue;
+                    if (FM_GS_KIND(s) == FM_GS_DFA && fm_gdfa_accepts(&b->dfas[FM_GS_VAL(s)], 0)) continue;
                     if (FM_GS_KIND(s) != FM_GS_NT) break;
                     const uint32_t c = FM_GS_VAL(s);
                     if (c == a) {
@@ -426,7 +456,7 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
                     for (; i < p->len; i++) {
                         const uint32_t sy = b->syms[p->off + i];
                         if (FM_GS_KIND(sy) == FM_GS_NT && g->nullable[FM_GS_VAL(sy)]) continue;
-                        if (FM_GS_KIND(sy) == FM_GS_DFA && b->dfas[FM_GS_VAL(sy)].accept[0]) continue;
+                        if (FM_GS_KIND(sy) == FM_GS_DFA && fm_gdfa_accepts(&b->dfas[FM_GS_VAL(sy)], 0)) continue;
                         break;
                     }
                     if (i == p->len) g->nullable[p->rule] = 1, changed = 1;
@@ -449,7 +479,8 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
         g->bytes = sizeof *g + g->n_syms * sizeof *g->syms + (np + 1) * sizeof *g->prods +
                    (nr + 1) * (sizeof *g->rule_start + 1 + sizeof *g->names) + g->n_terms * sizeof *g->terms;
         for (uint32_t i = 0; i < g->n_dfas; i++)
-            g->bytes += g->dfas[i].n_states * (256 * sizeof(uint32_t) + 1 + sizeof(fm_byteset) + sizeof(fm_gdfa_sig));
+            g->bytes += g->dfas[i].n_states * (256 * sizeof(uint32_t) + 1 + sizeof(fm_byteset) + sizeof(fm_gdfa_sig)) +
+                        (g->dfas[i].bound ? g->dfas[i].n_states + ((size_t)g->dfas[i].n_states * g->dfas[i].live_row + 63) / 64 * 8 : 0);
         *out = g;
     } else if (g != NULL) {
         grammar_destroy(g);
@@ -472,7 +503,7 @@ static void grammar_destroy(fm_grammar *g) {
         for (uint32_t r = 0; r < g->n_rules; r++) free(g->names[r]);
     free(g->names);
     free(g->terms);
-    for (uint32_t i = 0; i < g->n_dfas; i++) free(g->dfas[i].next), free(g->dfas[i].accept), free(g->dfas[i].out), free(g->dfas[i].sig);
+    for (uint32_t i = 0; i < g->n_dfas; i++) dfa_free(&g->dfas[i]);
     free(g->dfas);
     free(g);
 }

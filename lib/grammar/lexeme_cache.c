@@ -95,9 +95,36 @@ static int sign(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_reach
     return ok;
 }
 
+static uint64_t mix(uint64_t h) {
+    h ^= h >> 33, h *= 0xFF51AFD7ED558CCDull, h ^= h >> 33, h *= 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 33);
+}
+
+/* A counted DFA's state (p, c) is keyed by its DFA, p and c - or, where c
+ * cannot matter to any token, by p alone: every count a token reaches
+ * (at most `depth` more) past cmin and more than n_states short of cmax
+ * (the liveness of each state is then "can end at all"), or every one at
+ * least 2 n_states short of cmin with a window of at least n_states (then
+ * "can loop"; dfa_count.c). Keys are not shared between DFAs. */
+static void counted_key(const fm_gdfa *d, uint32_t q, uint32_t depth, uint64_t sig[2]) {
+    const uint32_t p = q & d->pmask, c = q >> d->pbits;
+    const uint64_t n = d->n_states, reach = (uint64_t)depth + n;
+    const int open = d->cmax == UINT32_MAX;
+    uint64_t region = c;
+    if (c >= d->cmin && (open || c + reach <= d->cmax)) region = UINT64_MAX;
+    else if (c + reach + n <= d->cmin && (open || d->cmax - d->cmin >= n)) region = UINT64_MAX - 1;
+    sig[0] = mix(d->id * 0x9E3779B97F4A7C15ull ^ p) ^ mix(region + 0x632BE59BD9B4E019ull);
+    sig[1] = mix(sig[0] ^ d->id) + p + (region << 20);
+}
+
 /* sign() once per state of a grammar's DFA (a race only signs twice):
  * 1 signed, 0 not (too large, or out of memory). */
-static int signature(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_reach) {
+static int signature(const fm_gdfa *d, uint32_t q, uint32_t depth, uint64_t sig[2], uint32_t *n_reach) {
+    if (d->bound != NULL) {
+        counted_key(d, q, depth, sig);
+        *n_reach = 0;
+        return 1;
+    }
     fm_gdfa_sig *m = d->sig ? &d->sig[q] : NULL;
     const unsigned k = m ? atomic_load_explicit(&m->known, memory_order_acquire) : 0;
     if (k == 0 || k == 3) { /* 3: another thread is writing it */
@@ -144,11 +171,11 @@ static int walk_dfa(const fm_token_trie *tr, const fm_gdfa *d, uint32_t begin, u
         }
         const uint32_t i = top[0];
         top[0] = nd[i].end;
-        const uint32_t nq = d->next[(size_t)top[2] * 256 + nd[i].byte];
+        const uint32_t nq = fm_gdfa_step(d, top[2], nd[i].byte);
         if (nq == FM_DFA_DEAD) continue;
         for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
         if (i + 1 >= nd[i].end) continue;
-        if (d->accept[nq] && !exit_add(x, i)) return 0;
+        if (fm_gdfa_accepts(d, nq) && !exit_add(x, i)) return 0;
         uint32_t *nt = &stk[3 * sp];
         nt[0] = i + 1, nt[1] = nd[i].end, nt[2] = nq;
         sp++;
@@ -205,10 +232,10 @@ fail:
 
 /* The signatures of q's successors, one per byte (a dead byte, or a
  * language too large to sign, gets none: succ_ok 0). */
-static void successors(const fm_gdfa *d, uint32_t q, fm_lexcache *c) {
+static void successors(const fm_gdfa *d, uint32_t q, uint32_t depth, fm_lexcache *c) {
     uint32_t seen[256], n_seen = 0, at[256];
     for (unsigned b = 0; b < 256; b++) {
-        const uint32_t t = d->next[(size_t)q * 256 + b];
+        const uint32_t t = fm_gdfa_step(d, q, b);
         c->succ_ok[b] = 0;
         c->succ_dead[b] = t == FM_DFA_DEAD;
         if (t == FM_DFA_DEAD) continue;
@@ -218,7 +245,7 @@ static void successors(const fm_gdfa *d, uint32_t q, fm_lexcache *c) {
             uint32_t nr;
             seen[n_seen] = t;
             at[n_seen++] = b;
-            if (!signature(d, t, c->succ[b], &nr)) continue;
+            if (!signature(d, t, depth, c->succ[b], &nr)) continue;
             c->succ[b][1] ^= (uint64_t)nr << 40;
             c->succ_ok[b] = 1;
         } else if (c->succ_ok[at[i]]) {
@@ -260,7 +287,7 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
     if (base != NULL) { /* a state of the same DFA: alike where it steps to the same state */
         best = 0;
         for (unsigned b = 0; b < 256; b++) {
-            same[b] = d->next[(size_t)q * 256 + b] == d->next[(size_t)bq * 256 + b];
+            same[b] = fm_gdfa_step(d, q, b) == fm_gdfa_step(d, bq, b);
             best += !same[b];
         }
         if (best > DELTA_MAX) base = NULL;
@@ -268,7 +295,7 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
     uint64_t sig[2];
     uint32_t n_reach;
     store *s = fm_token_trie_ext(tr, store_make, store_free);
-    if (s == NULL || !signature(d, q, sig, &n_reach)) return build(tr, d, q, base, same); /* private */
+    if (s == NULL || !signature(d, q, tr->max_depth, sig, &n_reach)) return build(tr, d, q, base, same); /* private */
     pthread_mutex_lock(&s->lock);
     fm_lexcache *c = find(s, sig, n_reach);
     pthread_mutex_unlock(&s->lock);
@@ -277,7 +304,7 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
      * bytes: its successors' languages are compared by signature */
     fm_lexcache *probe = malloc(sizeof *probe);
     if (probe == NULL) return NULL;
-    successors(d, q, probe);
+    successors(d, q, tr->max_depth, probe);
     fm_lexcache *stored = NULL;
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->n && best > 1; i++) {
@@ -323,8 +350,7 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
 }
 
 unsigned fm_lexcache_delta(const fm_gdfa *d, uint32_t q, uint32_t bq) {
-    const uint32_t *a = &d->next[(size_t)q * 256], *b = &d->next[(size_t)bq * 256];
     unsigned n = 0;
-    for (unsigned i = 0; i < 256; i++) n += a[i] != b[i];
+    for (unsigned i = 0; i < 256; i++) n += fm_gdfa_step(d, q, i) != fm_gdfa_step(d, bq, i);
     return n;
 }

@@ -267,12 +267,12 @@ static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_
         }
         const uint32_t i = top[0];
         top[0] = nd[i].end;
-        const uint32_t nq = d->next[(size_t)top[2] * 256 + nd[i].byte];
+        const uint32_t nq = fm_gdfa_step(d, top[2], nd[i].byte);
         if (nq == FM_DFA_DEAD) continue;
         path[sp - 1] = nd[i].byte;
         for (int32_t t = nd[i].tok; t >= 0; t = tr->same_next[t]) set_bit(mask, t);
         if (i + 1 >= nd[i].end) continue;
-        if (d->accept[nq]) { /* the terminal may end here: the parser walks what follows */
+        if (fm_gdfa_accepts(d, nq)) { /* the terminal may end here: the parser walks what follows */
             uint32_t pushed = 0;
             int r = 1;
             while (pushed < sp && (r = fm_earley_push(&m->e, path[pushed])) == 1) pushed++;

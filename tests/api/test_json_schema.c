@@ -313,6 +313,82 @@ static void test_long_strings(void) {
     fm_tokenizer_free(big);
 }
 
+/* Patterns whose length bounds would need a table per count: the DFA
+ * counts for itself (dfa_count.c). Lengths exact on both sides of the
+ * bounds, counts that only some lengths reach (ab|cdef gives even ones),
+ * and masks equal per-token checks near the bounds. */
+static void test_counted_patterns(void) {
+    fm_tokenizer *big;
+    CHECK(fm_tokenizer_load(tu_data("vocab/cl100k_base.tiktoken"), NULL, &big) == FM_STATUS_OK, "cl100k");
+    const size_t nw = ((size_t)fm_tokenizer_n_vocab(big) + 31) / 32;
+    uint32_t *mask = malloc(nw * sizeof *mask);
+    char *text = malloc(8200), where[160];
+    static const struct {
+        const char *schema;
+        const char *unit;   /* repeated to make the strings tried */
+        uint32_t n_lo, n_hi; /* repetitions tried */
+        uint32_t ok_lo, ok_hi; /* those accepted (ok_hi 0: no upper bound) */
+    } cases[] = {
+        {"{\"type\": \"string\", \"pattern\": \"^(ab|cdef)+$\", \"minLength\": 2000, \"maxLength\": 3000}", "ab", 995, 1505,
+         1000, 1500},
+        {"{\"type\": \"string\", \"pattern\": \"^(ab|cdef)+$\", \"minLength\": 2501}", "ab", 1245, 1300, 1251, 0},
+        {"{\"type\": \"string\", \"pattern\": \"^[a-z\\\\u00e9]+@x$\", \"minLength\": 1500, \"maxLength\": 2600}",
+         "\xc3\xa9", 1490, 2605, 1498, 2598},
+    };
+    int masks = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        fm_grammar *g = NULL;
+        fm_matcher *m = NULL, *mb = NULL;
+        CHECK(fm_grammar_from_json_schema(cases[k].schema, strlen(cases[k].schema), 0, &g) == FM_STATUS_OK &&
+                  fm_matcher_new(g, g_tok, &m) == FM_STATUS_OK && fm_matcher_new(g, big, &mb) == FM_STATUS_OK,
+              "%s: %s", cases[k].schema, fm_last_error());
+        if (mb == NULL) continue;
+        const size_t ul = strlen(cases[k].unit);
+        const int email = k == 2;
+        for (uint32_t r = cases[k].n_lo; r <= cases[k].n_hi; r++) {
+            size_t len = 0;
+            text[len++] = '"';
+            for (uint32_t i = 0; i < r; i++) memcpy(text + len, cases[k].unit, ul), len += ul;
+            if (email) memcpy(text + len, "@x", 2), len += 2;
+            text[len++] = '"';
+            const int want = r >= cases[k].ok_lo && (cases[k].ok_hi == 0 || r <= cases[k].ok_hi);
+            CHECK(accepts(m, text, len) == want, "%s: %u repetitions %s", cases[k].schema, r, want ? "accepted" : "refused");
+            if (r != cases[k].n_lo && r + 1 != cases[k].ok_lo && r != cases[k].ok_lo && r != cases[k].ok_hi) continue;
+            fm_matcher_reset(mb);
+            if (fm_matcher_accept_text(mb, text, len - (email ? 3 : 1)) != FM_STATUS_OK) continue;
+            snprintf(where, sizeof where, "%s after %u repetitions", cases[k].schema, r);
+            CHECK(mask_differs(mb, big, mask, nw, where) == 0, "%s: mask equals per-token checks", where);
+            masks++;
+        }
+        fm_matcher_free(mb);
+        fm_matcher_free(m);
+        fm_grammar_free(g);
+    }
+    { /* a prefix that no ending brings within the bounds is refused where it goes wrong */
+        fm_grammar *g = NULL;
+        fm_matcher *m = NULL;
+        if (fm_grammar_from_json_schema(cases[0].schema, strlen(cases[0].schema), 0, &g) == FM_STATUS_OK &&
+            fm_matcher_new(g, g_tok, &m) == FM_STATUS_OK) {
+            size_t len = 0;
+            text[len++] = '"';
+            for (int i = 0; i < 1499; i++) memcpy(text + len, "ab", 2), len += 2;
+            CHECK(fm_matcher_accept_text(m, text, len) == FM_STATUS_OK, "2998 characters open");
+            CHECK(fm_matcher_accept_text(m, "c", 1) != FM_STATUS_OK, "a 'cdef' past 3000 characters refused at its 'c'");
+            CHECK(fm_matcher_accept_text(m, "ab", 2) == FM_STATUS_OK && fm_matcher_can_end(m) == 0, "then 'ab' still fits");
+        }
+        fm_matcher_free(m);
+        fm_grammar_free(g);
+    }
+    /* no length within the bounds: an error naming the place, not an empty language */
+    expect_error("{\"type\": \"string\", \"pattern\": \"^(ab|cdef)+$\", \"minLength\": 3001, \"maxLength\": 3001}",
+                 FM_STATUS_INVALID_ARGUMENT, "no string satisfies");
+    CHECK(masks >= 10, "counted patterns: %d masks checked", masks);
+    fprintf(stderr, "counted patterns: %d masks equal per-token checks\n", masks);
+    free(text);
+    free(mask);
+    fm_tokenizer_free(big);
+}
+
 static void test_masks_shared(const char *file) {
     fm_tokenizer *big;
     CHECK(fm_tokenizer_load(tu_data("vocab/cl100k_base.tiktoken"), NULL, &big) == FM_STATUS_OK, "cl100k");
@@ -378,6 +454,7 @@ int main(int argc, char **argv) {
     test_masks_shared("Glaiveai2K");
     test_masks_shared("Github_easy");
     test_long_strings();
+    test_counted_patterns();
     if (argc == 2) test_regression(argv[1]);
     fm_tokenizer_free(g_tok);
     return tu_finish("test_json_schema");
