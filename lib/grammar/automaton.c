@@ -358,13 +358,15 @@ static int cmp_u32b(const void *a, const void *b) {
 static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_char_encoding enc, int counted,
                          uint32_t cmin, uint32_t cmax, uint32_t *sym) {
     bnfa a = {0};
-    /* NFA states: code point DFA state q is q (+1 when opened: 0 is the
+    /* NFA states: code point DFA state q is q (+1 when quoted: 0 is the
      * opening quote's start), then the final state, then inner states */
-    const int opened = enc == FM_ENC_JSON_QUOTED, quoted = opened || enc == FM_ENC_JSON_CLOSED;
-    const uint32_t off = opened ? 1 : 0, final = (uint32_t)d->n + off;
+    const int quoted = enc == FM_ENC_JSON_QUOTED;
+    const uint32_t off = quoted ? 1 : 0, final = (uint32_t)d->n + off;
     a.n_states = final + 1;
-    if (opened) bliteral(&a, 0, "\"", 1, off);
-    if (quoted) enc = FM_ENC_JSON_STRING;
+    if (quoted) {
+        bliteral(&a, 0, "\"", 1, off);
+        enc = FM_ENC_JSON_STRING;
+    }
     uint8_t *acc0 = calloc((size_t)d->n + 2, 1);
     if (acc0 == NULL) a.oom = 1;
     for (size_t q = 0; q < d->n && !a.oom; q++) {
@@ -493,7 +495,7 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
     }
     if (!st) {
         /* the opening quote enters code point state 0 too: one more count */
-        const uint32_t shift = opened ? 1 : 0;
+        const uint32_t shift = quoted ? 1 : 0;
         *sym = counted ? fm_gbuild_dfa_counted(b, (uint32_t)s.n, next, accept, bound, cmin + shift,
                                                cmax == UINT32_MAX ? cmax : cmax + shift)
                        : fm_gbuild_dfa(b, (uint32_t)s.n, next, accept); /* takes the arrays */
@@ -515,7 +517,7 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
 /* The code point DFA's live part as left-linear rules (L_q ::= L_p c):
  * for automata too large for byte tables (long length counters). */
 static fm_status dfa_rules(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_char_encoding enc, uint32_t *sym) {
-    const int opened = enc == FM_ENC_JSON_QUOTED, quoted = opened || enc == FM_ENC_JSON_CLOSED;
+    const int quoted = enc == FM_ENC_JSON_QUOTED;
     if (quoted) enc = FM_ENC_JSON_STRING;
     fm_status st = FM_STATUS_OK;
     int32_t *rule = calloc(d->n, sizeof *rule);
@@ -551,18 +553,16 @@ static fm_status dfa_rules(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_c
         const uint32_t parts[3] = {q, *sym, q};
         const int32_t w = fm_gbuild_helper(b);
         if (w < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
-        if ((st = fm_gbuild_prod(b, w, opened ? parts : parts + 1, opened ? 3 : 2))) return st;
+        if ((st = fm_gbuild_prod(b, w, parts, 3))) return st;
         *sym = FM_GS_MAKE(FM_GS_NT, w);
     }
     return FM_STATUS_OK;
 }
 
 /* How emit_as writes the automaton: a code point DFA in product with the
- * length counter, as a byte table or else as rules (PRODUCT), a byte
- * table that counts for itself (COUNTED), or the product where it fits
- * a table and FM_RETRY_COUNTED otherwise (TRY). */
-enum { PRODUCT, COUNTED, TRY };
-#define FM_RETRY_COUNTED ((fm_status)-1000)
+ * length counter, as a byte table or else as rules (PRODUCT), or a byte
+ * table of the pattern alone that counts for itself (COUNTED). */
+enum { PRODUCT, COUNTED };
 
 static fm_status emit_as(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
                          const char *what, int complement, int mode, uint32_t *sym) {
@@ -680,7 +680,6 @@ static fm_status emit_as(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint
     free(buf);
     free(cl);
     free(mark);
-    if (err == 2 && mode == TRY) return dfa_free(&d), FM_RETRY_COUNTED;
     if (err == 2)
         st = fm_error(FM_STATUS_INVALID_ARGUMENT,
                       "%s: the pattern and length bounds need too large an automaton (over %u states or %llu steps)",
@@ -708,8 +707,7 @@ static fm_status emit_as(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint
     if (!st) {
         if (mode == COUNTED) st = byte_dfa(b, &d, live, enc, 1, cmin, cmax, sym);
         else st = d.n <= BYTE_DFA_FROM ? byte_dfa(b, &d, live, enc, 0, 0, 0, sym) : FM_STATUS_UNSUPPORTED;
-        if (st == FM_STATUS_UNSUPPORTED && mode == TRY && (cmin > 0 || cmax != UINT32_MAX)) st = FM_RETRY_COUNTED;
-        else if (st == FM_STATUS_UNSUPPORTED && mode != COUNTED) st = dfa_rules(b, &d, live, enc, sym);
+        if (st == FM_STATUS_UNSUPPORTED && mode != COUNTED) st = dfa_rules(b, &d, live, enc, sym);
         if (st == FM_STATUS_NOT_FOUND)
             st = fm_error(FM_STATUS_NOT_FOUND, "%s: no string satisfies the pattern and length bounds", what);
     }
@@ -720,8 +718,13 @@ static fm_status emit_as(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint
 
 static fm_status emit(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint32_t max_len, fm_char_encoding enc,
                       const char *what, int complement, uint32_t *sym) {
-    fm_status st = emit_as(b, nfa, min_len, max_len, enc, what, complement, TRY, sym);
-    if (st == FM_RETRY_COUNTED) st = emit_as(b, nfa, min_len, max_len, enc, what, complement, COUNTED, sym);
+    /* counted wherever there are bounds: the product's table per count
+     * costs memory, and a new cache for every character of a string;
+     * counted, a string's middle is one cache shared by every schema
+     * (lexeme_cache.c). The product is left for tables too large to
+     * count (dfa_count.c). */
+    fm_status st = FM_STATUS_UNSUPPORTED;
+    if (min_len > 0 || max_len != UINT32_MAX) st = emit_as(b, nfa, min_len, max_len, enc, what, complement, COUNTED, sym);
     if (st == FM_STATUS_UNSUPPORTED) st = emit_as(b, nfa, min_len, max_len, enc, what, complement, PRODUCT, sym);
     return st;
 }

@@ -28,7 +28,6 @@
 #define MAX_DEPTH 64
 #define FM_JSON_MAX_WS 20 /* whitespace characters between two tokens */
 #define FM_JSON_MAX_COUNT (1 << 17) /* largest minLength/maxLength/minItems/maxItems */
-#define FM_JSON_CHUNK 32            /* characters per piece of a long string */
 
 typedef struct refmap {
     char **ptr;
@@ -630,53 +629,6 @@ static int get_len(jc *c, const json_t *s, const char *key, uint32_t dflt, uint3
     return 1;
 }
 
-/* A string whose length bounds alone would count to hundreds: pieces of
- * FM_JSON_CHUNK characters, level i after i pieces,
- *     T_i ::= rest_i '"' | piece T_(i+1)
- * where rest_i is what the bounds leave for a last, shorter piece. One
- * automaton counting to the bound would cost a byte table per count and a
- * new mask per character; repeating one character would make every
- * character a terminal that a mask must push. Pieces keep the masks
- * within FM_JSON_CHUNK automaton states, shared by every long string, and
- * the right recursion keeps an Earley set as small as the levels walked. */
-static uint32_t long_string(jc *c, uint32_t min_len, uint32_t max_len) {
-    const uint32_t K = FM_JSON_CHUNK;
-    const uint32_t piece = regex_sym(c, "[^]*", 0, K, K, FM_ENC_JSON_STRING);
-    /* levels 0 .. top; with no upper bound the last one loops */
-    const uint32_t top = max_len == UINT32_MAX ? min_len / K + 1 : max_len / K;
-    int32_t *lv = malloc(((size_t)top + 1) * sizeof *lv);
-    if (lv == NULL) return oom(c), BAD;
-    for (uint32_t i = 0; i <= top; i++) lv[i] = new_alt(c);
-    struct {
-        uint32_t lo, hi, sym;
-    } rest[8];
-    size_t n_rest = 0;
-    for (uint32_t i = 0; i <= top && !c->st; i++) {
-        const uint64_t base = (uint64_t)i * K;
-        const uint32_t lo = min_len > base ? (uint32_t)(min_len - base) : 0;
-        const uint32_t hi = max_len == UINT32_MAX ? K - 1 : (uint32_t)(max_len - base < K - 1 ? max_len - base : K - 1);
-        if (lo <= hi) {
-            size_t r = 0;
-            while (r < n_rest && (rest[r].lo != lo || rest[r].hi != hi)) r++;
-            if (r == n_rest) { /* at most three kinds: the first levels, the middle, the last */
-                rest[r].lo = lo, rest[r].hi = hi;
-                rest[r].sym = regex_sym(c, "[^]*", 0, lo, hi, FM_ENC_JSON_CLOSED);
-                if (n_rest + 1 < sizeof rest / sizeof rest[0]) n_rest++;
-            }
-            alt_add(c, lv[i], rest[r].sym);
-        }
-        const uint32_t next = i < top ? (uint32_t)lv[i + 1] : max_len == UINT32_MAX ? (uint32_t)lv[i] : BAD;
-        if (next != BAD && !c->st) {
-            const uint32_t parts[2] = {piece, FM_GS_MAKE(FM_GS_NT, next)};
-            alt_add(c, lv[i], seq(c, parts, 2));
-        }
-    }
-    const uint32_t first = alt_sym(c, lv[0]);
-    free(lv);
-    const uint32_t parts[2] = {lits(c, "\""), first};
-    return seq(c, parts, 2);
-}
-
 static uint32_t string_sym(jc *c, const json_t *s) {
     uint32_t min_len, max_len;
     if (!get_len(c, s, "minLength", 0, &min_len) || !get_len(c, s, "maxLength", UINT32_MAX, &max_len)) return BAD;
@@ -694,9 +646,8 @@ static uint32_t string_sym(jc *c, const json_t *s) {
     /* the whole string, quotes included, as one terminal where it fits */
     if (pat) return regex_sym(c, json_string_value(pat), 1, min_len, max_len, FM_ENC_JSON_QUOTED);
     if (fre) return regex_sym(c, fre, 0, min_len, max_len, FM_ENC_JSON_QUOTED);
-    if ((max_len == UINT32_MAX ? min_len : max_len) <= 2 * FM_JSON_CHUNK)
-        return regex_sym(c, "[^]*", 0, min_len, max_len, FM_ENC_JSON_QUOTED);
-    return long_string(c, min_len, max_len);
+    /* length bounds alone: any characters, counted (automaton.c) */
+    return regex_sym(c, "[^]*", 0, min_len, max_len, FM_ENC_JSON_QUOTED);
 }
 
 /* --- references ---------------------------------------------------------------------- */

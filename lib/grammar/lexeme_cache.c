@@ -67,8 +67,9 @@ static int sign(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_reach
     int ok = 1;
     for (uint32_t k = 0; k < n && ok; k++) {
         const uint32_t s = order[k];
-        a = (a ^ d->accept[s]) * 0x100000001B3ull;
-        b = (b + d->accept[s] + 1) * 0x9E3779B97F4A7C15ull;
+        const unsigned tag = d->accept[s] | (d->bound ? d->bound[s] << 1 : 0);
+        a = (a ^ tag) * 0x100000001B3ull;
+        b = (b + tag + 1) * 0x9E3779B97F4A7C15ull;
         const uint32_t *row = &d->next[(size_t)s * 256];
         for (unsigned c = 0; c < 256; c++) {
             const uint32_t t = row[c];
@@ -100,35 +101,13 @@ static uint64_t mix(uint64_t h) {
     return h ^ (h >> 33);
 }
 
-/* A counted DFA's state (p, c) is keyed by its DFA, p and c - or, where c
- * cannot matter to any token, by p alone: every count a token reaches
- * (at most `depth` more) past cmin and more than n_states short of cmax
- * (the liveness of each state is then "can end at all"), or every one at
- * least 2 n_states short of cmin with a window of at least n_states (then
- * "can loop"; dfa_count.c). Keys are not shared between DFAs. */
-static void counted_key(const fm_gdfa *d, uint32_t q, uint32_t depth, uint64_t sig[2]) {
-    const uint32_t p = q & d->pmask, c = q >> d->pbits;
-    const uint64_t n = d->n_states, reach = (uint64_t)depth + n;
-    const int open = d->cmax == UINT32_MAX;
-    uint64_t region = c;
-    if (c >= d->cmin && (open || c + reach <= d->cmax)) region = UINT64_MAX;
-    else if (c + reach + n <= d->cmin && (open || d->cmax - d->cmin >= n)) region = UINT64_MAX - 1;
-    sig[0] = mix(d->id * 0x9E3779B97F4A7C15ull ^ p) ^ mix(region + 0x632BE59BD9B4E019ull);
-    sig[1] = mix(sig[0] ^ d->id) + p + (region << 20);
-}
-
-/* sign() once per state of a grammar's DFA (a race only signs twice):
- * 1 signed, 0 not (too large, or out of memory). */
-static int signature(const fm_gdfa *d, uint32_t q, uint32_t depth, uint64_t sig[2], uint32_t *n_reach) {
-    if (d->bound != NULL) {
-        counted_key(d, q, depth, sig);
-        *n_reach = 0;
-        return 1;
-    }
-    fm_gdfa_sig *m = d->sig ? &d->sig[q] : NULL;
+/* The base state's signature, memoized (a race only signs twice): 1
+ * signed, 0 not (too large, or out of memory). */
+static int base_signature(const fm_gdfa *d, uint32_t p, uint64_t sig[2], uint32_t *n_reach) {
+    fm_gdfa_sig *m = d->sig ? &d->sig[p] : NULL;
     const unsigned k = m ? atomic_load_explicit(&m->known, memory_order_acquire) : 0;
     if (k == 0 || k == 3) { /* 3: another thread is writing it */
-        const int ok = sign(d, q, sig, n_reach);
+        const int ok = sign(d, p, sig, n_reach);
         unsigned expect = 0;
         if (m != NULL && ok >= 0 && atomic_compare_exchange_strong(&m->known, &expect, 3u)) {
             m->sig[0] = sig[0], m->sig[1] = sig[1], m->n_reach = *n_reach;
@@ -138,6 +117,33 @@ static int signature(const fm_gdfa *d, uint32_t q, uint32_t depth, uint64_t sig[
     }
     sig[0] = m->sig[0], sig[1] = m->sig[1], *n_reach = m->n_reach;
     return k == 1;
+}
+
+#define FAR UINT64_MAX
+
+/* The signature of parse state q. A counted DFA's (p, c) is p's, with
+ * what is left of the bounds, lo = cmin - c (or 0) and hi = cmax - c -
+ * each replaced by FAR where its value cannot matter to a token (at most
+ * `depth` characters) starting there (n: the states p reaches):
+ *  - hi, when hi >= depth + n and hi - lo >= 3n: within the token every
+ *    state is live exactly when it can reach acceptance at a count of at
+ *    least lo - j at all (a shortest way is under n characters, and a
+ *    state on a loop of k <= n characters reaches every window of 3n);
+ *  - lo, when hi is FAR and lo >= depth + 2n: no acceptance within
+ *    reach, and a state is live exactly when it is on the way to a loop.
+ * So a long string's middle is one cache, and a bound k characters away
+ * is the same cache in every schema. */
+static int signature(const fm_gdfa *d, uint32_t q, uint32_t depth, uint64_t sig[2], uint32_t *n_reach) {
+    if (d->bound == NULL) return base_signature(d, q, sig, n_reach);
+    const uint32_t p = q & d->pmask, c = q >> d->pbits;
+    if (!base_signature(d, p, sig, n_reach)) return 0;
+    const uint64_t n = *n_reach;
+    uint64_t lo = d->cmin > c ? d->cmin - c : 0, hi = d->cmax == UINT32_MAX ? FAR : (uint64_t)d->cmax - c;
+    if (hi != FAR && hi >= depth + n && hi - lo >= 3 * n) hi = FAR;
+    if (hi == FAR && lo >= depth + 2 * n) lo = FAR;
+    sig[0] = mix(sig[0] ^ mix(lo + 0x632BE59BD9B4E019ull));
+    sig[1] = mix(sig[1] + mix(hi ^ 0x9E3779B97F4A7C15ull));
+    return 1;
 }
 
 static void set_bit(uint32_t *mask, int32_t t) { mask[t >> 5] |= 1u << (t & 31); }

@@ -159,8 +159,8 @@ static void stack_put(fm_matcher *m, uint32_t *s) {
  * goes on from such a set stays inside one of those terminals or leaves
  * one where it accepts (where it accepts here, what follows is in the set
  * too), so each is walked through its DFA alone, not byte by byte through
- * the parser: a long string's last piece and the next piece, side by
- * side, or a key's name beside any other key. */
+ * the parser: a key's name beside any other key, whitespace beside the
+ * value that follows it. */
 static size_t lexemes(const fm_matcher *m, fm_eitem *out) {
     const fm_earley *e = &m->e;
     const fm_grammar *g = m->g;

@@ -44,9 +44,7 @@ fm_status fm_nfa_any(fm_nfa *out, const uint32_t *cp, size_t n_ranges);
 typedef enum fm_char_encoding {
     FM_ENC_UTF8 = 0,        /* the code point's UTF-8 bytes */
     FM_ENC_JSON_STRING = 1, /* as inside a JSON string: \" \\ \n ... \u00XX */
-    FM_ENC_JSON_QUOTED = 2, /* the same between the string's quotes */
-    FM_ENC_JSON_CLOSED = 3  /* the same, then the closing quote (a long
-                               string's last piece) */
+    FM_ENC_JSON_QUOTED = 2  /* the same between the string's quotes */
 } fm_char_encoding;
 
 /* The symbol for the language of `nfa` (code point strings whose length is

@@ -263,8 +263,8 @@ static size_t string_of(char *out, size_t n) {
     return len;
 }
 
-/* Length bounds past two pieces of a long string (json_schema.c):
- * exact at every length around the bounds and the piece boundaries, and
+/* Strings with length bounds alone (a counted DFA, automaton.c): exact
+ * at every length around the bounds and every 32 characters, and
  * masks equal per-token checks there. */
 static void test_long_strings(void) {
     fm_tokenizer *big;
@@ -293,7 +293,7 @@ static void test_long_strings(void) {
             const size_t len = string_of(text, n);
             const int want = n >= cases[k].min && (cases[k].max == 0 || n <= cases[k].max);
             CHECK(accepts(m, text, len) == want, "%s: %u characters %s", cases[k].schema, n, want ? "accepted" : "refused");
-            /* masks at a piece's edges and at the bounds */
+            /* masks every 32 characters and at the bounds */
             const uint32_t r = n % 32;
             if (r != 0 && r != 1 && r != 31 && n != cases[k].min && n != cases[k].max && n + 1 != cases[k].max) continue;
             if (cases[k].max && n > cases[k].max) continue;
