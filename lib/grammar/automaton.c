@@ -353,8 +353,9 @@ static int cmp_u32b(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* The code point DFA's live part as a byte DFA terminal in the builder. */
-/* counted: the DFA counts characters itself (fm_gdfa), within [cmin, cmax] */
+/* The code point DFA's live part as a byte DFA terminal in the builder;
+ * counted, the terminal counts characters itself (fm_gdfa), within
+ * [cmin, cmax]. */
 static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_char_encoding enc, int counted,
                          uint32_t cmin, uint32_t cmax, uint32_t *sym) {
     bnfa a = {0};

@@ -60,15 +60,14 @@ typedef struct fm_gdfa {
     uint32_t *next;
     uint8_t *accept;
     fm_byteset *out;  /* per state: the bytes with a transition */
-    fm_gdfa_sig *sig; /* per state (an uncounted DFA's) */
+    fm_gdfa_sig *sig; /* per table state */
     uint8_t *bound;   /* per state, counted DFAs only: a character ends on entering it */
-    uint64_t *live;   /* bit p * live_row + c: (p, c) can still end well */
-    uint32_t cmin, cmax, cap, pbits, pmask, live_row;
-    uint64_t id; /* unique per DFA, for counted states' cache keys */
+    uint64_t *live;   /* bit p * (cap + 1) + c: (p, c) can still end well */
+    uint32_t cmin, cmax, cap, pbits, pmask;
 } fm_gdfa;
 
 static inline int fm_gdfa_live(const fm_gdfa *d, uint32_t p, uint32_t c) {
-    const uint64_t bit = (uint64_t)p * d->live_row + c;
+    const uint64_t bit = (uint64_t)p * (d->cap + 1) + c;
     return (int)(d->live[bit >> 6] >> (bit & 63) & 1);
 }
 

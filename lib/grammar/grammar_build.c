@@ -183,9 +183,8 @@ uint32_t fm_gbuild_term(fm_gbuild *b, const fm_byteset *set) {
 /* Takes next, accept and bound (NULL: an uncounted DFA). */
 static uint32_t add_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept, uint8_t *bound, uint32_t cmin,
                         uint32_t cmax) {
-    static atomic_uint_fast64_t ids;
     fm_dfa_minimize(&n_states, &next, &accept, bound ? &bound : NULL); /* out of memory: kept as it is */
-    fm_gdfa g = {n_states, next, accept, NULL, NULL, bound, NULL, cmin, cmax, 0, 0, 0, 0, atomic_fetch_add(&ids, 1)};
+    fm_gdfa g = {n_states, next, accept, NULL, NULL, bound, NULL, cmin, cmax, 0, 0, 0};
     uint32_t ret = 0xFFFFFFFFu;
     if (b->dfa_states + n_states > MAX_DFA_TOTAL) { /* the caller falls back to rules */
         ret = 0xFFFFFFFEu;
@@ -200,7 +199,7 @@ static uint32_t add_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t
             if (r == 0) b->oom = 1;
             goto fail;
         }
-        g.pbits = pbits, g.pmask = (1u << pbits) - 1, g.live_row = g.cap + 1;
+        g.pbits = pbits, g.pmask = (1u << pbits) - 1;
     }
     g.out = calloc(n_states ? n_states : 1, sizeof *g.out);
     g.sig = calloc(n_states ? n_states : 1, sizeof *g.sig);
@@ -480,7 +479,7 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
                    (nr + 1) * (sizeof *g->rule_start + 1 + sizeof *g->names) + g->n_terms * sizeof *g->terms;
         for (uint32_t i = 0; i < g->n_dfas; i++)
             g->bytes += g->dfas[i].n_states * (256 * sizeof(uint32_t) + 1 + sizeof(fm_byteset) + sizeof(fm_gdfa_sig)) +
-                        (g->dfas[i].bound ? g->dfas[i].n_states + ((size_t)g->dfas[i].n_states * g->dfas[i].live_row + 63) / 64 * 8 : 0);
+                        (g->dfas[i].bound ? g->dfas[i].n_states + ((size_t)g->dfas[i].n_states * (g->dfas[i].cap + 1) + 63) / 64 * 8 : 0);
         *out = g;
     } else if (g != NULL) {
         grammar_destroy(g);
