@@ -51,7 +51,7 @@ extern "C" {
  * ------------------------------------------------------------------------ */
 
 #define FM_VERSION_MAJOR 0
-#define FM_VERSION_MINOR 6
+#define FM_VERSION_MINOR 7
 #define FM_VERSION_PATCH 0
 #define FM_VERSION_NUMBER \
     (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)
@@ -1188,6 +1188,105 @@ FM_API void fm_stop_reset(fm_stop *s);
 
 /** Frees a matcher. NULL is a no-op. Since: 0.6 */
 FM_API void fm_stop_free(fm_stop *s);
+
+/* ------------------------------------------------------------------------
+ * Chat templates: a conversation laid out as the model was trained on it
+ * ------------------------------------------------------------------------
+ * A chat template is Jinja text (a GGUF's `tokenizer.chat_template`, the one
+ * Hugging Face's apply_chat_template runs). libfm renders it with its own
+ * sandboxed interpreter of the Jinja subset chat templates use, configured
+ * as transformers configures Jinja (trim_blocks, lstrip_blocks, loop
+ * controls, an immutable sandbox, tojson as json.dumps), so the prompt is
+ * byte for byte the one transformers would build. Templates cannot read
+ * files or other templates; output size, loop iterations, call depth and
+ * memory are bounded. docs/chat.md lists the features and the known gaps. */
+
+typedef struct fm_chat_template fm_chat_template;
+
+/** Compiles template text (`len` bytes, UTF-8). The template is parsed
+ *  once; rendering it many times is cheap. Owned by the caller
+ *  (fm_chat_template_free). Errors: INVALID_ARGUMENT (NULL, or a syntax
+ *  error: the message gives "line L, column C" and what was wrong, e.g.
+ *  an unclosed block or an unknown filter), INVALID_UTF8, NO_MEMORY.
+ *  Thread safety: any thread. Since: 0.7 */
+FM_API fm_status fm_chat_template_new(const char *text, size_t len, fm_chat_template **out);
+
+/** A built-in template by name, for models whose file has none: "chatml",
+ *  "llama2", "llama3", "mistral", "phi3", "gemma", "zephyr", "vicuna"
+ *  (fm_chat_template_builtin_name() lists them). Errors: INVALID_ARGUMENT,
+ *  NOT_FOUND (no such name), NO_MEMORY. Any thread. Since: 0.7 */
+FM_API fm_status fm_chat_template_builtin(const char *name, fm_chat_template **out);
+
+/** The name of built-in template number `i`, or NULL past the last one.
+ *  Static string. Any thread. Since: 0.7 */
+FM_API const char *fm_chat_template_builtin_name(size_t i);
+
+/** The model's own template (metadata `tokenizer.chat_template`), compiled.
+ *  Errors: INVALID_ARGUMENT, NOT_FOUND (the file has none: pick a built-in),
+ *  and those of fm_chat_template_new(). Any thread. Since: 0.7 */
+FM_API fm_status fm_chat_template_from_model(const fm_model *model, fm_chat_template **out);
+
+/** Frees a template. NULL is a no-op. Since: 0.7 */
+FM_API void fm_chat_template_free(fm_chat_template *t);
+
+/** One message of a conversation. Strings are UTF-8, NUL-terminated and
+ *  borrowed for the duration of the call. */
+typedef struct fm_chat_message {
+    const char *role;         /* "system", "user", "assistant", "tool", ... */
+    const char *content;      /* NULL renders as none (e.g. an assistant turn
+                                 that only calls tools) */
+    const char *tool_calls;   /* JSON array text (OpenAI's form:
+                                 [{"type": "function", "function": {"name": ...,
+                                 "arguments": ...}}]) or NULL */
+    const char *tool_call_id; /* a tool result's id, or NULL */
+    const char *name;         /* a tool result's tool name, or NULL */
+    const char *extra;        /* JSON object text whose members join the
+                                 message (e.g. {"reasoning_content": "..."}),
+                                 or NULL */
+} fm_chat_message;
+
+typedef struct fm_chat_params {
+    uint32_t struct_size;      /* set by fm_chat_params_init() */
+    int32_t add_generation_prompt; /* nonzero: end with the assistant's header */
+    const char *bos_token;     /* the template's `bos_token`; NULL = "" */
+    const char *eos_token;     /* the template's `eos_token`; NULL = "" */
+    const char *tools;         /* JSON array text of tool definitions; NULL =
+                                  `tools` is undefined */
+    const char *variables;     /* JSON object text of further variables (e.g.
+                                  {"enable_thinking": false}); NULL = none */
+    int64_t now;               /* strftime_now's clock, seconds since the
+                                  epoch, UTC; 0 = the current time */
+    uint64_t max_output;       /* bytes the output may reach; 0 = 16 MiB */
+    uint64_t max_steps;        /* loop iterations plus macro calls; 0 = 1,000,000 */
+} fm_chat_params;
+
+/** Fills `p` (pass sizeof *p) with the defaults: no generation prompt, no
+ *  special tokens, no tools or variables, the current time, the default
+ *  limits. Errors: INVALID_ARGUMENT. Any thread. Since: 0.7 */
+FM_API fm_status fm_chat_params_init(fm_chat_params *p, size_t size);
+
+/** Renders `t` for `n_messages` messages (`messages` may be NULL when n is
+ *  0) with `params` (NULL = defaults), writing the text to `buf` (not
+ *  NUL-terminated) and its length to *n_bytes. If `capacity` is too small
+ *  nothing is written, *n_bytes receives the length needed and the call
+ *  returns BUFFER_TOO_SMALL (pass buf NULL, capacity 0 to ask).
+ *  Errors: INVALID_ARGUMENT (NULL, a message without a role, bad JSON in a
+ *  field: the message names it; or the template failed: "line L, column
+ *  C: ..." with Jinja's message, e.g. raise_exception's text, "'x' is
+ *  undefined", a TypeError), INVALID_UTF8, BUFFER_TOO_SMALL, NO_MEMORY.
+ *  Thread safety: any thread (a template may be rendered by many threads
+ *  at once). Since: 0.7 */
+FM_API fm_status fm_chat_render(const fm_chat_template *t, const fm_chat_message *messages,
+                                size_t n_messages, const fm_chat_params *params,
+                                char *buf, size_t capacity, size_t *n_bytes);
+
+/** fm_chat_render() with the conversation as JSON text: an array of
+ *  message objects as Hugging Face passes them ({"role": ..., "content":
+ *  ..., "tool_calls": [...], ...}; any members, kept in their order).
+ *  Errors and thread safety as fm_chat_render(). Since: 0.7 */
+FM_API fm_status fm_chat_render_json(const fm_chat_template *t, const char *messages_json,
+                                     size_t len, const fm_chat_params *params,
+                                     char *buf, size_t capacity, size_t *n_bytes);
 
 #ifdef __cplusplus
 }
