@@ -18,7 +18,7 @@ struct fm_chat_template {
     jtemplate *t;
 };
 
-enum { DEFAULT_MAX_OUTPUT = 16u << 20, DEFAULT_MAX_STEPS = 1000000, MAX_DEPTH = 64 };
+enum { DEFAULT_MAX_OUTPUT = 16u << 20, DEFAULT_MAX_STEPS = 1000000, MAX_DEPTH = 32 };
 
 static const char *kind_name(jerrk k) {
     switch (k) {
@@ -223,7 +223,7 @@ static fm_status render(const fm_chat_template *t, bind_ctx *b, const fm_chat_pa
         free(out.p);
         return FM_STATUS_BUFFER_TOO_SMALL;
     }
-    if (out.n) memcpy(buf, out.p, out.n);
+    jcopy(buf, out.p, out.n);
     free(out.p);
     return FM_STATUS_OK;
 }

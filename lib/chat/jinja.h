@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/error.h"
 
@@ -26,6 +27,7 @@ typedef struct jarena {
     size_t used, cap;   /* in head */
     size_t total;       /* bytes of all chunks */
     size_t limit;       /* total may not pass this; 0 = no limit */
+    int over_limit;     /* an allocation failed for the limit, not for malloc */
 } jarena;
 
 /* ---- values ------------------------------------------------------------ */
@@ -58,6 +60,10 @@ typedef struct jval {
 
 struct jlist { jval *v; uint32_t n, cap; };
 struct jdict { jval *k, *v; uint32_t n, cap; };
+
+/* memcpy with a zero length may still be handed NULL (an empty list or
+ * string has no storage); C makes that undefined, so every copy goes here. */
+static inline void jcopy(void *dst, const void *src, size_t n) { if (n) memcpy(dst, src, n); }
 
 static inline jval jv_undef(const char *name) { jval v = {JV_UNDEF, 0, 0, {0}}; v.u.s = name; return v; }
 static inline jval jv_none(void) { jval v = {JV_NONE, 0, 0, {0}}; return v; }
@@ -174,7 +180,8 @@ typedef struct jrt {
     jscope *root;
     jlimits lim;
     uint64_t steps;
-    int depth;
+    int depth;               /* macro calls in progress */
+    int nest;                /* eval/exec frames in progress */
     int ctl;                 /* 1 break, 2 continue */
     int sym_loop;            /* the symbol of `loop`, -1 if the template never names it */
     jval body;               /* a filter block's or block set's rendered body */

@@ -70,8 +70,8 @@ static void scope_set(jrt *rt, jscope *s, uint32_t sym, jval v) {
         uint32_t *ns = jr_alloc(rt, cap * sizeof *ns);
         jval *nv = jr_alloc(rt, cap * sizeof *nv);
         if (s->n) {
-            memcpy(ns, s->sym, s->n * sizeof *ns);
-            memcpy(nv, s->val, s->n * sizeof *nv);
+            jcopy(ns, s->sym, s->n * sizeof *ns);
+            jcopy(nv, s->val, s->n * sizeof *nv);
         }
         s->sym = ns;
         s->val = nv;
@@ -277,7 +277,7 @@ static jval repeat(jrt *rt, jval seq, int64_t times) {
         if (seq.n && (uint64_t)times > rt->lim.max_output / seq.n)
             jr_fail(rt, JERR_LIMIT, "string repetition would pass %zu bytes", rt->lim.max_output);
         char *p = jr_alloc(rt, seq.n * (size_t)times + 1);
-        for (int64_t i = 0; i < times; i++) memcpy(p + (size_t)i * seq.n, seq.u.s, seq.n);
+        for (int64_t i = 0; i < times; i++) jcopy(p + (size_t)i * seq.n, seq.u.s, seq.n);
         return jv_str(p, seq.n * (size_t)times);
     }
     if (seq.u.l->n && (uint64_t)times > rt->lim.max_steps / seq.u.l->n)
@@ -360,15 +360,15 @@ static jval arith(jrt *rt, jop op, jval a, jval b) {
     }
     if (op == JO_ADD && a.t == JV_STR && b.t == JV_STR) {
         char *p = jr_alloc(rt, (size_t)a.n + b.n + 1);
-        memcpy(p, a.u.s, a.n);
-        memcpy(p + a.n, b.u.s, b.n);
+        jcopy(p, a.u.s, a.n);
+        jcopy(p + a.n, b.u.s, b.n);
         return jv_str(p, (size_t)a.n + b.n);
     }
     if (op == JO_ADD && a.t == JV_LIST && b.t == JV_LIST && !((a.fl | b.fl) & JF_GEN) &&
         (a.fl & JF_TUPLE) == (b.fl & JF_TUPLE)) {
         jlist *l = jl_new(rt, a.u.l->n + b.u.l->n);
-        memcpy(l->v, a.u.l->v, a.u.l->n * sizeof *l->v);
-        memcpy(l->v + a.u.l->n, b.u.l->v, b.u.l->n * sizeof *l->v);
+        jcopy(l->v, a.u.l->v, a.u.l->n * sizeof *l->v);
+        jcopy(l->v + a.u.l->n, b.u.l->v, b.u.l->n * sizeof *l->v);
         l->n = a.u.l->n + b.u.l->n;
         return jv_list(l, a.fl);
     }
@@ -405,16 +405,20 @@ static int contains(jrt *rt, jval hay, jval x) {
 static jval eval(jrt *rt, jscope *sc, const jexpr *e);
 static void exec(jrt *rt, jscope *sc, const jstmt *s);
 
-enum { MAX_ARGS = 64 };
+/* Arguments: a few inline, more from the arena, so that an eval frame stays
+ * small (templates recurse through macros and nested expressions). */
+enum { INLINE_ARGS = 6 };
 
-typedef struct evargs { jval pos[MAX_ARGS], kwv[MAX_ARGS]; jargs a; } evargs;
+typedef struct evargs { jval pos_in[INLINE_ARGS], kwv_in[INLINE_ARGS]; jargs a; } evargs;
 
 static void eval_args(jrt *rt, jscope *sc, const jexpr *e, evargs *ea) {
-    for (int i = 0; i < e->npos; i++) ea->pos[i] = eval(rt, sc, e->args[i]);
-    for (int i = 0; i < e->nkw; i++) ea->kwv[i] = eval(rt, sc, e->args[e->npos + i]);
-    ea->a.pos = ea->pos;
+    jval *pos = e->npos <= INLINE_ARGS ? ea->pos_in : jr_alloc(rt, e->npos * sizeof *pos);
+    jval *kwv = e->nkw <= INLINE_ARGS ? ea->kwv_in : jr_alloc(rt, e->nkw * sizeof *kwv);
+    for (int i = 0; i < e->npos; i++) pos[i] = eval(rt, sc, e->args[i]);
+    for (int i = 0; i < e->nkw; i++) kwv[i] = eval(rt, sc, e->args[e->npos + i]);
+    ea->a.pos = pos;
     ea->a.npos = e->npos;
-    ea->a.kwv = ea->kwv;
+    ea->a.kwv = kwv;
     ea->a.kw = e->kw;
     ea->a.kw_n = e->kw_n;
     ea->a.nkw = e->nkw;
@@ -486,7 +490,7 @@ static jval eval_call(jrt *rt, jscope *sc, const jexpr *e) {
             eval_args(rt, sc, e, &ea);
             if (ea.a.npos == 0) jr_fail(rt, JERR_TYPE, "no items for cycling given");
             const jloop *L = obj.u.p;
-            return ea.pos[L->i % (uint32_t)ea.a.npos];
+            return ea.a.pos[L->i % (uint32_t)ea.a.npos];
         }
         if (obj.t != JV_UNDEF && jinja_has_method(obj, f->name, f->name_n)) {
             eval_args(rt, sc, e, &ea);
@@ -505,7 +509,31 @@ static jval eval_call(jrt *rt, jscope *sc, const jexpr *e) {
     return call_value(rt, fn, &ea.a);
 }
 
+static jval eval_filter_test(jrt *rt, jscope *sc, const jexpr *e) {
+    jval v = eval(rt, sc, e->a);
+    evargs ea;
+    eval_args(rt, sc, e, &ea);
+    rt->line = e->line;
+    rt->col = e->col;
+    if (e->k == JE_FILTER) return jinja_filter(rt, (int)e->sym, v, &ea.a);
+    int r = jinja_test(rt, (int)e->sym, v, &ea.a);
+    return jv_bool(e->neg ? !r : r);
+}
+
+static jval eval_node(jrt *rt, jscope *sc, const jexpr *e);
+
+/* C recursion is bounded as a whole (macros nest expressions nest blocks),
+ * so a hostile template runs out of budget, not out of stack. */
+enum { MAX_NEST_FRAMES = 1500 };
+
 static jval eval(jrt *rt, jscope *sc, const jexpr *e) {
+    if (++rt->nest > MAX_NEST_FRAMES) jr_fail(rt, JERR_LIMIT, "the template nests too deeply");
+    jval v = eval_node(rt, sc, e);
+    rt->nest--;
+    return v;
+}
+
+static jval eval_node(jrt *rt, jscope *sc, const jexpr *e) {
     rt->line = e->line;
     rt->col = e->col;
     switch ((jek)e->k) {
@@ -559,23 +587,8 @@ static jval eval(jrt *rt, jscope *sc, const jexpr *e) {
     }
     case JE_CALL:
         return eval_call(rt, sc, e);
-    case JE_FILTER: {
-        jval v = eval(rt, sc, e->a);
-        evargs ea;
-        eval_args(rt, sc, e, &ea);
-        rt->line = e->line;
-        rt->col = e->col;
-        return jinja_filter(rt, (int)e->sym, v, &ea.a);
-    }
-    case JE_TEST: {
-        jval v = eval(rt, sc, e->a);
-        evargs ea;
-        eval_args(rt, sc, e, &ea);
-        rt->line = e->line;
-        rt->col = e->col;
-        int r = jinja_test(rt, (int)e->sym, v, &ea.a);
-        return jv_bool(e->neg ? !r : r);
-    }
+    case JE_FILTER: case JE_TEST:
+        return eval_filter_test(rt, sc, e);
     case JE_NEG: case JE_POS: {
         jval v = eval(rt, sc, e->a);
         rt->line = e->line;
@@ -701,6 +714,7 @@ static void exec_for(jrt *rt, jscope *sc, const jstmt *s) {
 }
 
 static void exec(jrt *rt, jscope *sc, const jstmt *s) {
+    if (++rt->nest > MAX_NEST_FRAMES) jr_fail(rt, JERR_LIMIT, "the template nests too deeply");
     for (; s; s = s->next) {
         switch ((jsk)s->k) {
         case JS_TEXT:
@@ -750,13 +764,14 @@ static void exec(jrt *rt, jscope *sc, const jstmt *s) {
         }
         case JS_BREAK:
             rt->ctl = 1;
-            return;
+            break;
         case JS_CONTINUE:
             rt->ctl = 2;
-            return;
+            break;
         }
-        if (rt->ctl) return;
+        if (rt->ctl) break;
     }
+    rt->nest--;
 }
 
 int jinja_render(const jtemplate *t, const jlimits *lim, int64_t now,
@@ -791,7 +806,7 @@ int jinja_render(const jtemplate *t, const jlimits *lim, int64_t now,
     exec(rt, rt->root, t->body);
     out->p = malloc(main_out.n + 1);
     if (out->p == NULL) jr_fail(rt, JERR_MEMORY, "out of memory");
-    if (main_out.n) memcpy(out->p, main_out.p, main_out.n);
+    jcopy(out->p, main_out.p, main_out.n);
     out->p[main_out.n] = 0;
     out->n = out->cap = main_out.n;
     ja_free(&rt->arena);

@@ -243,7 +243,7 @@ jlist *jinja_iter(jrt *rt, jval v) {
     case JV_LIST: return v.u.l;
     case JV_DICT: {
         jlist *l = jl_new(rt, v.u.d->n);
-        memcpy(l->v, v.u.d->k, v.u.d->n * sizeof *l->v);
+        jcopy(l->v, v.u.d->k, v.u.d->n * sizeof *l->v);
         l->n = v.u.d->n;
         return l;
     }
@@ -524,7 +524,7 @@ static jval f_list(jrt *rt, jval v, const jargs *a) {
     jlist *l = jinja_iter(rt, v);
     if (v.t == JV_LIST) {
         jlist *c = jl_new(rt, l->n);
-        memcpy(c->v, l->v, l->n * sizeof *c->v);
+        jcopy(c->v, l->v, l->n * sizeof *c->v);
         c->n = l->n;
         l = c;
     }
@@ -1000,7 +1000,7 @@ jval jinja_method(jrt *rt, jval obj, const char *name, size_t n, const jargs *a)
         if (NAME_IS("items")) return jv_list(f_items(rt, obj, &no_args).u.l, 0);
         if (NAME_IS("keys") || NAME_IS("values")) {
             jlist *l = jl_new(rt, d->n);
-            memcpy(l->v, NAME_IS("keys") ? d->k : d->v, d->n * sizeof *l->v);
+            jcopy(l->v, NAME_IS("keys") ? d->k : d->v, d->n * sizeof *l->v);
             l->n = d->n;
             return jv_list(l, 0);
         }

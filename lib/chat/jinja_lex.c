@@ -352,7 +352,7 @@ int jinja_lex(jarena *a, const char *src, size_t n, jtok **toks, size_t *ntok, j
     /* the tokens move into the arena so that the template owns one block */
     jtok *t = ja_alloc(a, L.nt * sizeof *t);
     if (t == NULL) { fail(&L, 0, "out of memory"); goto bad; }
-    memcpy(t, L.t, L.nt * sizeof *t);
+    jcopy(t, L.t, L.nt * sizeof *t);
     free(L.t);
     *toks = t;
     *ntok = L.nt;

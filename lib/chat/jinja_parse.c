@@ -88,15 +88,15 @@ static uint32_t intern(parser *P, const char *s, size_t n) {
         const char **nn = palloc(P, cap * sizeof *nn);
         uint32_t *nl = palloc(P, cap * sizeof *nl);
         if (t->n_sym) {
-            memcpy(nn, t->sym_name, t->n_sym * sizeof *nn);
-            memcpy(nl, t->sym_len, t->n_sym * sizeof *nl);
+            jcopy(nn, t->sym_name, t->n_sym * sizeof *nn);
+            jcopy(nl, t->sym_len, t->n_sym * sizeof *nl);
         }
         t->sym_name = nn;
         t->sym_len = nl;
         t->cap_sym = cap;
     }
     char *c = palloc(P, n + 1);
-    memcpy(c, s, n);
+    jcopy(c, s, n);
     t->sym_name[t->n_sym] = c;
     t->sym_len[t->n_sym] = (uint32_t)n;
     return t->n_sym++;
@@ -111,6 +111,24 @@ static jexpr *node(parser *P, jek k, const jtok *at) {
 }
 
 /* ---- expressions ------------------------------------------------------ */
+
+/* A growing array of nodes in the arena (not on the stack: the parser
+ * recurses once per nesting level). */
+typedef struct nodes { jexpr **v; uint32_t n, cap; } nodes;
+
+static void nodes_push(parser *P, nodes *a, jexpr *e) {
+    if (a->n == a->cap) {
+        uint32_t cap = a->cap ? a->cap * 2 : 8;
+        if (cap > 65535) perr(P, cur(P), "too many items");
+        jexpr **v = palloc(P, cap * sizeof *v);
+        jcopy(v, a->v, a->n * sizeof *v);
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = e;
+}
+
+static jexpr *items_node(parser *P, jek k, const jtok *at, const nodes *a);
 
 static jexpr *parse_expr(parser *P, int with_cond);
 static jexpr *parse_unary(parser *P, int with_filter);
@@ -140,13 +158,13 @@ static void parse_args(parser *P, jexpr *e) {
     expect_op(P, ")");
     int total = npos + nkw;
     e->args = total ? palloc(P, (size_t)total * sizeof *e->args) : NULL;
-    if (npos) memcpy(e->args, pos, (size_t)npos * sizeof *pos);
+    jcopy(e->args, pos, (size_t)npos * sizeof *pos);
     if (nkw) {
-        memcpy(e->args + npos, kwv, (size_t)nkw * sizeof *kwv);
+        jcopy(e->args + npos, kwv, (size_t)nkw * sizeof *kwv);
         e->kw = palloc(P, (size_t)nkw * sizeof *e->kw);
         e->kw_n = palloc(P, (size_t)nkw * sizeof *e->kw_n);
-        memcpy(e->kw, kw, (size_t)nkw * sizeof *kw);
-        memcpy(e->kw_n, kwn, (size_t)nkw * sizeof *kwn);
+        jcopy(e->kw, kw, (size_t)nkw * sizeof *kw);
+        jcopy(e->kw_n, kwn, (size_t)nkw * sizeof *kwn);
     }
     e->npos = (uint16_t)npos;
     e->nkw = (uint16_t)nkw;
@@ -156,24 +174,27 @@ static void parse_args(parser *P, jexpr *e) {
  * stops at names only (for loop targets). */
 static jexpr *parse_tuple(parser *P, int with_cond, int explicit_paren) {
     jtok *at = cur(P);
-    jexpr *items[256];
-    int n = 0, comma = 0;
+    nodes items = {0};
+    int comma = 0;
     for (;;) {
-        if (n && (cur(P)->k == TK_BEND || cur(P)->k == TK_VEND || is_op(cur(P), ")") || is_op(cur(P), "=") ||
-                  is_name(cur(P), "in")))
+        if (items.n && (cur(P)->k == TK_BEND || cur(P)->k == TK_VEND || is_op(cur(P), ")") || is_op(cur(P), "=") ||
+                        is_name(cur(P), "in")))
             break;
-        if (n >= 256) perr(P, cur(P), "tuple too long");
-        items[n++] = parse_expr(P, with_cond);
+        if (explicit_paren && items.n == 0 && is_op(cur(P), ")")) break;
+        nodes_push(P, &items, parse_expr(P, with_cond));
         if (!is_op(cur(P), ",")) break;
         comma = 1;
         next(P);
     }
-    if (n == 1 && !comma) return items[0];
-    if (n == 0 && !explicit_paren) perr(P, at, "expected an expression");
-    jexpr *e = node(P, JE_TUPLE, at);
-    e->args = n ? palloc(P, (size_t)n * sizeof *e->args) : NULL;
-    memcpy(e->args, items, (size_t)n * sizeof *items);
-    e->npos = (uint16_t)n;
+    if (items.n == 1 && !comma) return items.v[0];
+    if (items.n == 0 && !explicit_paren) perr(P, at, "expected an expression");
+    return items_node(P, JE_TUPLE, at, &items);
+}
+
+static jexpr *items_node(parser *P, jek k, const jtok *at, const nodes *a) {
+    jexpr *e = node(P, k, at);
+    e->args = a->v;
+    e->npos = (uint16_t)a->n;
     return e;
 }
 
@@ -202,11 +223,11 @@ static jexpr *parse_primary(parser *P) {
         size_t total = t->n, k = P->i;
         while (P->tk[k].k == TK_STR) total += P->tk[k++].n;
         char *s = palloc(P, total + 1);
-        memcpy(s, t->s, t->n);
+        jcopy(s, t->s, t->n);
         size_t o = t->n;
         while (cur(P)->k == TK_STR) {
             jtok *u = next(P);
-            memcpy(s + o, u->s, u->n);
+            jcopy(s + o, u->s, u->n);
             o += u->n;
         }
         e = node(P, JE_LIT, t);
@@ -230,40 +251,21 @@ static jexpr *parse_primary(parser *P) {
             expect_op(P, ")");
             break;
         }
-        if (is_op(t, "[")) {
+        if (is_op(t, "[") || is_op(t, "{")) {
+            int dict = is_op(t, "{");
             next(P);
-            jexpr *items[1024];
-            int n = 0;
-            while (!is_op(cur(P), "]")) {
-                if (n >= 1024) perr(P, cur(P), "list literal too long");
-                items[n++] = parse_expr(P, 1);
+            nodes items = {0};
+            while (!is_op(cur(P), dict ? "}" : "]")) {
+                nodes_push(P, &items, parse_expr(P, 1));
+                if (dict) {
+                    expect_op(P, ":");
+                    nodes_push(P, &items, parse_expr(P, 1));
+                }
                 if (!is_op(cur(P), ",")) break;
                 next(P);
             }
-            expect_op(P, "]");
-            e = node(P, JE_LIST, t);
-            e->args = n ? palloc(P, (size_t)n * sizeof *e->args) : NULL;
-            memcpy(e->args, items, (size_t)n * sizeof *items);
-            e->npos = (uint16_t)n;
-            break;
-        }
-        if (is_op(t, "{")) {
-            next(P);
-            jexpr *items[1024];
-            int n = 0;
-            while (!is_op(cur(P), "}")) {
-                if (n >= 1024) perr(P, cur(P), "dict literal too long");
-                items[n++] = parse_expr(P, 1);
-                expect_op(P, ":");
-                items[n++] = parse_expr(P, 1);
-                if (!is_op(cur(P), ",")) break;
-                next(P);
-            }
-            expect_op(P, "}");
-            e = node(P, JE_DICT, t);
-            e->args = n ? palloc(P, (size_t)n * sizeof *e->args) : NULL;
-            memcpy(e->args, items, (size_t)n * sizeof *items);
-            e->npos = (uint16_t)n;
+            expect_op(P, dict ? "}" : "]");
+            e = items_node(P, dict ? JE_DICT : JE_LIST, t, &items);
             break;
         }
         /* fall through */
@@ -291,6 +293,8 @@ static jexpr *parse_postfix(parser *P, jexpr *e) {
             }
             expect_name(P, "an attribute name");
             jexpr *x = node(P, JE_ATTR, a);
+            x->line = e->line;
+            x->col = e->col;
             x->a = e;
             x->name = a->s;
             x->name_n = (uint32_t)a->n;
@@ -312,6 +316,8 @@ static jexpr *parse_postfix(parser *P, jexpr *e) {
             }
             expect_op(P, "]");
             jexpr *x = node(P, slice ? JE_SLICE : JE_ITEM, t);
+            x->line = e->line;
+            x->col = e->col;
             x->a = e;
             if (!slice && idx[0] == NULL) perr(P, t, "empty subscript");
             x->b = idx[0];
@@ -324,6 +330,8 @@ static jexpr *parse_postfix(parser *P, jexpr *e) {
         } else if (is_op(t, "(")) {
             next(P);
             jexpr *x = node(P, JE_CALL, t);
+            x->line = e->line;
+            x->col = e->col;
             x->a = e;
             parse_args(P, x);
             e = x;
@@ -546,7 +554,7 @@ static jexpr *parse_expr(parser *P, int with_cond) {
 
 /* ---- statements ------------------------------------------------------- */
 
-static jstmt *parse_body(parser *P, const char *const *stops, jtok **stop_at);
+static jstmt *parse_body(parser *P, const char *const *stops, jtok **stop_at, const jtok *open);
 
 static jstmt *stmt(parser *P, jsk k, const jtok *at) {
     jstmt *s = palloc(P, sizeof *s);
@@ -577,7 +585,7 @@ static void parse_targets(parser *P, jstmt *s) {
     }
     if (paren) expect_op(P, ")");
     s->syms = palloc(P, (size_t)n * sizeof *s->syms);
-    memcpy(s->syms, syms, (size_t)n * sizeof *syms);
+    jcopy(s->syms, syms, (size_t)n * sizeof *syms);
     s->nsyms = (uint16_t)n;
 }
 
@@ -587,7 +595,7 @@ static jstmt *parse_if(parser *P, jtok *at) {
     s->e = parse_tuple(P, 1, 0);
     end_tag(P);
     jtok *stop;
-    s->body = parse_body(P, stops, &stop);
+    s->body = parse_body(P, stops, &stop, at);
     if (is_name(stop, "elif")) {
         s->orelse = parse_if(P, stop);
         return s;  /* the nested if consumed the endif */
@@ -595,7 +603,7 @@ static jstmt *parse_if(parser *P, jtok *at) {
     if (is_name(stop, "else")) {
         static const char *const stops2[] = {"endif", NULL};
         end_tag(P);
-        s->orelse = parse_body(P, stops2, &stop);
+        s->orelse = parse_body(P, stops2, &stop, at);
     }
     end_tag(P);
     return s;
@@ -615,11 +623,11 @@ static jstmt *parse_for(parser *P, jtok *at) {
     if (is_name(cur(P), "recursive")) perr(P, cur(P), "recursive loops are not supported");
     end_tag(P);
     jtok *stop;
-    s->body = parse_body(P, stops, &stop);
+    s->body = parse_body(P, stops, &stop, at);
     if (is_name(stop, "else")) {
         static const char *const stops2[] = {"endfor", NULL};
         end_tag(P);
-        s->orelse = parse_body(P, stops2, &stop);
+        s->orelse = parse_body(P, stops2, &stop, at);
     }
     end_tag(P);
     return s;
@@ -656,7 +664,7 @@ static jstmt *parse_set(parser *P, jtok *at) {
     end_tag(P);
     static const char *const stops[] = {"endset", NULL};
     jtok *stop;
-    s->body = parse_body(P, stops, &stop);
+    s->body = parse_body(P, stops, &stop, at);
     end_tag(P);
     return s;
 }
@@ -689,12 +697,12 @@ static jstmt *parse_macro(parser *P, jtok *at) {
     end_tag(P);
     s->syms = palloc(P, (size_t)n * sizeof *s->syms);
     s->defaults = palloc(P, (size_t)n * sizeof *s->defaults);
-    memcpy(s->syms, syms, (size_t)n * sizeof *syms);
-    memcpy(s->defaults, defs, (size_t)n * sizeof *defs);
+    jcopy(s->syms, syms, (size_t)n * sizeof *syms);
+    jcopy(s->defaults, defs, (size_t)n * sizeof *defs);
     s->nsyms = (uint16_t)n;
     static const char *const stops[] = {"endmacro", NULL};
     jtok *stop;
-    s->body = parse_body(P, stops, &stop);
+    s->body = parse_body(P, stops, &stop, at);
     if (cur(P)->k == TK_NAME) next(P);  /* {% endmacro name %} */
     end_tag(P);
     return s;
@@ -721,7 +729,7 @@ static jstmt *parse_stmt(parser *P) {
         end_tag(P);
         static const char *const stops[] = {"endfilter", NULL};
         jtok *stop;
-        s->body = parse_body(P, stops, &stop);
+        s->body = parse_body(P, stops, &stop, at);
         end_tag(P);
         return s;
     }
@@ -734,10 +742,9 @@ static jstmt *parse_stmt(parser *P) {
 
 /* Statements until a block tag named in `stops` (NULL: the end); leaves
  * the parser on that tag's name token, returned in *stop_at. */
-static jstmt *parse_body(parser *P, const char *const *stops, jtok **stop_at) {
+static jstmt *parse_body(parser *P, const char *const *stops, jtok **stop_at, const jtok *open) {
     jstmt *head = NULL, **tail = &head;
     if (++P->depth > MAX_NEST) perr(P, cur(P), "blocks nest deeper than %d levels", MAX_NEST);
-    jtok *open = P->i ? &P->tk[P->i - 1] : cur(P);
     for (;;) {
         jtok *t = cur(P);
         jstmt *s = NULL;
@@ -839,7 +846,7 @@ int jinja_compile(const char *src, size_t n, jtemplate **out, jerror *err) {
         return -1;
     }
     jtok *stop;
-    t->body = parse_body(&P, NULL, &stop);
+    t->body = parse_body(&P, NULL, &stop, P.tk);
     *out = t;
     return 0;
 }

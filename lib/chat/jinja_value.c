@@ -38,7 +38,10 @@ void *ja_alloc(jarena *a, size_t n) {
     if (n == 0) n = 16;
     if (a->head == NULL || a->cap - a->used < n) {
         size_t cap = n > JA_CHUNK / 4 ? n : JA_CHUNK;
-        if (a->limit && (a->total + cap > a->limit || cap > a->limit)) return NULL;
+        if (a->limit && (a->total + cap > a->limit || cap > a->limit)) {
+            a->over_limit = 1;
+            return NULL;
+        }
         jchunk *c = malloc(sizeof *c + cap);
         if (c == NULL) return NULL;
         c->cap = cap;
@@ -61,13 +64,15 @@ void *ja_alloc(jarena *a, size_t n) {
 
 void *jr_alloc(jrt *rt, size_t n) {
     void *p = ja_alloc(&rt->arena, n);
-    if (p == NULL) jr_fail(rt, JERR_MEMORY, "the template needs more than %zu bytes of memory", rt->lim.max_memory);
+    if (p == NULL && rt->arena.over_limit)
+        jr_fail(rt, JERR_LIMIT, "the template needs more than %zu bytes of memory", rt->lim.max_memory);
+    if (p == NULL) jr_fail(rt, JERR_MEMORY, "out of memory");
     return p;
 }
 
 char *jr_strdup(jrt *rt, const char *s, size_t n) {
     char *p = jr_alloc(rt, n + 1);
-    if (n) memcpy(p, s, n);
+    jcopy(p, s, n);
     p[n] = 0;
     return p;
 }
@@ -93,11 +98,11 @@ void jb_put(jrt *rt, jbuf *b, const char *s, size_t n) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         while (cap < b->n + n) cap *= 2;
         char *p = jr_alloc(rt, cap);
-        if (b->n) memcpy(p, b->p, b->n);
+        jcopy(p, b->p, b->n);
         b->p = p;
         b->cap = cap;
     }
-    memcpy(b->p + b->n, s, n);
+    jcopy(b->p + b->n, s, n);
     b->n += n;
 }
 
@@ -119,7 +124,7 @@ void jl_push(jrt *rt, jlist *l, jval v) {
     if (l->n == l->cap) {
         uint32_t cap = l->cap ? l->cap * 2 : 4;
         jval *nv = jr_alloc(rt, (size_t)cap * sizeof *nv);
-        if (l->n) memcpy(nv, l->v, l->n * sizeof *nv);
+        jcopy(nv, l->v, l->n * sizeof *nv);
         l->v = nv;
         l->cap = cap;
     }
@@ -158,8 +163,8 @@ void jd_set(jrt *rt, jdict *d, jval k, jval v) {
         uint32_t cap = d->cap ? d->cap * 2 : 4;
         jval *nk = jr_alloc(rt, (size_t)cap * sizeof *nk), *nv = jr_alloc(rt, (size_t)cap * sizeof *nv);
         if (d->n) {
-            memcpy(nk, d->k, d->n * sizeof *nk);
-            memcpy(nv, d->v, d->n * sizeof *nv);
+            jcopy(nk, d->k, d->n * sizeof *nk);
+            jcopy(nv, d->v, d->n * sizeof *nv);
         }
         d->k = nk;
         d->v = nv;
