@@ -171,21 +171,25 @@ static int lex_string(lexer *L) {
     return 0;
 }
 
+/* Digits go through a fixed buffer for strtod/strtoll; a literal longer
+ * than it is refused rather than silently cut (its value would change). */
+#define NUM_PUT(c) do { if (bn < sizeof buf - 1) buf[bn++] = (c); else too_long = 1; } while (0)
+
 static int lex_number(lexer *L) {
     size_t start = L->pos, p = L->pos;
-    int is_float = 0;
+    int is_float = 0, too_long = 0;
     char buf[64];
     size_t bn = 0;
     while (p < L->n && (is_digit(L->src[p]) || L->src[p] == '_')) {
-        if (L->src[p] != '_' && bn < sizeof buf - 1) buf[bn++] = L->src[p];
+        if (L->src[p] != '_') NUM_PUT(L->src[p]);
         p++;
     }
     if (p + 1 < L->n && L->src[p] == '.' && is_digit(L->src[p + 1])) {
         is_float = 1;
-        buf[bn++] = '.';
+        NUM_PUT('.');
         p++;
         while (p < L->n && (is_digit(L->src[p]) || L->src[p] == '_')) {
-            if (L->src[p] != '_' && bn < sizeof buf - 1) buf[bn++] = L->src[p];
+            if (L->src[p] != '_') NUM_PUT(L->src[p]);
             p++;
         }
     }
@@ -194,13 +198,14 @@ static int lex_number(lexer *L) {
         if (q < L->n && (L->src[q] == '+' || L->src[q] == '-')) q++;
         if (q < L->n && is_digit(L->src[q])) {
             is_float = 1;
-            for (; p < q; p++) if (bn < sizeof buf - 1) buf[bn++] = L->src[p];
+            for (; p < q; p++) NUM_PUT(L->src[p]);
             while (p < L->n && is_digit(L->src[p])) {
-                if (bn < sizeof buf - 1) buf[bn++] = L->src[p];
+                NUM_PUT(L->src[p]);
                 p++;
             }
         }
     }
+    if (too_long) return fail(L, start, "number literal too long");
     buf[bn] = 0;
     jtok *t = push(L, is_float ? TK_FLOAT : TK_INT, start, L->src + start, p - start);
     if (t == NULL) return fail(L, start, "out of memory");
@@ -213,6 +218,7 @@ static int lex_number(lexer *L) {
     L->pos = p;
     return 0;
 }
+#undef NUM_PUT
 
 /* The inside of a {{ }} or {% %} tag up to its end, which is pushed too. */
 static int lex_tag(lexer *L, int block) {

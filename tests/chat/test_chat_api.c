@@ -73,6 +73,11 @@ int main(void) {
     expect_error("{% frobnicate %}", "line 1, column 4", "unknown tag");
     expect_error("{% include 'x.j2' %}", "line 1, column 4", "cannot read other templates");
     expect_error("{{ messages ) }}", "line 1, column 13", "unexpected ')'");
+    /* a literal longer than the lexer's buffer is refused, never cut */
+    expect_error("{% set x =0000000000000000000000000000000000000000000000000000000000000000.000 %}",
+                 "line 1, column 11", "number literal too long");
+    expect_error("{{ 1234567890123456789012 }}", "line 1, column 4", "integer literal too large");
+    expect_text("{{ 000000000000000000000000000000000000000001.5e0 }}", "1.5");
     char *parens = repeat("(", 5000, "1", ")");
     char *deep = malloc(strlen(parens) + 7);
     sprintf(deep, "{{ %s }}", parens);

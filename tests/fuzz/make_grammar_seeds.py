@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Seeds for the grammar fuzzers: JSON Schemas and their patterns from
-../shared/jsonschema (a sample), and GBNF grammars from the tests.
+"""Seeds for the text front-end fuzzers: JSON Schemas and their patterns
+from ../shared/jsonschema (a sample), GBNF grammars from the tests, and the
+chat templates of ../shared/reference/chat.
 
 usage: make_grammar_seeds.py SHARED_DIR TESTS_DIR OUT_DIR"""
 import json
@@ -9,7 +10,7 @@ import re
 import sys
 
 shared, tests, out = sys.argv[1:4]
-for d in ("gbnf", "json_schema", "regex"):
+for d in ("gbnf", "json_schema", "regex", "chat"):
     os.makedirs(os.path.join(out, d), exist_ok=True)
 n = 0
 patterns = set()
@@ -37,4 +38,15 @@ for lit in re.findall(r'"((?:[^"\\]|\\.)*::=(?:[^"\\]|\\.)*)"', src):
     with open(os.path.join(out, "gbnf", "g%d.gbnf" % k), "w", encoding="utf-8", errors="replace") as g:
         g.write(text)
     k += 1
+# chat templates: the real models' (the fixtures)
+c = 0
+chat_dir = os.path.join(shared, "reference", "chat")
+for name in sorted(os.listdir(chat_dir)):
+    if name.endswith(".json"):
+        with open(os.path.join(chat_dir, name), encoding="utf-8") as f:
+            template = json.load(f)["template"]
+        with open(os.path.join(out, "chat", "t%d.jinja" % c), "w", encoding="utf-8") as g:
+            g.write(template)
+        c += 1
+print("chat seeds: %d templates" % c)
 print("grammar seeds: %d schemas, %d patterns, %d grammars" % (n, len(patterns), k))
