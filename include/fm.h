@@ -768,6 +768,52 @@ FM_API fm_status fm_context_embed(fm_context *ctx, const fm_token *tokens, size_
                                   int32_t pooling, uint32_t flags, float *out,
                                   size_t capacity, size_t *n_out);
 
+/* ---- Scoring: how likely the model finds a continuation ---- */
+
+/** Most alternatives fm_context_score() reports per token. */
+#define FM_SCORE_TOP_K_MAX 100
+
+/** What fm_context_score() reports. Output arrays are caller-owned, may
+ *  each be NULL, and have n_cont entries (top_* n_cont * top_k, row i for
+ *  continuation token i, best first). */
+typedef struct fm_score_params {
+    uint32_t struct_size;   /* set by fm_score_params_init() */
+    fm_seq_id seq;          /* the sequence that holds the prompt; 0 */
+    int32_t top_k;          /* alternatives per token, 0 .. FM_SCORE_TOP_K_MAX; 0 */
+    double *logprobs;       /* out: log P(cont[i] | prompt, cont[0..i)) */
+    int32_t *ranks;         /* out: tokens with a strictly higher logit than
+                               cont[i]: 0 = the greedy choice */
+    fm_token *top_tokens;   /* out: the top_k most likely tokens (ties: lower id) */
+    double *top_logprobs;   /* out: their log-probabilities */
+} fm_score_params;
+
+/** Fills `p` (pass sizeof *p) with the defaults above. Errors:
+ *  INVALID_ARGUMENT. Any thread. Since: 0.7 */
+FM_API fm_status fm_score_params_init(fm_score_params *p, size_t size);
+
+/** Scores a continuation: appends the `n_prompt` prompt tokens (borrowed;
+ *  0 = the prompt is what sequence params->seq already holds) and the
+ *  continuation's `n_cont` tokens to the sequence in ONE batched decode,
+ *  and gives each continuation token's natural-log probability under the
+ *  model (log-softmax over the whole vocabulary, accumulated in double),
+ *  their sum in *sum (may be NULL), the greedy rank and optionally the
+ *  top-k alternatives, as `params` (NULL = defaults, only *sum) asks.
+ *  Afterwards the prompt stays in the cache and the continuation does not,
+ *  so the same prompt can be scored against many continuations, each
+ *  costing only its own tokens (with n_prompt 0 the prompt's last token is
+ *  evaluated again, since its logits are needed and may not have been
+ *  kept). Temperature and sampler steps play no part: these are the
+ *  model's raw probabilities.
+ *  On error the sequence holds what it held before the call.
+ *  Errors: INVALID_ARGUMENT (NULL, n_cont 0, nothing to condition the first
+ *  token on - an empty sequence and no prompt: pass BOS -, a bad sequence
+ *  id or top_k, ids outside the vocabulary), CONTEXT_FULL, UNSUPPORTED
+ *  (an encoder model), NO_MEMORY, BACKEND, ABORTED.
+ *  Thread safety: one thread per object. Since: 0.7 */
+FM_API fm_status fm_context_score(fm_context *ctx, const fm_token *prompt, size_t n_prompt,
+                                  const fm_token *cont, size_t n_cont, const fm_score_params *params,
+                                  double *sum);
+
 /* ------------------------------------------------------------------------
  * Sampler: a chain of steps that turns logits into one token id
  *
