@@ -208,6 +208,10 @@ FM_API fm_status fm_tokenizer_eog_tokens(const fm_tokenizer *tok, fm_token *out,
                                         control tokens instead of plain text */
 #define FM_ENCODE_ADD_SPECIAL_AUTO 0x8u /* add BOS/EOS as the vocab's metadata
                                            says (overrides ADD_BOS/ADD_EOS) */
+#define FM_ENCODE_CONTINUE 0x10u /* the text continues earlier text (e.g. a
+                                    new chat turn after cached tokens): no
+                                    SentencePiece dummy-prefix space at its
+                                    start (since 0.7) */
 
 /** Converts `len` bytes of UTF-8 `text` to token ids.
  *  `text` is borrowed and need not be NUL-terminated (it may contain NUL).

@@ -448,7 +448,8 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
     fm_error_clear();
     if (tok == NULL || n_tokens == NULL || (text == NULL && len > 0) || (out == NULL && capacity > 0))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_encode: NULL argument");
-    if (flags & ~(FM_ENCODE_ADD_BOS | FM_ENCODE_ADD_EOS | FM_ENCODE_PARSE_SPECIAL | FM_ENCODE_ADD_SPECIAL_AUTO))
+    if (flags & ~(FM_ENCODE_ADD_BOS | FM_ENCODE_ADD_EOS | FM_ENCODE_PARSE_SPECIAL | FM_ENCODE_ADD_SPECIAL_AUTO |
+                  FM_ENCODE_CONTINUE))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_tokenizer_encode: unknown flags 0x%x", flags);
     if (text == NULL) text = "";
     if (tok->kind == FM_TOKENIZER_SPM) {
@@ -471,7 +472,8 @@ fm_status fm_tokenizer_encode(const fm_tokenizer *tok, const char *text, size_t 
     fm_piece_cache cache;
     fm_piece_cache_init(&cache, text, len);
     if (add_bos && tok->special[FM_SPECIAL_BOS] >= 0) push_token(tok->special[FM_SPECIAL_BOS], out, capacity, &n);
-    int after_token = 1; /* the start counts as following a token */
+    /* the start counts as following a token, unless it continues text */
+    int after_token = (flags & FM_ENCODE_CONTINUE) == 0;
     for (size_t i = 0; i < f.n && s == FM_STATUS_OK; i++) {
         if (f.v[i].token >= 0) {
             push_token(f.v[i].token, out, capacity, &n);

@@ -38,6 +38,25 @@ static void test_tok512(void) {
     CHECK(fm_tokenizer_token_to_piece(t, 403, 0, buf, 0, &n) == FM_STATUS_BUFFER_TOO_SMALL && n == 5,
           "piece size query (' Once')");
 
+    /* FM_ENCODE_CONTINUE: no dummy prefix, so "Once" alone and after
+     * " upon" tokenize as a continuation would; the ids then decode back
+     * to the text without an added space */
+    {
+        fm_token a[16], b[16];
+        size_t na = 0, nb = 0;
+        CHECK(fm_tokenizer_encode(t, "Once", 4, 0, a, 16, &na) == FM_STATUS_OK && na == 1 && a[0] == 403,
+              "'Once' gets the dummy prefix: one token ' Once'");
+        CHECK(fm_tokenizer_encode(t, "Once", 4, FM_ENCODE_CONTINUE, b, 16, &nb) == FM_STATUS_OK &&
+                  !(nb == 1 && b[0] == 403),
+              "CONTINUE: no dummy prefix");
+        char text[64];
+        size_t tn = 0;
+        CHECK(fm_tokenizer_decode(t, b, nb, 0, text, sizeof text, &tn) == FM_STATUS_OK && tn == 4 &&
+                  memcmp(text, "Once", 4) == 0,
+              "CONTINUE ids decode to 'Once' (%zu bytes)", tn);
+        CHECK(fm_tokenizer_encode(t, "Once", 4, 0x20u, b, 16, &nb) == FM_STATUS_INVALID_ARGUMENT, "unknown flag");
+    }
+
     /* special tokens: plain text by default, control tokens when parsed */
     fm_token ids[128];
     n = enc(t, "a</s>b", 0, ids, 128);
