@@ -141,32 +141,6 @@ static inline int cli_sampling_option(cli_sampling *c, const char *prog, const c
     return 1;
 }
 
-/* Reads a whole file (NUL-terminated); NULL on error. */
-static inline char *cli_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0, r;
-    do {
-        if (n + 4096 + 1 > cap) {
-            cap = 2 * cap + 8192;
-            char *b = realloc(buf, cap);
-            if (b == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-        }
-        r = fread(buf + n, 1, 4096, f);
-        n += r;
-    } while (r > 0);
-    fclose(f);
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 /* Compiles the constraint given, if any; prints the error and returns
  * nonzero when it does not compile. */
 static inline int cli_sampling_compile(cli_sampling *c, const char *prog) {

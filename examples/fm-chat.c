@@ -154,15 +154,6 @@ typedef struct chat {
     size_t cached_n;
 } chat;
 
-static fm_status tokenize(const fm_tokenizer *tok, const char *text, size_t len, uint32_t flags, fm_token **ids,
-                          size_t *n) {
-    *ids = NULL;
-    fm_status s = fm_tokenizer_encode(tok, text, len, flags, NULL, 0, n);
-    if (s != FM_STATUS_OK && s != FM_STATUS_BUFFER_TOO_SMALL) return s;
-    if ((*ids = malloc((*n ? *n : 1) * sizeof **ids)) == NULL) return FM_STATUS_NO_MEMORY;
-    return s == FM_STATUS_OK ? s : fm_tokenizer_encode(tok, text, len, flags, *ids, *n, n);
-}
-
 /* The cache's tokens (sequence 0) into a malloc'd array. */
 static fm_status cached_ids(chat *c, fm_token **ids, size_t *n) {
     *n = 0;
@@ -193,7 +184,7 @@ static fm_status prompt_ids(chat *c, fm_token **ids, size_t *n) {
         fm_token *head, *tail;
         size_t nh, nt;
         if ((s = cached_ids(c, &head, &nh))) return s;
-        if ((s = tokenize(c->tok, text + c->cached_n, len - c->cached_n, FM_ENCODE_PARSE_SPECIAL | FM_ENCODE_CONTINUE,
+        if ((s = cli_tokenize(c->tok, text + c->cached_n, len - c->cached_n, FM_ENCODE_PARSE_SPECIAL | FM_ENCODE_CONTINUE,
                           &tail, &nt))) {
             free(head);
             free(tail);
@@ -209,7 +200,7 @@ static fm_status prompt_ids(chat *c, fm_token **ids, size_t *n) {
     const size_t bl = strlen(c->bos);
     uint32_t flags = FM_ENCODE_PARSE_SPECIAL;
     if (bos != FM_TOKEN_NONE && !(bl && len >= bl && !memcmp(text, c->bos, bl))) flags |= FM_ENCODE_ADD_BOS;
-    return tokenize(c->tok, text, len, flags, ids, n);
+    return cli_tokenize(c->tok, text, len, flags, ids, n);
 }
 
 /* What the cache now holds as text: nothing known (NULL), or the last

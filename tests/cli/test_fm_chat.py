@@ -221,7 +221,7 @@ class TestTerminal(unittest.TestCase):
             self.wait_err(r"loaded 5 messages")
             # after /load the history is in the cache again: nothing but the new turn is decoded
             self.say("Bye.")
-            self.wait_err(r"turn \d+: \d+ prompt tokens")
+            self.wait_err(r"turn \d+: \d+ prompt tokens", 3)
             self.p.send_signal(signal.SIGINT)
             self.wait_err(r"tokens generated", 3)
             last = list(TURN.finditer(self.err.decode()))[-1]

@@ -10,9 +10,11 @@ library search path ("libfm.so.0").
 """
 
 import ctypes
+import json
+import math
 import os
 
-__all__ = ["FmError", "Model", "Context", "Tokenizer", "version", "STATE_ALL"]
+__all__ = ["FmError", "Model", "Context", "Tokenizer", "ChatTemplate", "version", "STATE_ALL"]
 
 _c_float_p = ctypes.POINTER(ctypes.c_float)
 _token_p = ctypes.POINTER(ctypes.c_int32)
@@ -39,6 +41,19 @@ class _ContextParams(ctypes.Structure):
                 ("n_threads", ctypes.c_int32), ("backend", ctypes.c_char_p), ("flags", ctypes.c_uint32),
                 ("kv_type", ctypes.c_int32), ("n_seq_max", ctypes.c_uint32), ("abort", _abort_fn),
                 ("abort_user", ctypes.c_void_p)]
+
+
+class _ChatParams(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("add_generation_prompt", ctypes.c_int32),
+                ("bos_token", ctypes.c_char_p), ("eos_token", ctypes.c_char_p), ("tools", ctypes.c_char_p),
+                ("variables", ctypes.c_char_p), ("now", ctypes.c_int64), ("max_output", ctypes.c_uint64),
+                ("max_steps", ctypes.c_uint64)]
+
+
+class _ScoreParams(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("seq", ctypes.c_int32), ("top_k", ctypes.c_int32),
+                ("logprobs", ctypes.POINTER(ctypes.c_double)), ("ranks", ctypes.POINTER(ctypes.c_int32)),
+                ("top_tokens", ctypes.POINTER(ctypes.c_int32)), ("top_logprobs", ctypes.POINTER(ctypes.c_double))]
 
 
 class _LogitBias(ctypes.Structure):
@@ -69,9 +84,11 @@ ENCODE_ADD_BOS = 0x1
 ENCODE_ADD_EOS = 0x2
 ENCODE_PARSE_SPECIAL = 0x4
 ENCODE_ADD_SPECIAL_AUTO = 0x8
+ENCODE_CONTINUE = 0x10
 DECODE_RENDER_SPECIAL = 0x1
 DECODE_STRIP_LEADING_SPACE = 0x2
 _STATUS_BUFFER_TOO_SMALL = -7
+_STATUS_NOT_FOUND = -8
 _LOGITS_LAST = 0
 _LOGITS_ALL = 1
 STATE_ALL = -1  # fm_context_state_* of the whole context
@@ -153,6 +170,19 @@ def _load_library():
         "fm_quantize_params_init": (ctypes.c_int, [p(_QuantizeParams), ctypes.c_size_t]),
         "fm_model_quantize": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, p(_QuantizeParams)]),
         "fm_ftype_from_name": (ctypes.c_int, [ctypes.c_char_p, p(ctypes.c_int32)]),
+        "fm_tokenizer_token_to_piece": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_uint32,
+                                                       ctypes.c_char_p, ctypes.c_size_t, p(ctypes.c_size_t)]),
+        "fm_chat_template_new": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t, p(ctypes.c_void_p)]),
+        "fm_chat_template_builtin": (ctypes.c_int, [ctypes.c_char_p, p(ctypes.c_void_p)]),
+        "fm_chat_template_builtin_name": (ctypes.c_char_p, [ctypes.c_size_t]),
+        "fm_chat_template_from_model": (ctypes.c_int, [ctypes.c_void_p, p(ctypes.c_void_p)]),
+        "fm_chat_template_free": (None, [ctypes.c_void_p]),
+        "fm_chat_params_init": (ctypes.c_int, [p(_ChatParams), ctypes.c_size_t]),
+        "fm_chat_render_json": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, p(_ChatParams),
+                                               ctypes.c_char_p, ctypes.c_size_t, p(ctypes.c_size_t)]),
+        "fm_score_params_init": (ctypes.c_int, [p(_ScoreParams), ctypes.c_size_t]),
+        "fm_context_score": (ctypes.c_int, [ctypes.c_void_p, _token_p, ctypes.c_size_t, _token_p, ctypes.c_size_t,
+                                            p(_ScoreParams), p(ctypes.c_double)]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -251,11 +281,13 @@ class Tokenizer:
         t = _lib.fm_tokenizer_special(self._h, _SPECIAL[which])
         return None if t < 0 else t
 
-    def encode(self, text, add_special=True, parse_special=False):
+    def encode(self, text, add_special=True, parse_special=False, continuation=False):
         """Token ids of `text` (str or bytes). add_special follows the
-        vocabulary's own BOS/EOS settings."""
+        vocabulary's own BOS/EOS settings. continuation=True: the text
+        continues earlier text (no SentencePiece dummy-prefix space)."""
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         flags = (ENCODE_ADD_SPECIAL_AUTO if add_special else 0) | (ENCODE_PARSE_SPECIAL if parse_special else 0)
+        flags |= ENCODE_CONTINUE if continuation else 0
         n = ctypes.c_size_t()
         cap = len(data) + 8
         while True:
@@ -266,6 +298,19 @@ class Tokenizer:
                 continue
             _check(s)
             return list(buf[:n.value])
+
+    def piece(self, token, render_special=True):
+        """The text of one token (bytes decoded as UTF-8, errors replaced)."""
+        n = ctypes.c_size_t()
+        buf = ctypes.create_string_buffer(256)
+        s = _lib.fm_tokenizer_token_to_piece(self._h, token, DECODE_RENDER_SPECIAL if render_special else 0, buf,
+                                             256, ctypes.byref(n))
+        if s == _STATUS_BUFFER_TOO_SMALL:
+            buf = ctypes.create_string_buffer(n.value)
+            s = _lib.fm_tokenizer_token_to_piece(self._h, token, DECODE_RENDER_SPECIAL if render_special else 0,
+                                                 buf, n.value, ctypes.byref(n))
+        _check(s)
+        return buf.raw[:n.value].decode("utf-8", "replace")
 
     def decode(self, ids, strip_leading_space=True, render_special=False):
         """Text of `ids`; invalid UTF-8 is replaced."""
@@ -409,7 +454,8 @@ class Model(_Closing):
 
     def generate(self, prompt, n=128, n_ctx=0, n_threads=0, ignore_eos=False, echo=False, ids=False, stop=None,
                  logit_bias=None, **sampling):
-        """Yields the continuation of `prompt` piece by piece (whole UTF-8
+        """Yields the continuation of `prompt` (text, or a list of token
+        ids used as they are) piece by piece (whole UTF-8
         characters), or token ids with ids=True. echo=True yields the
         prompt's text first. Generation ends at an end-of-generation token
         (EOS, <|end|>, <|im_end|>, ...) unless ignore_eos, or before the
@@ -424,7 +470,7 @@ class Model(_Closing):
             raise TypeError("generate() got unknown sampling options: %s" % ", ".join(sorted(unknown)))
         if stop and ids:
             raise ValueError("stop strings work on text, not with ids=True")
-        prompt_ids = self.tokenize(prompt)
+        prompt_ids = list(prompt) if isinstance(prompt, (list, tuple)) else self.tokenize(prompt)
         cp = _init(_ContextParams, _lib.fm_context_params_init)
         cp.n_ctx = n_ctx or len(prompt_ids) + n
         cp.n_threads = n_threads
@@ -485,6 +531,175 @@ class Model(_Closing):
                 detok.close()
             _lib.fm_sampler_free(smp)
             _lib.fm_context_free(ctx)
+
+    def chat_template(self):
+        """The model's own chat template (FmError FM_STATUS_NOT_FOUND if the
+        file has none)."""
+        t = ChatTemplate.__new__(ChatTemplate)
+        t._h = ctypes.c_void_p()
+        _check(_lib.fm_chat_template_from_model(self._h, ctypes.byref(t._h)))
+        return t
+
+    def _template(self, template):
+        if isinstance(template, ChatTemplate):
+            return template, False
+        if isinstance(template, str):
+            return ChatTemplate.builtin(template), True
+        try:
+            return self.chat_template(), True
+        except FmError as e:
+            if e.code != _STATUS_NOT_FOUND:
+                raise
+            return ChatTemplate.builtin("chatml"), True
+
+    def chat_prompt(self, messages, template=None, add_generation_prompt=True, tools=None, **render):
+        """The conversation rendered by `template` (a ChatTemplate, a
+        built-in's name, or None: the model's own, else chatml) with the
+        vocabulary's BOS/EOS text as bos_token/eos_token, as token ids:
+        special tokens parsed, BOS added unless the template wrote it."""
+        tok = self.tokenizer
+        bos, eos = tok.special("bos"), tok.special("eos")
+        bos_text = tok.piece(bos) if bos is not None else ""
+        eos_text = tok.piece(eos) if eos is not None else ""
+        t, own = self._template(template)
+        try:
+            text = t.render(messages, add_generation_prompt=add_generation_prompt, bos_token=bos_text,
+                            eos_token=eos_text, tools=tools, **render)
+        finally:
+            if own:
+                t.close()
+        ids = tok.encode(text, add_special=False, parse_special=True)
+        if bos is not None and not (bos_text and text.startswith(bos_text)):
+            ids = [bos] + ids
+        return ids
+
+    def chat(self, messages, template=None, tools=None, n=256, stop=None, **generate):
+        """The assistant's reply to `messages` (a list of {"role", "content",
+        ...} dicts as Hugging Face takes them), generated after the model's
+        chat template (see chat_prompt). Stops at an end-of-generation token,
+        at ChatML's <|im_end|> / <|im_start|> written as text, or at `stop`.
+        Other keywords go to generate()."""
+        ids = self.chat_prompt(messages, template=template, tools=tools)
+        stops = ["<|im_end|>", "<|im_start|>"] + ([stop] if isinstance(stop, str) else list(stop or []))
+        return "".join(self.generate(ids, n=n, stop=stops, **generate))
+
+    def score(self, prompt, continuation, n_threads=0, top_k=0):
+        """How likely the model finds `continuation` after `prompt` (texts;
+        the continuation is tokenized as continuing the prompt). A dict:
+        tokens, logprobs (natural log, per token), sum, ranks (0 = greedy)
+        and, with top_k, top: per token [(id, logprob), ...] best first."""
+        p_ids = self.tokenize(prompt)
+        c_ids = self.tokenizer.encode(continuation, add_special=False, continuation=True)
+        if not p_ids or not c_ids:
+            raise ValueError("the prompt (with BOS) and the continuation need at least one token each")
+        with Context(self, n_ctx=len(p_ids) + len(c_ids), n_threads=n_threads) as ctx:
+            out = ctx.score(p_ids, c_ids, top_k=top_k)
+        out["tokens"] = c_ids
+        return out
+
+    def classify(self, prompt, labels, n_threads=0):
+        """Scores each label (text) as the continuation of `prompt`, with the
+        prompt decoded once. [(label, logprob, probability over the labels)]
+        best first (ties in the order given)."""
+        p_ids = self.tokenize(prompt)
+        l_ids = [self.tokenizer.encode(l, add_special=False, continuation=True) for l in labels]
+        if not p_ids or not all(l_ids):
+            raise ValueError("the prompt (with BOS) and every label need at least one token")
+        with Context(self, n_ctx=len(p_ids) + max(map(len, l_ids)) + 1, n_threads=n_threads) as ctx:
+            lps = [ctx.score(p_ids if i == 0 else [], ids)["sum"] for i, ids in enumerate(l_ids)]
+        mx = max(lps)
+        z = math.fsum(math.exp(v - mx) for v in lps)
+        rows = [(labels[i], lps[i], math.exp(lps[i] - mx) / z) for i in range(len(labels))]
+        return sorted(rows, key=lambda r: -r[1])
+
+    def perplexity(self, text, n_ctx=512, chunks=-1, n_threads=0):
+        """llama-perplexity's estimate (as fm-perplexity): the tokens in
+        chunks of n_ctx, each starting with BOS, the second half of each
+        scored. Returns (ppl, its standard error, [running ppl per chunk])."""
+        ids = self.tokenize(text)
+        n_chunks = len(ids) // n_ctx
+        if chunks >= 0:
+            n_chunks = min(n_chunks, chunks)
+        if n_chunks == 0:
+            raise ValueError("%d tokens, fewer than one chunk of %d" % (len(ids), n_ctx))
+        bos = self.tokenizer.special("bos")
+        first = n_ctx // 2
+        nll = nll2 = 0.0
+        count = 0
+        running = []
+        with Context(self, n_ctx=n_ctx, n_batch=n_ctx, n_threads=n_threads) as ctx:
+            for k in range(n_chunks):
+                chunk = ids[k * n_ctx:(k + 1) * n_ctx]
+                if bos is not None:
+                    chunk[0] = bos
+                ctx.clear()
+                lp = ctx.score(chunk[:first + 1], chunk[first + 1:])["logprobs"]
+                nll -= math.fsum(lp)
+                nll2 += math.fsum(v * v for v in lp)
+                count += len(lp)
+                running.append(math.exp(nll / count))
+        mean = nll / count
+        var = nll2 / count - mean * mean
+        err = math.sqrt(var / (count - 1)) * math.exp(mean) if var > 0 and count > 1 else 0.0
+        return math.exp(mean), err, running
+
+
+class ChatTemplate(_Closing):
+    """A compiled chat template (Jinja text, rendered as transformers'
+    apply_chat_template does). Use as a context manager or call close().
+
+        with fm.ChatTemplate.builtin("chatml") as t:
+            t.render([{"role": "user", "content": "Hi"}], add_generation_prompt=True)
+    """
+
+    def __init__(self, text):
+        data = text.encode("utf-8")
+        self._h = ctypes.c_void_p()
+        _check(_lib.fm_chat_template_new(data, len(data), ctypes.byref(self._h)))
+
+    @classmethod
+    def builtin(cls, name):
+        """A built-in template: see builtin_names()."""
+        t = cls.__new__(cls)
+        t._h = ctypes.c_void_p()
+        _check(_lib.fm_chat_template_builtin(name.encode(), ctypes.byref(t._h)))
+        return t
+
+    @staticmethod
+    def builtin_names():
+        names, i = [], 0
+        while _lib.fm_chat_template_builtin_name(i):
+            names.append(_lib.fm_chat_template_builtin_name(i).decode())
+            i += 1
+        return names
+
+    def close(self):
+        if getattr(self, "_h", None):
+            _lib.fm_chat_template_free(self._h)
+            self._h = None
+
+    def render(self, messages, add_generation_prompt=False, bos_token="", eos_token="", tools=None, variables=None,
+               now=0):
+        """The prompt text for `messages` (a list of dicts, any members).
+        tools: a list of tool definitions; variables: a dict of further
+        template variables; now: strftime_now's clock (seconds, 0 = now).
+        Template errors raise FmError with "line L, column C: ..."."""
+        if not self._h:
+            raise ValueError("the template is closed")
+        cp = _init(_ChatParams, _lib.fm_chat_params_init)
+        cp.add_generation_prompt = 1 if add_generation_prompt else 0
+        keep = [x.encode() if x is not None else None for x in (bos_token, eos_token)]
+        keep += [json.dumps(x).encode() if x is not None else None for x in (tools, variables)]
+        cp.bos_token, cp.eos_token, cp.tools, cp.variables = keep
+        cp.now = int(now)
+        msgs = json.dumps(messages).encode()
+        n = ctypes.c_size_t()
+        s = _lib.fm_chat_render_json(self._h, msgs, len(msgs), ctypes.byref(cp), None, 0, ctypes.byref(n))
+        if s not in (0, _STATUS_BUFFER_TOO_SMALL):
+            _check(s)
+        buf = ctypes.create_string_buffer(max(n.value, 1))
+        _check(_lib.fm_chat_render_json(self._h, msgs, len(msgs), ctypes.byref(cp), buf, n.value, ctypes.byref(n)))
+        return buf.raw[:n.value].decode("utf-8")
 
 
 class Context(_Closing):
@@ -586,6 +801,29 @@ class Context(_Closing):
         buf = (ctypes.c_int32 * max(n.value, 1))()
         _check(_lib.fm_context_seq_tokens(self._h, seq, buf, n.value, ctypes.byref(n)))
         return list(buf[:n.value])
+
+    def score(self, prompt, continuation, seq=0, top_k=0):
+        """fm_context_score: appends `prompt` (ids; [] = the prompt is what
+        sequence `seq` holds) and scores the `continuation` ids in one
+        batched decode; the prompt stays cached, the continuation does not.
+        A dict: logprobs, sum, ranks, and with top_k, top (per token
+        [(id, logprob), ...] best first)."""
+        n = len(continuation)
+        sp = _init(_ScoreParams, _lib.fm_score_params_init)
+        lps, ranks = (ctypes.c_double * max(n, 1))(), (ctypes.c_int32 * max(n, 1))()
+        tt, tl = (ctypes.c_int32 * max(n * top_k, 1))(), (ctypes.c_double * max(n * top_k, 1))()
+        sp.seq, sp.top_k, sp.logprobs, sp.ranks = seq, top_k, lps, ranks
+        if top_k:
+            sp.top_tokens, sp.top_logprobs = tt, tl
+        total = ctypes.c_double()
+        p_arr = (ctypes.c_int32 * max(len(prompt), 1))(*prompt)
+        c_arr = (ctypes.c_int32 * max(n, 1))(*continuation)
+        _check(_lib.fm_context_score(self._live(), p_arr, len(prompt), c_arr, n, ctypes.byref(sp),
+                                     ctypes.byref(total)))
+        out = {"logprobs": list(lps[:n]), "sum": total.value, "ranks": list(ranks[:n])}
+        if top_k:
+            out["top"] = [[(tt[i * top_k + j], tl[i * top_k + j]) for j in range(top_k)] for i in range(n)]
+        return out
 
     def save_state(self, seq=STATE_ALL):
         """The state of `seq` (or of the whole context) as bytes."""

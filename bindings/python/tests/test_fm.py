@@ -1,7 +1,9 @@
 """The Python binding end to end (run by meson test with FM_LIBRARY and
 FM_TEST_DATA set). Reproduces the core runtime's acceptance 1."""
+import json
 import math
 import os
+import re
 import sys
 import unittest
 
@@ -170,6 +172,95 @@ class TestBinding(unittest.TestCase):
         with self.assertRaises(fm.FmError) as e:
             fm.Model(data("models/stories260K.gguf"), progress=lambda d: d >= 0.5)
         self.assertEqual(e.exception.status, "FM_STATUS_CANCELLED")
+
+    def test_chat_templates_match_the_fixtures(self):
+        folder = data("reference/chat")
+        n = 0
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".json"):
+                continue
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                fx = json.load(f)
+            with fm.ChatTemplate(fx["template"]) as t:
+                for case in fx["cases"]:
+                    kw = dict(add_generation_prompt=case["add_generation_prompt"], bos_token=fx["bos_token"],
+                              eos_token=fx["eos_token"], tools=case.get("tools"), now=1785024000)
+                    if "error" in case:
+                        with self.assertRaises(fm.FmError) as e:
+                            t.render(case["messages"], **kw)
+                        self.assertIn(case["error"], str(e.exception))
+                    else:
+                        self.assertEqual(t.render(case["messages"], **kw), case["expected"], name + " " + case["id"])
+                    n += 1
+        self.assertGreaterEqual(n, 250)
+        self.assertIn("chatml", fm.ChatTemplate.builtin_names())
+        with self.assertRaises(fm.FmError) as e:
+            fm.ChatTemplate("{% for m in messages %}")
+        self.assertIn("line 1, column 4", str(e.exception))
+
+    def test_chat(self):
+        msgs = [{"role": "user", "content": "Tell me a story about a cat."}]
+        with fm.Model(data("models/stories260K.gguf")) as m:
+            with self.assertRaises(fm.FmError) as e:
+                m.chat_template()  # stories260K's file has none
+            self.assertEqual(e.exception.status, "FM_STATUS_NOT_FOUND")
+            reply = m.chat(msgs, n=16, temperature=0, n_ctx=512, n_threads=1)
+            text = "<|im_start|>user\nTell me a story about a cat.<|im_end|>\n<|im_start|>assistant\n"
+            self.assertEqual(m.chat_prompt(msgs), [1] + m.tokenize(text, add_special=False))
+            want = "".join(m.generate([1] + m.tokenize(text, add_special=False), n=16, temperature=0, n_ctx=512,
+                                      n_threads=1, stop=["<|im_end|>", "<|im_start|>"]))
+            self.assertEqual(reply, want)
+            self.assertNotEqual(reply, "")
+            self.assertEqual(m.chat(msgs, template="chatml", n=16, temperature=0, n_ctx=512, n_threads=1), reply)
+
+    def test_score_classify_against_logits(self):
+        def log_softmax(row, t):
+            mx = max(row)
+            return row[t] - mx - math.log(math.fsum(math.exp(x - mx) for x in row))
+
+        with fm.Model(data("models/stories260K.gguf")) as m:
+            prompt, cont = "Once upon a time, there was a little girl", " named Lily. She"
+            r = m.score(prompt, cont, top_k=3)
+            p = m.tokenize(prompt)
+            c = m.tokenizer.encode(cont, add_special=False, continuation=True)
+            self.assertEqual(r["tokens"], c)
+            with fm.Context(m, n_ctx=64, n_threads=1) as ctx:
+                ctx.decode(p + c, all_logits=True)
+                rows = [ctx.logits(len(p) - 1 + i) for i in range(len(c))]
+            for i, t in enumerate(c):
+                self.assertAlmostEqual(r["logprobs"][i], log_softmax(rows[i], t), delta=1e-4)
+                self.assertEqual(r["ranks"][i], sum(1 for x in rows[i] if x > rows[i][t]))
+                best = max(range(len(rows[i])), key=lambda v: (rows[i][v], -v))
+                self.assertEqual(r["top"][i][0][0], best)
+                self.assertAlmostEqual(r["top"][i][0][1], log_softmax(rows[i], best), delta=1e-4)
+            self.assertAlmostEqual(r["sum"], math.fsum(r["logprobs"]), delta=1e-9)
+            labels = [" girl", " dog", " big red ball"]
+            got = m.classify("Once upon a time, there was a little", labels)
+            self.assertEqual(sorted(g[0] for g in got), sorted(labels))
+            self.assertAlmostEqual(sum(g[2] for g in got), 1.0, delta=1e-12)
+            for label, lp, _ in got:
+                self.assertAlmostEqual(lp, m.score("Once upon a time, there was a little", label)["sum"], delta=1e-5)
+            self.assertEqual([g[1] for g in got], sorted((g[1] for g in got), reverse=True))
+            with self.assertRaises(ValueError):
+                m.score("x", "")
+
+    def test_perplexity_equals_llama_perplexity(self):
+        with open(data("reference/perplexity/README.md"), encoding="utf-8") as f:
+            ref = f.read()
+        want = [float(v) for v in re.findall(r"\[\d+\](\d+\.\d+)", ref)]
+        final = re.search(r"Final estimate: PPL = (\d+\.\d+) \+/- (\d+\.\d+)", ref)
+        with open(data("corpus/en-prose.txt"), encoding="utf-8") as f:
+            text = f.read()
+        with fm.Model(data("models/stories260K.gguf")) as m:
+            ppl, err, running = m.perplexity(text, n_ctx=128, chunks=40, n_threads=1)
+        # the reference prints 4 decimals; score() evaluates 127 of each
+        # chunk's 128 tokens (the last needs no logits), a batch shape whose
+        # float sums differ from a full decode's by ~1e-7 relative
+        self.assertEqual(len(running), 40)
+        for got, ref_v in zip(running, want):
+            self.assertAlmostEqual(got, ref_v, delta=5e-5 + 1e-6 * ref_v)
+        self.assertAlmostEqual(ppl, float(final.group(1)), delta=6e-5)
+        self.assertAlmostEqual(err, float(final.group(2)), delta=6e-6)
 
     def test_version(self):
         self.assertRegex(fm.version(), r"^\d+\.\d+\.\d+$")
