@@ -27,10 +27,12 @@ typedef struct cli_sampling {
     const char *grammar_file, *json_schema, *regex;
     int json_inline;     /* -j: json_schema is the schema text itself */
     fm_grammar *grammar; /* compiled by cli_sampling_compile */
+    const char *prog;    /* the program's name, for messages */
 } cli_sampling;
 
-static inline void cli_sampling_init(cli_sampling *c) {
+static inline void cli_sampling_init(cli_sampling *c, const char *prog) {
     memset(c, 0, sizeof *c);
+    c->prog = prog;
     fm_sampler_params_init(&c->sp, sizeof c->sp);
 }
 
@@ -139,6 +141,12 @@ static inline int cli_sampling_option(cli_sampling *c, const char *prog, const c
         break;
     }
     return 1;
+}
+
+/* cli_sampling_option() as a cli_parse_args() `extra` hook. */
+static inline int cli_sampling_extra(void *user, const char *a, const char *v) {
+    cli_sampling *c = user;
+    return cli_sampling_option(c, c->prog, a, v);
 }
 
 /* Compiles the constraint given, if any; prints the error and returns

@@ -519,49 +519,16 @@ int main(int argc, char **argv) {
     int render_mode = 0, add_gen = 0;
     double n_ctx = 0, n_predict = 256, threads = 0, now = 0;
     cli_sampling cs;
-    cli_sampling_init(&cs);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double d;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--render")) {
-            render_mode = 1;
-            continue;
-        } else if (!strcmp(a, "--add-generation-prompt")) {
-            add_gen = 1;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "fm-chat: %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        }
-        i++;
-        const int so = cli_sampling_option(&cs, "fm-chat", a, v);
-        if (so < 0) return 2;
-        if (so > 0) continue;
-        if (!strcmp(a, "-m")) model_path = v;
-        else if (!strcmp(a, "--system")) system = v;
-        else if (!strcmp(a, "--template")) tspec = v;
-        else if (!strcmp(a, "--messages")) msgs_path = v;
-        else if (!strcmp(a, "--tools")) tools_path = v;
-        else if (!strcmp(a, "--bos-token")) bos_tok = v;
-        else if (!strcmp(a, "--eos-token")) eos_tok = v;
-        else if (!cli_parse_num(v, &d)) {
-            fprintf(stderr, "fm-chat: %s: '%s' is not a number\n", a, v);
-            return 2;
-        } else if (!strcmp(a, "-c")) n_ctx = d;
-        else if (!strcmp(a, "-n")) n_predict = d;
-        else if (!strcmp(a, "-t")) threads = d;
-        else if (!strcmp(a, "--now")) now = d;
-        else {
-            fprintf(stderr, "fm-chat: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    cli_sampling_init(&cs, "fm-chat");
+    const cli_opt opts[] = {
+        {"-m", CLI_STR, &model_path},       {"--system", CLI_STR, &system},   {"--template", CLI_STR, &tspec},
+        {"--messages", CLI_STR, &msgs_path}, {"--tools", CLI_STR, &tools_path}, {"--bos-token", CLI_STR, &bos_tok},
+        {"--eos-token", CLI_STR, &eos_tok}, {"--render", CLI_FLAG, &render_mode},
+        {"--add-generation-prompt", CLI_FLAG, &add_gen}, {"-c", CLI_NUM, &n_ctx}, {"-n", CLI_NUM, &n_predict},
+        {"-t", CLI_NUM, &threads},          {"--now", CLI_NUM, &now}};
+    const int pa = cli_parse_args(argc, argv, "fm-chat", opts, sizeof opts / sizeof *opts, usage, cli_sampling_extra,
+                                  &cs);
+    if (pa) return pa == 1 ? 0 : 2;
     if (now < 0 || now > 253402300799.0) { /* the year 9999 */
         fprintf(stderr, "fm-chat: --now must be seconds since 1970, up to the year 9999\n");
         return 2;

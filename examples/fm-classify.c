@@ -44,47 +44,40 @@ static int by_logprob(const void *a, const void *b) {
     return x->logprob > y->logprob ? -1 : x->logprob < y->logprob ? 1 : (x->order > y->order) - (x->order < y->order);
 }
 
+typedef struct label_list {
+    label *v;
+    size_t n;
+} label_list;
+
+/* --label L, repeatable */
+static int add_label(void *user, const char *a, const char *v) {
+    label_list *l = user;
+    if (strcmp(a, "--label")) return 0;
+    if (l->n == MAX_LABELS || v[0] == '\0') {
+        fprintf(stderr, "fm-classify: --label needs a non-empty text (at most %d labels)\n", MAX_LABELS);
+        return -1;
+    }
+    l->v[l->n] = (label){v, NULL, 0, l->n, 0, 0};
+    l->n++;
+    return 1;
+}
+
 int main(int argc, char **argv) {
     const char *model_path = NULL, *prompt = NULL;
     label labels[MAX_LABELS];
     size_t n_labels = 0;
     int json = 0;
     double threads = 0, n_ctx = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double d;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "fm-classify: %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "-m")) model_path = v;
-        else if (!strcmp(a, "-p")) prompt = v;
-        else if (!strcmp(a, "--label")) {
-            if (n_labels == MAX_LABELS || v[0] == '\0') {
-                fprintf(stderr, "fm-classify: --label needs a non-empty text (at most %d labels)\n", MAX_LABELS);
-                return 2;
-            }
-            labels[n_labels] = (label){v, NULL, 0, n_labels, 0, 0};
-            n_labels++;
-        } else if (!cli_parse_num(v, &d) || d < 0 || d > 1e7 || d != floor(d)) {
-            fprintf(stderr, "fm-classify: %s: '%s' is not a whole number in range\n", a, v);
-            return 2;
-        } else if (!strcmp(a, "-t")) threads = d;
-        else if (!strcmp(a, "-c")) n_ctx = d;
-        else {
-            fprintf(stderr, "fm-classify: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
+    const cli_opt opts[] = {{"-m", CLI_STR, &model_path}, {"-p", CLI_STR, &prompt}, {"--json", CLI_FLAG, &json},
+                            {"-t", CLI_NUM, &threads}, {"-c", CLI_NUM, &n_ctx}};
+    label_list ll = {labels, 0};
+    const int pa = cli_parse_args(argc, argv, "fm-classify", opts, sizeof opts / sizeof *opts, usage, add_label, &ll);
+    if (pa) return pa == 1 ? 0 : 2;
+    n_labels = ll.n;
+    if (threads < 0 || threads > 1024 || n_ctx < 0 || n_ctx > 1e7 || threads != floor(threads) ||
+        n_ctx != floor(n_ctx)) {
+        fprintf(stderr, "fm-classify: -t and -c need whole numbers in range\n");
+        return 2;
     }
     if (model_path == NULL || prompt == NULL || n_labels < 1) {
         usage(stderr);

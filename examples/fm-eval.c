@@ -115,36 +115,16 @@ int main(int argc, char **argv) {
     const char *model_path = NULL, *file = NULL;
     double shots = 0, threads = 0, n_ctx = 0;
     int verbose = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double d;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--verbose")) {
-            verbose = 1;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "fm-eval: %s needs a value\n", a);
-            usage(stderr);
+    const cli_opt opts[] = {{"-m", CLI_STR, &model_path}, {"-f", CLI_STR, &file}, {"--shots", CLI_NUM, &shots},
+                            {"-t", CLI_NUM, &threads}, {"-c", CLI_NUM, &n_ctx}, {"--verbose", CLI_FLAG, &verbose}};
+    const int pa = cli_parse_args(argc, argv, "fm-eval", opts, sizeof opts / sizeof *opts, usage, NULL, NULL);
+    if (pa) return pa == 1 ? 0 : 2;
+    const double nums[3] = {shots, threads, n_ctx};
+    for (int i = 0; i < 3; i++)
+        if (nums[i] < 0 || nums[i] > 1e7 || nums[i] != floor(nums[i])) {
+            fprintf(stderr, "fm-eval: --shots, -t and -c need whole numbers in range\n");
             return 2;
         }
-        i++;
-        if (!strcmp(a, "-m")) model_path = v;
-        else if (!strcmp(a, "-f")) file = v;
-        else if (!cli_parse_num(v, &d) || d < 0 || d > 1e7 || d != floor(d)) {
-            fprintf(stderr, "fm-eval: %s: '%s' is not a whole number in range\n", a, v);
-            return 2;
-        } else if (!strcmp(a, "--shots")) shots = d;
-        else if (!strcmp(a, "-t")) threads = d;
-        else if (!strcmp(a, "-c")) n_ctx = d;
-        else {
-            fprintf(stderr, "fm-eval: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
     if (model_path == NULL || file == NULL) {
         usage(stderr);
         return 2;

@@ -84,46 +84,14 @@ int main(int argc, char **argv) {
     double n_gen = 128, threads = 0, n_ctx = 0;
     int ignore_eos = 0, print_ids = 0;
     cli_sampling cs;
-    cli_sampling_init(&cs);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double d;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--ignore-eos")) {
-            ignore_eos = 1;
-            continue;
-        } else if (!strcmp(a, "--ids")) {
-            print_ids = 1;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "fm-generate: %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        }
-        i++;
-        const int so = cli_sampling_option(&cs, "fm-generate", a, v);
-        if (so < 0) return 2;
-        if (so > 0) continue;
-        if (!strcmp(a, "-m")) model_path = v;
-        else if (!strcmp(a, "-z")) tok_path = v;
-        else if (!strcmp(a, "-p")) prompt = v;
-        else if (!strcmp(a, "--prompt-cache")) cache_path = v;
-        else if (!cli_parse_num(v, &d)) {
-            fprintf(stderr, "fm-generate: %s: '%s' is not a number\n", a, v);
-            return 2;
-        } else if (!strcmp(a, "-n")) n_gen = d;
-        else if (!strcmp(a, "-t")) threads = d;
-        else if (!strcmp(a, "-c")) n_ctx = d;
-        else {
-            fprintf(stderr, "fm-generate: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    cli_sampling_init(&cs, "fm-generate");
+    const cli_opt opts[] = {
+        {"-m", CLI_STR, &model_path}, {"-z", CLI_STR, &tok_path},   {"-p", CLI_STR, &prompt},
+        {"--prompt-cache", CLI_STR, &cache_path}, {"-n", CLI_NUM, &n_gen}, {"-t", CLI_NUM, &threads},
+        {"-c", CLI_NUM, &n_ctx},      {"--ignore-eos", CLI_FLAG, &ignore_eos}, {"--ids", CLI_FLAG, &print_ids}};
+    const int pa = cli_parse_args(argc, argv, "fm-generate", opts, sizeof opts / sizeof *opts, usage,
+                                  cli_sampling_extra, &cs);
+    if (pa) return pa == 1 ? 0 : 2;
     if (model_path == NULL || prompt == NULL) {
         usage(stderr);
         return 2;

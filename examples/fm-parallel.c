@@ -50,40 +50,12 @@ int main(int argc, char **argv) {
     double n_par = 4, n_gen = 64, threads = 0;
     int ignore_eos = 0;
     cli_sampling cs;
-    cli_sampling_init(&cs);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double d;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--ignore-eos")) {
-            ignore_eos = 1;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "fm-parallel: %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        }
-        i++;
-        const int so = cli_sampling_option(&cs, "fm-parallel", a, v);
-        if (so < 0) return 2;
-        if (so > 0) continue;
-        if (!strcmp(a, "-m")) model_path = v;
-        else if (!strcmp(a, "-p")) prompt = v;
-        else if (!cli_parse_num(v, &d)) {
-            fprintf(stderr, "fm-parallel: %s: '%s' is not a number\n", a, v);
-            return 2;
-        } else if (!strcmp(a, "-np")) n_par = d;
-        else if (!strcmp(a, "-n")) n_gen = d;
-        else if (!strcmp(a, "-t")) threads = d;
-        else {
-            fprintf(stderr, "fm-parallel: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    cli_sampling_init(&cs, "fm-parallel");
+    const cli_opt opts[] = {{"-m", CLI_STR, &model_path}, {"-p", CLI_STR, &prompt}, {"-np", CLI_NUM, &n_par},
+                            {"-n", CLI_NUM, &n_gen}, {"-t", CLI_NUM, &threads}, {"--ignore-eos", CLI_FLAG, &ignore_eos}};
+    const int pa = cli_parse_args(argc, argv, "fm-parallel", opts, sizeof opts / sizeof *opts, usage,
+                                  cli_sampling_extra, &cs);
+    if (pa) return pa == 1 ? 0 : 2;
     if (cs.n_stop) {
         fprintf(stderr, "fm-parallel: --stop is not supported here (fm-generate has it)\n");
         return 2;
