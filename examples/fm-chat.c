@@ -236,6 +236,86 @@ static int drop_oldest(chat *c) {
     return 1;
 }
 
+/* The byte offset in the text the cache spells where each cached token
+ * starts (off[0..n]), found by detokenizing the ids; 1 if they do not
+ * spell c->cached_text exactly. A BOS that fm-chat added itself spells
+ * nothing. */
+static int token_offsets(chat *c, const fm_token *ids, size_t n, size_t *off) {
+    fm_detokenizer *d;
+    if (fm_detokenizer_new(c->tok, FM_DECODE_RENDER_SPECIAL | FM_DECODE_STRIP_LEADING_SPACE, &d)) return 1;
+    const fm_token bos = fm_tokenizer_special(c->tok, FM_SPECIAL_BOS);
+    const size_t bl = strlen(c->bos);
+    size_t pos = 0, i = 0;
+    off[0] = 0;
+    if (n && ids[0] == bos && !(bl && c->cached_n >= bl && !memcmp(c->cached_text, c->bos, bl))) off[++i] = 0;
+    char piece[1024];
+    size_t pn = 0;
+    int bad = 0;
+    for (; i < n && !bad; i++) {
+        bad = fm_detokenizer_push(d, ids[i], piece, sizeof piece, &pn) != FM_STATUS_OK || pos + pn > c->cached_n ||
+              memcmp(c->cached_text + pos, piece, pn) != 0;
+        pos += pn;
+        off[i + 1] = pos;
+    }
+    bad |= fm_detokenizer_flush(d, piece, sizeof piece, &pn) != FM_STATUS_OK || pn != 0 || pos != c->cached_n;
+    fm_detokenizer_free(d);
+    return bad;
+}
+
+/* The context shift for a chat. When dropping old exchanges makes the
+ * rendered text `r` start with cached[..oa) + cached[ob..) for token
+ * boundaries oa < ob of the text the cache spells, the tokens between them
+ * leave the cache and the later ones move down (their keys re-rotated), so
+ * the rest of the history is not decoded again. Returns how many tokens
+ * left; 0 when the texts do not line up (the caller then decodes from the
+ * first token that differs). */
+static size_t shift_out(chat *c, const char *r, size_t rn) {
+    fm_token *ids = NULL;
+    size_t n = 0, removed = 0;
+    int32_t lo = -1, hi = -1;
+    if (c->cached_text == NULL || cached_ids(c, &ids, &n) || n == 0 ||
+        fm_context_seq_pos_range(c->ctx, 0, &lo, &hi) || lo != 0 || (size_t)hi != n - 1) {
+        free(ids);
+        return 0;
+    }
+    size_t *off = malloc((n + 1) * sizeof *off);
+    if (off == NULL || token_offsets(c, ids, n, off)) {
+        free(off);
+        free(ids);
+        return 0;
+    }
+    const char *ct = c->cached_text;
+    const size_t cn = c->cached_n;
+    size_t p = 0;
+    while (p < rn && p < cn && r[p] == ct[p]) p++;
+    size_t a = n + 1, b = 0;
+    for (size_t i = n, tries = 0; i-- > 0 && tries < 64 && a > n;) {
+        if (off[i] > p) continue;
+        tries++;
+        for (size_t j = i + 1; j <= n; j++) {
+            const size_t tail = cn - off[j];
+            if (off[j] > off[i] && off[i] + tail <= rn && !memcmp(r + off[i], ct + off[j], tail)) {
+                a = i, b = j;
+                break;
+            }
+        }
+    }
+    if (a <= n) {
+        fm_context_seq_rm(c->ctx, 0, (int32_t)a, (int32_t)b);
+        if (b < n && fm_context_seq_shift(c->ctx, 0, (int32_t)b, -1, -(int32_t)(b - a)) != FM_STATUS_OK) {
+            fm_context_seq_rm(c->ctx, 0, (int32_t)a, -1); /* e.g. learned positions: decode the rest */
+            set_cached_text(c, NULL, 0);
+        } else {
+            memmove(c->cached_text + off[a], c->cached_text + off[b], cn - off[b] + 1);
+            c->cached_n -= off[b] - off[a];
+            removed = b - a;
+        }
+    }
+    free(off);
+    free(ids);
+    return removed;
+}
+
 /* Brings the cache to the conversation's prompt, decoding only what it
  * does not already hold. */
 static fm_status sync_prompt(chat *c) {
@@ -244,9 +324,13 @@ static fm_status sync_prompt(chat *c) {
     size_t n = 0;
     fm_status s;
     int dropped = 0;
+    size_t shifted = 0;
+    /* room for an answer: what -n asks, up to a quarter of the window */
+    const size_t quarter = n_ctx / 4 > 16 ? n_ctx / 4 : 16;
+    const size_t room = (size_t)c->n_predict < quarter ? (size_t)c->n_predict : quarter;
     for (;;) {
         if ((s = prompt_ids(c, &ids, &n))) return s;
-        if (n + (size_t)(c->n_predict < 16 ? c->n_predict : 16) <= n_ctx) break;
+        if (n + room <= n_ctx) break;
         free(ids);
         ids = NULL;
         if (!drop_oldest(c)) {
@@ -254,8 +338,20 @@ static fm_status sync_prompt(chat *c) {
             return FM_STATUS_CONTEXT_FULL;
         }
         dropped++;
+        /* take the dropped turns out of the cache too, if they line up */
+        char *msgs = json_dumps(c->conv, JSON_COMPACT | JSON_ENSURE_ASCII), *r = NULL;
+        size_t rn = 0;
+        if (msgs == NULL) return FM_STATUS_NO_MEMORY;
+        s = render(c->tmpl, msgs, &c->cp, &r, &rn);
+        free(msgs);
+        if (s) return s;
+        shifted += shift_out(c, r, rn);
+        free(r);
     }
-    if (dropped) fprintf(stderr, "fm-chat: the context is full: dropped the %d oldest exchange(s)\n", dropped);
+    if (dropped)
+        fprintf(stderr, "fm-chat: the context is full: dropped the %d oldest exchange(s); %s\n", dropped,
+                shifted ? "shifted the cache" : "the rest is decoded again");
+    if (shifted) fprintf(stderr, "fm-chat: context shift: %zu tokens left the cache\n", shifted);
     size_t nc = 0, common = 0;
     fm_context_seq_tokens(c->ctx, 0, NULL, 0, &nc);
     fm_token *cached = malloc((nc ? nc : 1) * sizeof *cached);

@@ -136,6 +136,33 @@ class TestConversation(unittest.TestCase):
             self.assertEqual(turns(err2)[1][1], 0)
             self.assertTrue(out.endswith(out2), (out, out2))
 
+    def test_full_window_shifts_out_old_turns(self):
+        """-c 220: the fourth turn does not fit with room for an answer;
+        the oldest exchange leaves the conversation and, lined up on token
+        boundaries, the cache too (the context shift), so the turns kept
+        are not decoded again."""
+        conv = [{"role": "system", "content": "You tell stories."}] + [
+            {"role": "user", "content": q} for q in
+            ("Tell me a story about a cat.", "What did the cat do next?", "And the dog?", "How did it end?")]
+        with tempfile.TemporaryDirectory() as tmp:
+            r = run("-m", data(MODEL), "--template", "chatml", "--temp", "0", "-n", "40", "-c", "220", "-t", "1",
+                    "--messages", write(tmp, "conv.json", conv))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            err = r.stderr.decode()
+            t = turns(err)
+            self.assertEqual(sorted(t), [1, 2, 3, 4], err)
+            for p, reused, decoded, gen in t.values():
+                self.assertLessEqual(p + 40, 220, err)  # each prompt left room for the answer (-n 40)
+                self.assertEqual(decoded, p - reused)
+            shifts = [int(x) for x in re.findall(r"context shift: (\d+) tokens left the cache", err)]
+            self.assertEqual(len(shifts), err.count("dropped the"), err)
+            self.assertGreaterEqual(len(shifts), 1, err)
+            # turn 4 came after a shift and kept turn 3 (its prompt and answer) cached
+            self.assertIn("dropped the 1 oldest exchange(s); shifted the cache\nfm-chat: context shift", err)
+            p3, _, _, g3 = t[3]
+            self.assertGreaterEqual(t[4][1], p3 + g3 - shifts[-1], err)
+            self.assertGreater(t[4][1], 100, err)
+
     def test_errors(self):
         with tempfile.TemporaryDirectory() as tmp:
             r = run("-m", data(MODEL), "--messages", write(tmp, "c.json", {"role": "user"}))
