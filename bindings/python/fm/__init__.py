@@ -14,7 +14,8 @@ import json
 import math
 import os
 
-__all__ = ["FmError", "Model", "Context", "Tokenizer", "ChatTemplate", "version", "STATE_ALL"]
+__all__ = ["Error", "FmError", "ClosedError", "Model", "Context", "Tokenizer", "ChatTemplate", "version", "quantize",
+           "STATE_ALL", "POS_NEXT"]
 
 _c_float_p = ctypes.POINTER(ctypes.c_float)
 _token_p = ctypes.POINTER(ctypes.c_int32)
@@ -97,9 +98,35 @@ _KV_TYPES = {"f32": 0, "f16": 1}
 _SPECIAL = {"bos": 0, "eos": 1, "unk": 2, "pad": 3, "sep": 4, "cls": 5, "mask": 6}
 
 
+_LIB_NAMES = ("libfm.so.1", "libfm.so.0", "libfm.so", "libfm.dylib", "fm.dll")
+
+
+def _open_library():
+    """$FM_LIBRARY if set (nothing else then), else a copy beside this
+    package, else the system loader; the ImportError says what was tried."""
+    env = os.environ.get("FM_LIBRARY")
+    if env:
+        try:
+            return ctypes.CDLL(env)
+        except OSError as e:
+            raise ImportError("libfm: FM_LIBRARY=%s cannot be loaded: %s" % (env, e)) from None
+    here = os.path.dirname(os.path.abspath(__file__))
+    tried = []
+    for how, path in [("beside the package", os.path.join(here, n)) for n in _LIB_NAMES] + \
+            [("system loader", n) for n in _LIB_NAMES[:2]]:
+        if how == "beside the package" and not os.path.exists(path):
+            tried.append("%s: no %s" % (how, path))
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            tried.append("%s: %s: %s" % (how, path, e))
+    raise ImportError("libfm not found; tried $FM_LIBRARY (unset), then\n  " + "\n  ".join(tried) +
+                      "\nset FM_LIBRARY to the library's path, or install libfm")
+
+
 def _load_library():
-    path = os.environ.get("FM_LIBRARY") or "libfm.so.0"
-    lib = ctypes.CDLL(path)
+    lib = _open_library()
     p = ctypes.POINTER
     sigs = {
         "fm_version": (ctypes.c_char_p, []),
@@ -194,18 +221,44 @@ def _load_library():
 _lib = _load_library()
 
 
-class FmError(Exception):
-    """A libfm call failed: `status` is the fm_status name, `args[0]` the message."""
+class Error(Exception):
+    """A libfm call failed. `status` is the fm_status name
+    ("FM_STATUS_CONTEXT_FULL"), `code` its number, args[0] the message. Each
+    status has its subclass (ContextFullError, InvalidArgumentError, ...),
+    so callers can catch the one they handle."""
 
-    def __init__(self, status):
-        self.status = _lib.fm_status_name(status).decode()
+    def __init__(self, status, message=None):
         self.code = status
-        super().__init__("%s (%s)" % (_lib.fm_last_error().decode("utf-8", "replace"), self.status))
+        self.status = _lib.fm_status_name(status).decode() if status is not None else "closed"
+        if message is None:
+            message = _lib.fm_last_error().decode("utf-8", "replace")
+        super().__init__("%s (%s)" % (message, self.status))
+
+
+FmError = Error  # the 0.x name
+
+
+class ClosedError(Error, ValueError):
+    """A call on a closed (or freed) object: never a crash."""
+
+    def __init__(self, what):
+        super().__init__(None, "the %s is closed" % what)
+
+
+_ERRORS = {}
+for _code in range(-1, -64, -1):
+    _name = _lib.fm_status_name(_code).decode()
+    if _name == "FM_STATUS_UNKNOWN":
+        break
+    _cls = "".join(w.capitalize() for w in _name[len("FM_STATUS_"):].split("_")) + "Error"
+    _ERRORS[_code] = type(_cls, (Error,), {"__doc__": "libfm's %s." % _name})
+    globals()[_cls] = _ERRORS[_code]
+    __all__.append(_cls)
 
 
 def _check(status):
     if status != 0:
-        raise FmError(status)
+        raise _ERRORS.get(status, Error)(status)
 
 
 def _init(struct, init_fn):
@@ -258,6 +311,13 @@ class Tokenizer:
         self._h = handle
         self._owner = owner  # keeps a model alive while its tokenizer is used
 
+    def _live(self):
+        if self._owner is not None:
+            self._owner._live()
+        if not self._h:
+            raise ClosedError("tokenizer")
+        return self._h
+
     @classmethod
     def load(cls, path):
         h = ctypes.c_void_p()
@@ -265,20 +325,21 @@ class Tokenizer:
         return cls(h, None)
 
     def close(self):
-        if self._owner is None and self._h:
+        """Frees a standalone tokenizer (a model's lives as long as the model)."""
+        if self._owner is None and getattr(self, "_h", None):
             _lib.fm_tokenizer_free(self._h)
-        self._h = None
+            self._h = None
 
     def __del__(self):
         self.close()
 
     @property
     def n_vocab(self):
-        return _lib.fm_tokenizer_n_vocab(self._h)
+        return _lib.fm_tokenizer_n_vocab(self._live())
 
     def special(self, which):
         """Id of "bos", "eos", "unk", "pad", ... or None."""
-        t = _lib.fm_tokenizer_special(self._h, _SPECIAL[which])
+        t = _lib.fm_tokenizer_special(self._live(), _SPECIAL[which])
         return None if t < 0 else t
 
     def encode(self, text, add_special=True, parse_special=False, continuation=False):
@@ -288,11 +349,12 @@ class Tokenizer:
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         flags = (ENCODE_ADD_SPECIAL_AUTO if add_special else 0) | (ENCODE_PARSE_SPECIAL if parse_special else 0)
         flags |= ENCODE_CONTINUE if continuation else 0
+        h = self._live()
         n = ctypes.c_size_t()
         cap = len(data) + 8
         while True:
             buf = (ctypes.c_int32 * cap)()
-            s = _lib.fm_tokenizer_encode(self._h, data, len(data), flags, buf, cap, ctypes.byref(n))
+            s = _lib.fm_tokenizer_encode(h, data, len(data), flags, buf, cap, ctypes.byref(n))
             if s == _STATUS_BUFFER_TOO_SMALL:
                 cap = n.value
                 continue
@@ -301,13 +363,14 @@ class Tokenizer:
 
     def piece(self, token, render_special=True):
         """The text of one token (bytes decoded as UTF-8, errors replaced)."""
+        h = self._live()
         n = ctypes.c_size_t()
         buf = ctypes.create_string_buffer(256)
-        s = _lib.fm_tokenizer_token_to_piece(self._h, token, DECODE_RENDER_SPECIAL if render_special else 0, buf,
+        s = _lib.fm_tokenizer_token_to_piece(h, token, DECODE_RENDER_SPECIAL if render_special else 0, buf,
                                              256, ctypes.byref(n))
         if s == _STATUS_BUFFER_TOO_SMALL:
             buf = ctypes.create_string_buffer(n.value)
-            s = _lib.fm_tokenizer_token_to_piece(self._h, token, DECODE_RENDER_SPECIAL if render_special else 0,
+            s = _lib.fm_tokenizer_token_to_piece(h, token, DECODE_RENDER_SPECIAL if render_special else 0,
                                                  buf, n.value, ctypes.byref(n))
         _check(s)
         return buf.raw[:n.value].decode("utf-8", "replace")
@@ -321,7 +384,7 @@ class Tokenizer:
         cap = 16 * len(ids) + 16
         while True:
             buf = ctypes.create_string_buffer(cap)
-            s = _lib.fm_tokenizer_decode(self._h, arr, len(ids), flags, buf, cap, ctypes.byref(n))
+            s = _lib.fm_tokenizer_decode(self._live(), arr, len(ids), flags, buf, cap, ctypes.byref(n))
             if s == _STATUS_BUFFER_TOO_SMALL:
                 cap = n.value
                 continue
@@ -367,7 +430,7 @@ class _Stop:
 class _Detokenizer:
     def __init__(self, tokenizer, flags):
         self._h = ctypes.c_void_p()
-        _check(_lib.fm_detokenizer_new(tokenizer._h, flags, ctypes.byref(self._h)))
+        _check(_lib.fm_detokenizer_new(tokenizer._live(), flags, ctypes.byref(self._h)))
         self._buf = ctypes.create_string_buffer(1 << 16)
         self._n = ctypes.c_size_t()
 
@@ -400,15 +463,38 @@ class Model(_Closing):
             self._tok_path = os.fsencode(tokenizer_path)
             params.tokenizer_path = self._tok_path
         self._h = ctypes.c_void_p()
+        self._closed, self._users = False, 0
         _check(_lib.fm_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(self._h)))
         self.tokenizer = Tokenizer(ctypes.c_void_p(_lib.fm_model_tokenizer(self._h)), owner=self)
 
     def close(self):
-        if getattr(self, "_h", None):
+        """No more calls on this model (they raise ClosedError). The weights
+        are freed now, or when the last context or generator using them
+        ends."""
+        self._closed = True
+        self._free_if_unused()
+
+    def _free_if_unused(self):
+        if getattr(self, "_closed", True) and getattr(self, "_users", 0) == 0 and getattr(self, "_h", None):
             _lib.fm_model_free(self._h)
             self._h = None
 
+    def _live(self):
+        if getattr(self, "_closed", True) or not self._h:
+            raise ClosedError("model")
+        return self._h
+
+    def _use(self):
+        """A context or a generator starts using the weights."""
+        self._live()
+        self._users += 1
+
+    def _unuse(self):
+        self._users -= 1
+        self._free_if_unused()
+
     def tokenize(self, text, add_special=True, parse_special=False):
+        self._live()
         return self.tokenizer.encode(text, add_special, parse_special)
 
     _INFO = ("n_vocab", "n_embd", "n_layer", "n_head", "n_head_kv", "n_ctx_train", "n_ff", "n_params",
@@ -416,8 +502,9 @@ class Model(_Closing):
 
     def info(self):
         """The model's sizes as a dict (fm_model_get_info), plus its architecture."""
-        d = {name: _lib.fm_model_get_info(self._h, i) for i, name in enumerate(self._INFO)}
-        d["arch"] = _lib.fm_model_arch(self._h).decode()
+        h = self._live()
+        d = {name: _lib.fm_model_get_info(h, i) for i, name in enumerate(self._INFO)}
+        d["arch"] = _lib.fm_model_arch(h).decode()
         return d
 
     POOLING = {"model": -1, "none": 0, "mean": 1, "cls": 2, "last": 3}
@@ -430,7 +517,7 @@ class Model(_Closing):
         cp.n_ctx = max(len(ids), 1)
         cp.n_threads = n_threads
         ctx = ctypes.c_void_p()
-        _check(_lib.fm_context_new(self._h, ctypes.byref(cp), ctypes.byref(ctx)))
+        _check(_lib.fm_context_new(self._live(), ctypes.byref(cp), ctypes.byref(ctx)))
         try:
             arr = (ctypes.c_int32 * len(ids))(*ids)
             need = ctypes.c_size_t()
@@ -450,6 +537,7 @@ class Model(_Closing):
         return vec
 
     def detokenize(self, ids):
+        self._live()
         return self.tokenizer.decode(ids)
 
     def generate(self, prompt, n=128, n_ctx=0, n_threads=0, ignore_eos=False, echo=False, ids=False, stop=None,
@@ -484,8 +572,10 @@ class Model(_Closing):
             sp.logit_bias, sp.n_logit_bias = bias, len(logit_bias)
         ctx, smp = ctypes.c_void_p(), ctypes.c_void_p()
         detok = None
-        stopper = _Stop(stop) if stop else None
+        self._use()  # the weights stay while this generator runs, even past close()
+        stopper = None
         try:
+            stopper = _Stop(stop) if stop else None
             _check(_lib.fm_context_new(self._h, ctypes.byref(cp), ctypes.byref(ctx)))
             _check(_lib.fm_sampler_new(ctypes.byref(sp), ctypes.byref(smp)))
             for t in prompt_ids:  # the penalties see the prompt, as in llama.cpp
@@ -500,6 +590,8 @@ class Model(_Closing):
             n_vocab = self.tokenizer.n_vocab
             tok = ctypes.c_int32()
             for i in range(n):
+                if self._closed:  # closed while the generator was suspended
+                    raise ClosedError("model")
                 _check(_lib.fm_sampler_sample(smp, _lib.fm_context_logits(ctx, -1), n_vocab, ctypes.byref(tok)))
                 t = tok.value
                 if _lib.fm_tokenizer_is_eog(self.tokenizer._h, t) and not ignore_eos:
@@ -531,13 +623,14 @@ class Model(_Closing):
                 detok.close()
             _lib.fm_sampler_free(smp)
             _lib.fm_context_free(ctx)
+            self._unuse()
 
     def chat_template(self):
         """The model's own chat template (FmError FM_STATUS_NOT_FOUND if the
         file has none)."""
         t = ChatTemplate.__new__(ChatTemplate)
         t._h = ctypes.c_void_p()
-        _check(_lib.fm_chat_template_from_model(self._h, ctypes.byref(t._h)))
+        _check(_lib.fm_chat_template_from_model(self._live(), ctypes.byref(t._h)))
         return t
 
     def _template(self, template):
@@ -684,8 +777,8 @@ class ChatTemplate(_Closing):
         tools: a list of tool definitions; variables: a dict of further
         template variables; now: strftime_now's clock (seconds, 0 = now).
         Template errors raise FmError with "line L, column C: ..."."""
-        if not self._h:
-            raise ValueError("the template is closed")
+        if not getattr(self, "_h", None):
+            raise ClosedError("chat template")
         cp = _init(_ChatParams, _lib.fm_chat_params_init)
         cp.add_generation_prompt = 1 if add_generation_prompt else 0
         keep = [x.encode() if x is not None else None for x in (bos_token, eos_token)]
@@ -726,24 +819,34 @@ class Context(_Closing):
         cp.n_ctx, cp.n_batch, cp.n_threads, cp.n_seq_max = n_ctx, n_batch, n_threads, n_seq_max
         cp.kv_type = _KV_TYPES[kv_type]
         cp.flags = 1 if batch_invariant else 0
-        self._model = model  # the model outlives its contexts
         self._h = ctypes.c_void_p()
         self._batch = ctypes.c_void_p()
-        _check(_lib.fm_context_new(model._h, ctypes.byref(cp), ctypes.byref(self._h)))
-        _check(_lib.fm_batch_new(ctypes.byref(self._batch)))
-        self.n_vocab = model.tokenizer.n_vocab
+        model._use()  # the model outlives its contexts, even past its close()
+        self._model = model
+        try:
+            _check(_lib.fm_context_new(model._h, ctypes.byref(cp), ctypes.byref(self._h)))
+            _check(_lib.fm_batch_new(ctypes.byref(self._batch)))
+        except Error:
+            self.close()
+            raise
+        self.n_vocab = _lib.fm_tokenizer_n_vocab(model.tokenizer._h)
 
     def close(self):
+        """Frees the context (further calls raise ClosedError) and lets go
+        of its model."""
         if getattr(self, "_batch", None):
             _lib.fm_batch_free(self._batch)
             self._batch = None
         if getattr(self, "_h", None):
             _lib.fm_context_free(self._h)
             self._h = None
+        model, self._model = getattr(self, "_model", None), None
+        if model is not None:
+            model._unuse()
 
     def _live(self):
-        if not self._h:
-            raise ValueError("the context is closed")
+        if not getattr(self, "_h", None):
+            raise ClosedError("context")
         return self._h
 
     def decode(self, ids, all_logits=False):
@@ -799,7 +902,7 @@ class Context(_Closing):
         if s not in (0, _STATUS_BUFFER_TOO_SMALL):
             _check(s)
         buf = (ctypes.c_int32 * max(n.value, 1))()
-        _check(_lib.fm_context_seq_tokens(self._h, seq, buf, n.value, ctypes.byref(n)))
+        _check(_lib.fm_context_seq_tokens(self._live(), seq, buf, n.value, ctypes.byref(n)))
         return list(buf[:n.value])
 
     def score(self, prompt, continuation, seq=0, top_k=0):
@@ -833,7 +936,7 @@ class Context(_Closing):
             _check(s)
         buf = ctypes.create_string_buffer(need.value)
         n = ctypes.c_size_t()
-        _check(_lib.fm_context_state_save(self._h, seq, buf, need.value, ctypes.byref(n)))
+        _check(_lib.fm_context_state_save(self._live(), seq, buf, need.value, ctypes.byref(n)))
         return buf.raw[:n.value]
 
     def load_state(self, data, seq=STATE_ALL):

@@ -262,8 +262,76 @@ class TestBinding(unittest.TestCase):
         self.assertAlmostEqual(ppl, float(final.group(1)), delta=6e-5)
         self.assertAlmostEqual(err, float(final.group(2)), delta=6e-6)
 
+    def test_lifetimes_never_crash(self):
+        ids = None
+        m = fm.Model(data("models/stories260K.gguf"))
+        ids = m.tokenize("Once upon a time")
+        tok = m.tokenizer
+        # a generator suspended when its model is closed raises on its next step
+        g = m.generate("Once upon a time", n=50, temperature=0, ids=True)
+        first = next(g)
+        ctx = fm.Context(m, n_ctx=64)
+        m.close()
+        with self.assertRaises(fm.ClosedError):
+            next(g)
+        for call in (lambda: m.tokenize("x"), lambda: tok.encode("x"), lambda: tok.n_vocab, m.info,
+                     lambda: m.embed("x"), lambda: list(m.generate("x", n=2)), lambda: m.detokenize([1]),
+                     lambda: m.chat([{"role": "user", "content": "x"}]), lambda: m.score("a", " b"),
+                     lambda: fm.Context(m), m.chat_template):
+            with self.assertRaises(fm.ClosedError):
+                call()
+        self.assertIsNotNone(m._h)  # the open context keeps the weights
+        ctx.decode(ids)  # and works
+        self.assertEqual(len(ctx.logits()), 512)
+        self.assertEqual(max(range(512), key=ctx.logits().__getitem__), first)
+        ctx.close()
+        self.assertIsNone(m._h)  # freed with its last user
+        for call in (lambda: ctx.decode(ids), ctx.logits, ctx.clear, lambda: ctx.seq_tokens(0),
+                     ctx.save_state, lambda: ctx.score(ids, [1])):
+            with self.assertRaises(fm.ClosedError):
+                call()
+        ctx.close()
+        m.close()  # twice is fine
+        self.assertTrue(issubclass(fm.ClosedError, fm.Error) and issubclass(fm.ClosedError, ValueError))
+        t = fm.ChatTemplate.builtin("chatml")
+        t.close()
+        with self.assertRaises(fm.ClosedError):
+            t.render([])
+        st = fm.Tokenizer.load(data("models/tok512.bin"))
+        st.close()
+        with self.assertRaises(fm.ClosedError):
+            st.encode("x")
+        # one error class per status
+        with fm.Model(data("models/stories260K.gguf")) as m2:
+            with fm.Context(m2, n_ctx=8) as c2:
+                with self.assertRaises(fm.ContextFullError) as e:
+                    c2.decode(list(range(1, 12)))
+                self.assertEqual((e.exception.status, e.exception.code), ("FM_STATUS_CONTEXT_FULL", -6))
+                self.assertIsInstance(e.exception, fm.FmError)
+            with self.assertRaises(fm.NotFoundError):
+                m2.chat_template()
+        with self.assertRaises(fm.IoError):
+            fm.Model(data("models/no-such-file.gguf"))
+
+    def test_library_lookup_errors(self):
+        import subprocess
+        code = "import sys; sys.path.insert(0, %r); import fm" % os.path.join(os.path.dirname(__file__), "..")
+        env = dict(os.environ, FM_LIBRARY="/nonexistent/libfm.so")
+        env.pop("LD_PRELOAD", None)
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"FM_LIBRARY=/nonexistent/libfm.so cannot be loaded", r.stderr)
+        env.pop("FM_LIBRARY")
+        env.pop("LD_LIBRARY_PATH", None)
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+        if r.returncode != 0:  # no libfm installed on this machine: the message says what was tried
+            self.assertIn(b"beside the package", r.stderr)
+            self.assertIn(b"system loader: libfm.so.0", r.stderr)
+
     def test_version(self):
         self.assertRegex(fm.version(), r"^\d+\.\d+\.\d+$")
+        with open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml"), encoding="utf-8") as f:
+            self.assertEqual(re.search(r'^version = "(.*)"', f.read(), re.M).group(1), fm.version())
 
 
 if __name__ == "__main__":
