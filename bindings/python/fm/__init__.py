@@ -14,7 +14,8 @@ import json
 import math
 import os
 
-__all__ = ["Error", "FmError", "ClosedError", "Model", "Context", "Tokenizer", "ChatTemplate", "version", "quantize",
+__all__ = ["Error", "FmError", "ClosedError", "Model", "Context", "Tokenizer", "ChatTemplate", "Grammar", "version",
+           "quantize",
            "STATE_ALL", "POS_NEXT"]
 
 _c_float_p = ctypes.POINTER(ctypes.c_float)
@@ -208,6 +209,12 @@ def _load_library():
         "fm_chat_render_json": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, p(_ChatParams),
                                                ctypes.c_char_p, ctypes.c_size_t, p(ctypes.c_size_t)]),
         "fm_score_params_init": (ctypes.c_int, [p(_ScoreParams), ctypes.c_size_t]),
+        "fm_grammar_parse_gbnf": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, p(ctypes.c_void_p)]),
+        "fm_grammar_from_regex": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t, p(ctypes.c_void_p)]),
+        "fm_grammar_from_json_schema": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32,
+                                                       p(ctypes.c_void_p)]),
+        "fm_grammar_free": (None, [ctypes.c_void_p]),
+        "fm_sampler_add_grammar": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
         "fm_context_score": (ctypes.c_int, [ctypes.c_void_p, _token_p, ctypes.c_size_t, _token_p, ctypes.c_size_t,
                                             p(_ScoreParams), p(ctypes.c_double)]),
     }
@@ -464,6 +471,7 @@ class Model(_Closing):
             params.tokenizer_path = self._tok_path
         self._h = ctypes.c_void_p()
         self._closed, self._users = False, 0
+        self.path = os.fspath(path)
         _check(_lib.fm_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(self._h)))
         self.tokenizer = Tokenizer(ctypes.c_void_p(_lib.fm_model_tokenizer(self._h)), owner=self)
 
@@ -511,7 +519,10 @@ class Model(_Closing):
 
     def embed(self, text, pooling="model", normalize=False, n_threads=0):
         """The embedding of `text` as a list of floats (fm_context_embed), or
-        one list per token with pooling="none"."""
+        one list per token with pooling="none". A list of texts gives a list
+        of embeddings."""
+        if isinstance(text, (list, tuple)):
+            return [self.embed(t, pooling, normalize, n_threads) for t in text]
         ids = self.tokenize(text)
         cp = _init(_ContextParams, _lib.fm_context_params_init)
         cp.n_ctx = max(len(ids), 1)
@@ -541,7 +552,7 @@ class Model(_Closing):
         return self.tokenizer.decode(ids)
 
     def generate(self, prompt, n=128, n_ctx=0, n_threads=0, ignore_eos=False, echo=False, ids=False, stop=None,
-                 logit_bias=None, **sampling):
+                 logit_bias=None, grammar=None, _info=None, **sampling):
         """Yields the continuation of `prompt` (text, or a list of token
         ids used as they are) piece by piece (whole UTF-8
         characters), or token ids with ids=True. echo=True yields the
@@ -552,7 +563,8 @@ class Model(_Closing):
         fm_sampler_params fields (SAMPLING_OPTIONS): temperature (0 is
         greedy), top_k, top_p, min_p, seed, typical_p, repeat_penalty,
         penalty_last_n, frequency_penalty, presence_penalty, dry_multiplier,
-        mirostat, mirostat_tau, mirostat_eta, ..."""
+        mirostat, mirostat_tau, mirostat_eta, ... grammar: a Grammar the
+        output must follow (a JSON Schema, GBNF, a regular expression)."""
         unknown = set(sampling) - set(SAMPLING_OPTIONS)
         if unknown:
             raise TypeError("generate() got unknown sampling options: %s" % ", ".join(sorted(unknown)))
@@ -578,6 +590,10 @@ class Model(_Closing):
             stopper = _Stop(stop) if stop else None
             _check(_lib.fm_context_new(self._h, ctypes.byref(cp), ctypes.byref(ctx)))
             _check(_lib.fm_sampler_new(ctypes.byref(sp), ctypes.byref(smp)))
+            if grammar is not None:
+                _check(_lib.fm_sampler_add_grammar(smp, grammar._live(), self.tokenizer._h))
+            info = _info if _info is not None else {}
+            info["tokens"], info["finish_reason"] = [], "length"
             for t in prompt_ids:  # the penalties see the prompt, as in llama.cpp
                 _lib.fm_sampler_accept(smp, t, 1)
             detok = _Detokenizer(self.tokenizer, DECODE_STRIP_LEADING_SPACE)
@@ -594,8 +610,10 @@ class Model(_Closing):
                     raise ClosedError("model")
                 _check(_lib.fm_sampler_sample(smp, _lib.fm_context_logits(ctx, -1), n_vocab, ctypes.byref(tok)))
                 t = tok.value
-                if _lib.fm_tokenizer_is_eog(self.tokenizer._h, t) and not ignore_eos:
+                if _lib.fm_tokenizer_is_eog(self.tokenizer._h, t) and (not ignore_eos or grammar is not None):
+                    info["finish_reason"] = "stop"
                     break
+                info["tokens"].append(t)
                 if ids:
                     yield t
                 else:
@@ -605,6 +623,7 @@ class Model(_Closing):
                     if piece:
                         yield piece
                     if stopper is not None and stopper.matched >= 0:
+                        info["finish_reason"] = "stop"
                         return
                 if i + 1 < n:
                     _check(_lib.fm_context_decode(ctx, ctypes.byref(tok), 1, _LOGITS_LAST))
@@ -735,6 +754,152 @@ class Model(_Closing):
         var = nll2 / count - mean * mean
         err = math.sqrt(var / (count - 1)) * math.exp(mean) if var > 0 and count > 1 else 0.0
         return math.exp(mean), err, running
+
+
+    # ---- llama-cpp-python's calls, with its shapes (OpenAI-style dicts) ----
+
+    def _sampling(self, temperature, top_p, top_k, min_p, seed, extra):
+        kw = dict(extra)
+        kw.update(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p)
+        if seed is not None:
+            kw["seed"] = seed
+        return kw
+
+    def _logprobs(self, prompt_ids, ids, top, n_threads):
+        """OpenAI's completion logprobs for the generated ids, from one
+        scoring decode (fm_context_score)."""
+        if not ids:
+            return {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+        with Context(self, n_ctx=len(prompt_ids) + len(ids), n_threads=n_threads) as ctx:
+            r = ctx.score(prompt_ids, ids, top_k=top)
+        pieces = [self.tokenizer.piece(t, render_special=False) for t in ids]
+        offsets, at = [], 0
+        for p in pieces:
+            offsets.append(at)
+            at += len(p)
+        tops = [{self.tokenizer.piece(t, render_special=False): lp for t, lp in row} for row in r["top"]] \
+            if top else [None] * len(ids)
+        return {"tokens": pieces, "token_logprobs": r["logprobs"], "top_logprobs": tops, "text_offset": offsets}
+
+    def create_completion(self, prompt, max_tokens=16, temperature=0.8, top_p=0.95, top_k=40, min_p=0.05,
+                          stop=None, logprobs=None, seed=None, stream=False, grammar=None, n_ctx=0, n_threads=0,
+                          **sampling):
+        """A completion as llama-cpp-python's Llama.create_completion gives
+        it: {"id", "object": "text_completion", "created", "model",
+        "choices": [{"text", "index", "logprobs", "finish_reason"}], "usage"};
+        with stream=True an iterator of such chunks, one per piece of text.
+        logprobs=N adds the generated tokens' log-probabilities and their N
+        best alternatives (computed by fm_context_score after generating)."""
+        p_ids = list(prompt) if isinstance(prompt, (list, tuple)) else self.tokenize(prompt)
+        kw = self._sampling(temperature, top_p, top_k, min_p, seed, sampling)
+        return self._complete(p_ids, max_tokens, stop, grammar, logprobs, stream, n_ctx, n_threads, kw, chat=False)
+
+    def create_chat_completion(self, messages, max_tokens=256, temperature=0.2, top_p=0.95, top_k=40, min_p=0.05,
+                               stop=None, seed=None, response_format=None, stream=False, template=None, tools=None,
+                               logprobs=None, n_ctx=0, n_threads=0, **sampling):
+        """An assistant message as Llama.create_chat_completion gives it:
+        {"id", "object": "chat.completion", "created", "model", "choices":
+        [{"index", "message": {"role": "assistant", "content"},
+        "finish_reason"}], "usage"}, through the model's chat template (or
+        `template`). response_format={"type": "json_object"[, "schema": S]}
+        (or OpenAI's {"type": "json_schema", "json_schema": {"schema": S}})
+        constrains the answer to JSON (of schema S). stream=True yields
+        "chat.completion.chunk" dicts with deltas."""
+        grammar = None
+        if response_format:
+            kind = response_format.get("type")
+            if kind == "json_object":
+                grammar = Grammar.from_json_schema(response_format.get("schema") or {"type": "object"}, compact=True)
+            elif kind == "json_schema":
+                grammar = Grammar.from_json_schema(response_format["json_schema"]["schema"], compact=True)
+            elif kind != "text":
+                raise ValueError("response_format type %r: use text, json_object or json_schema" % kind)
+        p_ids = self.chat_prompt(messages, template=template, tools=tools)
+        stops = ["<|im_end|>", "<|im_start|>"] + ([stop] if isinstance(stop, str) else list(stop or []))
+        kw = self._sampling(temperature, top_p, top_k, min_p, seed, sampling)
+        return self._complete(p_ids, max_tokens, stops, grammar, logprobs, stream, n_ctx, n_threads, kw, chat=True)
+
+    def _complete(self, p_ids, max_tokens, stop, grammar, logprobs, stream, n_ctx, n_threads, kw, chat):
+        import time
+        import uuid
+        cid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
+        created, model = int(time.time()), getattr(self, "path", "")
+        info = {}
+        pieces = self.generate(p_ids, n=max_tokens, stop=stop, grammar=grammar, n_ctx=n_ctx, n_threads=n_threads,
+                               _info=info, **kw)
+        obj = "chat.completion" if chat else "text_completion"
+
+        def usage():
+            n = len(info.get("tokens", []))
+            return {"prompt_tokens": len(p_ids), "completion_tokens": n, "total_tokens": len(p_ids) + n}
+
+        def choice(text, finish, lp=None, delta=None):
+            c = {"index": 0, "finish_reason": finish}
+            if chat and delta is not None:
+                c["delta"] = delta
+            elif chat:
+                c["message"] = {"role": "assistant", "content": text}
+            else:
+                c["text"] = text
+            if not chat or lp is not None:
+                c["logprobs"] = lp
+            return c
+
+        if stream:
+            def chunks():
+                if chat:
+                    yield {"id": cid, "object": obj + ".chunk", "created": created, "model": model,
+                           "choices": [choice(None, None, delta={"role": "assistant"})]}
+                for piece in pieces:
+                    yield {"id": cid, "object": obj + (".chunk" if chat else ""), "created": created, "model": model,
+                           "choices": [choice(piece, None, delta={"content": piece} if chat else None)]}
+                yield {"id": cid, "object": obj + (".chunk" if chat else ""), "created": created, "model": model,
+                       "choices": [choice("", info["finish_reason"], delta={} if chat else None)]}
+            return chunks()
+        text = "".join(pieces)
+        lp = self._logprobs(p_ids, info["tokens"], logprobs, n_threads) if logprobs is not None else None
+        return {"id": cid, "object": obj, "created": created, "model": model,
+                "choices": [choice(text, info["finish_reason"], lp)], "usage": usage()}
+
+
+class Grammar(_Closing):
+    """A compiled output constraint for generate(grammar=...) and the
+    completion calls: Grammar.from_json_schema(schema) (a dict or JSON
+    text), Grammar.from_gbnf(text, root="root"), Grammar.from_regex(re)."""
+
+    def __init__(self):
+        self._h = ctypes.c_void_p()
+
+    @classmethod
+    def from_json_schema(cls, schema, compact=False):
+        text = (schema if isinstance(schema, str) else json.dumps(schema)).encode()
+        g = cls()
+        _check(_lib.fm_grammar_from_json_schema(text, len(text), 1 if compact else 0, ctypes.byref(g._h)))
+        return g
+
+    @classmethod
+    def from_gbnf(cls, text, root=None):
+        data = text.encode()
+        g = cls()
+        _check(_lib.fm_grammar_parse_gbnf(data, len(data), root.encode() if root else None, ctypes.byref(g._h)))
+        return g
+
+    @classmethod
+    def from_regex(cls, pattern):
+        data = pattern.encode()
+        g = cls()
+        _check(_lib.fm_grammar_from_regex(data, len(data), ctypes.byref(g._h)))
+        return g
+
+    def _live(self):
+        if not getattr(self, "_h", None):
+            raise ClosedError("grammar")
+        return self._h
+
+    def close(self):
+        if getattr(self, "_h", None):
+            _lib.fm_grammar_free(self._h)
+            self._h = None
 
 
 class ChatTemplate(_Closing):

@@ -328,6 +328,63 @@ class TestBinding(unittest.TestCase):
             self.assertIn(b"beside the package", r.stderr)
             self.assertIn(b"system loader: libfm.so.0", r.stderr)
 
+    def test_completion_calls(self):
+        with fm.Model(data("models/stories260K.gguf")) as m:
+            want = "".join(m.generate("Once upon a time", n=12, temperature=0))
+            r = m.create_completion("Once upon a time", max_tokens=12, temperature=0, logprobs=3)
+            self.assertEqual(r["object"], "text_completion")
+            c = r["choices"][0]
+            self.assertEqual((c["text"], c["finish_reason"]), (want, "length"))
+            self.assertEqual(r["usage"], {"prompt_tokens": 5, "completion_tokens": 12, "total_tokens": 17})
+            ids = list(m.generate("Once upon a time", n=12, temperature=0, ids=True))
+            with fm.Context(m, n_ctx=32) as ctx:
+                ref = ctx.score(m.tokenize("Once upon a time"), ids)
+            self.assertEqual(c["logprobs"]["token_logprobs"], ref["logprobs"])  # the C scoring call's numbers
+            self.assertEqual("".join(c["logprobs"]["tokens"]), want)
+            for lp, top in zip(c["logprobs"]["token_logprobs"], c["logprobs"]["top_logprobs"]):
+                self.assertEqual(len(top), 3)
+                self.assertAlmostEqual(max(top.values()), lp, delta=1e-12)  # greedy: the best one
+            chunks = list(m.create_completion("Once upon a time", max_tokens=12, temperature=0, stream=True))
+            self.assertEqual("".join(ch["choices"][0]["text"] for ch in chunks), want)
+            self.assertEqual([ch["choices"][0]["finish_reason"] for ch in chunks][-1], "length")
+            self.assertTrue(all(ch["id"] == chunks[0]["id"] for ch in chunks))
+            stopped = m.create_completion("Once upon a time", max_tokens=12, temperature=0, stop=" little")
+            self.assertEqual(stopped["choices"][0]["text"], want[:want.index(" little")])
+            self.assertEqual(stopped["choices"][0]["finish_reason"], "stop")
+
+            # chat, with its output constrained by a JSON Schema
+            schema = {"type": "object", "additionalProperties": False, "required": ["name", "age", "pet"],
+                      "properties": {"name": {"type": "string", "maxLength": 6},
+                                     "age": {"type": "integer", "minimum": 1, "maximum": 99},
+                                     "pet": {"enum": ["cat", "dog"]}}}
+            msgs = [{"role": "user", "content": "Give me JSON."}]
+            r = m.create_chat_completion(msgs, response_format={"type": "json_object", "schema": schema},
+                                         temperature=0, max_tokens=64, n_ctx=512)
+            self.assertEqual(r["object"], "chat.completion")
+            msg = r["choices"][0]["message"]
+            self.assertEqual((msg["role"], r["choices"][0]["finish_reason"]), ("assistant", "stop"))
+            obj = json.loads(msg["content"])
+            self.assertEqual(sorted(obj), ["age", "name", "pet"])
+            self.assertTrue(1 <= obj["age"] <= 99 and obj["pet"] in ("cat", "dog") and len(obj["name"]) <= 6, obj)
+            r2 = m.create_chat_completion(msgs, response_format={"type": "json_schema", "json_schema": {"schema": schema}},
+                                          temperature=0, max_tokens=64, n_ctx=512)
+            self.assertEqual(r2["choices"][0]["message"]["content"], msg["content"])
+            plain = m.create_chat_completion(msgs, temperature=0, max_tokens=10, n_ctx=512)
+            self.assertEqual(plain["choices"][0]["message"]["content"],
+                             m.chat(msgs, n=10, temperature=0, n_ctx=512, top_k=40, top_p=0.95, min_p=0.05))
+            chunks = list(m.create_chat_completion(msgs, temperature=0, max_tokens=10, n_ctx=512, stream=True))
+            self.assertEqual(chunks[0]["choices"][0]["delta"], {"role": "assistant"})
+            self.assertEqual("".join(ch["choices"][0]["delta"].get("content", "") for ch in chunks),
+                             plain["choices"][0]["message"]["content"])
+            self.assertEqual(chunks[-1]["choices"][0]["finish_reason"], "length")
+            with self.assertRaises(ValueError):
+                m.create_chat_completion(msgs, response_format={"type": "xml"})
+            with self.assertRaises(fm.InvalidArgumentError):
+                fm.Grammar.from_json_schema('{"type": "nonsense"}')
+            vecs = m.embed(["Once upon a time", "The little dog"])
+            self.assertEqual([len(v) for v in vecs], [64, 64])
+            self.assertEqual(vecs[1], m.embed("The little dog"))
+
     def test_version(self):
         self.assertRegex(fm.version(), r"^\d+\.\d+\.\d+$")
         with open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml"), encoding="utf-8") as f:
