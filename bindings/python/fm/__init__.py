@@ -14,7 +14,8 @@ import json
 import math
 import os
 
-__all__ = ["Error", "FmError", "ClosedError", "Model", "Context", "Tokenizer", "ChatTemplate", "Grammar", "version",
+__all__ = ["Error", "FmError", "ClosedError", "Model", "Context", "Tokenizer", "ChatTemplate", "Grammar", "Sampler",
+           "version",
            "quantize",
            "STATE_ALL", "POS_NEXT"]
 
@@ -215,6 +216,22 @@ def _load_library():
                                                        p(ctypes.c_void_p)]),
         "fm_grammar_free": (None, [ctypes.c_void_p]),
         "fm_sampler_add_grammar": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
+        "fm_sampler_new_chain": (ctypes.c_int, [ctypes.c_uint64, p(ctypes.c_void_p)]),
+        "fm_sampler_add": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_double]),
+        "fm_sampler_add_temp_ext": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_double]),
+        "fm_sampler_add_xtc": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int32]),
+        "fm_sampler_add_penalties": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_double, ctypes.c_double,
+                                                    ctypes.c_double]),
+        "fm_sampler_add_dry": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_double,
+                                              ctypes.c_int32, ctypes.c_int32, p(ctypes.c_char_p), ctypes.c_size_t]),
+        "fm_sampler_add_logit_bias": (ctypes.c_int, [ctypes.c_void_p, p(_LogitBias), ctypes.c_size_t]),
+        "fm_sampler_add_mirostat": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int32]),
+        "fm_sampler_add_mirostat_v2": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_double, ctypes.c_double]),
+        "fm_sampler_reset": (None, [ctypes.c_void_p]),
+        "fm_sampler_clone": (ctypes.c_int, [ctypes.c_void_p, p(ctypes.c_void_p)]),
+        "fm_sampler_n_steps": (ctypes.c_int32, [ctypes.c_void_p]),
+        "fm_sampler_step_name": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_int32]),
+        "fm_sampler_set_seed": (None, [ctypes.c_void_p, ctypes.c_uint64]),
         "fm_context_score": (ctypes.c_int, [ctypes.c_void_p, _token_p, ctypes.c_size_t, _token_p, ctypes.c_size_t,
                                             p(_ScoreParams), p(ctypes.c_double)]),
     }
@@ -862,6 +879,151 @@ class Model(_Closing):
                 "choices": [choice(text, info["finish_reason"], lp)], "usage": usage()}
 
 
+class Sampler(_Closing):
+    """A chain of sampling steps (fm_sampler). Sampler(**params) is
+    llama.cpp's default chain for fm_sampler_params fields
+    (SAMPLING_OPTIONS: temperature, top_k, top_p, min_p, seed, penalties,
+    DRY, mirostat, ...); Sampler.chain(seed) is an empty chain that the
+    step methods build, each returning the sampler:
+
+        s = fm.Sampler.chain(seed=1).top_k(40).top_p(0.9).temperature(0.7).dist()
+    """
+
+    def __init__(self, tokenizer=None, logit_bias=None, **params):
+        unknown = set(params) - set(SAMPLING_OPTIONS)
+        if unknown:
+            raise TypeError("unknown sampling options: %s" % ", ".join(sorted(unknown)))
+        sp = _init(_SamplerParams, _lib.fm_sampler_params_init)
+        for k, v in params.items():
+            setattr(sp, k, v)
+        if tokenizer is not None:
+            sp.tokenizer = tokenizer._live()
+        self._keep = [tokenizer]
+        bias = (_LogitBias * max(1, len(logit_bias or {})))(*[_LogitBias(int(k), float(v))
+                                                               for k, v in (logit_bias or {}).items()])
+        if logit_bias:
+            sp.logit_bias, sp.n_logit_bias = bias, len(logit_bias)
+        self._h = ctypes.c_void_p()
+        _check(_lib.fm_sampler_new(ctypes.byref(sp), ctypes.byref(self._h)))
+
+    @classmethod
+    def chain(cls, seed=0):
+        s = cls.__new__(cls)
+        s._keep = []
+        s._h = ctypes.c_void_p()
+        _check(_lib.fm_sampler_new_chain(seed, ctypes.byref(s._h)))
+        return s
+
+    def _live(self):
+        if not getattr(self, "_h", None):
+            raise ClosedError("sampler")
+        return self._h
+
+    def close(self):
+        if getattr(self, "_h", None):
+            _lib.fm_sampler_free(self._h)
+            self._h = None
+
+    def _step(self, step, value=0.0):
+        _check(_lib.fm_sampler_add(self._live(), step, value))
+        return self
+
+    def top_k(self, k):
+        return self._step(0, k)
+
+    def top_p(self, p):
+        return self._step(1, p)
+
+    def min_p(self, p):
+        return self._step(2, p)
+
+    def temperature(self, t):
+        return self._step(3, t)
+
+    def greedy(self):
+        return self._step(4)
+
+    def dist(self):
+        return self._step(5)
+
+    def typical_p(self, p):
+        return self._step(6, p)
+
+    def top_n_sigma(self, n):
+        return self._step(7, n)
+
+    def temp_ext(self, t, delta, exponent=1.0):
+        _check(_lib.fm_sampler_add_temp_ext(self._live(), t, delta, exponent))
+        return self
+
+    def xtc(self, probability, threshold, min_keep=1):
+        _check(_lib.fm_sampler_add_xtc(self._live(), probability, threshold, min_keep))
+        return self
+
+    def penalties(self, last_n=64, repeat=1.0, frequency=0.0, presence=0.0):
+        _check(_lib.fm_sampler_add_penalties(self._live(), last_n, repeat, frequency, presence))
+        return self
+
+    def dry(self, tokenizer, multiplier=0.8, base=1.75, allowed_length=2, last_n=-1, breakers=("\n", ":", '"', "*")):
+        enc = [b.encode() for b in breakers]
+        arr = (ctypes.c_char_p * max(1, len(enc)))(*enc)
+        _check(_lib.fm_sampler_add_dry(self._live(), tokenizer._live(), multiplier, base, allowed_length, last_n,
+                                       arr, len(enc)))
+        self._keep.append(tokenizer)
+        return self
+
+    def logit_bias(self, bias):
+        arr = (_LogitBias * max(1, len(bias)))(*[_LogitBias(int(k), float(v)) for k, v in bias.items()])
+        _check(_lib.fm_sampler_add_logit_bias(self._live(), arr, len(bias)))
+        return self
+
+    def mirostat(self, tau=5.0, eta=0.1, m=100):
+        _check(_lib.fm_sampler_add_mirostat(self._live(), tau, eta, m))
+        return self
+
+    def mirostat_v2(self, tau=5.0, eta=0.1):
+        _check(_lib.fm_sampler_add_mirostat_v2(self._live(), tau, eta))
+        return self
+
+    def grammar(self, grammar, tokenizer):
+        """The output must follow `grammar` (a Grammar) over `tokenizer`'s tokens."""
+        _check(_lib.fm_sampler_add_grammar(self._live(), grammar._live(), tokenizer._live()))
+        self._keep += [grammar, tokenizer]
+        return self
+
+    @property
+    def steps(self):
+        h = self._live()
+        return [_lib.fm_sampler_step_name(h, i).decode() for i in range(_lib.fm_sampler_n_steps(h))]
+
+    def sample(self, ctx, i=-1):
+        """The token picked from context `ctx`'s logits row i (and accepted:
+        stateful steps see it)."""
+        tok = ctypes.c_int32()
+        p = _lib.fm_context_logits(ctx._live(), i)
+        if not p:
+            raise Error(-1)
+        _check(_lib.fm_sampler_sample(self._live(), p, ctx.n_vocab, ctypes.byref(tok)))
+        return tok.value
+
+    def accept(self, token, skip_constraints=False):
+        """Tells the steps about a token chosen elsewhere (e.g. the prompt's)."""
+        _check(_lib.fm_sampler_accept(self._live(), token, 1 if skip_constraints else 0))
+
+    def reset(self):
+        _lib.fm_sampler_reset(self._live())
+
+    def set_seed(self, seed):
+        _lib.fm_sampler_set_seed(self._live(), seed)
+
+    def clone(self):
+        c = Sampler.__new__(Sampler)
+        c._keep = list(self._keep)
+        c._h = ctypes.c_void_p()
+        _check(_lib.fm_sampler_clone(self._live(), ctypes.byref(c._h)))
+        return c
+
+
 class Grammar(_Closing):
     """A compiled output constraint for generate(grammar=...) and the
     completion calls: Grammar.from_json_schema(schema) (a dict or JSON
@@ -1069,6 +1231,36 @@ class Context(_Closing):
         buf = (ctypes.c_int32 * max(n.value, 1))()
         _check(_lib.fm_context_seq_tokens(self._live(), seq, buf, n.value, ctypes.byref(n)))
         return list(buf[:n.value])
+
+    def prompt(self, ids, seq=0):
+        """Brings sequence `seq` to the prompt `ids`, decoding only what
+        differs from what it holds (the common prefix stays cached); the
+        logits of the last prompt token are then ready. Returns how many
+        prompt tokens were reused."""
+        have = self.seq_tokens(seq)
+        common = 0
+        while common < len(have) and common < len(ids) and have[common] == ids[common]:
+            common += 1
+        if common == len(ids):
+            common -= 1  # the last token is evaluated again for its logits
+        self.seq_rm(seq, common, -1)
+        rest = ids[common:]
+        self.decode_batch([(t, common + i, [seq], i + 1 == len(rest)) for i, t in enumerate(rest)])
+        return common
+
+    def generate(self, prompt, sampler, n=128, stop_at_eog=True):
+        """Yields up to n token ids after `prompt` (ids) on sequence 0,
+        sampled by `sampler`; the prompt's common prefix with the cache is
+        not decoded again, and the generated tokens stay cached, so a next
+        prompt that extends this one costs only its new tokens."""
+        self.reused = self.prompt(list(prompt))
+        tok_h = self._model.tokenizer._h
+        for i in range(n):
+            t = sampler.sample(self, -1)
+            if stop_at_eog and _lib.fm_tokenizer_is_eog(tok_h, t):
+                return
+            yield t
+            self.decode([t])
 
     def score(self, prompt, continuation, seq=0, top_k=0):
         """fm_context_score: appends `prompt` (ids; [] = the prompt is what

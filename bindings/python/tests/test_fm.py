@@ -385,6 +385,44 @@ class TestBinding(unittest.TestCase):
             self.assertEqual([len(v) for v in vecs], [64, 64])
             self.assertEqual(vecs[1], m.embed("The little dog"))
 
+    def test_sampler_and_persistent_context(self):
+        with fm.Model(data("models/stories260K.gguf")) as m:
+            p1 = m.tokenize("Once upon a time")
+            want = list(m.generate(p1, n=20, temperature=0, ids=True))
+            greedy = fm.Sampler.chain().greedy()
+            self.assertEqual(greedy.steps, ["greedy"])
+            with fm.Context(m, n_ctx=128) as ctx:
+                got = list(ctx.generate(p1, greedy, n=20))
+                self.assertEqual((got, ctx.reused), (want, 0))
+                # the next prompt extends the first and its answer: only the new tokens are decoded
+                p2 = p1 + got + m.tokenizer.encode(" The end.", add_special=False, continuation=True)
+                more = list(ctx.generate(p2, greedy, n=10))
+                self.assertEqual(ctx.reused, len(p1) + len(got))
+                self.assertEqual(more, list(m.generate(p2, n=10, temperature=0, ids=True)))
+            s = fm.Sampler.chain(seed=7).top_k(40).top_p(0.9).min_p(0.05).temperature(0.8).dist()
+            self.assertEqual(s.steps, ["top-k", "top-p", "min-p", "temperature", "dist"])
+            c = s.clone()
+            with fm.Context(m, n_ctx=128) as ctx:
+                a = list(ctx.generate(p1, s, n=15))
+                ctx.clear()
+                b = list(ctx.generate(p1, c, n=15))
+            self.assertEqual(a, b)  # a clone continues the same random stream
+            s.reset()
+            s.set_seed(7)
+            d = fm.Sampler(temperature=0.8, seed=7, top_k=40, top_p=0.9, min_p=0.05, tokenizer=m.tokenizer)
+            self.assertIn("dist", d.steps)
+            g = fm.Sampler.chain().grammar(fm.Grammar.from_regex("[0-9]{3}"), m.tokenizer).greedy()
+            with fm.Context(m, n_ctx=64) as ctx:
+                digits = m.detokenize(list(ctx.generate(p1, g, n=10)))
+            self.assertRegex(digits, r"^ ?[0-9]{3}$")
+            with self.assertRaises(fm.InvalidArgumentError):
+                fm.Sampler.chain().top_p(2.0)
+            with self.assertRaises(TypeError):
+                fm.Sampler(no_such_option=1)
+            s.close()
+            with self.assertRaises(fm.ClosedError):
+                s.top_k(3)
+
     def test_version(self):
         self.assertRegex(fm.version(), r"^\d+\.\d+\.\d+$")
         with open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml"), encoding="utf-8") as f:
