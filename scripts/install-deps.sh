@@ -14,3 +14,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
 # Node runs the regex cross-check of the pre-tokenizers and the npm
 # tokenizer benchmark; many images ship it already.
 command -v node >/dev/null 2>&1 || $SUDO apt-get install -y -q --no-install-recommends nodejs
+command -v npm >/dev/null 2>&1 || $SUDO apt-get install -y -q --no-install-recommends npm
+# The Node binding's one dependency (koffi, pinned in package-lock.json),
+# from the npm registry; its prebuilt binaries need no install scripts.
+(cd "$(dirname "$0")/../bindings/node" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)

@@ -613,7 +613,8 @@ class Model(_Closing):
             info["tokens"], info["finish_reason"] = [], "length"
             for t in prompt_ids:  # the penalties see the prompt, as in llama.cpp
                 _lib.fm_sampler_accept(smp, t, 1)
-            detok = _Detokenizer(self.tokenizer, DECODE_STRIP_LEADING_SPACE)
+            # the dummy-prefix space goes only where the text starts: at the echoed prompt
+            detok = _Detokenizer(self.tokenizer, DECODE_STRIP_LEADING_SPACE if echo else 0)
             if echo and not ids:
                 text = "".join(detok.push(t) for t in prompt_ids)
                 if text:

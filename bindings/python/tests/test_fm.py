@@ -331,6 +331,8 @@ class TestBinding(unittest.TestCase):
     def test_completion_calls(self):
         with fm.Model(data("models/stories260K.gguf")) as m:
             want = "".join(m.generate("Once upon a time", n=12, temperature=0))
+            # a continuation keeps its first token's space (only an echoed prompt loses the dummy prefix)
+            self.assertEqual("".join(m.generate("Once upon a", n=3, temperature=0)), " time, there")
             r = m.create_completion("Once upon a time", max_tokens=12, temperature=0, logprobs=3)
             self.assertEqual(r["object"], "text_completion")
             c = r["choices"][0]
