@@ -286,7 +286,7 @@ FM_API fm_status fm_detokenizer_push(fm_detokenizer *d, fm_token id, char *buf,
 FM_API fm_status fm_detokenizer_flush(fm_detokenizer *d, char *buf,
                                       size_t capacity, size_t *n_bytes);
 
-/** Frees a detokenizer. NULL is a no-op. Since: 0.1 */
+/** Frees a detokenizer. NULL is a no-op. One thread per object. Since: 0.1 */
 FM_API void fm_detokenizer_free(fm_detokenizer *d);
 
 /* ------------------------------------------------------------------------
@@ -606,11 +606,13 @@ FM_API fm_status fm_context_decode_batch(fm_context *ctx, const fm_batch *batch)
  *  fm_last_error() says why). One thread per object. Since: 0.1 */
 FM_API const float *fm_context_logits(fm_context *ctx, int32_t i);
 
-/** Sequence 0's next position: one past its last (0 when empty). A
- *  single-sequence caller's "positions in use". Since: 0.1 */
+/** Sequence 0's next position: one past its last (0 when empty, or for
+ *  NULL). A single-sequence caller's "positions in use". One thread per
+ *  object. Since: 0.1 */
 FM_API uint32_t fm_context_n_past(const fm_context *ctx);
 
-/** KV cache capacity in cells, shared by all sequences. Since: 0.1 */
+/** KV cache capacity in cells, shared by all sequences (0 for NULL). One
+ *  thread per object. Since: 0.1 */
 FM_API uint32_t fm_context_n_ctx(const fm_context *ctx);
 
 /** Forgets sequence 0's positions n_keep and later, so decoding continues
@@ -914,8 +916,8 @@ typedef enum fm_sampler_step {
 
 /** Creates an empty chain whose RNG starts from `seed`; add steps with
  *  fm_sampler_add() and the fm_sampler_add_*() calls. A chain with no final
- *  step ends with a random draw.
- *  Errors: INVALID_ARGUMENT, NO_MEMORY. Since: 0.1 */
+ *  step ends with a random draw. The caller owns it (fm_sampler_free).
+ *  Errors: INVALID_ARGUMENT, NO_MEMORY. Any thread. Since: 0.1 */
 FM_API fm_status fm_sampler_new_chain(uint64_t seed, fm_sampler **out);
 
 /** Appends a one-value step. Errors: INVALID_ARGUMENT (unknown step or bad
@@ -933,14 +935,14 @@ FM_API fm_status fm_sampler_add_temp_ext(fm_sampler *s, double t, double delta, 
  *  chain's RNG), if two or more candidates have p >= `threshold`, removes
  *  all of them but the least likely, unless fewer than `min_keep` would
  *  remain. Errors: INVALID_ARGUMENT (probability or threshold outside
- *  [0, 1], min_keep < 1), NO_MEMORY. Since: 0.6 */
+ *  [0, 1], min_keep < 1), NO_MEMORY. One thread per object. Since: 0.6 */
 FM_API fm_status fm_sampler_add_xtc(fm_sampler *s, double probability, double threshold, int32_t min_keep);
 
 /** Appends repetition penalties over the last `last_n` accepted tokens:
  *  a token seen c > 0 times gets logit / repeat (logit > 0) or
  *  logit * repeat (logit <= 0), then minus c * frequency + presence.
  *  Errors: INVALID_ARGUMENT (last_n < 0, repeat <= 0, NaN), NO_MEMORY.
- *  Since: 0.6 */
+ *  One thread per object. Since: 0.6 */
 FM_API fm_status fm_sampler_add_penalties(fm_sampler *s, int32_t last_n, double repeat,
                                           double frequency, double presence);
 
@@ -953,25 +955,29 @@ FM_API fm_status fm_sampler_add_penalties(fm_sampler *s, int32_t last_n, double 
  *  penalised; breakers NULL with n_breakers 0 gives llama.cpp's default
  *  "\n", ":", "\"", "*". Match lengths are counted up to 1024.
  *  Errors: INVALID_ARGUMENT (tok NULL, multiplier < 0, base < 1,
- *  allowed_length < 1, last_n < 0, NaN), NO_MEMORY. Since: 0.6 */
+ *  allowed_length < 1, last_n < 0, NaN), NO_MEMORY. One thread per object.
+ *  Since: 0.6 */
 FM_API fm_status fm_sampler_add_dry(fm_sampler *s, const fm_tokenizer *tok, double multiplier,
                                     double base, int32_t allowed_length, int32_t last_n,
                                     const char *const *breakers, size_t n_breakers);
 
 /** Appends a logit bias list (copied). Ids outside the vocabulary given to
  *  a later sample call are ignored there. Errors: INVALID_ARGUMENT (NULL
- *  with n > 0, a negative id, a NaN or +INFINITY bias), NO_MEMORY. Since: 0.6 */
+ *  with n > 0, a negative id, a NaN or +INFINITY bias), NO_MEMORY.
+ *  One thread per object. Since: 0.6 */
 FM_API fm_status fm_sampler_add_logit_bias(fm_sampler *s, const fm_logit_bias *bias, size_t n);
 
 /** Appends mirostat (v1, Basu et al. 2020; final: it draws): estimates the
  *  Zipf exponent from the top `m` candidates, keeps the top k that the
  *  target surprise `tau` asks for, draws, and moves its state mu by
  *  eta * (surprise - tau) when the token is accepted. mu starts at 2 tau.
- *  Errors: INVALID_ARGUMENT (tau <= 0, eta <= 0, m < 2), NO_MEMORY. Since: 0.6 */
+ *  Errors: INVALID_ARGUMENT (tau <= 0, eta <= 0, m < 2), NO_MEMORY.
+ *  One thread per object. Since: 0.6 */
 FM_API fm_status fm_sampler_add_mirostat(fm_sampler *s, double tau, double eta, int32_t m);
 
 /** Appends mirostat v2 (final): keeps candidates whose surprise -log2 p is
- *  at most mu, draws, updates mu as v1. Errors as v1. Since: 0.6 */
+ *  at most mu, draws, updates mu as v1. Errors: INVALID_ARGUMENT (tau <= 0,
+ *  eta <= 0), NO_MEMORY. One thread per object. Since: 0.6 */
 FM_API fm_status fm_sampler_add_mirostat_v2(fm_sampler *s, double tau, double eta);
 
 /* --- Writing a step of your own ---------------------------------------- */
@@ -1084,7 +1090,8 @@ FM_API const char *fm_sampler_step_name(const fm_sampler *s, int32_t i);
 /** Restarts the RNG from `seed`. One thread per object. Since: 0.1 */
 FM_API void fm_sampler_set_seed(fm_sampler *s, uint64_t seed);
 
-/** Frees a sampler and every step's state. NULL is a no-op. Since: 0.1 */
+/** Frees a sampler and every step's state. NULL is a no-op. One thread
+ *  per object. Since: 0.1 */
 FM_API void fm_sampler_free(fm_sampler *s);
 
 /* ------------------------------------------------------------------------
@@ -1149,7 +1156,8 @@ FM_API fm_status fm_grammar_from_json_schema(const char *schema, size_t len, uin
  *  sampler holds it either. NULL is a no-op. Any thread. Since: 0.6 */
 FM_API void fm_grammar_free(fm_grammar *g);
 
-/** Bytes the compiled grammar holds (not counting matchers). Since: 0.6 */
+/** Bytes the compiled grammar holds (not counting matchers; 0 for NULL).
+ *  Any thread. Since: 0.6 */
 FM_API size_t fm_grammar_bytes(const fm_grammar *g);
 
 /** A matcher at the start of `g` (a reference is taken) for the tokens of
@@ -1177,7 +1185,7 @@ FM_API int fm_matcher_allows(fm_matcher *m, fm_token t);
 FM_API fm_status fm_matcher_accept(fm_matcher *m, fm_token t);
 
 /** Moves past `len` bytes of text (e.g. a prefix the application writes
- *  itself). Errors as fm_matcher_accept (unchanged on error).
+ *  itself). Errors: as fm_matcher_accept (unchanged on error).
  *  One thread per object. Since: 0.6 */
 FM_API fm_status fm_matcher_accept_text(fm_matcher *m, const char *text, size_t len);
 
@@ -1185,14 +1193,17 @@ FM_API fm_status fm_matcher_accept_text(fm_matcher *m, const char *text, size_t 
  *  One thread per object. Since: 0.6 */
 FM_API int fm_matcher_can_end(const fm_matcher *m);
 
-/** Back to the start of the grammar. Since: 0.6 */
+/** Back to the start of the grammar. NULL is a no-op. One thread per
+ *  object. Since: 0.6 */
 FM_API void fm_matcher_reset(fm_matcher *m);
 
-/** A copy at the same point (for another sequence). Errors:
- *  INVALID_ARGUMENT, NO_MEMORY. Since: 0.6 */
+/** A copy at the same point (for another sequence), owned by the caller.
+ *  Errors: INVALID_ARGUMENT, NO_MEMORY. Any thread, while no thread
+ *  changes `m`. Since: 0.6 */
 FM_API fm_status fm_matcher_clone(const fm_matcher *m, fm_matcher **out);
 
-/** Frees a matcher (and its grammar reference). NULL is a no-op. Since: 0.6 */
+/** Frees a matcher (and its grammar reference). NULL is a no-op. One
+ *  thread per object. Since: 0.6 */
 FM_API void fm_matcher_free(fm_matcher *m);
 
 /** Appends a grammar constraint to a chain (a reference to `g` is taken;
@@ -1230,13 +1241,16 @@ FM_API fm_status fm_stop_feed(fm_stop *s, const char *text, size_t len,
  *  Errors: INVALID_ARGUMENT. One thread per object. Since: 0.6 */
 FM_API fm_status fm_stop_flush(fm_stop *s, const char **out, size_t *n_out);
 
-/** Index of the stop string that matched, or -1 (none yet, or NULL). */
+/** Index of the stop string that matched, or -1 (none yet, or NULL).
+ *  One thread per object. Since: 0.6 */
 FM_API int32_t fm_stop_matched(const fm_stop *s);
 
-/** Starts over with the same strings (nothing held, no match). */
+/** Starts over with the same strings (nothing held, no match). NULL is a
+ *  no-op. One thread per object. Since: 0.6 */
 FM_API void fm_stop_reset(fm_stop *s);
 
-/** Frees a matcher. NULL is a no-op. Since: 0.6 */
+/** Frees a stop-string matcher. NULL is a no-op. One thread per object.
+ *  Since: 0.6 */
 FM_API void fm_stop_free(fm_stop *s);
 
 /* ------------------------------------------------------------------------
@@ -1276,7 +1290,8 @@ FM_API const char *fm_chat_template_builtin_name(size_t i);
  *  and those of fm_chat_template_new(). Any thread. Since: 0.7 */
 FM_API fm_status fm_chat_template_from_model(const fm_model *model, fm_chat_template **out);
 
-/** Frees a template. NULL is a no-op. Since: 0.7 */
+/** Frees a template. NULL is a no-op. Not while another thread renders
+ *  it. Since: 0.7 */
 FM_API void fm_chat_template_free(fm_chat_template *t);
 
 /** One message of a conversation. Strings are UTF-8, NUL-terminated and
@@ -1333,7 +1348,9 @@ FM_API fm_status fm_chat_render(const fm_chat_template *t, const fm_chat_message
 /** fm_chat_render() with the conversation as JSON text: an array of
  *  message objects as Hugging Face passes them ({"role": ..., "content":
  *  ..., "tool_calls": [...], ...}; any members, kept in their order).
- *  Errors and thread safety as fm_chat_render(). Since: 0.7 */
+ *  Errors: INVALID_ARGUMENT (also JSON that is not an array of objects
+ *  with a "role"), and the others of fm_chat_render(); thread safety as
+ *  fm_chat_render(). Since: 0.7 */
 FM_API fm_status fm_chat_render_json(const fm_chat_template *t, const char *messages_json,
                                      size_t len, const fm_chat_params *params,
                                      char *buf, size_t capacity, size_t *n_bytes);
