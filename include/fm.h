@@ -50,8 +50,8 @@ extern "C" {
  * Version
  * ------------------------------------------------------------------------ */
 
-#define FM_VERSION_MAJOR 0
-#define FM_VERSION_MINOR 7
+#define FM_VERSION_MAJOR 1
+#define FM_VERSION_MINOR 0
 #define FM_VERSION_PATCH 0
 #define FM_VERSION_NUMBER \
     (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)

@@ -1,7 +1,7 @@
 """Python bindings for libfm over ctypes: no compile step.
 
 The shared library is found through $FM_LIBRARY (a path), else the system's
-library search path ("libfm.so.0").
+library search path ("libfm.so.1").
 
     import fm
     with fm.Model("stories260K.gguf") as model:

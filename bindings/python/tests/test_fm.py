@@ -326,7 +326,7 @@ class TestBinding(unittest.TestCase):
         r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
         if r.returncode != 0:  # no libfm installed on this machine: the message says what was tried
             self.assertIn(b"beside the package", r.stderr)
-            self.assertIn(b"system loader: libfm.so.0", r.stderr)
+            self.assertIn(b"system loader: libfm.so.1", r.stderr)
 
     def test_completion_calls(self):
         with fm.Model(data("models/stories260K.gguf")) as m:
