@@ -215,6 +215,9 @@ def _load_library():
         "fm_grammar_from_json_schema": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32,
                                                        p(ctypes.c_void_p)]),
         "fm_grammar_free": (None, [ctypes.c_void_p]),
+        "fm_model_meta": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t,
+                                         p(ctypes.c_size_t)]),
+        "fm_model_meta_key": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_int64]),
         "fm_sampler_add_grammar": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
         "fm_sampler_new_chain": (ctypes.c_int, [ctypes.c_uint64, p(ctypes.c_void_p)]),
         "fm_sampler_add": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_double]),
@@ -531,6 +534,25 @@ class Model(_Closing):
         d = {name: _lib.fm_model_get_info(h, i) for i, name in enumerate(self._INFO)}
         d["arch"] = _lib.fm_model_arch(h).decode()
         return d
+
+    def meta(self, key):
+        """Metadata value `key` as text (numbers in decimal, arrays as
+        "[array of N]"); NotFoundError if the file has no such key."""
+        h = self._live()
+        n = ctypes.c_size_t()
+        k = key.encode()
+        s = _lib.fm_model_meta(h, k, None, 0, ctypes.byref(n))
+        if s not in (0, _STATUS_BUFFER_TOO_SMALL):
+            _check(s)
+        buf = ctypes.create_string_buffer(n.value + 1)
+        _check(_lib.fm_model_meta(h, k, buf, n.value + 1, ctypes.byref(n)))
+        return buf.raw[:n.value].decode("utf-8", "replace")
+
+    def metadata(self):
+        """Every metadata key of the file, in file order, with its value as meta() gives it."""
+        h = self._live()
+        keys = [_lib.fm_model_meta_key(h, i).decode() for i in range(_lib.fm_model_get_info(h, 12))]
+        return {k: self.meta(k) for k in keys}
 
     POOLING = {"model": -1, "none": 0, "mean": 1, "cls": 2, "last": 3}
 

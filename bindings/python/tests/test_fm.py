@@ -425,6 +425,18 @@ class TestBinding(unittest.TestCase):
             with self.assertRaises(fm.ClosedError):
                 s.top_k(3)
 
+    def test_metadata(self):
+        with fm.Model(data("models/stories260K.gguf")) as m:
+            md = m.metadata()
+            self.assertEqual(md["general.architecture"], "llama")
+            self.assertEqual(m.meta("llama.context_length"), "128")
+            self.assertEqual(md["tokenizer.ggml.tokens"], "[array of 512]")
+            self.assertEqual(len(md), m.info()["n_meta"])
+            with self.assertRaises(fm.NotFoundError):
+                m.meta("no.such.key")
+        with self.assertRaises(fm.ClosedError):
+            m.metadata()
+
     def test_version(self):
         self.assertRegex(fm.version(), r"^\d+\.\d+\.\d+$")
         with open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml"), encoding="utf-8") as f:
