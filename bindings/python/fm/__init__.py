@@ -9,10 +9,16 @@ library search path ("libfm.so.1").
             print(piece, end="")
 """
 
+from __future__ import annotations
+
 import ctypes
 import json
 import math
 import os
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+Ids = Sequence[int]
+Message = Dict[str, Any]
 
 __all__ = ["Error", "FmError", "ClosedError", "Model", "Context", "Tokenizer", "ChatTemplate", "Grammar", "Sampler",
            "version",
@@ -295,11 +301,12 @@ def _init(struct, init_fn):
     return p
 
 
-def version():
+def version() -> str:
     return _lib.fm_version().decode()
 
 
-def quantize(in_path, out_path, type="Q4_K_M", pure=False, allow_requantize=False, threads=0, progress=None):
+def quantize(in_path: str, out_path: str, type: str = "Q4_K_M", pure: bool = False, allow_requantize: bool = False,
+             threads: int = 0, progress: Optional[Callable[[float], bool]] = None) -> None:
     """Writes a quantized copy of the GGUF model at `in_path` to `out_path`
     (fm_model_quantize). `type` as llama-quantize spells it ("Q4_K_M",
     "Q8_0", "IQ4_XS", ...). `progress(done)` gets 0..1 and may return True
@@ -346,12 +353,12 @@ class Tokenizer:
         return self._h
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str) -> "Tokenizer":
         h = ctypes.c_void_p()
         _check(_lib.fm_tokenizer_load(os.fsencode(path), None, ctypes.byref(h)))
         return cls(h, None)
 
-    def close(self):
+    def close(self) -> None:
         """Frees a standalone tokenizer (a model's lives as long as the model)."""
         if self._owner is None and getattr(self, "_h", None):
             _lib.fm_tokenizer_free(self._h)
@@ -361,15 +368,16 @@ class Tokenizer:
         self.close()
 
     @property
-    def n_vocab(self):
+    def n_vocab(self) -> int:
         return _lib.fm_tokenizer_n_vocab(self._live())
 
-    def special(self, which):
+    def special(self, which: str) -> Optional[int]:
         """Id of "bos", "eos", "unk", "pad", ... or None."""
         t = _lib.fm_tokenizer_special(self._live(), _SPECIAL[which])
         return None if t < 0 else t
 
-    def encode(self, text, add_special=True, parse_special=False, continuation=False):
+    def encode(self, text: Union[str, bytes], add_special: bool = True, parse_special: bool = False,
+               continuation: bool = False) -> List[int]:
         """Token ids of `text` (str or bytes). add_special follows the
         vocabulary's own BOS/EOS settings. continuation=True: the text
         continues earlier text (no SentencePiece dummy-prefix space)."""
@@ -388,7 +396,7 @@ class Tokenizer:
             _check(s)
             return list(buf[:n.value])
 
-    def piece(self, token, render_special=True):
+    def piece(self, token: int, render_special: bool = True) -> str:
         """The text of one token (bytes decoded as UTF-8, errors replaced)."""
         h = self._live()
         n = ctypes.c_size_t()
@@ -402,7 +410,7 @@ class Tokenizer:
         _check(s)
         return buf.raw[:n.value].decode("utf-8", "replace")
 
-    def decode(self, ids, strip_leading_space=True, render_special=False):
+    def decode(self, ids: Ids, strip_leading_space: bool = True, render_special: bool = False) -> str:
         """Text of `ids`; invalid UTF-8 is replaced."""
         arr = (ctypes.c_int32 * len(ids))(*ids)
         flags = (DECODE_STRIP_LEADING_SPACE if strip_leading_space else 0) | \
@@ -448,7 +456,7 @@ class _Stop:
     def matched(self):
         return _lib.fm_stop_matched(self._h)
 
-    def close(self):
+    def close(self) -> None:
         if self._h:
             _lib.fm_stop_free(self._h)
             self._h = ctypes.c_void_p()
@@ -469,7 +477,7 @@ class _Detokenizer:
         _check(_lib.fm_detokenizer_flush(self._h, self._buf, len(self._buf), ctypes.byref(self._n)))
         return self._buf.raw[:self._n.value].decode("utf-8")
 
-    def close(self):
+    def close(self) -> None:
         if self._h:
             _lib.fm_detokenizer_free(self._h)
             self._h = None
@@ -495,7 +503,7 @@ class Model(_Closing):
         _check(_lib.fm_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(self._h)))
         self.tokenizer = Tokenizer(ctypes.c_void_p(_lib.fm_model_tokenizer(self._h)), owner=self)
 
-    def close(self):
+    def close(self) -> None:
         """No more calls on this model (they raise ClosedError). The weights
         are freed now, or when the last context or generator using them
         ends."""
@@ -521,21 +529,21 @@ class Model(_Closing):
         self._users -= 1
         self._free_if_unused()
 
-    def tokenize(self, text, add_special=True, parse_special=False):
+    def tokenize(self, text: Union[str, bytes], add_special: bool = True, parse_special: bool = False) -> List[int]:
         self._live()
         return self.tokenizer.encode(text, add_special, parse_special)
 
     _INFO = ("n_vocab", "n_embd", "n_layer", "n_head", "n_head_kv", "n_ctx_train", "n_ff", "n_params",
              "size_bytes", "is_encoder", "pooling", "n_tensors", "n_meta")
 
-    def info(self):
+    def info(self) -> Dict[str, Any]:
         """The model's sizes as a dict (fm_model_get_info), plus its architecture."""
         h = self._live()
         d = {name: _lib.fm_model_get_info(h, i) for i, name in enumerate(self._INFO)}
         d["arch"] = _lib.fm_model_arch(h).decode()
         return d
 
-    def meta(self, key):
+    def meta(self, key: str) -> str:
         """Metadata value `key` as text (numbers in decimal, arrays as
         "[array of N]"); NotFoundError if the file has no such key."""
         h = self._live()
@@ -548,7 +556,7 @@ class Model(_Closing):
         _check(_lib.fm_model_meta(h, k, buf, n.value + 1, ctypes.byref(n)))
         return buf.raw[:n.value].decode("utf-8", "replace")
 
-    def metadata(self):
+    def metadata(self) -> Dict[str, str]:
         """Every metadata key of the file, in file order, with its value as meta() gives it."""
         h = self._live()
         keys = [_lib.fm_model_meta_key(h, i).decode() for i in range(_lib.fm_model_get_info(h, 12))]
@@ -556,7 +564,8 @@ class Model(_Closing):
 
     POOLING = {"model": -1, "none": 0, "mean": 1, "cls": 2, "last": 3}
 
-    def embed(self, text, pooling="model", normalize=False, n_threads=0):
+    def embed(self, text: Union[str, Sequence[str]], pooling: str = "model", normalize: bool = False,
+              n_threads: int = 0) -> Any:
         """The embedding of `text` as a list of floats (fm_context_embed), or
         one list per token with pooling="none". A list of texts gives a list
         of embeddings."""
@@ -586,12 +595,12 @@ class Model(_Closing):
             return [vec[i:i + e] for i in range(0, len(vec), e)]
         return vec
 
-    def detokenize(self, ids):
+    def detokenize(self, ids: Ids) -> str:
         self._live()
         return self.tokenizer.decode(ids)
 
     def generate(self, prompt, n=128, n_ctx=0, n_threads=0, ignore_eos=False, echo=False, ids=False, stop=None,
-                 logit_bias=None, grammar=None, _info=None, **sampling):
+                 logit_bias=None, grammar=None, _info=None, **sampling) -> Iterator[Union[str, int]]:
         """Yields the continuation of `prompt` (text, or a list of token
         ids used as they are) piece by piece (whole UTF-8
         characters), or token ids with ids=True. echo=True yields the
@@ -684,7 +693,7 @@ class Model(_Closing):
             _lib.fm_context_free(ctx)
             self._unuse()
 
-    def chat_template(self):
+    def chat_template(self) -> "ChatTemplate":
         """The model's own chat template (FmError FM_STATUS_NOT_FOUND if the
         file has none)."""
         t = ChatTemplate.__new__(ChatTemplate)
@@ -704,7 +713,8 @@ class Model(_Closing):
                 raise
             return ChatTemplate.builtin("chatml"), True
 
-    def chat_prompt(self, messages, template=None, add_generation_prompt=True, tools=None, **render):
+    def chat_prompt(self, messages: Sequence[Message], template: Union["ChatTemplate", str, None] = None,
+                    add_generation_prompt: bool = True, tools: Optional[list] = None, **render: Any) -> List[int]:
         """The conversation rendered by `template` (a ChatTemplate, a
         built-in's name, or None: the model's own, else chatml) with the
         vocabulary's BOS/EOS text as bos_token/eos_token, as token ids:
@@ -725,7 +735,9 @@ class Model(_Closing):
             ids = [bos] + ids
         return ids
 
-    def chat(self, messages, template=None, tools=None, n=256, stop=None, **generate):
+    def chat(self, messages: Sequence[Message], template: Union["ChatTemplate", str, None] = None,
+             tools: Optional[list] = None, n: int = 256, stop: Union[str, Sequence[str], None] = None,
+             **generate: Any) -> str:
         """The assistant's reply to `messages` (a list of {"role", "content",
         ...} dicts as Hugging Face takes them), generated after the model's
         chat template (see chat_prompt). Stops at an end-of-generation token,
@@ -735,7 +747,7 @@ class Model(_Closing):
         stops = ["<|im_end|>", "<|im_start|>"] + ([stop] if isinstance(stop, str) else list(stop or []))
         return "".join(self.generate(ids, n=n, stop=stops, **generate))
 
-    def score(self, prompt, continuation, n_threads=0, top_k=0):
+    def score(self, prompt: str, continuation: str, n_threads: int = 0, top_k: int = 0) -> Dict[str, Any]:
         """How likely the model finds `continuation` after `prompt` (texts;
         the continuation is tokenized as continuing the prompt). A dict:
         tokens, logprobs (natural log, per token), sum, ranks (0 = greedy)
@@ -749,7 +761,7 @@ class Model(_Closing):
         out["tokens"] = c_ids
         return out
 
-    def classify(self, prompt, labels, n_threads=0):
+    def classify(self, prompt: str, labels: Sequence[str], n_threads: int = 0) -> List[Tuple[str, float, float]]:
         """Scores each label (text) as the continuation of `prompt`, with the
         prompt decoded once. [(label, logprob, probability over the labels)]
         best first (ties in the order given)."""
@@ -764,7 +776,8 @@ class Model(_Closing):
         rows = [(labels[i], lps[i], math.exp(lps[i] - mx) / z) for i in range(len(labels))]
         return sorted(rows, key=lambda r: -r[1])
 
-    def perplexity(self, text, n_ctx=512, chunks=-1, n_threads=0):
+    def perplexity(self, text: str, n_ctx: int = 512, chunks: int = -1,
+                   n_threads: int = 0) -> Tuple[float, float, List[float]]:
         """llama-perplexity's estimate (as fm-perplexity): the tokens in
         chunks of n_ctx, each starting with BOS, the second half of each
         scored. Returns (ppl, its standard error, [running ppl per chunk])."""
@@ -823,7 +836,7 @@ class Model(_Closing):
 
     def create_completion(self, prompt, max_tokens=16, temperature=0.8, top_p=0.95, top_k=40, min_p=0.05,
                           stop=None, logprobs=None, seed=None, stream=False, grammar=None, n_ctx=0, n_threads=0,
-                          **sampling):
+                          **sampling) -> Union[Dict[str, Any], Iterator[Dict[str, Any]]]:
         """A completion as llama-cpp-python's Llama.create_completion gives
         it: {"id", "object": "text_completion", "created", "model",
         "choices": [{"text", "index", "logprobs", "finish_reason"}], "usage"};
@@ -836,7 +849,8 @@ class Model(_Closing):
 
     def create_chat_completion(self, messages, max_tokens=256, temperature=0.2, top_p=0.95, top_k=40, min_p=0.05,
                                stop=None, seed=None, response_format=None, stream=False, template=None, tools=None,
-                               logprobs=None, n_ctx=0, n_threads=0, **sampling):
+                               logprobs=None, n_ctx=0, n_threads=0,
+                               **sampling) -> Union[Dict[str, Any], Iterator[Dict[str, Any]]]:
         """An assistant message as Llama.create_chat_completion gives it:
         {"id", "object": "chat.completion", "created", "model", "choices":
         [{"index", "message": {"role": "assistant", "content"},
@@ -930,7 +944,7 @@ class Sampler(_Closing):
         _check(_lib.fm_sampler_new(ctypes.byref(sp), ctypes.byref(self._h)))
 
     @classmethod
-    def chain(cls, seed=0):
+    def chain(cls, seed: int = 0) -> "Sampler":
         s = cls.__new__(cls)
         s._keep = []
         s._h = ctypes.c_void_p()
@@ -942,7 +956,7 @@ class Sampler(_Closing):
             raise ClosedError("sampler")
         return self._h
 
-    def close(self):
+    def close(self) -> None:
         if getattr(self, "_h", None):
             _lib.fm_sampler_free(self._h)
             self._h = None
@@ -1015,11 +1029,11 @@ class Sampler(_Closing):
         return self
 
     @property
-    def steps(self):
+    def steps(self) -> List[str]:
         h = self._live()
         return [_lib.fm_sampler_step_name(h, i).decode() for i in range(_lib.fm_sampler_n_steps(h))]
 
-    def sample(self, ctx, i=-1):
+    def sample(self, ctx: "Context", i: int = -1) -> int:
         """The token picked from context `ctx`'s logits row i (and accepted:
         stateful steps see it)."""
         tok = ctypes.c_int32()
@@ -1029,7 +1043,7 @@ class Sampler(_Closing):
         _check(_lib.fm_sampler_sample(self._live(), p, ctx.n_vocab, ctypes.byref(tok)))
         return tok.value
 
-    def accept(self, token, skip_constraints=False):
+    def accept(self, token: int, skip_constraints: bool = False) -> None:
         """Tells the steps about a token chosen elsewhere (e.g. the prompt's)."""
         _check(_lib.fm_sampler_accept(self._live(), token, 1 if skip_constraints else 0))
 
@@ -1039,7 +1053,7 @@ class Sampler(_Closing):
     def set_seed(self, seed):
         _lib.fm_sampler_set_seed(self._live(), seed)
 
-    def clone(self):
+    def clone(self) -> "Sampler":
         c = Sampler.__new__(Sampler)
         c._keep = list(self._keep)
         c._h = ctypes.c_void_p()
@@ -1056,21 +1070,21 @@ class Grammar(_Closing):
         self._h = ctypes.c_void_p()
 
     @classmethod
-    def from_json_schema(cls, schema, compact=False):
+    def from_json_schema(cls, schema: Union[dict, str], compact: bool = False) -> "Grammar":
         text = (schema if isinstance(schema, str) else json.dumps(schema)).encode()
         g = cls()
         _check(_lib.fm_grammar_from_json_schema(text, len(text), 1 if compact else 0, ctypes.byref(g._h)))
         return g
 
     @classmethod
-    def from_gbnf(cls, text, root=None):
+    def from_gbnf(cls, text: str, root: Optional[str] = None) -> "Grammar":
         data = text.encode()
         g = cls()
         _check(_lib.fm_grammar_parse_gbnf(data, len(data), root.encode() if root else None, ctypes.byref(g._h)))
         return g
 
     @classmethod
-    def from_regex(cls, pattern):
+    def from_regex(cls, pattern: str) -> "Grammar":
         data = pattern.encode()
         g = cls()
         _check(_lib.fm_grammar_from_regex(data, len(data), ctypes.byref(g._h)))
@@ -1081,7 +1095,7 @@ class Grammar(_Closing):
             raise ClosedError("grammar")
         return self._h
 
-    def close(self):
+    def close(self) -> None:
         if getattr(self, "_h", None):
             _lib.fm_grammar_free(self._h)
             self._h = None
@@ -1101,7 +1115,7 @@ class ChatTemplate(_Closing):
         _check(_lib.fm_chat_template_new(data, len(data), ctypes.byref(self._h)))
 
     @classmethod
-    def builtin(cls, name):
+    def builtin(cls, name: str) -> "ChatTemplate":
         """A built-in template: see builtin_names()."""
         t = cls.__new__(cls)
         t._h = ctypes.c_void_p()
@@ -1109,14 +1123,14 @@ class ChatTemplate(_Closing):
         return t
 
     @staticmethod
-    def builtin_names():
+    def builtin_names() -> List[str]:
         names, i = [], 0
         while _lib.fm_chat_template_builtin_name(i):
             names.append(_lib.fm_chat_template_builtin_name(i).decode())
             i += 1
         return names
 
-    def close(self):
+    def close(self) -> None:
         if getattr(self, "_h", None):
             _lib.fm_chat_template_free(self._h)
             self._h = None
@@ -1181,7 +1195,7 @@ class Context(_Closing):
             raise
         self.n_vocab = _lib.fm_tokenizer_n_vocab(model.tokenizer._h)
 
-    def close(self):
+    def close(self) -> None:
         """Frees the context (further calls raise ClosedError) and lets go
         of its model."""
         if getattr(self, "_batch", None):
@@ -1199,12 +1213,12 @@ class Context(_Closing):
             raise ClosedError("context")
         return self._h
 
-    def decode(self, ids, all_logits=False):
+    def decode(self, ids: Ids, all_logits: bool = False) -> None:
         """Evaluates `ids` as sequence 0 after its last position."""
         arr = (ctypes.c_int32 * len(ids))(*ids)
         _check(_lib.fm_context_decode(self._live(), arr, len(ids), _LOGITS_ALL if all_logits else _LOGITS_LAST))
 
-    def decode_batch(self, entries):
+    def decode_batch(self, entries: Sequence[Tuple[int, int, Sequence[int], bool]]) -> None:
         """Evaluates (token, pos, seq_ids, keep_logits) entries in one forward
         pass; pos may be POS_NEXT. logits(i) is then entry i's row."""
         h = self._live()
@@ -1214,7 +1228,7 @@ class Context(_Closing):
             _check(_lib.fm_batch_add(self._batch, token, pos, arr, len(seqs), 1 if keep else 0))
         _check(_lib.fm_context_decode_batch(h, self._batch))
 
-    def logits(self, i=-1):
+    def logits(self, i: int = -1) -> List[float]:
         """Logits after token i of the last batch, as a list of floats."""
         p = _lib.fm_context_logits(self._live(), i)
         if not p:
@@ -1222,7 +1236,7 @@ class Context(_Closing):
         return p[:self.n_vocab]
 
     @property
-    def n_past(self):
+    def n_past(self) -> int:
         return _lib.fm_context_n_past(self._live())
 
     def clear(self):
@@ -1246,7 +1260,7 @@ class Context(_Closing):
         _check(_lib.fm_context_seq_pos_range(self._live(), seq, ctypes.byref(lo), ctypes.byref(hi)))
         return lo.value, hi.value
 
-    def seq_tokens(self, seq=0):
+    def seq_tokens(self, seq: int = 0) -> List[int]:
         n = ctypes.c_size_t()
         s = _lib.fm_context_seq_tokens(self._live(), seq, None, 0, ctypes.byref(n))
         if s not in (0, _STATUS_BUFFER_TOO_SMALL):
@@ -1255,7 +1269,7 @@ class Context(_Closing):
         _check(_lib.fm_context_seq_tokens(self._live(), seq, buf, n.value, ctypes.byref(n)))
         return list(buf[:n.value])
 
-    def prompt(self, ids, seq=0):
+    def prompt(self, ids: Ids, seq: int = 0) -> int:
         """Brings sequence `seq` to the prompt `ids`, decoding only what
         differs from what it holds (the common prefix stays cached); the
         logits of the last prompt token are then ready. Returns how many
@@ -1271,7 +1285,7 @@ class Context(_Closing):
         self.decode_batch([(t, common + i, [seq], i + 1 == len(rest)) for i, t in enumerate(rest)])
         return common
 
-    def generate(self, prompt, sampler, n=128, stop_at_eog=True):
+    def generate(self, prompt: Ids, sampler: "Sampler", n: int = 128, stop_at_eog: bool = True) -> Iterator[int]:
         """Yields up to n token ids after `prompt` (ids) on sequence 0,
         sampled by `sampler`; the prompt's common prefix with the cache is
         not decoded again, and the generated tokens stay cached, so a next
@@ -1285,7 +1299,7 @@ class Context(_Closing):
             yield t
             self.decode([t])
 
-    def score(self, prompt, continuation, seq=0, top_k=0):
+    def score(self, prompt: Ids, continuation: Ids, seq: int = 0, top_k: int = 0) -> Dict[str, Any]:
         """fm_context_score: appends `prompt` (ids; [] = the prompt is what
         sequence `seq` holds) and scores the `continuation` ids in one
         batched decode; the prompt stays cached, the continuation does not.
@@ -1308,7 +1322,7 @@ class Context(_Closing):
             out["top"] = [[(tt[i * top_k + j], tl[i * top_k + j]) for j in range(top_k)] for i in range(n)]
         return out
 
-    def save_state(self, seq=STATE_ALL):
+    def save_state(self, seq: int = STATE_ALL) -> bytes:
         """The state of `seq` (or of the whole context) as bytes."""
         need = ctypes.c_size_t()
         s = _lib.fm_context_state_save(self._live(), seq, None, 0, ctypes.byref(need))
@@ -1319,7 +1333,7 @@ class Context(_Closing):
         _check(_lib.fm_context_state_save(self._live(), seq, buf, need.value, ctypes.byref(n)))
         return buf.raw[:n.value]
 
-    def load_state(self, data, seq=STATE_ALL):
+    def load_state(self, data: bytes, seq: int = STATE_ALL) -> None:
         _check(_lib.fm_context_state_load(self._live(), seq, bytes(data), len(data)))
 
     def save_state_file(self, path, seq=STATE_ALL):
