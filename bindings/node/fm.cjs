@@ -96,6 +96,15 @@ for (const decl of [
   'int fm_score_params_init(_Out_ fm_score_params *p, size_t size)',
   'int fm_context_score(fm_context *c, const int32_t *prompt, size_t np, const int32_t *cont, size_t nc, const fm_score_params *p, _Out_ double *sum)',
   'int fm_sampler_new_chain(uint64_t seed, _Out_ fm_sampler **out)',
+  'int fm_sampler_add_penalties(fm_sampler *s, int32_t last_n, double repeat, double freq, double presence)',
+  'int fm_sampler_add_mirostat_v2(fm_sampler *s, double tau, double eta)',
+  'int fm_sampler_add_xtc(fm_sampler *s, double p, double t, int32_t min_keep)',
+  'void fm_sampler_reset(fm_sampler *s)',
+  'int fm_sampler_clone(fm_sampler *s, _Out_ fm_sampler **out)',
+  'int32_t fm_sampler_n_steps(fm_sampler *s)',
+  'const char *fm_sampler_step_name(fm_sampler *s, int32_t i)',
+  'int fm_model_meta(fm_model *m, const char *key, uint8_t *buf, size_t cap, _Out_ size_t *n)',
+  'const char *fm_model_meta_key(fm_model *m, int64_t i)',
   'int fm_sampler_add(fm_sampler *s, int step, double value)',
   'int fm_sampler_add_grammar(fm_sampler *s, fm_grammar *g, fm_tokenizer *t)',
   'int fm_sampler_sample(fm_sampler *s, void *logits, int32_t n_vocab, _Out_ int32_t *out)',
@@ -252,6 +261,36 @@ class Model extends Handle {
     const d = { arch: F.fm_model_arch(h) };
     names.forEach((n, i) => { d[n] = Number(F.fm_model_get_info(h, i)); });
     return d;
+  }
+  /** Metadata value `key` as text (numbers in decimal, arrays as "[array of N]"). */
+  meta(key) {
+    const h = this._live();
+    return withBuffer((b, cap, n) => {
+      const st = F.fm_model_meta(h, key, b, cap, n);
+      if (st === BUFFER_TOO_SMALL) n[0] += 1; /* room for the NUL */
+      return st;
+    }).toString('utf8').replace(/\0$/, '');
+  }
+  /** Every metadata key, in file order, with its value as meta() gives it. */
+  metadata() {
+    const h = this._live();
+    const out = {};
+    for (let i = 0, n = Number(F.fm_model_get_info(h, 12)); i < n; i++) {
+      const k = F.fm_model_meta_key(h, i);
+      out[k] = this.meta(k);
+    }
+    return out;
+  }
+  /** How likely `continuation` (text, tokenized as continuing) is after `prompt`:
+   *  {tokens, logprobs, sum, ranks} from one decode (fm_context_score). */
+  async score(prompt, continuation, { topK = 0 } = {}) {
+    const p = this.tokenize(prompt), c = this.tokenize(continuation, { addSpecial: false, continuation: true });
+    const ctx = new Context(this, { nCtx: p.length + c.length });
+    try {
+      return { tokens: c, ...(await ctx.score(p, c, { topK })) };
+    } finally {
+      ctx.close();
+    }
   }
   /** Embeddings (model pooling) of a text or of each text of a list. */
   embed(texts, { normalize = false } = {}) {
@@ -457,6 +496,61 @@ function makeSampler(model, opts) {
   return s;
 }
 
+/** A sampler chain built step by step (fm_sampler): new Sampler({seed}).topK(40).topP(0.9).temperature(0.7).dist(),
+ *  or .greedy(); grammar(g, model) constrains it. sample(ctx) picks (and accepts) a token. */
+class Sampler extends Handle {
+  constructor({ seed = 0 } = {}) {
+    super('sampler');
+    const out = [null];
+    check(F.fm_sampler_new_chain(BigInt(seed), out));
+    this._h = out[0];
+    this._keep = [];
+  }
+  _free(h) { F.fm_sampler_free(h); }
+  _step(step, value = 0) { check(F.fm_sampler_add(this._live(), step, value)); return this; }
+  topK(k) { return this._step(0, k); }
+  topP(p) { return this._step(1, p); }
+  minP(p) { return this._step(2, p); }
+  temperature(t) { return this._step(3, t); }
+  greedy() { return this._step(4); }
+  dist() { return this._step(5); }
+  typicalP(p) { return this._step(6, p); }
+  topNSigma(n) { return this._step(7, n); }
+  penalties({ lastN = 64, repeat = 1.0, frequency = 0, presence = 0 } = {}) {
+    check(F.fm_sampler_add_penalties(this._live(), lastN, repeat, frequency, presence)); return this;
+  }
+  xtc(probability, threshold, minKeep = 1) { check(F.fm_sampler_add_xtc(this._live(), probability, threshold, minKeep)); return this; }
+  mirostatV2(tau = 5, eta = 0.1) { check(F.fm_sampler_add_mirostat_v2(this._live(), tau, eta)); return this; }
+  grammar(g, model) {
+    check(F.fm_sampler_add_grammar(this._live(), g._live(), (model._live(), model._tok)));
+    this._keep.push(g, model);
+    return this;
+  }
+  get steps() {
+    const h = this._live();
+    return Array.from({ length: F.fm_sampler_n_steps(h) }, (_, i) => F.fm_sampler_step_name(h, i));
+  }
+  /** The token picked from `ctx`'s logits row i (accepted by the steps). */
+  sample(ctx, i = -1) {
+    const p = F.fm_context_logits(ctx._live(), i);
+    if (!p) throw new FmError(-1);
+    const tok = [0];
+    check(F.fm_sampler_sample(this._live(), p, ctx.nVocab, tok));
+    return tok[0];
+  }
+  accept(token, { skipConstraints = false } = {}) { check(F.fm_sampler_accept(this._live(), token, skipConstraints ? 1 : 0)); }
+  reset() { F.fm_sampler_reset(this._live()); }
+  clone() {
+    const out = [null];
+    check(F.fm_sampler_clone(this._live(), out));
+    const c = new Sampler();
+    F.fm_sampler_free(c._h); /* the empty chain the constructor made */
+    c._h = out[0];
+    c._keep = [...this._keep];
+    return c;
+  }
+}
+
 /** A KV cache over a model (which it keeps alive) holding up to nSeqMax
  *  sequences. decode/decodeBatch/score are async (worker thread). */
 class Context extends Handle {
@@ -509,6 +603,30 @@ class Context extends Handle {
       await this._run(F.fm_context_decode_batch, b);
     } finally {
       F.fm_batch_free(b);
+    }
+  }
+  /** Brings sequence 0 to `ids`, decoding only what differs from what it
+   *  holds; resolves with how many prompt tokens were reused. */
+  async prompt(ids) {
+    const have = this.seqTokens(0);
+    let common = 0;
+    while (common < have.length && common < ids.length && have[common] === ids[common]) common++;
+    if (common === ids.length) common--; /* the last token again, for its logits */
+    this.seqRm(0, common, -1);
+    await this.decodeBatch(ids.slice(common).map((t, i, rest) =>
+      ({ token: t, pos: common + i, seqIds: [0], logits: i === rest.length - 1 })));
+    return common;
+  }
+  /** Token ids after `ids` sampled by `sampler` (an async iterator); the
+   *  prompt's common prefix with the cache is not decoded again and the
+   *  generated tokens stay cached. `this.reused` tells how many were reused. */
+  async *generate(ids, sampler, { maxTokens = 128 } = {}) {
+    this.reused = await this.prompt(Array.from(ids));
+    for (let i = 0; i < maxTokens; i++) {
+      const t = sampler.sample(this);
+      if (F.fm_tokenizer_is_eog(this._model._tok, t)) return;
+      yield t;
+      await this.decode([t]);
     }
   }
   /** Logits after token i of the last batch, copied into a Float32Array. */
@@ -605,4 +723,4 @@ class ChatTemplate extends Handle {
   }
 }
 
-module.exports = { FmError, Model, Tokenizer, Context, Grammar, ChatTemplate, version: () => F.fm_version() };
+module.exports = { FmError, Model, Tokenizer, Context, Sampler, Grammar, ChatTemplate, version: () => F.fm_version() };

@@ -70,6 +70,9 @@ export class Model {
   tokenize(text: string, opts?: EncodeOptions): number[];
   detokenize(ids: ArrayLike<number>, opts?: DecodeOptions): string;
   info(): ModelInfo;
+  meta(key: string): string;
+  metadata(): Record<string, string>;
+  score(prompt: string, continuation: string, opts?: { topK?: number }): Promise<Score & { tokens: number[] }>;
   embed(text: string, opts?: { normalize?: boolean }): Float32Array;
   embed(texts: string[], opts?: { normalize?: boolean }): Float32Array[];
   chatTemplate(): ChatTemplate;
@@ -102,6 +105,27 @@ export class Context {
   saveState(seq?: number): Buffer;
   loadState(state: Uint8Array, seq?: number): void;
   score(prompt: ArrayLike<number>, continuation: ArrayLike<number>, opts?: { seq?: number; topK?: number }): Promise<Score>;
+  /** Brings sequence 0 to ids, decoding only what differs from the cache; resolves with the tokens reused. */
+  prompt(ids: ArrayLike<number>): Promise<number>;
+  generate(ids: ArrayLike<number>, sampler: Sampler, opts?: { maxTokens?: number }): AsyncGenerator<number, void, void>;
+  /** Prompt tokens the last generate() reused from the cache. */
+  reused?: number;
+}
+
+export class Sampler {
+  constructor(opts?: { seed?: number });
+  topK(k: number): this; topP(p: number): this; minP(p: number): this; temperature(t: number): this;
+  greedy(): this; dist(): this; typicalP(p: number): this; topNSigma(n: number): this;
+  penalties(opts?: { lastN?: number; repeat?: number; frequency?: number; presence?: number }): this;
+  xtc(probability: number, threshold: number, minKeep?: number): this;
+  mirostatV2(tau?: number, eta?: number): this;
+  grammar(g: Grammar, model: Model): this;
+  readonly steps: string[];
+  sample(ctx: Context, i?: number): number;
+  accept(token: number, opts?: { skipConstraints?: boolean }): void;
+  reset(): void;
+  clone(): Sampler;
+  close(): void;
 }
 
 export class Grammar {
@@ -122,7 +146,7 @@ export class ChatTemplate {
 export function version(): string;
 
 declare const fm: {
-  FmError: typeof FmError; Model: typeof Model; Tokenizer: typeof Tokenizer; Context: typeof Context;
+  FmError: typeof FmError; Model: typeof Model; Tokenizer: typeof Tokenizer; Context: typeof Context; Sampler: typeof Sampler;
   Grammar: typeof Grammar; ChatTemplate: typeof ChatTemplate; version: typeof version;
 };
 export default fm;
