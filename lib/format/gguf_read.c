@@ -202,6 +202,10 @@ static fm_status rd_tensor_info(cursor *c, fm_tensor_info *t, size_t index) {
         return fm_error(FM_STATUS_BAD_FORMAT,
                         "'%s': tensor '%.*s' row of %lld is not a multiple of the %s block (%u)",
                         c->path, nl, t->name.ptr, (long long)t->ne[0], tr->name, tr->block_elems);
+    /* the element count fits, its bytes may not: [2^40, 2^22] f32 would wrap to 0 */
+    if (total / tr->block_elems > UINT64_MAX / tr->block_bytes)
+        return fm_error(FM_STATUS_BAD_FORMAT, "'%s': tensor '%.*s' of %llu elements is too large (its bytes overflow)",
+                        c->path, nl, t->name.ptr, (unsigned long long)total);
     t->nbytes = total / tr->block_elems * tr->block_bytes;
     uint64_t off;
     if ((s = rd_u64(c, &off, "tensor offset"))) return s;

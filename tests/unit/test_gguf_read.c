@@ -60,7 +60,11 @@ static buf make(int variant) {
     key(&b, "a.empty", 9); u32(&b, 4); u64(&b, 0);
     key(&b, "general.alignment", 4); u32(&b, variant == 2 ? 48 : 64);
     /* tensors: t0 f32 {4, 2} at 0, t1 f16 {4} at 64 */
-    str(&b, "t0"); u32(&b, 2); u64(&b, 4); u64(&b, 2); u32(&b, 0); u64(&b, 0);
+    if (variant == 5) { /* 2^40 x 2^22 f32: 2^64 bytes, which wraps to 0 in 64 bits */
+        str(&b, "t0"); u32(&b, 2); u64(&b, 1ull << 40); u64(&b, 1ull << 22); u32(&b, 0); u64(&b, 0);
+    } else {
+        str(&b, "t0"); u32(&b, 2); u64(&b, 4); u64(&b, 2); u32(&b, 0); u64(&b, 0);
+    }
     str(&b, variant == 3 ? "t0" : "t1"); u32(&b, 1); u64(&b, 4); u32(&b, 1); u64(&b, variant == 4 ? 32 : 64);
     while (b.n % 64) b.d[b.n++] = 0;
     for (int i = 0; i < 8; i++) {
@@ -138,7 +142,7 @@ int main(void) {
     static const struct {
         int variant;
         const char *msg;
-    } bad[] = {{1, "bool value 2"}, {2, "power of two"}, {3, "twice"}, {4, "not aligned"}};
+    } bad[] = {{1, "bool value 2"}, {2, "power of two"}, {3, "twice"}, {4, "not aligned"}, {5, "too large"}};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         b = make(bad[k].variant);
         mf = open_buf(&b, &s);
