@@ -417,7 +417,7 @@ fm_status fm_bpe_mark_whole(fm_tokenizer *tok) {
     tok->whole = calloc((size_t)tok->n_vocab, 1);
     fm_bpe_scratch *sc = scratch_new((size_t)tok->n_vocab * 8);
     if (tok->whole == NULL || sc == NULL) {
-        free(sc);
+        fm_bpe_scratch_free(sc); /* its memo too, not just the struct */
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     }
     fm_status s = FM_STATUS_OK;

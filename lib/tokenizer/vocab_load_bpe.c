@@ -280,6 +280,14 @@ fm_status fm_tokenizer_from_tiktoken(const char *path, fm_tokenizer **out) {
                         "'%s': unknown tiktoken encoding (name the file r50k_base, p50k_base, cl100k_base or o200k_base)",
                         path);
     }
+    /* Ranks are 0 .. lines-1 in real files: a rank far past the line count
+     * would make the vocabulary (and its memory) as large as the number
+     * claims, not as the file is, so the table is bounded by the lines. */
+    if (max_rank >= n_lines + 1024) {
+        fm_mapped_file_close(&map);
+        return fm_error(FM_STATUS_BAD_FORMAT, "'%s': rank %ld with only %ld lines (ranks must be 0 .. lines-1)", path,
+                        (long)max_rank, n_lines);
+    }
     int32_t n_vocab = max_rank + 1;
     for (int i = 0; i < 5 && spec->specials[i].text; i++)
         if (spec->specials[i].id + 1 > n_vocab) n_vocab = spec->specials[i].id + 1;
