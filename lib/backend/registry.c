@@ -6,6 +6,7 @@
 
 #include "../core/error.h"
 #include "backend.h"
+#include "cpu/cpu.h"
 
 #define MAX_BACKENDS 32
 
@@ -47,17 +48,26 @@ const fm_backend_iface *fm_backend_find(const char *name) {
     return NULL;
 }
 
+static fm_status rope_ext_standin(void *ctx, float *x, int32_t n_tok, int32_t n_head, int32_t head_dim, int32_t n_rot,
+                                  const int32_t *pos, float freq_base, float freq_scale, int32_t mode) {
+    (void)ctx;
+    return fm_cpu_rope_ext(NULL, x, n_tok, n_head, head_dim, n_rot, pos, freq_base, freq_scale, mode);
+}
+
 fm_status fm_backend_inst_init(fm_backend_inst *b, const char *name, const fm_backend_init_params *p) {
     memset(b, 0, sizeof *b);
     const fm_backend_iface *src = fm_backend_find(name);
     if (src == NULL) return fm_error(FM_STATUS_NOT_FOUND, "no backend named '%s' is registered", name);
     size_t n = src->struct_size < sizeof b->iface ? src->struct_size : sizeof b->iface;
     memcpy(&b->iface, src, n);
-    /* ops added after version 1 are optional: the portable kernels stand in */
-    if (b->iface.layernorm == NULL) b->iface.layernorm = fm_cpu_backend.layernorm;
-    if (b->iface.gelu == NULL) b->iface.gelu = fm_cpu_backend.gelu;
-    if (b->iface.add_rows == NULL) b->iface.add_rows = fm_cpu_backend.add_rows;
-    if (b->iface.rope_ext == NULL) b->iface.rope_ext = fm_cpu_backend.rope_ext;
+    /* Ops added after version 1 are optional: portable kernels stand in.
+     * They must not touch the backend's context, which is not a cpu one:
+     * layernorm, gelu and add_rows never read it, and rope_ext gets a
+     * wrapper that passes none (its angle cache lives in the cpu context). */
+    if (b->iface.layernorm == NULL) b->iface.layernorm = fm_cpu_layernorm;
+    if (b->iface.gelu == NULL) b->iface.gelu = fm_cpu_gelu;
+    if (b->iface.add_rows == NULL) b->iface.add_rows = fm_cpu_add_rows;
+    if (b->iface.rope_ext == NULL) b->iface.rope_ext = rope_ext_standin;
     b->ctx = calloc(1, b->iface.ctx_size ? b->iface.ctx_size : 1);
     if (b->ctx == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for backend '%s'", name);
     if (b->iface.init != NULL) {

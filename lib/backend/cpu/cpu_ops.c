@@ -72,7 +72,9 @@ fm_status fm_cpu_rope_ext(void *ctx, float *x, int32_t n_tok, int32_t n_head, in
     if (n_rot > head_dim || n_rot % 2 != 0 || (mode != FM_ROPE_NORMAL && mode != FM_ROPE_NEOX))
         return FM_STATUS_INVALID_ARGUMENT;
     const int32_t half = n_rot / 2;
-    const float *cs = n_rot > 0 ? rope_angles(ctx, n_tok, n_rot, pos, freq_base, freq_scale) : NULL;
+    /* without a cpu context (the stand-in for another backend) the angles
+     * are computed in place rather than cached */
+    const float *cs = n_rot > 0 && ctx != NULL ? rope_angles(ctx, n_tok, n_rot, pos, freq_base, freq_scale) : NULL;
     for (int32_t t = 0; t < n_tok; t++) {
         for (int32_t i = 0; i < half; i++) {
             float c, s;
