@@ -489,7 +489,9 @@ typedef struct fm_context_params {
                              model's training context */
     uint32_t n_batch;     /* most tokens evaluated at once; longer inputs are
                              split internally. Default 512 */
-    int32_t n_threads;    /* compute threads; 0 = number of cores */
+    int32_t n_threads;    /* compute threads; 0 = number of cores; more
+                             than 4 x the cores (at least 8, at most 512)
+                             are capped there, with a warning */
     const char *backend;  /* backend name, borrowed; NULL = "cpu" */
     /* 0.5 */
     uint32_t flags;       /* FM_CONTEXT_* bits (below); default 0 */
@@ -668,7 +670,8 @@ FM_API fm_status fm_context_seq_shift(fm_context *ctx, fm_seq_id seq, int32_t p0
  *  One thread per object. Since: 0.5 */
 FM_API fm_status fm_context_seq_pos_range(const fm_context *ctx, fm_seq_id seq, int32_t *pos_min, int32_t *pos_max);
 
-/** Changes the number of compute threads (0 = cores). Logits never depend
+/** Changes the number of compute threads (0 = cores; capped as
+ *  fm_context_params.n_threads is). Logits never depend
  *  on the thread count: every output row is computed by one thread, the
  *  same way whatever the count. Errors: INVALID_ARGUMENT.
  *  One thread per object. Since: 0.1 */

@@ -91,6 +91,10 @@ fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_co
     if (p.n_batch > p.n_ctx || !hp->causal) p.n_batch = p.n_ctx; /* an encoder sees its whole input at once */
     if (p.n_threads < 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "n_threads %d is negative", p.n_threads);
     if (p.n_threads == 0) p.n_threads = fm_cpu_count();
+    if (p.n_threads > fm_thread_cap()) {
+        fm_log(FM_LOG_WARN, "n_threads %d capped at %d (4 x the %d cores)", p.n_threads, fm_thread_cap(), fm_cpu_count());
+        p.n_threads = fm_thread_cap();
+    }
     if (p.kv_type != FM_KV_F32 && p.kv_type != FM_KV_F16)
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "kv_type %d is neither FM_KV_F32 nor FM_KV_F16", p.kv_type);
     if (p.n_seq_max == 0) p.n_seq_max = 1;
@@ -217,6 +221,10 @@ fm_status fm_context_set_n_threads(fm_context *c, int32_t n_threads) {
     if (c == NULL || n_threads < 0)
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_context_set_n_threads: bad argument");
     if (n_threads == 0) n_threads = fm_cpu_count();
+    if (n_threads > fm_thread_cap()) {
+        fm_log(FM_LOG_WARN, "n_threads %d capped at %d (4 x the %d cores)", n_threads, fm_thread_cap(), fm_cpu_count());
+        n_threads = fm_thread_cap();
+    }
     if (c->backend.iface.set_n_threads == NULL) return FM_STATUS_OK;
     return c->backend.iface.set_n_threads(c->backend.ctx, n_threads);
 }

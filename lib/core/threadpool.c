@@ -74,6 +74,11 @@ int fm_cpu_count(void) {
     return n < 1 ? 1 : (int)n;
 }
 
+int fm_thread_cap(void) {
+    const int n = 4 * fm_cpu_count();
+    return n < 8 ? 8 : n > 512 ? 512 : n;
+}
+
 fm_status fm_threadpool_new(int n_threads, fm_threadpool **out) {
     *out = NULL;
     if (n_threads < 1) n_threads = 1;

@@ -21,4 +21,9 @@ void fm_threadpool_run(fm_threadpool *tp, fm_parallel_fn fn, void *arg, int nth)
 /* Number of online processors (at least 1). */
 int fm_cpu_count(void);
 
+/* The most compute threads a context starts: 4 x the online processors,
+ * at least 8, at most 512. More never computes faster, and a mistyped
+ * count (1000 on 2 cores) must not start 1000 threads. */
+int fm_thread_cap(void);
+
 #endif
