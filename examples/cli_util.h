@@ -104,6 +104,22 @@ static inline char *cli_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* Keeps the longest prefix of `ids` (n >= 1) that sequence 0 already holds
+ * and removes the rest of the sequence, so that decoding ids[kept..n)
+ * brings it to `ids`; at least the last id is left to decode, for its
+ * logits. Returns the number kept (0 if the cache cannot be read). */
+static inline size_t cli_keep_common_prefix(fm_context *ctx, const fm_token *ids, size_t n) {
+    size_t nc = 0, common = 0;
+    fm_context_seq_tokens(ctx, 0, NULL, 0, &nc);
+    fm_token *cached = malloc((nc ? nc : 1) * sizeof *cached);
+    if (cached != NULL && fm_context_seq_tokens(ctx, 0, cached, nc, &nc) == FM_STATUS_OK)
+        while (common < nc && common < n && cached[common] == ids[common]) common++;
+    free(cached);
+    if (common == n) common = n - 1;
+    fm_context_seq_rm(ctx, 0, (int32_t)common, -1);
+    return common;
+}
+
 /* Text to ids in a malloc'd array (*ids, *n; free it whatever the status). */
 static inline fm_status cli_tokenize(const fm_tokenizer *tok, const char *text, size_t len, uint32_t flags,
                                      fm_token **ids, size_t *n) {

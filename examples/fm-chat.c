@@ -352,15 +352,7 @@ static fm_status sync_prompt(chat *c) {
         fprintf(stderr, "fm-chat: the context is full: dropped the %d oldest exchange(s); %s\n", dropped,
                 shifted ? "shifted the cache" : "the rest is decoded again");
     if (shifted) fprintf(stderr, "fm-chat: context shift: %zu tokens left the cache\n", shifted);
-    size_t nc = 0, common = 0;
-    fm_context_seq_tokens(c->ctx, 0, NULL, 0, &nc);
-    fm_token *cached = malloc((nc ? nc : 1) * sizeof *cached);
-    if (cached == NULL) return free(ids), FM_STATUS_NO_MEMORY;
-    if (fm_context_seq_tokens(c->ctx, 0, cached, nc, &nc) == FM_STATUS_OK)
-        while (common < nc && common < n && cached[common] == ids[common]) common++;
-    free(cached);
-    if (common == n) common = n - 1; /* the last token is decoded again for its logits */
-    fm_context_seq_rm(c->ctx, 0, (int32_t)common, -1);
+    const size_t common = cli_keep_common_prefix(c->ctx, ids, n);
     const double t0 = cli_now_s();
     s = fm_context_decode(c->ctx, ids + common, n - common, FM_LOGITS_LAST);
     const double dt = cli_now_s() - t0;

@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
 
     fm_model *m = NULL;
     fm_context *ctx = NULL;
-    fm_token *ids = NULL, *cached = NULL, *letters[MAX_CHOICES] = {0};
+    fm_token *ids = NULL, *letters[MAX_CHOICES] = {0};
     size_t n_letters[MAX_CHOICES] = {0};
     text head = {0}, prompt = {0};
     int rc = 1, correct = 0;
@@ -228,23 +228,14 @@ int main(int argc, char **argv) {
             fprintf(stderr, "fm-eval: out of memory\n");
             goto done;
         }
-        size_t n = 0, nc = 0, common = 0;
+        size_t n = 0;
         free(ids);
         if ((s = cli_tokenize(tok, prompt.p, prompt.n, FM_ENCODE_ADD_SPECIAL_AUTO, &ids, &n))) {
             fail("tokenize", s);
             goto done;
         }
         /* keep what the cache shares with this prompt (the examples) */
-        fm_context_seq_tokens(ctx, 0, NULL, 0, &nc);
-        free(cached);
-        if ((cached = malloc((nc + 1) * sizeof *cached)) == NULL ||
-            fm_context_seq_tokens(ctx, 0, cached, nc, &nc) != FM_STATUS_OK) {
-            fprintf(stderr, "fm-eval: out of memory\n");
-            goto done;
-        }
-        while (common < nc && common < n && cached[common] == ids[common]) common++;
-        if (common == n) common = n - 1;
-        fm_context_seq_rm(ctx, 0, (int32_t)common, -1);
+        const size_t common = cli_keep_common_prefix(ctx, ids, n);
         double lp[MAX_CHOICES];
         int best = 0;
         for (int c = 0; c < it->n_choices; c++) {
@@ -273,7 +264,6 @@ int main(int argc, char **argv) {
 done:
     for (int i = 0; i < MAX_CHOICES; i++) free(letters[i]);
     free(ids);
-    free(cached);
     free(head.p);
     free(prompt.p);
     free(items);

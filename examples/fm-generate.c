@@ -66,15 +66,7 @@ static size_t reuse_cache(fm_context *ctx, const char *path, const fm_token *ids
         fm_context_clear(ctx);
         return 0;
     }
-    size_t nc = 0;
-    fm_context_seq_tokens(ctx, 0, NULL, 0, &nc);
-    fm_token *cached = malloc((nc ? nc : 1) * sizeof *cached);
-    size_t common = 0;
-    if (cached != NULL && fm_context_seq_tokens(ctx, 0, cached, nc, &nc) == FM_STATUS_OK)
-        while (common < nc && common < n && cached[common] == ids[common]) common++;
-    free(cached);
-    if (common == n) common = n - 1;
-    fm_context_seq_rm(ctx, 0, (int32_t)common, -1);
+    const size_t common = cli_keep_common_prefix(ctx, ids, n);
     fprintf(stderr, "fm-generate: prompt cache: reused %zu of %zu prompt tokens from %s\n", common, n, path);
     return common;
 }
