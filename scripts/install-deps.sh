@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   meson ninja-build pkg-config gcc libc6-dev binutils python3 zstd \
-  libopenblas-dev libzstd-dev libutf8proc-dev libjansson-dev clang libclang-rt-dev \
+  libopenblas-dev libopenblas-serial-dev libzstd-dev libutf8proc-dev libjansson-dev clang libclang-rt-dev \
   python3-jsonschema python3-venv python3-pip python3-setuptools python3-wheel abigail-tools
 # Node runs the regex cross-check of the pre-tokenizers and the npm
 # tokenizer benchmark; many images ship it already.

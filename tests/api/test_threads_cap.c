@@ -1,7 +1,8 @@
 /* A mistyped thread count does not start that many threads: n_threads
  * 1000 (and fm_context_set_n_threads 100000) on this machine start at most
  * 4 x its cores (at least 8) - before, 1000 started 999 workers - and the
- * context still decodes. Threads are counted in /proc/self/task. */
+ * context still decodes; and none exists before the first context (no
+ * OpenBLAS worker threads). Threads are counted in /proc/self/task. */
 #include <dirent.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -25,6 +26,9 @@ int main(void) {
     CHECK(fm_model_load(tu_data("models/stories260K.gguf"), NULL, &m) == FM_STATUS_OK, "load");
     const int before = threads_now();
     CHECK(before >= 1, "/proc/self/task readable");
+    /* libfm is loaded and a model open: nothing but the main thread yet
+     * (the threaded OpenBLAS build had started one per core; issue 19) */
+    CHECK(before == 1, "%d threads before any context", before);
     fm_context_params cp;
     fm_context_params_init(&cp, sizeof cp);
     cp.n_threads = 1000;

@@ -9,6 +9,7 @@
  * the single-token kernels'), so FM_BACKEND_BATCH_INVARIANT turns it off. */
 #include <stdlib.h>
 
+#include "../../core/alloc.h"
 #include "cpu.h"
 
 #ifdef FM_HAVE_BLAS
@@ -52,13 +53,14 @@ static void blas_slice(void *arg, int ith, int nth) {
     }
 }
 
-/* OpenBLAS keeps one process-wide thread count, the host's to set: libfm
- * splits the work over its own threads and wants each sgemm on one, so it
- * sets 1 for the length of its call and puts the host's count back. What
- * remains (docs/performance.md): a BLAS call the host makes on another
- * thread during that call runs on one thread. */
+/* libfm links OpenBLAS's serial build (meson.build), which has no threads
+ * and nothing to set. Only when the process already had a threaded
+ * OpenBLAS loaded (the host's choice, found by soname first) does each
+ * sgemm need one thread: its process-wide count is then set to 1 for the
+ * length of libfm's call and the host's put back (docs/reliability.md). */
 int fm_cpu_blas_enter(void) {
 #ifdef FM_HAVE_OPENBLAS
+    if (openblas_get_parallel() == 0) return 1;
     const int n = openblas_get_num_threads();
     if (n != 1) openblas_set_num_threads(1);
     return n;
@@ -89,7 +91,7 @@ int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_
     const int nth = c->n_threads;
     const size_t need = (size_t)nth * CHUNK_ROWS * (size_t)w->cols * sizeof(float);
     if (need > c->blasbuf_len) {
-        float *p = realloc(c->blasbuf, need);
+        float *p = fm_realloc(c->blasbuf, need);
         if (p == NULL) return 0; /* the kernels need no buffer: fall back */
         c->blasbuf = p;
         c->blasbuf_len = need;
