@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "backend.h"
 #include "cpu/cpu.h"
@@ -68,7 +69,7 @@ fm_status fm_backend_inst_init(fm_backend_inst *b, const char *name, const fm_ba
     if (b->iface.gelu == NULL) b->iface.gelu = fm_cpu_gelu;
     if (b->iface.add_rows == NULL) b->iface.add_rows = fm_cpu_add_rows;
     if (b->iface.rope_ext == NULL) b->iface.rope_ext = rope_ext_standin;
-    b->ctx = calloc(1, b->iface.ctx_size ? b->iface.ctx_size : 1);
+    b->ctx = fm_calloc(1, b->iface.ctx_size ? b->iface.ctx_size : 1);
     if (b->ctx == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for backend '%s'", name);
     if (b->iface.init != NULL) {
         fm_status s = b->iface.init(b->ctx, p);

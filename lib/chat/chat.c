@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "chat/chat.h"
+#include "../core/alloc.h"
 #include "chat/jinja.h"
 #include "core/error.h"
 #include "core/params.h"
@@ -47,7 +48,7 @@ fm_status fm_chat_template_new(const char *text, size_t len, fm_chat_template **
     if (text == NULL || out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_chat_template_new: NULL argument");
     size_t bad = fm_utf8_validate((const uint8_t *)text, len);
     if (bad != len) return fm_error(FM_STATUS_INVALID_UTF8, "chat template: invalid UTF-8 at byte %zu", bad);
-    fm_chat_template *ct = calloc(1, sizeof *ct);
+    fm_chat_template *ct = fm_calloc(1, sizeof *ct);
     if (ct == NULL) return fm_error(FM_STATUS_NO_MEMORY, "chat template: out of memory");
     jerror err;
     if (jinja_compile(text, len, &ct->t, &err)) {
@@ -78,7 +79,7 @@ fm_status fm_chat_template_from_model(const fm_model *model, fm_chat_template **
     if (st == FM_STATUS_NOT_FOUND)
         return fm_error(FM_STATUS_NOT_FOUND, "the model has no tokenizer.chat_template; use a built-in template");
     if (st != FM_STATUS_OK && st != FM_STATUS_BUFFER_TOO_SMALL) return st;
-    char *text = malloc(n + 1);
+    char *text = fm_malloc(n + 1);
     if (text == NULL) return fm_error(FM_STATUS_NO_MEMORY, "chat template: out of memory");
     st = fm_model_meta(model, "tokenizer.chat_template", text, n + 1, &n);
     if (st == FM_STATUS_OK) st = fm_chat_template_new(text, n, out);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "chat/jinja.h"
 
 typedef struct jmacro { const jstmt *def; jscope *closure; } jmacro;
@@ -780,7 +781,7 @@ int jinja_render(const jtemplate *t, const jlimits *lim, int64_t now,
     out->p = NULL;
     out->n = out->cap = 0;
     /* on the heap: what changes after setjmp must not live in registers */
-    jrt *rt = calloc(1, sizeof *rt);
+    jrt *rt = fm_calloc(1, sizeof *rt);
     if (rt == NULL) {
         err->kind = JERR_MEMORY;
         err->line = err->col = 0;
@@ -804,7 +805,7 @@ int jinja_render(const jtemplate *t, const jlimits *lim, int64_t now,
     rt->root = scope_new(rt, NULL);
     if (bind) bind(rt, user);
     exec(rt, rt->root, t->body);
-    out->p = malloc(main_out.n + 1);
+    out->p = fm_malloc(main_out.n + 1);
     if (out->p == NULL) jr_fail(rt, JERR_MEMORY, "out of memory");
     jcopy(out->p, main_out.p, main_out.n);
     out->p[main_out.n] = 0;

@@ -45,6 +45,13 @@ static int fail(lexer *L, size_t pos, const char *fmt, ...) {
     return -1;
 }
 
+/* Not a syntax error: the caller must see NO_MEMORY. */
+static int oom(lexer *L, size_t pos) {
+    fail(L, pos, "out of memory");
+    L->err->kind = JERR_MEMORY;
+    return -1;
+}
+
 static jtok *push(lexer *L, jtk k, size_t pos, const char *s, size_t n) {
     jtok *t = fm_grow(L->t, &L->cap, L->nt + 1, sizeof *t, 256);
     if (t == NULL) return NULL;
@@ -77,7 +84,7 @@ static int emit_text(lexer *L, size_t from, size_t to, char mod, int block) {
             if (k == n) n = l;
         }
     }
-    if (n && push(L, TK_TEXT, from, s, n) == NULL) return fail(L, from, "out of memory");
+    if (n && push(L, TK_TEXT, from, s, n) == NULL) return oom(L, from);
     return 0;
 }
 
@@ -129,7 +136,7 @@ static int lex_string(lexer *L) {
     }
     if (end >= L->n) return fail(L, start, "unterminated string literal");
     char *o = ja_alloc(L->a, end - L->pos + 1);
-    if (o == NULL) return fail(L, start, "out of memory");
+    if (o == NULL) return oom(L, start);
     size_t k = 0;
     for (size_t i = L->pos; i < end; i++) {
         char c = L->src[i];
@@ -166,7 +173,7 @@ static int lex_string(lexer *L) {
     }
     o[k] = 0;
     jtok *t = push(L, TK_STR, start, o, k);
-    if (t == NULL) return fail(L, start, "out of memory");
+    if (t == NULL) return oom(L, start);
     L->pos = end + 1;
     return 0;
 }
@@ -208,7 +215,7 @@ static int lex_number(lexer *L) {
     if (too_long) return fail(L, start, "number literal too long");
     buf[bn] = 0;
     jtok *t = push(L, is_float ? TK_FLOAT : TK_INT, start, L->src + start, p - start);
-    if (t == NULL) return fail(L, start, "out of memory");
+    if (t == NULL) return oom(L, start);
     if (is_float) {
         t->f = strtod(buf, NULL);
     } else {
@@ -235,7 +242,7 @@ static int lex_tag(lexer *L, int block) {
             if ((s[0] == '-' || s[0] == '+') && left >= 3 && s[1] == endc && s[2] == '}') { mod = s[0]; k = 1; }
             if (left >= k + 2 && s[k] == endc && s[k + 1] == '}') {
                 if (mod == '+' && !block) return fail(L, L->pos, "'+' is not allowed before '}}'");
-                if (push(L, block ? TK_BEND : TK_VEND, L->pos, s, k + 2) == NULL) return fail(L, L->pos, "out of memory");
+                if (push(L, block ? TK_BEND : TK_VEND, L->pos, s, k + 2) == NULL) return oom(L, L->pos);
                 L->pos = after_end(L, L->pos + k + 2, mod, block);
                 return 0;
             }
@@ -248,7 +255,7 @@ static int lex_tag(lexer *L, int block) {
         } else if (is_name0(c)) {
             size_t k = 1;
             while (k < left && (is_name0(s[k]) || is_digit(s[k]))) k++;
-            if (push(L, TK_NAME, L->pos, s, k) == NULL) return fail(L, L->pos, "out of memory");
+            if (push(L, TK_NAME, L->pos, s, k) == NULL) return oom(L, L->pos);
             L->pos += k;
         } else {
             size_t i, k = 0;
@@ -263,7 +270,7 @@ static int lex_tag(lexer *L, int block) {
                 if (L->depth == 0) return fail(L, L->pos, "unexpected '%c'", c);
                 L->depth--;
             }
-            if (push(L, TK_OP, L->pos, s, k) == NULL) return fail(L, L->pos, "out of memory");
+            if (push(L, TK_OP, L->pos, s, k) == NULL) return oom(L, L->pos);
             L->pos += k;
         }
     }
@@ -350,14 +357,14 @@ int jinja_lex(jarena *a, const char *src, size_t n, jtok **toks, size_t *ntok, j
                 continue;
             }
         }
-        if (push(&L, kind == '%' ? TK_BBEGIN : TK_VBEGIN, tp, hit, q - tp) == NULL) { fail(&L, tp, "out of memory"); goto bad; }
+        if (push(&L, kind == '%' ? TK_BBEGIN : TK_VBEGIN, tp, hit, q - tp) == NULL) { oom(&L, tp); goto bad; }
         L.pos = q;
         if (lex_tag(&L, kind == '%')) goto bad;
     }
-    if (push(&L, TK_EOF, n, src + n, 0) == NULL) { fail(&L, n, "out of memory"); goto bad; }
+    if (push(&L, TK_EOF, n, src + n, 0) == NULL) { oom(&L, n); goto bad; }
     /* the tokens move into the arena so that the template owns one block */
     jtok *t = ja_alloc(a, L.nt * sizeof *t);
-    if (t == NULL) { fail(&L, 0, "out of memory"); goto bad; }
+    if (t == NULL) { oom(&L, 0); goto bad; }
     jcopy(t, L.t, L.nt * sizeof *t);
     free(L.t);
     *toks = t;

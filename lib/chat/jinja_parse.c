@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "chat/jinja.h"
 
 typedef struct parser {
@@ -33,9 +34,17 @@ static _Noreturn void perr(parser *P, const jtok *at, const char *fmt, ...) {
     longjmp(P->jmp, 1);
 }
 
+static _Noreturn void poom(parser *P) {
+    P->err->kind = JERR_MEMORY;
+    P->err->line = P->tk[P->i].line;
+    P->err->col = P->tk[P->i].col;
+    snprintf(P->err->msg, sizeof P->err->msg, "out of memory");
+    longjmp(P->jmp, 1);
+}
+
 static void *palloc(parser *P, size_t n) {
     void *p = ja_alloc(&P->t->arena, n);
-    if (p == NULL) perr(P, &P->tk[P->i], "out of memory");
+    if (p == NULL) poom(P);
     memset(p, 0, n);
     return p;
 }
@@ -805,7 +814,7 @@ static jstmt *parse_body(parser *P, const char *const *stops, jtok **stop_at, co
 
 int jinja_compile(const char *src, size_t n, jtemplate **out, jerror *err) {
     *out = NULL;
-    jtemplate *t = calloc(1, sizeof *t);
+    jtemplate *t = fm_calloc(1, sizeof *t);
     if (t == NULL) {
         err->kind = JERR_MEMORY;
         err->line = err->col = 0;

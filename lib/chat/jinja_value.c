@@ -9,6 +9,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "../core/alloc.h"
 #include "chat/jinja.h"
 
 /* ---- arena ------------------------------------------------------------ */
@@ -42,7 +43,7 @@ void *ja_alloc(jarena *a, size_t n) {
             a->over_limit = 1;
             return NULL;
         }
-        jchunk *c = malloc(sizeof *c + cap);
+        jchunk *c = fm_malloc(sizeof *c + cap);
         if (c == NULL) return NULL;
         c->cap = cap;
         a->total += cap;

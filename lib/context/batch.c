@@ -2,13 +2,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "context_impl.h"
 
 fm_status fm_batch_new(fm_batch **out) {
     fm_error_clear();
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_batch_new: out is NULL");
-    *out = calloc(1, sizeof **out);
+    *out = fm_calloc(1, sizeof **out);
     return *out ? FM_STATUS_OK : fm_error(FM_STATUS_NO_MEMORY, "out of memory for a batch");
 }
 
@@ -30,16 +31,16 @@ static int grow(fm_batch *b) {
     if (b->n < b->cap) return 1;
     if (b->cap > INT32_MAX / 2) return 0;
     const int32_t nc = b->cap ? b->cap * 2 : 64;
-    fm_token *t = realloc(b->token, (size_t)nc * sizeof *t);
+    fm_token *t = fm_realloc(b->token, (size_t)nc * sizeof *t);
     if (t == NULL) return 0;
     b->token = t;
-    int32_t *p = realloc(b->pos, (size_t)nc * sizeof *p);
+    int32_t *p = fm_realloc(b->pos, (size_t)nc * sizeof *p);
     if (p == NULL) return 0;
     b->pos = p;
-    fm_seqset *s = realloc(b->seqs, (size_t)nc * sizeof *s);
+    fm_seqset *s = fm_realloc(b->seqs, (size_t)nc * sizeof *s);
     if (s == NULL) return 0;
     b->seqs = s;
-    uint8_t *l = realloc(b->logits, (size_t)nc);
+    uint8_t *l = fm_realloc(b->logits, (size_t)nc);
     if (l == NULL) return 0;
     b->logits = l;
     b->cap = nc;

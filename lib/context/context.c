@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/log.h"
 #include "../core/params.h"
@@ -44,13 +45,13 @@ static fm_status check_backend(const fm_backend_inst *b, const fm_model *m) {
 }
 
 static float *alloc_floats(size_t n, int *ok) {
-    float *p = calloc(n ? n : 1, sizeof *p);
+    float *p = fm_calloc(n ? n : 1, sizeof *p);
     if (p == NULL) *ok = 0;
     return p;
 }
 
 static int32_t *alloc_ints(size_t n, int *ok) {
-    int32_t *p = calloc(n ? n : 1, sizeof *p);
+    int32_t *p = fm_calloc(n ? n : 1, sizeof *p);
     if (p == NULL) *ok = 0;
     return p;
 }
@@ -101,7 +102,7 @@ fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_co
     if (p.n_seq_max > FM_SEQ_MAX)
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "n_seq_max %u is more than %d", p.n_seq_max, FM_SEQ_MAX);
 
-    fm_context *c = calloc(1, sizeof *c);
+    fm_context *c = fm_calloc(1, sizeof *c);
     if (c == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a context");
     c->model = model;
     c->n_seq_max = (int32_t)p.n_seq_max;
@@ -151,7 +152,7 @@ fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_co
     st->cells = alloc_ints(B, &ok);
     st->run_off = alloc_ints(B + 1, &ok);
     c->out_rows = alloc_ints(B, &ok);
-    c->seqbuf = calloc(B ? B : 1, sizeof *c->seqbuf);
+    c->seqbuf = fm_calloc(B ? B : 1, sizeof *c->seqbuf);
     if (c->seqbuf == NULL) ok = 0;
     c->next_pos = alloc_ints(3 * (size_t)p.n_seq_max, &ok);
     c->logits = alloc_floats((size_t)hp->n_vocab, &ok);
@@ -262,7 +263,7 @@ fm_status fm_context_embed(fm_context *c, const fm_token *tokens, size_t n_token
         if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
             return fm_error(FM_STATUS_INVALID_ARGUMENT, "token %d at index %zu is outside the vocabulary (0..%d)",
                             tokens[i], i, hp->n_vocab - 1);
-    double *sum = pooling == FM_POOLING_MEAN ? calloc(E, sizeof *sum) : NULL;
+    double *sum = pooling == FM_POOLING_MEAN ? fm_calloc(E, sizeof *sum) : NULL;
     if (pooling == FM_POOLING_MEAN && sum == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory");
     fm_kv_clear(&c->kv);
     c->n_last = 0;

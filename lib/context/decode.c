@@ -4,18 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "context_impl.h"
 
 fm_status fm_context_reserve(fm_context *c, size_t n) {
     if (n <= c->rpos_cap) return FM_STATUS_OK;
-    int32_t *p = realloc(c->rpos, n * sizeof *p);
+    int32_t *p = fm_realloc(c->rpos, n * sizeof *p);
     if (p == NULL) goto oom;
     c->rpos = p;
-    p = realloc(c->placed, n * sizeof *p);
+    p = fm_realloc(c->placed, n * sizeof *p);
     if (p == NULL) goto oom;
     c->placed = p;
-    p = realloc(c->logit_row, n * sizeof *p);
+    p = fm_realloc(c->logit_row, n * sizeof *p);
     if (p == NULL) goto oom;
     c->logit_row = p;
     c->rpos_cap = n;
@@ -141,7 +142,7 @@ fm_status fm_context_decode_batch(fm_context *c, const fm_batch *b) {
     size_t rows = 0;
     for (int32_t i = 0; i < b->n; i++) c->logit_row[i] = b->logits[i] ? (int32_t)rows++ : -1;
     if (rows > c->logits_rows) {
-        float *p = realloc(c->logits, rows * (size_t)n_vocab * sizeof *p);
+        float *p = fm_realloc(c->logits, rows * (size_t)n_vocab * sizeof *p);
         if (p == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %zu rows of logits", rows);
         c->logits = p;
         c->logits_rows = rows;

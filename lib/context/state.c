@@ -21,6 +21,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "../core/alloc.h"
 #include "../core/atomic_file.h"
 #include "../core/error.h"
 #include "../core/hash64.h"
@@ -216,7 +217,7 @@ static fm_status describe(fm_context *c, fm_seq_id seq, state_header *h, uint8_t
     }
     h->raw_size = raw_size_of(h, n_used, fm_kv_elem_size(kv));
     *meta_len = (size_t)raw_size_of(h, 0, fm_kv_elem_size(kv));
-    uint8_t *q = *meta = malloc(*meta_len ? *meta_len : 1);
+    uint8_t *q = *meta = fm_malloc(*meta_len ? *meta_len : 1);
     if (q == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
     uint32_t k = 0;
     for (int32_t i = 0; i < n; i++, q += 4) {
@@ -242,7 +243,7 @@ static fm_status save_into(fm_context *c, fm_seq_id seq, const state_header *h0,
     state_header h = *h0;
     const rows_plan rp = plan_rows(kv, n_used);
     const size_t bb = rp.block_rows * rp.row_bytes;
-    uint8_t *blk = malloc(2 * bb);
+    uint8_t *blk = fm_malloc(2 * bb);
     ZSTD_CCtx *z = ZSTD_createCCtx();
     fm_status s = FM_STATUS_OK;
     if (blk == NULL || z == NULL) {
@@ -280,7 +281,7 @@ static fm_status save_state(fm_context *c, fm_seq_id seq, uint8_t *buf, size_t c
                             size_t *n_bytes) {
     fm_status s = fm_context_reserve(c, (size_t)c->kv.n_cells);
     if (s) return s;
-    int32_t *used = malloc((size_t)(c->kv.n_cells ? c->kv.n_cells : 1) * sizeof *used);
+    int32_t *used = fm_malloc((size_t)(c->kv.n_cells ? c->kv.n_cells : 1) * sizeof *used);
     if (used == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
     state_header h;
     uint8_t *meta = NULL;
@@ -289,7 +290,7 @@ static fm_status save_state(fm_context *c, fm_seq_id seq, uint8_t *buf, size_t c
     if ((s = describe(c, seq, &h, &meta, &meta_len, used, &n_used))) goto done;
     const size_t bound = HEADER_BYTES + ZSTD_compressBound(h.raw_size);
     if (owned != NULL) {
-        buf = *owned = malloc(bound);
+        buf = *owned = fm_malloc(bound);
         capacity = bound;
         if (buf == NULL) {
             s = fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state of %zu bytes", bound);
@@ -414,7 +415,7 @@ static fm_status parse(const fm_context *c, fm_seq_id seq, const uint8_t *b, siz
     const uint64_t per_cell = (uint64_t)h->n_layer * 2u * h->row * es;
     if (per_cell && (h->raw_size - meta_len) % per_cell) return bad("payload size");
     P->n_used = per_cell ? (uint32_t)((h->raw_size - meta_len) / per_cell) : h->n_cells;
-    P->meta = malloc(meta_len ? meta_len : 1);
+    P->meta = fm_malloc(meta_len ? meta_len : 1);
     P->z = ZSTD_createDCtx();
     if (P->meta == NULL || P->z == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
     P->in = (ZSTD_inBuffer){b + HEADER_BYTES, h->zsize, 0};
@@ -468,7 +469,7 @@ static void parsed_free(parsed *P) {
 static fm_status read_rows(parsed *P, const fm_kv_cache *kv, const int32_t *cells, uint8_t *flat) {
     const rows_plan rp = plan_rows(kv, P->n_used);
     const size_t bb = rp.block_rows * rp.row_bytes;
-    uint8_t *blk = malloc(2 * (bb ? bb : 1));
+    uint8_t *blk = fm_malloc(2 * (bb ? bb : 1));
     if (blk == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
     fm_status s = FM_STATUS_OK;
     for (size_t r0 = 0; r0 < rp.total_rows && !s; r0 += rp.block_rows) {
@@ -490,7 +491,7 @@ static fm_status read_rows(parsed *P, const fm_kv_cache *kv, const int32_t *cell
 static fm_status read_rows_aside(parsed *P, const fm_kv_cache *kv, uint8_t **flat) {
     const rows_plan rp = plan_rows(kv, P->n_used);
     const size_t bytes = rp.total_rows * rp.row_bytes;
-    *flat = malloc(bytes ? bytes : 1);
+    *flat = fm_malloc(bytes ? bytes : 1);
     if (*flat == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state");
     return read_rows(P, kv, NULL, *flat);
 }
@@ -506,7 +507,7 @@ static fm_status load_all(fm_context *c, parsed *P) {
     fm_status s = fm_context_reserve(c, (size_t)kv->n_cells);
     if (s) return s;
     if (h->n_rows > c->logits_rows) {
-        float *p = realloc(c->logits, (size_t)h->n_rows * h->n_vocab * sizeof *p);
+        float *p = fm_realloc(c->logits, (size_t)h->n_rows * h->n_vocab * sizeof *p);
         if (p == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %u rows of logits", h->n_rows);
         c->logits = p, c->logits_rows = h->n_rows;
     }
@@ -551,7 +552,7 @@ static fm_status load_seq(fm_context *c, fm_seq_id seq, parsed *P) {
                         kv->n_cells);
     fm_status s = fm_context_reserve(c, n > (uint32_t)kv->n_cells ? n : (uint32_t)kv->n_cells);
     if (s) return s;
-    int32_t *toks = malloc((n ? n : 1) * sizeof *toks);
+    int32_t *toks = fm_malloc((n ? n : 1) * sizeof *toks);
     if (toks == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a state of %u cells", n);
     for (uint32_t i = 0; i < n; i++)
         c->rpos[i] = (int32_t)get32(P->pos + 4 * (size_t)i), toks[i] = (int32_t)get32(P->tok + 4 * (size_t)i);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "error.h"
 
 static int write_all(int fd, const void *data, size_t len) {
@@ -27,7 +28,7 @@ static int write_all(int fd, const void *data, size_t len) {
 /* The folder's own entry flushed, so the rename survives a crash; a
  * filesystem that cannot fsync a folder is not an error. */
 static void sync_folder(const char *path) {
-    char *dir = strdup(path);
+    char *dir = fm_strdup(path);
     if (dir == NULL) return;
     char *slash = strrchr(dir, '/');
     const char *d = slash == NULL ? "." : (slash == dir ? "/" : (*slash = '\0', dir));
@@ -41,7 +42,7 @@ static void sync_folder(const char *path) {
 
 fm_status fm_write_file_atomic(const char *path, const void *const *data, const size_t *len, int n) {
     const size_t pl = strlen(path);
-    char *tmp = malloc(pl + 8);
+    char *tmp = fm_malloc(pl + 8);
     if (tmp == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory");
     memcpy(tmp, path, pl);
     memcpy(tmp + pl, ".XXXXXX", 8);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include "alloc.h"
 
 /* Room for at least `need` elements of `size` bytes in the array v, of
  * which *cap are allocated: the capacity doubles (from `first` when v is
@@ -20,7 +21,7 @@ static inline void *fm_grow(void *v, size_t *cap, size_t need, size_t size, size
         c *= 2;
     }
     if (c > SIZE_MAX / size) return NULL;
-    void *p = realloc(v, c * size);
+    void *p = fm_realloc(v, c * size);
     if (p != NULL) *cap = c;
     return p;
 }

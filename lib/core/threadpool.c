@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "error.h"
 
 /* Fork/join with a short spin before sleeping: a worker that finished a
@@ -82,20 +83,20 @@ int fm_thread_cap(void) {
 fm_status fm_threadpool_new(int n_threads, fm_threadpool **out) {
     *out = NULL;
     if (n_threads < 1) n_threads = 1;
-    fm_threadpool *tp = calloc(1, sizeof *tp);
+    fm_threadpool *tp = fm_calloc(1, sizeof *tp);
     if (tp == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a thread pool");
     tp->n_threads = n_threads;
     pthread_mutex_init(&tp->mu, NULL);
     pthread_cond_init(&tp->start, NULL);
     pthread_cond_init(&tp->done, NULL);
     if (n_threads > 1) {
-        tp->threads = calloc((size_t)n_threads, sizeof *tp->threads);
+        tp->threads = fm_calloc((size_t)n_threads, sizeof *tp->threads);
         if (tp->threads == NULL) {
             fm_threadpool_free(tp);
             return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a thread pool");
         }
         for (int i = 1; i < n_threads; i++) {
-            worker_arg *wa = malloc(sizeof *wa);
+            worker_arg *wa = fm_malloc(sizeof *wa);
             if (wa != NULL) *wa = (worker_arg){tp, i};
             if (wa == NULL || pthread_create(&tp->threads[i], NULL, worker, wa) != 0) {
                 free(wa);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "dtype.h"
 #include "model_file.h"
@@ -130,7 +131,7 @@ static fm_status rd_array(cursor *c, fm_meta *m, const char *key) {
             return fm_error(FM_STATUS_BAD_FORMAT,
                             "'%s': key '%s' claims %llu strings, more than the file can hold",
                             c->path, key, (unsigned long long)m->n);
-        m->strs = malloc((m->n ? m->n : 1) * sizeof *m->strs);
+        m->strs = fm_malloc((m->n ? m->n : 1) * sizeof *m->strs);
         if (m->strs == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory reading key '%s'", key);
         for (uint64_t i = 0; i < m->n; i++)
             if ((s = rd_str(c, &m->strs[i], key))) return s;
@@ -236,7 +237,7 @@ static int cmp_tensor_data(const void *a, const void *b) {
  * reader sees would depend on the reader. Sorting keeps this n log n. */
 static fm_status check_unique(const fm_model_file *mf, const char *path) {
     const size_t n = mf->n_meta > mf->n_tensors ? mf->n_meta : mf->n_tensors;
-    const void **v = malloc((n ? n : 1) * sizeof *v);
+    const void **v = fm_malloc((n ? n : 1) * sizeof *v);
     if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory reading '%s'", path);
     fm_status s = FM_STATUS_OK;
     for (size_t i = 0; i < mf->n_meta; i++) v[i] = &mf->meta[i];
@@ -261,7 +262,7 @@ static fm_status check_unique(const fm_model_file *mf, const char *path) {
  * but a backend may repack) corrupt the other, and no converter makes such
  * files. Empty tensors cannot exist (every dimension is >= 1). */
 static fm_status check_overlap(const fm_model_file *mf, const char *path) {
-    const fm_tensor_info **v = malloc((mf->n_tensors ? mf->n_tensors : 1) * sizeof *v);
+    const fm_tensor_info **v = fm_malloc((mf->n_tensors ? mf->n_tensors : 1) * sizeof *v);
     if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory reading '%s'", path);
     for (size_t i = 0; i < mf->n_tensors; i++) v[i] = &mf->tensors[i];
     qsort(v, mf->n_tensors, sizeof *v, cmp_tensor_data);
@@ -299,8 +300,8 @@ fm_status fm_gguf_parse(fm_model_file *mf, const char *path) {
         return fm_error(FM_STATUS_BAD_FORMAT,
                         "'%s': header claims %llu keys and %llu tensors, more than the file can hold",
                         path, (unsigned long long)n_meta, (unsigned long long)n_tensors);
-    mf->meta = calloc(n_meta ? n_meta : 1, sizeof *mf->meta);
-    mf->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *mf->tensors);
+    mf->meta = fm_calloc(n_meta ? n_meta : 1, sizeof *mf->meta);
+    mf->tensors = fm_calloc(n_tensors ? n_tensors : 1, sizeof *mf->tensors);
     if (mf->meta == NULL || mf->tensors == NULL)
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory reading '%s'", path);
     for (uint64_t i = 0; i < n_meta; i++) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "dtype.h"
 
@@ -34,7 +35,7 @@ static int put(buf *b, const void *p, size_t n) {
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n) cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
+        uint8_t *q = fm_realloc(b->p, cap);
         if (q == NULL) return 0;
         b->p = q;
         b->cap = cap;
@@ -52,9 +53,9 @@ static fm_status oom(fm_gguf_writer *w) { return w->err = fm_error(FM_STATUS_NO_
 
 fm_status fm_gguf_writer_open(const char *path, fm_gguf_writer **out) {
     *out = NULL;
-    fm_gguf_writer *w = calloc(1, sizeof *w);
+    fm_gguf_writer *w = fm_calloc(1, sizeof *w);
     if (w == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory");
-    w->path = malloc(strlen(path) + 1);
+    w->path = fm_malloc(strlen(path) + 1);
     if (w->path) memcpy(w->path, path, strlen(path) + 1);
     w->f = fopen(path, "wb");
     if (w->f == NULL || w->path == NULL) {
@@ -137,7 +138,7 @@ fm_status fm_gguf_add_tensor(fm_gguf_writer *w, const char *name, uint32_t n_dim
         return w->err = fm_error(FM_STATUS_INVALID_ARGUMENT, "tensor '%s': %lld is not a multiple of the %s block",
                                  name, (long long)ne[0], t->name);
     const uint64_t bytes = elems / t->block_elems * t->block_bytes;
-    uint64_t *sizes = realloc(w->sizes, (w->n_tensors + 1) * sizeof *sizes);
+    uint64_t *sizes = fm_realloc(w->sizes, (w->n_tensors + 1) * sizeof *sizes);
     if (sizes == NULL) return oom(w);
     w->sizes = sizes;
     sizes[w->n_tensors++] = bytes;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "fm_backend.h"
 #include "model_file.h"
@@ -93,9 +94,9 @@ fm_status fm_llama2c_parse(fm_model_file *mf, const char *path) {
                         (long long)(floats * 4 + (int64_t)sizeof h), size);
 
     const size_t n_tensors = (size_t)(3 + 9 * n_layer);
-    mf->meta = calloc(16, sizeof *mf->meta);
-    mf->tensors = calloc(n_tensors, sizeof *mf->tensors);
-    mf->strings = malloc(n_tensors * NAME_LEN);
+    mf->meta = fm_calloc(16, sizeof *mf->meta);
+    mf->tensors = fm_calloc(n_tensors, sizeof *mf->tensors);
+    mf->strings = fm_malloc(n_tensors * NAME_LEN);
     if (mf->meta == NULL || mf->tensors == NULL || mf->strings == NULL)
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory reading '%s'", path);
 

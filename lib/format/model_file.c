@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 
 int fm_str_eq(fm_str a, const char *b) {
@@ -15,14 +16,14 @@ static fm_status open_mapped(fm_model_file *mf, fm_status s, const char *path, f
 
 fm_status fm_model_file_open(const char *path, fm_model_file **out) {
     *out = NULL;
-    fm_model_file *mf = calloc(1, sizeof *mf);
+    fm_model_file *mf = fm_calloc(1, sizeof *mf);
     if (mf == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory opening '%s'", path);
     return open_mapped(mf, fm_mapped_file_open(&mf->map, path), path, out);
 }
 
 fm_status fm_model_file_open_memory(const void *data, size_t size, const char *name, fm_model_file **out) {
     *out = NULL;
-    fm_model_file *mf = calloc(1, sizeof *mf);
+    fm_model_file *mf = fm_calloc(1, sizeof *mf);
     if (mf == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory opening '%s'", name);
     mf->map.data = data;
     mf->map.size = size;

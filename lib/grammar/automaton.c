@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "regex.h"
@@ -29,7 +30,7 @@ static uint32_t literal_seq(fm_gbuild *b, const char *s, size_t n) {
 uint32_t fm_gbuild_char(fm_gbuild *b, const uint32_t *cp, size_t n, fm_char_encoding enc) {
     if (enc == FM_ENC_UTF8) return n ? fm_gbuild_class(b, cp, n) : 0xFFFFFFFFu;
     /* the part written as itself: no controls, quote or backslash */
-    uint32_t *plain = malloc((2 * n + 6) * sizeof *plain);
+    uint32_t *plain = fm_malloc((2 * n + 6) * sizeof *plain);
     if (plain == NULL) return 0xFFFFFFFFu;
     size_t np = 0;
     for (size_t i = 0; i < n; i++) {
@@ -128,7 +129,7 @@ static int64_t intern(dfa *d, const uint32_t *v, uint32_t n, uint32_t count, con
                       int complement, int *err) {
     if (2 * (d->n + 1) > d->mask + 1) {
         const size_t cap = 2 * (d->mask + 1);
-        uint32_t *t = calloc(cap, sizeof *t);
+        uint32_t *t = fm_calloc(cap, sizeof *t);
         if (t == NULL) return *err = 1, -1;
         for (size_t i = 0; i < d->n; i++) {
             size_t h = set_hash(d->pool + d->st[i].off, d->st[i].n, d->st[i].count) & (cap - 1);
@@ -226,8 +227,8 @@ static uint32_t tail_state(bnfa *a, uint32_t to, const uint8_t *lo, const uint8_
     for (int i = 0; i < n; i++) k.r[2 * i] = lo[i], k.r[2 * i + 1] = hi[i];
     if (2 * (a->t_n + 1) > a->t_mask + 1) { /* grow */
         const size_t cap = a->t_mask ? 2 * (a->t_mask + 1) : 256;
-        tail_key *nk = malloc(cap * sizeof *nk);
-        uint32_t *nv = calloc(cap, sizeof *nv);
+        tail_key *nk = fm_malloc(cap * sizeof *nk);
+        uint32_t *nv = fm_calloc(cap, sizeof *nv);
         if (nk == NULL || nv == NULL) {
             free(nk), free(nv);
             a->oom = 1;
@@ -257,13 +258,13 @@ static uint32_t tail_state(bnfa *a, uint32_t to, const uint8_t *lo, const uint8_
 static void bedge(bnfa *a, uint32_t from, uint8_t lo, uint8_t hi, uint32_t to) {
     if (a->n == a->cap) {
         const size_t cap = a->cap ? 2 * a->cap : 256;
-        uint32_t *f = realloc(a->from, cap * sizeof *f);
+        uint32_t *f = fm_realloc(a->from, cap * sizeof *f);
         if (f) a->from = f;
-        uint32_t *t = realloc(a->to, cap * sizeof *t);
+        uint32_t *t = fm_realloc(a->to, cap * sizeof *t);
         if (t) a->to = t;
-        uint8_t *l = realloc(a->lo, cap);
+        uint8_t *l = fm_realloc(a->lo, cap);
         if (l) a->lo = l;
-        uint8_t *h = realloc(a->hi, cap);
+        uint8_t *h = fm_realloc(a->hi, cap);
         if (h) a->hi = h;
         if (!f || !t || !l || !h) {
             a->oom = 1;
@@ -368,7 +369,7 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
         bliteral(&a, 0, "\"", 1, off);
         enc = FM_ENC_JSON_STRING;
     }
-    uint8_t *acc0 = calloc((size_t)d->n + 2, 1);
+    uint8_t *acc0 = fm_calloc((size_t)d->n + 2, 1);
     if (acc0 == NULL) a.oom = 1;
     for (size_t q = 0; q < d->n && !a.oom; q++) {
         if (!live[q]) continue;
@@ -381,16 +382,16 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
             if (live[tr->to]) bencode(&a, (uint32_t)q + off, tr->to + off, d->rpool + 2 * tr->r_off, tr->r_n, enc);
         }
     }
-    if (quoted) acc0[final] = 1; /* (acc0 is indexed by NFA state below when quoted) */
+    if (quoted && acc0 != NULL) acc0[final] = 1; /* (acc0 is indexed by NFA state below when quoted) */
     fm_status st = a.oom ? fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton") : FM_STATUS_OK;
     /* edges grouped by source */
-    uint32_t *start = st ? NULL : calloc((size_t)a.n_states + 1, sizeof *start);
-    uint32_t *order = st ? NULL : malloc((a.n ? a.n : 1) * sizeof *order);
+    uint32_t *start = st ? NULL : fm_calloc((size_t)a.n_states + 1, sizeof *start);
+    uint32_t *order = st ? NULL : fm_malloc((a.n ? a.n : 1) * sizeof *order);
     if (!st && (start == NULL || order == NULL)) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
     if (!st) {
         for (size_t i = 0; i < a.n; i++) start[a.from[i] + 1]++;
         for (uint32_t i = 0; i < a.n_states; i++) start[i + 1] += start[i];
-        uint32_t *fill = malloc(((size_t)a.n_states + 1) * sizeof *fill);
+        uint32_t *fill = fm_malloc(((size_t)a.n_states + 1) * sizeof *fill);
         if (fill == NULL) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
         else {
             memcpy(fill, start, ((size_t)a.n_states + 1) * sizeof *fill);
@@ -402,7 +403,7 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
     dfa s;
     memset(&s, 0, sizeof s);
     s.mask = 255;
-    s.tab = calloc(256, sizeof *s.tab);
+    s.tab = fm_calloc(256, sizeof *s.tab);
     uint32_t *next = NULL;
     uint8_t *accept = NULL, *bound = NULL;
     size_t cap_next = 0, cap_acc = 0, cap_bound = 0;
@@ -410,10 +411,10 @@ static fm_status byte_dfa(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_ch
     uint32_t *pairs = NULL, *bucket = NULL, *bcount = NULL, *bstart = NULL, *tmp = NULL;
     uint8_t *pbyte = NULL;
     size_t cap_pairs = 0, cap_pbyte = 0, cap_bucket = 0;
-    uint32_t *mark = calloc((size_t)a.n_states + 1, sizeof *mark);
-    bcount = malloc(256 * sizeof *bcount);
-    bstart = malloc(257 * sizeof *bstart);
-    tmp = malloc(((size_t)a.n_states + 1) * sizeof *tmp);
+    uint32_t *mark = fm_calloc((size_t)a.n_states + 1, sizeof *mark);
+    bcount = fm_malloc(256 * sizeof *bcount);
+    bstart = fm_malloc(257 * sizeof *bstart);
+    tmp = fm_malloc(((size_t)a.n_states + 1) * sizeof *tmp);
     if (!st && (s.tab == NULL || mark == NULL || bcount == NULL || bstart == NULL || tmp == NULL))
         st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
     int err = 0;
@@ -521,7 +522,7 @@ static fm_status dfa_rules(fm_gbuild *b, const dfa *d, const uint8_t *live, fm_c
     const int quoted = enc == FM_ENC_JSON_QUOTED;
     if (quoted) enc = FM_ENC_JSON_STRING;
     fm_status st = FM_STATUS_OK;
-    int32_t *rule = calloc(d->n, sizeof *rule);
+    int32_t *rule = fm_calloc(d->n, sizeof *rule);
     const int32_t h = fm_gbuild_helper(b);
     if (rule == NULL || h < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
     for (size_t q = 0; !st && q < d->n; q++) rule[q] = live[q] ? fm_gbuild_helper(b) : -1;
@@ -572,10 +573,10 @@ static fm_status emit_as(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint
     dfa d;
     memset(&d, 0, sizeof d);
     d.mask = 255;
-    d.tab = calloc(256, sizeof *d.tab);
+    d.tab = fm_calloc(256, sizeof *d.tab);
     const uint32_t ns = nfa->n_states;
-    uint32_t *mark = calloc(ns + 1, sizeof *mark), *buf = malloc((ns + 1) * sizeof *buf),
-             *cl = malloc((ns + 1) * sizeof *cl);
+    uint32_t *mark = fm_calloc(ns + 1, sizeof *mark), *buf = fm_malloc((ns + 1) * sizeof *buf),
+             *cl = fm_malloc((ns + 1) * sizeof *cl);
     uint32_t *bounds = NULL, *tset = NULL;
     size_t cap_bounds = 0;
     uint32_t stamp = 0;
@@ -588,7 +589,7 @@ static fm_status emit_as(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint
         const uint32_t n0 = closure(nfa, &nfa->start, 1, cl, mark, ++stamp);
         if (intern(&d, cl, n0, 0, nfa, min_len, complement, &err) < 0) err = err ? err : 1;
     }
-    tset = malloc((ns + 1) * sizeof *tset);
+    tset = fm_malloc((ns + 1) * sizeof *tset);
     if (tset == NULL) err = 1;
     unsigned long long work = 0;
     for (size_t q = 0; !err && q < d.n; q++) {
@@ -689,7 +690,7 @@ static fm_status emit_as(fm_gbuild *b, const fm_nfa *nfa, uint32_t min_len, uint
         st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
     /* states that can still reach acceptance (the others would let the
      * grammar allow prefixes that lead nowhere) */
-    uint8_t *live = st ? NULL : calloc(d.n + 1, 1);
+    uint8_t *live = st ? NULL : fm_calloc(d.n + 1, 1);
     if (!st && live == NULL) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory building an automaton");
     if (!st) {
         for (size_t q = 0; q < d.n; q++) live[q] = (uint8_t)d.st[q].accepting;
@@ -744,8 +745,8 @@ fm_status fm_nfa_union(fm_nfa *a, const fm_nfa *b) {
     /* states of b follow a's; two new ones: a start and an accept */
     const uint32_t off = a->n_states, ns = a->n_states + b->n_states + 2, s = ns - 2, e = ns - 1;
     const size_t ne = a->n_edges + b->n_edges + 4;
-    fm_nfa_edge *edges = malloc(ne * sizeof *edges);
-    uint32_t *start = calloc((size_t)ns + 1, sizeof *start);
+    fm_nfa_edge *edges = fm_malloc(ne * sizeof *edges);
+    uint32_t *start = fm_calloc((size_t)ns + 1, sizeof *start);
     if (edges == NULL || start == NULL) {
         free(edges);
         free(start);

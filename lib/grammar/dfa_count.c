@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "grammar.h"
 
 #define COUNT_BITS_MAX ((uint64_t)1 << 26) /* per table: 8 MiB */
@@ -23,11 +24,11 @@ int fm_dfa_count_live(uint32_t n, const uint32_t *next, const uint8_t *accept, c
     const uint64_t kmax = bounded ? cmax : (uint64_t)cmin + n;
     if (n == 0 || (uint64_t)n * (kmax + 1) > COUNT_BITS_MAX || (uint64_t)n * (cap + 1) > COUNT_BITS_MAX) return -1;
     const size_t row_a = (size_t)(kmax + 64) / 64;
-    uint64_t *a = calloc((size_t)n * row_a, sizeof *a);
-    uint64_t *live = calloc(((size_t)n * (cap + 1) + 63) / 64, sizeof *live);
-    uint32_t *pred_start = calloc((size_t)n + 1, sizeof *pred_start), *stamp = calloc(n, sizeof *stamp);
-    uint32_t *cur = malloc((size_t)n * sizeof *cur), *prev = malloc((size_t)n * sizeof *prev);
-    uint32_t *nxt = malloc((size_t)(kmax + 2) * sizeof *nxt);
+    uint64_t *a = fm_calloc((size_t)n * row_a, sizeof *a);
+    uint64_t *live = fm_calloc(((size_t)n * (cap + 1) + 63) / 64, sizeof *live);
+    uint32_t *pred_start = fm_calloc((size_t)n + 1, sizeof *pred_start), *stamp = fm_calloc(n, sizeof *stamp);
+    uint32_t *cur = fm_malloc((size_t)n * sizeof *cur), *prev = fm_malloc((size_t)n * sizeof *prev);
+    uint32_t *nxt = fm_malloc((size_t)(kmax + 2) * sizeof *nxt);
     uint32_t *pred = NULL;
     int ret = 0;
     if (a == NULL || live == NULL || pred_start == NULL || stamp == NULL || cur == NULL || prev == NULL || nxt == NULL)
@@ -46,7 +47,7 @@ int fm_dfa_count_live(uint32_t n, const uint32_t *next, const uint8_t *accept, c
             }
         if (pass == 0) {
             for (uint32_t t = 0; t < n; t++) pred_start[t + 1] += pred_start[t];
-            pred = malloc((n_edges ? n_edges : 1) * sizeof *pred);
+            pred = fm_malloc((n_edges ? n_edges : 1) * sizeof *pred);
             if (pred == NULL) goto out;
             memcpy(cur, pred_start, n * sizeof *cur);
         }

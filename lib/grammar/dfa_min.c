@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "grammar.h"
 
 /* A state's class followed by its successors' classes, as the refinement
@@ -43,9 +44,9 @@ int fm_dfa_minimize(uint32_t *n_states, uint32_t **next_p, uint8_t **accept_p, u
     if (n < 2) return 1;
     uint32_t slots = 1;
     while (slots < 2 * n) slots <<= 1;
-    uint32_t *cls = malloc(n * sizeof *cls), *ncls = malloc(n * sizeof *ncls);
-    uint32_t *tab = malloc(slots * sizeof *tab);
-    uint64_t *th = malloc(slots * sizeof *th);
+    uint32_t *cls = fm_malloc(n * sizeof *cls), *ncls = fm_malloc(n * sizeof *ncls);
+    uint32_t *tab = fm_malloc(slots * sizeof *tab);
+    uint64_t *th = fm_malloc(slots * sizeof *th);
     if (cls == NULL || ncls == NULL || tab == NULL || th == NULL) goto fail;
     /* bytes every state steps alike form one class: one of each is compared */
     uint8_t rep[256];
@@ -106,8 +107,8 @@ int fm_dfa_minimize(uint32_t *n_states, uint32_t **next_p, uint8_t **accept_p, u
         uint32_t *rep = tab; /* class -> a state of it (slots >= n) */
         for (uint32_t q = 0; q < n; q++)
             if (map[cls[q]] == 0xFFFFFFFFu) map[cls[q]] = m, rep[m++] = q;
-        uint32_t *nn = malloc((size_t)m * 256 * sizeof *nn);
-        uint8_t *na = malloc(m), *nm = mark ? malloc(m) : NULL;
+        uint32_t *nn = fm_malloc((size_t)m * 256 * sizeof *nn);
+        uint8_t *na = fm_malloc(m), *nm = mark ? fm_malloc(m) : NULL;
         if (nn == NULL || na == NULL || (mark && nm == NULL)) {
             free(nn), free(na), free(nm);
             goto fail;

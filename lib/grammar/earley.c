@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "grammar.h"
@@ -14,9 +15,9 @@ fm_status fm_earley_init(fm_earley *e, const fm_grammar *g) {
     memset(e, 0, sizeof *e);
     e->g = g;
     e->dmask = 255;
-    e->dk = malloc(256 * sizeof *e->dk);
-    e->dq = malloc(256 * sizeof *e->dq);
-    e->dgen = calloc(256, sizeof *e->dgen);
+    e->dk = fm_malloc(256 * sizeof *e->dk);
+    e->dq = fm_malloc(256 * sizeof *e->dq);
+    e->dgen = fm_calloc(256, sizeof *e->dgen);
     if (e->dk == NULL || e->dq == NULL || e->dgen == NULL) {
         fm_earley_free(e);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar matcher");
@@ -52,9 +53,9 @@ static uint32_t slot_of(const fm_earley *e, uint64_t key, uint32_t q) {
 
 static int dedupe_grow(fm_earley *e, uint32_t set_begin) {
     const uint32_t cap = 2 * (e->dmask + 1);
-    uint64_t *k = malloc(cap * sizeof *k);
-    uint32_t *q = malloc(cap * sizeof *q);
-    uint32_t *g = calloc(cap, sizeof *g);
+    uint64_t *k = fm_malloc(cap * sizeof *k);
+    uint32_t *q = fm_malloc(cap * sizeof *q);
+    uint32_t *g = fm_calloc(cap, sizeof *g);
     if (k == NULL || q == NULL || g == NULL) {
         free(k);
         free(q);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "../core/utf8.h"
@@ -211,7 +212,7 @@ static int char_class(gp *g, uint32_t *out) {
         g->p++;
         n = fm_cp_ranges_normalize(cp, n);
         if (negate) {
-            uint32_t *c = malloc((2 * n + 4) * sizeof *c);
+            uint32_t *c = fm_malloc((2 * n + 4) * sizeof *c);
             if (c == NULL) {
                 oom(g);
                 ok = 0;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "grammar.h"
@@ -53,11 +54,11 @@ static uint64_t hash_bytes(const void *p, size_t n) {
 }
 
 fm_status fm_gbuild_new(fm_gbuild **out) {
-    fm_gbuild *b = calloc(1, sizeof *b);
+    fm_gbuild *b = fm_calloc(1, sizeof *b);
     if (b == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar");
     b->name_mask = b->term_mask = 255;
-    b->name_tab = calloc(256, sizeof *b->name_tab);
-    b->term_tab = calloc(256, sizeof *b->term_tab);
+    b->name_tab = fm_calloc(256, sizeof *b->name_tab);
+    b->term_tab = fm_calloc(256, sizeof *b->term_tab);
     if (b->name_tab == NULL || b->term_tab == NULL) {
         fm_gbuild_free(b);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar");
@@ -89,7 +90,7 @@ static int table_grow(uint32_t **tab, size_t *mask, size_t used, uint64_t (*key_
                       const fm_gbuild *b) {
     if (2 * (used + 1) <= *mask + 1) return 1;
     const size_t cap = 2 * (*mask + 1);
-    uint32_t *t = calloc(cap, sizeof *t);
+    uint32_t *t = fm_calloc(cap, sizeof *t);
     if (t == NULL) return 0;
     for (size_t i = 0; i <= *mask; i++) {
         if ((*tab)[i] == 0) continue;
@@ -123,7 +124,7 @@ int32_t fm_gbuild_named(fm_gbuild *b, const char *name, size_t len) {
         const char *n = b->rules[b->name_tab[h] - 1].name;
         if (strlen(n) == len && memcmp(n, name, len) == 0) return (int32_t)b->name_tab[h] - 1;
     }
-    char *copy = malloc(len + 1);
+    char *copy = fm_malloc(len + 1);
     if (copy == NULL) return b->oom = 1, -1;
     memcpy(copy, name, len);
     copy[len] = 0;
@@ -201,8 +202,8 @@ static uint32_t add_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t
         }
         g.pbits = pbits, g.pmask = (1u << pbits) - 1;
     }
-    g.out = calloc(n_states ? n_states : 1, sizeof *g.out);
-    g.sig = calloc(n_states ? n_states : 1, sizeof *g.sig);
+    g.out = fm_calloc(n_states ? n_states : 1, sizeof *g.out);
+    g.sig = fm_calloc(n_states ? n_states : 1, sizeof *g.sig);
     fm_gdfa *d = g.out && g.sig ? fm_grow(b->dfas, &b->cap_dfas, b->n_dfas + 1, sizeof *d, 16) : NULL;
     if (d == NULL) {
         b->oom = 1;
@@ -330,8 +331,8 @@ static fm_status check_left_recursion(const fm_gbuild *b, const uint8_t *nullabl
                                       const uint32_t *by_rule) {
     /* left-corner edges A -> B; a named rule that reaches itself is left-recursive */
     const size_t n = b->n_rules;
-    uint32_t *stack = malloc(n * sizeof *stack);
-    uint32_t *seen = calloc(n, sizeof *seen);
+    uint32_t *stack = fm_malloc(n * sizeof *stack);
+    uint32_t *seen = fm_calloc(n, sizeof *seen);
     if (stack == NULL || seen == NULL) {
         free(stack);
         free(seen);
@@ -388,7 +389,7 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
     /* productive rules (some string derives from them); a production that
      * uses another rule goes, so that every prefix the recognizer allows can
      * still be completed */
-    uint8_t *prod_ok = st ? NULL : calloc(b->n_rules + 1, 1);
+    uint8_t *prod_ok = st ? NULL : fm_calloc(b->n_rules + 1, 1);
     if (!st && prod_ok == NULL) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory finishing a grammar");
     for (int changed = 1; !st && changed;) {
         changed = 0;
@@ -415,21 +416,21 @@ fm_status fm_gbuild_finish(fm_gbuild *b, int32_t root, fm_grammar **out) {
     }
     free(prod_ok);
     const size_t nr = b->n_rules, np = b->n_prods;
-    fm_grammar *g = st ? NULL : calloc(1, sizeof *g);
-    uint32_t *first = st ? NULL : calloc(nr + 1, sizeof *first), *by_rule = st ? NULL : malloc((np + 1) * sizeof *by_rule);
+    fm_grammar *g = st ? NULL : fm_calloc(1, sizeof *g);
+    uint32_t *first = st ? NULL : fm_calloc(nr + 1, sizeof *first), *by_rule = st ? NULL : fm_malloc((np + 1) * sizeof *by_rule);
     if (st == FM_STATUS_OK && (g == NULL || first == NULL || by_rule == NULL))
         st = fm_error(FM_STATUS_NO_MEMORY, "out of memory finishing a grammar");
     if (st == FM_STATUS_OK) {
         /* productions grouped by rule (counting sort keeps their order) */
         for (size_t p = 0; p < np; p++) first[b->prods[p].rule + 1]++;
         for (size_t r = 0; r < nr; r++) first[r + 1] += first[r];
-        uint32_t *fill = malloc((nr + 1) * sizeof *fill);
+        uint32_t *fill = fm_malloc((nr + 1) * sizeof *fill);
         g->n_syms = (uint32_t)(b->n_syms + np);
-        g->syms = malloc((size_t)g->n_syms * sizeof *g->syms);
-        g->prods = malloc((np + 1) * sizeof *g->prods);
-        g->rule_start = malloc((nr + 1) * sizeof *g->rule_start);
-        g->nullable = calloc(nr + 1, 1);
-        g->names = calloc(nr + 1, sizeof *g->names);
+        g->syms = fm_malloc((size_t)g->n_syms * sizeof *g->syms);
+        g->prods = fm_malloc((np + 1) * sizeof *g->prods);
+        g->rule_start = fm_malloc((nr + 1) * sizeof *g->rule_start);
+        g->nullable = fm_calloc(nr + 1, 1);
+        g->names = fm_calloc(nr + 1, sizeof *g->names);
         if (fill == NULL || g->syms == NULL || g->prods == NULL || g->rule_start == NULL || g->nullable == NULL ||
             g->names == NULL) {
             st = fm_error(FM_STATUS_NO_MEMORY, "out of memory finishing a grammar");

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "regex.h"
@@ -88,7 +89,7 @@ static void path_pop(jc *c, size_t old) {
 static uint32_t lit(jc *c, const char *s, size_t n) {
     if (c->st) return BAD;
     const int32_t h = fm_gbuild_helper(c->b);
-    uint32_t *syms = malloc((n ? n : 1) * sizeof *syms);
+    uint32_t *syms = fm_malloc((n ? n : 1) * sizeof *syms);
     if (h < 0 || syms == NULL) return free(syms), oom(c), BAD;
     for (size_t i = 0; i < n; i++) {
         fm_byteset set = {{0, 0, 0, 0}};
@@ -697,7 +698,7 @@ static uint32_t ref_sym(jc *c, const char *ref) {
     c->refs.sym = q;
     const int32_t h = new_alt(c);
     if (h < 0) return BAD;
-    c->refs.ptr[c->refs.n] = strdup(ref);
+    c->refs.ptr[c->refs.n] = fm_strdup(ref);
     if (c->refs.ptr[c->refs.n] == NULL) return oom(c), BAD;
     c->refs.sym[c->refs.n++] = FM_GS_MAKE(FM_GS_NT, h); /* before the body: recursion finds it */
     /* the target compiles with its own pointer in messages */
@@ -893,7 +894,7 @@ static uint32_t array_sym(jc *c, json_t *s) {
     const uint32_t W = ws(c);
     /* item symbols: prefix ones in order, then the rest */
     size_t n_pre = np < max_i ? np : max_i;
-    uint32_t *pre = malloc((n_pre ? n_pre : 1) * sizeof *pre);
+    uint32_t *pre = fm_malloc((n_pre ? n_pre : 1) * sizeof *pre);
     if (pre == NULL) return oom(c), BAD;
     for (size_t i = 0; i < n_pre && !c->st; i++) {
         const size_t o = path_push(c, json_is_array(items) ? "items" : "prefixItems");
@@ -1081,8 +1082,8 @@ static uint32_t object_sym(jc *c, json_t *s) {
         }
     }
     const size_t n = json_object_size(names);
-    uint32_t *kv = calloc(n + 1, sizeof *kv);
-    int *is_req = calloc(n + 1, sizeof *is_req);
+    uint32_t *kv = fm_calloc(n + 1, sizeof *kv);
+    int *is_req = fm_calloc(n + 1, sizeof *is_req);
     if (kv == NULL || is_req == NULL) {
         free(kv), free(is_req), json_decref(names), json_decref(taken);
         return oom(c), BAD;
@@ -1287,7 +1288,7 @@ static uint32_t one_of_sym(jc *c, json_t *s, json_t *list) {
     json_t *base = json_deep_copy(s);
     json_object_del(base, "oneOf");
     const size_t n = json_array_size(list);
-    json_t **m = calloc(n + 1, sizeof *m);
+    json_t **m = fm_calloc(n + 1, sizeof *m);
     const int32_t h = new_alt(c);
     if (m == NULL || base == NULL) {
         free(m);

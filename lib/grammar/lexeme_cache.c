@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "lexeme_cache.h"
@@ -35,7 +36,7 @@ void fm_lexcache_release(fm_lexcache *c) {
 }
 
 static void *store_make(void) {
-    store *s = calloc(1, sizeof *s);
+    store *s = fm_calloc(1, sizeof *s);
     if (s != NULL && pthread_mutex_init(&s->lock, NULL) != 0) {
         free(s);
         s = NULL;
@@ -55,7 +56,7 @@ static void store_free(void *p) {
  * -1 out of memory. A row is hashed as its runs of equal targets (where
  * each starts, where it goes): the same rows give the same runs. */
 static int sign(const fm_gdfa *d, uint32_t q, uint64_t sig[2], uint32_t *n_reach) {
-    uint32_t *num = malloc(d->n_states * sizeof *num), *order = malloc(d->n_states * sizeof *order);
+    uint32_t *num = fm_malloc(d->n_states * sizeof *num), *order = fm_malloc(d->n_states * sizeof *order);
     if (num == NULL || order == NULL) {
         free(num), free(order);
         return -1;
@@ -198,11 +199,11 @@ static int walk_dfa(const fm_token_trie *tr, const fm_gdfa *d, uint32_t begin, u
 static fm_lexcache *build(const fm_token_trie *tr, const fm_gdfa *d, uint32_t q0, const fm_lexcache *base,
                           const uint8_t *same) {
     const size_t nw = ((size_t)tr->n_vocab + 31) / 32;
-    fm_lexcache *c = calloc(1, sizeof *c);
+    fm_lexcache *c = fm_calloc(1, sizeof *c);
     if (c == NULL) return NULL;
     atomic_init(&c->refs, 1);
-    c->mask = base ? malloc(nw * sizeof *c->mask) : calloc(nw, sizeof *c->mask);
-    uint32_t *stk = malloc(3 * ((size_t)tr->max_depth + 2) * sizeof *stk); /* (cursor, end, dfa state) triples */
+    c->mask = base ? fm_malloc(nw * sizeof *c->mask) : fm_calloc(nw, sizeof *c->mask);
+    uint32_t *stk = fm_malloc(3 * ((size_t)tr->max_depth + 2) * sizeof *stk); /* (cursor, end, dfa state) triples */
     exits x = {NULL, 0, 0};
     if (c->mask == NULL || stk == NULL) goto fail;
     const fm_trie_node *nd = tr->nodes;
@@ -308,7 +309,7 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
     if (c != NULL) return c;
     /* a stored cache of any grammar whose state steps alike on most first
      * bytes: its successors' languages are compared by signature */
-    fm_lexcache *probe = malloc(sizeof *probe);
+    fm_lexcache *probe = fm_malloc(sizeof *probe);
     if (probe == NULL) return NULL;
     successors(d, q, tr->max_depth, probe);
     fm_lexcache *stored = NULL;

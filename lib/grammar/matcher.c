@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "../tokenizer/token_trie.h"
@@ -41,11 +42,12 @@ fm_status fm_matcher_new(const fm_grammar *g, const fm_tokenizer *tok, fm_matche
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_matcher_new: NULL argument");
     *out = NULL;
     const fm_token_trie *trie = fm_token_trie_get(tok);
-    if (trie == NULL) return FM_STATUS_NO_MEMORY;
-    fm_matcher *m = calloc(1, sizeof *m);
+    if (trie == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary's token trie");
+    fm_matcher *m = fm_calloc(1, sizeof *m);
     if (m == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar matcher");
     fm_status st = fm_earley_init(&m->e, g);
     if (st) {
+        fm_earley_free(&m->e); /* init may fail after allocating */
         free(m);
         return st;
     }
@@ -75,7 +77,7 @@ fm_status fm_matcher_clone(const fm_matcher *m, fm_matcher **out) {
     fm_error_clear();
     if (m == NULL || out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_matcher_clone: NULL argument");
     *out = NULL;
-    fm_matcher *c = calloc(1, sizeof *c);
+    fm_matcher *c = fm_calloc(1, sizeof *c);
     if (c == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory cloning a grammar matcher");
     fm_status st = fm_earley_copy(&c->e, &m->e);
     if (st) {
@@ -144,7 +146,7 @@ static void set_bit(uint32_t *mask, int32_t t) { mask[t >> 5] |= 1u << (t & 31);
 
 static uint32_t *stack_get(fm_matcher *m) {
     if (m->n_stacks > 0) return m->stacks[--m->n_stacks];
-    return malloc(m->stack_words * sizeof(uint32_t));
+    return fm_malloc(m->stack_words * sizeof(uint32_t));
 }
 
 static void stack_put(fm_matcher *m, uint32_t *s) {
@@ -327,7 +329,7 @@ static fm_status walk_group(fm_matcher *m, uint32_t *mask, const uint32_t *paren
             if (fm_byteset_has(&next, nd[j].byte)) count[nd[j].byte + 1]++, cap++;
     if (cap == 0) return FM_STATUS_OK;
     for (unsigned b = 0; b < 256; b++) count[b + 1] += count[b];
-    uint32_t *kids = malloc(2 * cap * sizeof *kids), *grp = kids + cap;
+    uint32_t *kids = fm_malloc(2 * cap * sizeof *kids), *grp = kids + cap;
     if (kids == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
     size_t fill[256];
     memcpy(fill, count, sizeof fill);
@@ -386,13 +388,13 @@ static const fm_lexcache *cache_get(fm_matcher *m, uint32_t dfa, uint32_t q) {
 static fm_status lexeme_part(fm_matcher *m, uint32_t *mask, fm_eitem x) {
     const uint32_t dfa = FM_GS_VAL(m->g->syms[x.dot]);
     const fm_lexcache *c = cache_get(m, dfa, x.q);
-    if (c == NULL) return FM_STATUS_NO_MEMORY;
+    if (c == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar lexeme cache");
     const size_t nw = ((size_t)m->trie->n_vocab + 31) / 32;
     for (size_t w = 0; w < nw; w++) mask[w] |= c->mask[w];
     if (c->n_exits == 0) return FM_STATUS_OK;
     const fm_eitem after = {x.dot + 1, x.origin, 0};
     const int r = fm_earley_push_items(&m->e, &after, 1);
-    if (r < 0) return FM_STATUS_NO_MEMORY;
+    if (r < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the grammar parser");
     const fm_status st = walk_group(m, mask, c->exits, c->n_exits);
     fm_earley_pop(&m->e);
     return st;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "regex.h"
@@ -252,7 +253,7 @@ static frag class_frag(rp *r) {
         r->p++;
         set.n = fm_cp_ranges_normalize(set.v, set.n);
         if (negate) {
-            uint32_t *c = malloc((2 * set.n + 4) * sizeof *c);
+            uint32_t *c = fm_malloc((2 * set.n + 4) * sizeof *c);
             if (c == NULL) {
                 r->st = fm_error(FM_STATUS_NO_MEMORY, "out of memory compiling a regular expression");
             } else {
@@ -470,8 +471,8 @@ static fm_status finish(rp *r, uint32_t start, uint32_t accept, fm_nfa *out) {
         return r->st;
     }
     out->n_states = r->n_states, out->start = start, out->accept = accept;
-    out->edge_start = calloc((size_t)r->n_states + 1, sizeof *out->edge_start);
-    out->edges = malloc((r->n ? r->n : 1) * sizeof *out->edges);
+    out->edge_start = fm_calloc((size_t)r->n_states + 1, sizeof *out->edge_start);
+    out->edges = fm_malloc((r->n ? r->n : 1) * sizeof *out->edges);
     if (out->edge_start == NULL || out->edges == NULL) {
         free(r->edges);
         free(r->from);
@@ -480,7 +481,7 @@ static fm_status finish(rp *r, uint32_t start, uint32_t accept, fm_nfa *out) {
     }
     for (size_t i = 0; i < r->n; i++) out->edge_start[r->from[i] + 1]++;
     for (uint32_t s = 0; s < r->n_states; s++) out->edge_start[s + 1] += out->edge_start[s];
-    uint32_t *fill = malloc(((size_t)r->n_states + 1) * sizeof *fill);
+    uint32_t *fill = fm_malloc(((size_t)r->n_states + 1) * sizeof *fill);
     if (fill == NULL) {
         free(r->edges);
         free(r->from);

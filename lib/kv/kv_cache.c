@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 
 fm_status fm_kv_init(fm_kv_cache *kv, int32_t n_layer, int32_t n_cells, int32_t row, int f16, int32_t n_seq_max) {
@@ -11,14 +12,14 @@ fm_status fm_kv_init(fm_kv_cache *kv, int32_t n_layer, int32_t n_cells, int32_t 
     kv->n_cells = n_cells, kv->n_layer = n_layer, kv->row = row, kv->f16 = f16, kv->n_seq_max = n_seq_max;
     const size_t elems = (size_t)n_layer * (size_t)n_cells * (size_t)row, es = f16 ? 2u : 4u;
     const size_t nc = n_cells ? (size_t)n_cells : 1;
-    kv->k = calloc(elems ? elems : 1, es);
-    kv->v = calloc(elems ? elems : 1, es);
-    kv->pos = malloc(nc * sizeof *kv->pos);
-    kv->tok = calloc(nc, sizeof *kv->tok);
-    kv->seq = calloc(nc, sizeof *kv->seq);
+    kv->k = fm_calloc(elems ? elems : 1, es);
+    kv->v = fm_calloc(elems ? elems : 1, es);
+    kv->pos = fm_malloc(nc * sizeof *kv->pos);
+    kv->tok = fm_calloc(nc, sizeof *kv->tok);
+    kv->seq = fm_calloc(nc, sizeof *kv->seq);
     /* every sequence's list can hold every cell: no edit ever allocates */
-    kv->list = malloc((size_t)(n_seq_max > 0 ? n_seq_max : 1) * nc * sizeof *kv->list);
-    kv->list_n = calloc((size_t)(n_seq_max > 0 ? n_seq_max : 1), sizeof *kv->list_n);
+    kv->list = fm_malloc((size_t)(n_seq_max > 0 ? n_seq_max : 1) * nc * sizeof *kv->list);
+    kv->list_n = fm_calloc((size_t)(n_seq_max > 0 ? n_seq_max : 1), sizeof *kv->list_n);
     if (kv->k == NULL || kv->v == NULL || kv->pos == NULL || kv->tok == NULL || kv->seq == NULL || kv->list == NULL ||
         kv->list_n == NULL) {
         fm_kv_release(kv);
@@ -172,7 +173,7 @@ fm_status fm_kv_runs(const fm_kv_cache *kv, int32_t n, const int32_t *pos, const
             if (see && !open) {
                 if (used + 2 > *cap) {
                     const size_t nc = *cap ? *cap * 2 : 256;
-                    int32_t *r = realloc(*runs, nc * sizeof *r);
+                    int32_t *r = fm_realloc(*runs, nc * sizeof *r);
                     if (r == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for attention runs");
                     *runs = r, *cap = nc;
                 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/hash64.h"
 #include "../core/log.h"
@@ -98,7 +99,7 @@ fm_status fm_model_bind_vec(fm_model *m, fm_vec *v, int layer, const char *name,
 }
 
 fm_status fm_model_alloc_layers(fm_model *m) {
-    m->layers = calloc((size_t)m->hp.n_layer, sizeof *m->layers);
+    m->layers = fm_calloc((size_t)m->hp.n_layer, sizeof *m->layers);
     return m->layers ? FM_STATUS_OK : fm_error(FM_STATUS_NO_MEMORY, "out of memory for %d layers", m->hp.n_layer);
 }
 
@@ -200,7 +201,7 @@ fm_status fm_model_read_hparams(fm_model *m, fm_norm_kind norm) {
 static char *sibling_tokenizer(const char *path) {
     const char *slash = strrchr(path, '/');
     size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
-    char *p = malloc(dir + sizeof "tokenizer.bin");
+    char *p = fm_malloc(dir + sizeof "tokenizer.bin");
     if (p == NULL) return NULL;
     memcpy(p, path, dir);
     memcpy(p + dir, "tokenizer.bin", sizeof "tokenizer.bin");
@@ -234,8 +235,8 @@ static fm_status build_names(fm_model *m) {
     size_t bytes = 0;
     for (size_t i = 0; i < f->n_meta; i++) bytes += f->meta[i].key.len + 1;
     for (size_t i = 0; i < f->n_tensors; i++) bytes += f->tensors[i].name.len + 1;
-    m->names = malloc(bytes ? bytes : 1);
-    m->name_index = malloc((f->n_meta + f->n_tensors + 1) * sizeof *m->name_index);
+    m->names = fm_malloc(bytes ? bytes : 1);
+    m->name_index = fm_malloc((f->n_meta + f->n_tensors + 1) * sizeof *m->name_index);
     if (m->names == NULL || m->name_index == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for names");
     char *p = m->names;
     for (size_t i = 0; i < f->n_meta + f->n_tensors; i++) {
@@ -311,7 +312,7 @@ static fm_status report(const fm_model_params *p, float done) {
 fm_status fm_model_from_file(fm_model_file *mf, const char *path, const fm_model_params *params, fm_model **out) {
     fm_model_params p = *params;
     fm_status s;
-    fm_model *m = calloc(1, sizeof *m);
+    fm_model *m = fm_calloc(1, sizeof *m);
     if (m == NULL) {
         fm_model_file_close(mf);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory loading '%s'", path);

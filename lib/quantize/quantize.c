@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/log.h"
 #include "../core/params.h"
@@ -161,8 +162,8 @@ fm_status fm_model_quantize(const char *in_path, const char *out_path, const fm_
     read_rules(mf, p.ftype, &rules);
 
     /* pass 1: every tensor's type */
-    plan *pl = calloc(mf->n_tensors ? mf->n_tensors : 1, sizeof *pl);
-    char *tmp = malloc(strlen(out_path) + 8);
+    plan *pl = fm_calloc(mf->n_tensors ? mf->n_tensors : 1, sizeof *pl);
+    char *tmp = fm_malloc(strlen(out_path) + 8);
     fm_threadpool *pool = NULL;
     fm_gguf_writer *w = NULL;
     uint8_t *out = NULL;
@@ -255,8 +256,8 @@ fm_status fm_model_quantize(const char *in_path, const char *out_path, const fm_
             if (mf->tensors[i].ne[0] > max_cols) max_cols = mf->tensors[i].ne[0];
         }
     if ((s = fm_threadpool_new(nth, &pool))) goto done;
-    out = malloc(max_out ? max_out : 1);
-    bufs = malloc((size_t)nth * (size_t)max_cols * sizeof *bufs);
+    out = fm_malloc(max_out ? max_out : 1);
+    bufs = fm_malloc((size_t)nth * (size_t)max_cols * sizeof *bufs);
     if (out == NULL || bufs == NULL) {
         s = fm_error(FM_STATUS_NO_MEMORY, "out of memory quantizing '%s'", in_path);
         goto done;

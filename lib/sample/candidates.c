@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "../core/alloc.h"
 #include "sample_impl.h"
 
 /* a before b: larger logit, then lower id */
@@ -100,7 +101,7 @@ int32_t fm_cand_find(const fm_candidates *c, fm_token id, fm_cand_lookup *lk) {
     if (id < c->size && c->data[id].id == id) return id;
     if (!lk->built) {
         if (lk->cap < c->n_vocab) {
-            int32_t *p = realloc(lk->pos, (size_t)c->n_vocab * sizeof *p);
+            int32_t *p = fm_realloc(lk->pos, (size_t)c->n_vocab * sizeof *p);
             if (p == NULL) return -2;
             lk->pos = p;
             lk->cap = c->n_vocab;

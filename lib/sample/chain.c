@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "sample_impl.h"
 
@@ -41,7 +42,7 @@ void fm_sampler_set_seed(fm_sampler *s, uint64_t seed) {
 fm_status fm_sampler_new_chain(uint64_t seed, fm_sampler **out) {
     fm_error_clear();
     if (out == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_new_chain: out is NULL");
-    fm_sampler *s = calloc(1, sizeof *s);
+    fm_sampler *s = fm_calloc(1, sizeof *s);
     if (s == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a sampler");
     fm_sampler_set_seed(s, seed);
     *out = s;
@@ -55,7 +56,7 @@ static void free_state(const fm_sampler_step_iface *iface, void *state) {
 fm_status fm_sampler_push(fm_sampler *s, const fm_sampler_step_iface *iface, void *state) {
     if (s->n_steps == s->cap_steps) {
         int32_t cap = s->cap_steps ? 2 * s->cap_steps : 8;
-        fm_step *st = realloc(s->steps, (size_t)cap * sizeof *st);
+        fm_step *st = fm_realloc(s->steps, (size_t)cap * sizeof *st);
         if (st == NULL) {
             free_state(iface, state);
             return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a sampler step");
@@ -80,7 +81,7 @@ fm_status fm_sampler_add_custom(fm_sampler *s, const fm_sampler_step_iface *ifac
 }
 
 fm_status fm_step_values_clone(const void *state, void **out) {
-    fm_step_values *v = malloc(sizeof *v);
+    fm_step_values *v = fm_malloc(sizeof *v);
     if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory cloning a sampler step");
     memcpy(v, state, sizeof *v);
     *out = v;
@@ -89,7 +90,7 @@ fm_status fm_step_values_clone(const void *state, void **out) {
 
 fm_status fm_sampler_push_values(fm_sampler *s, const fm_sampler_step_iface *iface, double a, double b,
                                  double c) {
-    fm_step_values *v = malloc(sizeof *v);
+    fm_step_values *v = fm_malloc(sizeof *v);
     if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a sampler step");
     *v = (fm_step_values){{a, b, c, 0}};
     return fm_sampler_push(s, iface, v);
@@ -135,7 +136,7 @@ const char *fm_sampler_step_name(const fm_sampler *s, int32_t i) {
 /* Fills the working set with every non-NaN logit. */
 static fm_status load(fm_sampler *s, const float *logits, int32_t n_vocab) {
     if (n_vocab > s->cap) {
-        fm_candidate *c = realloc(s->cand, (size_t)n_vocab * sizeof *c);
+        fm_candidate *c = fm_realloc(s->cand, (size_t)n_vocab * sizeof *c);
         if (c == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %d candidates", n_vocab);
         s->cand = c;
         s->cap = n_vocab;
@@ -271,7 +272,7 @@ fm_status fm_sampler_clone(const fm_sampler *s, fm_sampler **out) {
         if (s->steps[i].state != NULL && s->steps[i].iface->clone == NULL)
             return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_clone: step %d (%s) cannot be cloned", (int)i,
                             fm_sampler_step_name(s, i));
-    fm_sampler *c = calloc(1, sizeof *c);
+    fm_sampler *c = fm_calloc(1, sizeof *c);
     if (c == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory cloning a sampler");
     memcpy(c->rng, s->rng, sizeof c->rng);
     for (int32_t i = 0; i < s->n_steps; i++) {

@@ -3,6 +3,7 @@
  * the whole mask only when that token was refused. */
 #include <stdlib.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "sample_impl.h"
 
@@ -44,11 +45,11 @@ static void gs_free(void *state) {
 }
 
 static grammar_step *gs_make(fm_matcher *m, size_t n_words) {
-    grammar_step *g = calloc(1, sizeof *g);
+    grammar_step *g = fm_calloc(1, sizeof *g);
     if (g == NULL) return NULL;
     g->m = m;
     g->n_words = n_words;
-    g->mask = malloc(n_words * sizeof *g->mask);
+    g->mask = fm_malloc(n_words * sizeof *g->mask);
     if (g->mask == NULL) {
         free(g);
         return NULL;

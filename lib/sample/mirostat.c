@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "sample_impl.h"
 
@@ -21,7 +22,7 @@ typedef struct mirostat {
 
 static fm_status remember(mirostat *ms, const fm_candidates *c) {
     if (c->size > ms->cap_last) {
-        fm_candidate *p = realloc(ms->last, (size_t)c->size * sizeof *p);
+        fm_candidate *p = fm_realloc(ms->last, (size_t)c->size * sizeof *p);
         if (p == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in the mirostat step");
         ms->last = p;
         ms->cap_last = c->size;
@@ -93,7 +94,7 @@ static void mirostat_free(void *state) {
 
 static fm_status mirostat_clone(const void *state, void **out) {
     const mirostat *ms = state;
-    mirostat *q = malloc(sizeof *q);
+    mirostat *q = fm_malloc(sizeof *q);
     if (q == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory cloning a mirostat step");
     *q = *ms;
     q->last = NULL, q->n_last = q->cap_last = 0;
@@ -124,7 +125,7 @@ static fm_status add(fm_sampler *s, int version, double tau, double eta, int32_t
     fm_error_clear();
     if (s == NULL || !(tau > 0 && tau < INFINITY) || !(eta > 0 && eta < INFINITY) || m < 2)
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "mirostat: tau %g, eta %g, m %d out of range", tau, eta, (int)m);
-    mirostat *ms = calloc(1, sizeof *ms);
+    mirostat *ms = fm_calloc(1, sizeof *ms);
     if (ms == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a mirostat step");
     ms->version = version, ms->tau = tau, ms->eta = eta, ms->mu = 2 * tau, ms->m = m;
     return fm_sampler_push(s, version == 1 ? &mirostat_iface : &mirostat_v2_iface, ms);

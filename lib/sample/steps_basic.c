@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "sample_impl.h"
 
@@ -111,7 +112,7 @@ static fm_status typical_apply(void *state, fm_candidates *c, fm_sampler *chain)
     double h = 0;
     for (int32_t i = 0; i < c->size; i++)
         if (c->data[i].p > 0) h -= c->data[i].p * log(c->data[i].p);
-    typical_key *k = malloc((size_t)c->size * sizeof *k);
+    typical_key *k = fm_malloc((size_t)c->size * sizeof *k);
     if (k == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in the typical step");
     for (int32_t i = 0; i < c->size; i++) {
         const double pi = c->data[i].p;

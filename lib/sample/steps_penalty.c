@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "sample_impl.h"
 
@@ -27,7 +28,7 @@ static fm_token ring_at(const ring *r, int32_t i) { return r->tok[(r->head - r->
 
 static fm_status ring_init(ring *r, int32_t cap) {
     r->cap = cap, r->n = 0, r->head = 0;
-    r->tok = malloc((size_t)(cap > 0 ? cap : 1) * sizeof *r->tok);
+    r->tok = fm_malloc((size_t)(cap > 0 ? cap : 1) * sizeof *r->tok);
     return r->tok ? FM_STATUS_OK : fm_error(FM_STATUS_NO_MEMORY, "out of memory for a sampler history");
 }
 
@@ -42,8 +43,8 @@ typedef struct tokmap {
 static fm_status tokmap_init(tokmap *m, int32_t n_max) {
     uint32_t cap = 16;
     while (cap < 2u * (uint32_t)n_max) cap *= 2;
-    m->key = malloc(cap * sizeof *m->key);
-    m->val = malloc(cap * sizeof *m->val);
+    m->key = fm_malloc(cap * sizeof *m->key);
+    m->val = fm_malloc(cap * sizeof *m->val);
     m->mask = cap - 1;
     if (m->key == NULL || m->val == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a sampler table");
     return FM_STATUS_OK;
@@ -77,7 +78,7 @@ static void penalties_free(void *state) {
 }
 
 static penalties *penalties_make(int32_t last_n, double repeat, double freq, double presence) {
-    penalties *p = calloc(1, sizeof *p);
+    penalties *p = fm_calloc(1, sizeof *p);
     if (p == NULL) return NULL;
     p->repeat = repeat, p->freq = freq, p->presence = presence;
     if (ring_init(&p->hist, last_n) || tokmap_init(&p->counts, last_n)) {
@@ -173,12 +174,12 @@ static void dry_free(void *state) {
 }
 
 static dry *dry_make(int32_t last_n, int32_t n_vocab) {
-    dry *d = calloc(1, sizeof *d);
+    dry *d = fm_calloc(1, sizeof *d);
     if (d == NULL) return NULL;
     d->n_vocab = n_vocab;
     if (ring_init(&d->hist, last_n) || tokmap_init(&d->best, last_n) ||
-        (d->breaker = calloc((size_t)n_vocab / 8 + 1, 1)) == NULL ||
-        (d->h = malloc((size_t)(last_n > 0 ? last_n : 1) * sizeof *d->h)) == NULL) {
+        (d->breaker = fm_calloc((size_t)n_vocab / 8 + 1, 1)) == NULL ||
+        (d->h = fm_malloc((size_t)(last_n > 0 ? last_n : 1) * sizeof *d->h)) == NULL) {
         dry_free(d);
         return NULL;
     }
@@ -316,7 +317,7 @@ static void bias_free(void *state) {
 }
 
 static bias_list *bias_make(const fm_logit_bias *b, size_t n) {
-    bias_list *l = calloc(1, sizeof *l + n * sizeof *b);
+    bias_list *l = fm_calloc(1, sizeof *l + n * sizeof *b);
     if (l == NULL) return NULL;
     l->n = n;
     if (n) memcpy(l->b, b, n * sizeof *b);

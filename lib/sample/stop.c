@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "fm.h"
 
@@ -34,15 +35,15 @@ fm_status fm_stop_new(const char *const *strings, size_t n, fm_stop **out) {
     for (size_t i = 0; i < n; i++)
         if (strings[i] == NULL || strings[i][0] == '\0')
             return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_stop_new: stop string %zu is NULL or empty", i);
-    fm_stop *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->str = calloc(n, sizeof *s->str)) == NULL || (s->len = calloc(n, sizeof *s->len)) == NULL) {
+    fm_stop *s = fm_calloc(1, sizeof *s);
+    if (s == NULL || (s->str = fm_calloc(n, sizeof *s->str)) == NULL || (s->len = fm_calloc(n, sizeof *s->len)) == NULL) {
         fm_stop_free(s);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for stop strings");
     }
     s->n = n;
     for (size_t i = 0; i < n; i++) {
         s->len[i] = strlen(strings[i]);
-        if ((s->str[i] = malloc(s->len[i] + 1)) == NULL) {
+        if ((s->str[i] = fm_malloc(s->len[i] + 1)) == NULL) {
             fm_stop_free(s);
             return fm_error(FM_STATUS_NO_MEMORY, "out of memory for stop strings");
         }
@@ -87,7 +88,7 @@ fm_status fm_stop_feed(fm_stop *s, const char *text, size_t len, const char **ou
     compact(s);
     if (s->n_pend + len > s->cap) {
         size_t cap = 2 * (s->n_pend + len) + 16;
-        char *p = realloc(s->pend, cap);
+        char *p = fm_realloc(s->pend, cap);
         if (p == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in fm_stop_feed");
         s->pend = p;
         s->cap = cap;

@@ -15,6 +15,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "rank_queue.h"
@@ -97,11 +98,11 @@ void fm_bpe_scratch_free(fm_bpe_scratch *sc) {
 }
 
 static fm_bpe_scratch *scratch_new(size_t text_len) {
-    fm_bpe_scratch *sc = calloc(1, sizeof *sc);
+    fm_bpe_scratch *sc = fm_calloc(1, sizeof *sc);
     if (sc == NULL) return NULL;
     size_t slots = PAIR_MEMO_MIN;
     while (slots < PAIR_MEMO_MAX && slots * 8 < text_len) slots *= 2;
-    sc->memo = malloc(slots * sizeof *sc->memo);
+    sc->memo = fm_malloc(slots * sizeof *sc->memo);
     if (sc->memo == NULL) {
         free(sc);
         return NULL;
@@ -326,7 +327,7 @@ static fm_status merge_piece(const fm_tokenizer *tok, const uint8_t *s, size_t l
                              fm_token *out, size_t cap, size_t *n) {
     if (len <= SHORT_PIECE) return merge_short(tok, s, len, sc, out, cap, n);
     if (len > sc->syms_cap) {
-        sym *v = realloc(sc->syms, len * sizeof *v);
+        sym *v = fm_realloc(sc->syms, len * sizeof *v);
         if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing a piece of %zu bytes", len);
         sc->syms = v;
         sc->syms_cap = len;
@@ -398,7 +399,7 @@ fm_status fm_bpe_encode(const fm_tokenizer *tok, const uint8_t *s, size_t len, u
 }
 
 fm_status fm_bpe_index_byte_pairs(fm_tokenizer *tok) {
-    tok->byte_pair_rank = malloc(65536 * sizeof *tok->byte_pair_rank);
+    tok->byte_pair_rank = fm_malloc(65536 * sizeof *tok->byte_pair_rank);
     if (tok->byte_pair_rank == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     for (int a = 0; a < 256; a++) {
         for (int b = 0; b < 256; b++) {
@@ -414,7 +415,7 @@ fm_status fm_bpe_index_byte_pairs(fm_tokenizer *tok) {
 }
 
 fm_status fm_bpe_mark_whole(fm_tokenizer *tok) {
-    tok->whole = calloc((size_t)tok->n_vocab, 1);
+    tok->whole = fm_calloc((size_t)tok->n_vocab, 1);
     fm_bpe_scratch *sc = scratch_new((size_t)tok->n_vocab * 8);
     if (tok->whole == NULL || sc == NULL) {
         fm_bpe_scratch_free(sc); /* its memo too, not just the struct */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/utf8.h"
 #include "vocab.h"
@@ -24,8 +25,8 @@ fm_status fm_detokenizer_new(const fm_tokenizer *tok, uint32_t flags, fm_detoken
     if (tok == NULL) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_detokenizer_new: tokenizer is NULL");
     if (flags & ~(FM_DECODE_RENDER_SPECIAL | FM_DECODE_STRIP_LEADING_SPACE))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_detokenizer_new: unknown flags 0x%x", flags);
-    fm_detokenizer *d = calloc(1, sizeof *d);
-    if (d != NULL) d->scratch = malloc(tok->max_token_len + 8);
+    fm_detokenizer *d = fm_calloc(1, sizeof *d);
+    if (d != NULL) d->scratch = fm_malloc(tok->max_token_len + 8);
     if (d == NULL || d->scratch == NULL) {
         free(d);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a detokenizer");

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/grow.h"
 #include "fm.h"
 #include "strmap.h"
@@ -96,7 +97,7 @@ static inline int fm_piece_cache_grow(fm_piece_cache *c) {
     const uint32_t size = (c->mask + 1) * 2;
     fm_piece_slot *old = c->slots;
     const uint32_t old_size = c->mask + 1;
-    c->slots = calloc(size, sizeof *c->slots);
+    c->slots = fm_calloc(size, sizeof *c->slots);
     if (c->slots == NULL) {
         c->slots = old;
         return 0;
@@ -165,7 +166,7 @@ static inline void fm_piece_cache_init(fm_piece_cache *c, const char *text, size
     const size_t bytes_per_piece = c->many_pieces ? 16 : 64;
     size_t size = 4096;
     while (size < 65536 && size * bytes_per_piece < text_len) size *= 2;
-    c->slots = calloc(size, sizeof *c->slots);
+    c->slots = fm_calloc(size, sizeof *c->slots);
     c->mask = (uint32_t)(size - 1);
 }
 

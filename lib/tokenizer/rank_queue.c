@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/grow.h"
 
 static uint32_t mix(uint32_t k) {
@@ -31,7 +32,7 @@ void fm_rq_reset(fm_rank_queue *q) {
 
 static int grow_index(fm_rank_queue *q) {
     uint32_t size = q->index ? (q->index_mask + 1) * 2 : 256;
-    int32_t *idx = malloc(size * sizeof *idx);
+    int32_t *idx = fm_malloc(size * sizeof *idx);
     if (idx == NULL) return 0;
     memset(idx, 0xff, size * sizeof *idx);
     for (uint32_t b = 0; b < q->n_buckets; b++) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "../core/utf8.h"
@@ -67,7 +68,7 @@ static void scratch_init(spm_scratch *sc, size_t text_len) {
     memset(sc, 0, sizeof *sc); /* also an empty rank queue */
     size_t slots = 64;
     while (slots < text_len * 2 && slots < 8192) slots <<= 1;
-    sc->memo = malloc(slots * sizeof *sc->memo);
+    sc->memo = fm_malloc(slots * sizeof *sc->memo);
     if (sc->memo == NULL) return; /* no memo: every pair is looked up */
     for (size_t i = 0; i < slots; i++) sc->memo[i].l = INT64_MIN;
     sc->memo_mask = (uint32_t)(slots - 1);
@@ -225,7 +226,7 @@ static fm_status spm_merge(const fm_tokenizer *tok, const char *text, size_t len
                            size_t cap, size_t *n) {
     if (len == 0) return FM_STATUS_OK;
     if (len > sc->cap) {
-        symbol *v = realloc(sc->sym, len * sizeof *v);
+        symbol *v = fm_realloc(sc->sym, len * sizeof *v);
         if (v == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
         sc->sym = v;
         sc->cap = len;
@@ -401,7 +402,7 @@ fm_status fm_spm_prepare(fm_tokenizer *tok) {
         }
     }
     /* which tokens merging would rebuild from their own text */
-    tok->whole = calloc((size_t)tok->n_vocab, 1);
+    tok->whole = fm_calloc((size_t)tok->n_vocab, 1);
     if (tok->whole == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     tok->spm_space = fm_vocab_lookup(tok, "\xE2\x96\x81", 3);
     for (int c = 0; c < 128; c++) {
@@ -411,8 +412,8 @@ fm_status fm_spm_prepare(fm_tokenizer *tok) {
         size_t cl;
         tok->spm_ascii_class[c] = (uint8_t)char_class(&ch, 0, 1, &cl);
     }
-    tok->spm_pairs = malloc(SPM_SMALL * SPM_SMALL * sizeof *tok->spm_pairs);
-    tok->spm_scores = malloc((size_t)tok->n_vocab * sizeof *tok->spm_scores);
+    tok->spm_pairs = fm_malloc(SPM_SMALL * SPM_SMALL * sizeof *tok->spm_pairs);
+    tok->spm_scores = fm_malloc((size_t)tok->n_vocab * sizeof *tok->spm_scores);
     if (tok->spm_pairs == NULL || tok->spm_scores == NULL)
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     for (int32_t id = 0; id < tok->n_vocab; id++) tok->spm_scores[id] = tok->tokens[id].score;

@@ -5,17 +5,19 @@
 #include <sys/mman.h>
 #endif
 
+#include "../core/alloc.h"
+
 void *fm_alloc_table(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     const size_t huge = (size_t)2 << 20;
     if (bytes >= huge) {
-        void *p = NULL;
-        if (posix_memalign(&p, huge, bytes) != 0) return NULL;
+        void *p = fm_aligned_alloc(huge, bytes);
+        if (p == NULL) return NULL;
         madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
         return p;
     }
 #endif
-    return malloc(bytes);
+    return fm_malloc(bytes);
 }
 
 int fm_strmap_init(fm_strmap *m, size_t n, const char *base, const void *recs, size_t rec_size, size_t off_field) {
@@ -24,7 +26,7 @@ int fm_strmap_init(fm_strmap *m, size_t n, const char *base, const void *recs, s
     size_t words = 64;
     while (words * 64 < n * 8) words <<= 1; /* about 8 bits per key */
     m->slots = fm_alloc_table(size * sizeof *m->slots);
-    m->filter = calloc(words, sizeof *m->filter);
+    m->filter = fm_calloc(words, sizeof *m->filter);
     if (m->slots == NULL || m->filter == NULL) {
         fm_strmap_free(m);
         return 0;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "token_trie.h"
 #include "vocab.h"
@@ -32,17 +33,17 @@ static int by_bytes(const void *x, const void *y) {
 
 static fm_token_trie *build(const fm_tokenizer *tok) {
     const int32_t n = fm_tokenizer_n_vocab(tok);
-    fm_token_trie *t = calloc(1, sizeof *t);
+    fm_token_trie *t = fm_calloc(1, sizeof *t);
     if (t == NULL) return NULL;
     t->n_vocab = n;
-    t->bytes = calloc((size_t)n, sizeof *t->bytes);
-    t->len = calloc((size_t)n, sizeof *t->len);
-    t->same_next = malloc((size_t)n * sizeof *t->same_next);
-    int32_t *order = malloc((size_t)n * sizeof *order);
+    t->bytes = fm_calloc((size_t)n, sizeof *t->bytes);
+    t->len = fm_calloc((size_t)n, sizeof *t->len);
+    t->same_next = fm_malloc((size_t)n * sizeof *t->same_next);
+    int32_t *order = fm_malloc((size_t)n * sizeof *order);
     size_t total = 0, cap = (size_t)n * 8 + 64;
-    t->pool = malloc(cap);
+    t->pool = fm_malloc(cap);
     if (t->bytes == NULL || t->len == NULL || t->same_next == NULL || order == NULL || t->pool == NULL) goto fail;
-    size_t *off = malloc((size_t)n * sizeof *off);
+    size_t *off = fm_malloc((size_t)n * sizeof *off);
     if (off == NULL) goto fail;
     int32_t m = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -56,7 +57,7 @@ static fm_token_trie *build(const fm_tokenizer *tok) {
                 break;
             }
             size_t c2 = 2 * cap + len;
-            uint8_t *p = realloc(t->pool, c2);
+            uint8_t *p = fm_realloc(t->pool, c2);
             if (p == NULL) {
                 free(off);
                 goto fail;
@@ -74,8 +75,8 @@ static fm_token_trie *build(const fm_tokenizer *tok) {
     sort_base = t;
     qsort(order, (size_t)m, sizeof *order, by_bytes);
     /* nodes: at most one per byte of every token, plus the root */
-    t->nodes = malloc((total + 1) * sizeof *t->nodes);
-    uint32_t *path = malloc((size_t)(1 + (m ? 4096 : 0)) * sizeof *path);
+    t->nodes = fm_malloc((total + 1) * sizeof *t->nodes);
+    uint32_t *path = fm_malloc((size_t)(1 + (m ? 4096 : 0)) * sizeof *path);
     if (t->nodes == NULL || path == NULL) {
         free(path);
         goto fail;

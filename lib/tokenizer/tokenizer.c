@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/grow.h"
 #include "../core/params.h"
@@ -197,7 +198,7 @@ static size_t find_present(const fm_tokenizer *tok, const uint8_t *s, size_t len
     size_t n = 0, n_active = 0;
     for (int32_t i = 0; i < tok->n_splitters; i++) n_active += splitter_active(tok, tok->splitters[i], parse_special);
     /* buckets whose tokens are all found need no more looks */
-    uint64_t *done = calloc(65536 / 64, sizeof *done);
+    uint64_t *done = fm_calloc(65536 / 64, sizeof *done);
     if (done == NULL) { /* without the shortcut: say every token may occur */
         for (int32_t i = 0; i < tok->n_splitters; i++) present[i / 64] |= 1ull << (i % 64);
         return (size_t)tok->n_splitters;
@@ -245,7 +246,7 @@ static int partition(const fm_tokenizer *tok, const char *text, size_t len, frag
         for (int32_t i = 0; i < tok->n_splitters && !any; i++) any = tok->tokens[tok->splitters[i]].type == FM_TT_USER_DEFINED;
         if (!any) return 1;
     }
-    uint64_t *present = calloc(((size_t)tok->n_splitters + 63) / 64, sizeof *present);
+    uint64_t *present = fm_calloc(((size_t)tok->n_splitters + 63) / 64, sizeof *present);
     if (present == NULL) return 0;
     if (find_present(tok, (const uint8_t *)text, len, parse_special, present) == 0) {
         free(present);
@@ -323,7 +324,7 @@ static fm_status encode_spm_fragment(const fm_tokenizer *tok, const char *s, siz
                                      fm_piece_cache *cache, fm_token *out, size_t cap, size_t *n) {
     size_t spaces = prefix ? 1 : 0;
     for (size_t i = 0; i < len; i++) spaces += s[i] == ' ';
-    char *buf = malloc(len + 2 * spaces + 1);
+    char *buf = fm_malloc(len + 2 * spaces + 1);
     if (buf == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
     size_t bl = 0;
     if (prefix) memcpy(buf, "\xE2\x96\x81", 3), bl = 3;

@@ -6,19 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 
 fm_status fm_vocab_begin(fm_vocab_builder *b, int64_t n_vocab) {
     b->tok = NULL;
     if (n_vocab <= 0 || n_vocab > FM_MAX_RANKS)
         return fm_error(FM_STATUS_BAD_FORMAT, "vocabulary of %lld tokens is out of range", (long long)n_vocab);
-    fm_tokenizer *t = calloc(1, sizeof *t);
+    fm_tokenizer *t = fm_calloc(1, sizeof *t);
     if (t == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     b->tok = t;
     t->n_vocab = (int32_t)n_vocab;
-    t->tokens = calloc((size_t)n_vocab, sizeof *t->tokens);
+    t->tokens = fm_calloc((size_t)n_vocab, sizeof *t->tokens);
     b->text_cap = (size_t)n_vocab * 8 + 64;
-    t->text = malloc(b->text_cap);
+    t->text = fm_malloc(b->text_cap);
     if (t->tokens == NULL || t->text == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     b->text_used = 0;
     for (int i = 0; i < 7; i++) t->special[i] = FM_TOKEN_NONE;
@@ -33,7 +34,7 @@ fm_status fm_vocab_set(fm_vocab_builder *b, int32_t id, const char *text, size_t
     if (b->text_used + len + 1 > b->text_cap) {
         size_t cap = (b->text_cap + len + 1) * 2;
         if (cap > UINT32_MAX) return fm_error(FM_STATUS_BAD_FORMAT, "vocabulary text exceeds 4 GiB");
-        char *p = realloc(t->text, cap);
+        char *p = fm_realloc(t->text, cap);
         if (p == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
         t->text = p;
         b->text_cap = cap;
@@ -57,7 +58,7 @@ static int cmp_u64(const void *a, const void *b) {
 
 fm_status fm_vocab_finish(fm_vocab_builder *b) {
     fm_tokenizer *t = b->tok;
-    t->splitters = malloc((size_t)t->n_vocab * sizeof *t->splitters);
+    t->splitters = fm_malloc((size_t)t->n_vocab * sizeof *t->splitters);
     if (t->splitters == NULL || !fm_strmap_init(&t->by_text, (size_t)t->n_vocab, t->text, t->tokens,
                                                 sizeof(fm_vocab_token), offsetof(fm_vocab_token, off)))
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
@@ -70,7 +71,7 @@ fm_status fm_vocab_finish(fm_vocab_builder *b) {
         snprintf(name, sizeof name, "<0x%02X>", i);
         t->byte_token[i] = fm_vocab_lookup(t, name, 6);
     }
-    uint64_t *keys = malloc((size_t)t->n_vocab * sizeof *keys);
+    uint64_t *keys = fm_malloc((size_t)t->n_vocab * sizeof *keys);
     if (keys == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     t->n_splitters = 0;
     for (int32_t id = 0; id < t->n_vocab; id++) {
@@ -81,8 +82,8 @@ fm_status fm_vocab_finish(fm_vocab_builder *b) {
     qsort(keys, (size_t)t->n_splitters, sizeof *keys, cmp_u64);
     for (int32_t i = 0; i < t->n_splitters; i++) t->splitters[i] = (fm_token)(keys[i] & 0xffffffffu);
     /* bucket them by their first two bytes, for one-pass matching */
-    t->sp_start = calloc(65536 + 1, sizeof *t->sp_start);
-    t->sp_items = malloc(((size_t)t->n_splitters + 1) * sizeof *t->sp_items);
+    t->sp_start = fm_calloc(65536 + 1, sizeof *t->sp_start);
+    t->sp_items = fm_malloc(((size_t)t->n_splitters + 1) * sizeof *t->sp_items);
     if (t->sp_start == NULL || t->sp_items == NULL) {
         free(keys);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
@@ -97,7 +98,7 @@ fm_status fm_vocab_finish(fm_vocab_builder *b) {
         t->sp_first[tx[0]] = 1;
     }
     for (uint32_t b = 0; b < 65536; b++) t->sp_start[b + 1] += t->sp_start[b];
-    uint32_t *fill = calloc(65536, sizeof *fill);
+    uint32_t *fill = fm_calloc(65536, sizeof *fill);
     if (fill == NULL) {
         free(keys);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");

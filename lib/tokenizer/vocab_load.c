@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/mapped_file.h"
 #include "token_trie.h"
@@ -128,7 +129,7 @@ fm_status fm_vocab_mark_eog(fm_tokenizer *t, const fm_model_file *mf) {
     for (int i = 0; i < n; i++)
         if (m == 0 || ids[m - 1] != ids[i]) ids[m++] = ids[i];
     free(t->eog);
-    t->eog = malloc((size_t)(m ? m : 1) * sizeof *t->eog);
+    t->eog = fm_malloc((size_t)(m ? m : 1) * sizeof *t->eog);
     if (t->eog == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the end-of-generation set");
     memcpy(t->eog, ids, (size_t)m * sizeof *ids);
     t->n_eog = m;
@@ -279,7 +280,7 @@ static fm_status parse_llama2c(const fm_mapped_file *map, const char *path, int6
     if (n < 3) return fm_error(FM_STATUS_BAD_FORMAT, "'%s' has only %lld tokens", path, (long long)n);
     fm_vocab_builder b;
     fm_status s = fm_vocab_begin(&b, n);
-    char *buf = malloc((size_t)max_len * 3 + 1);
+    char *buf = fm_malloc((size_t)max_len * 3 + 1);
     if (s == FM_STATUS_OK && buf == NULL) s = fm_error(FM_STATUS_NO_MEMORY, "out of memory");
     for (int64_t i = 0; s == FM_STATUS_OK && i < n; i++) {
         float score;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/mapped_file.h"
 #include "../core/utf8.h"
@@ -36,7 +37,7 @@ static int cp_to_byte(uint32_t cp) {
 static int is_special_type(uint8_t t) { return t == FM_TT_CONTROL || t == FM_TT_USER_DEFINED || t == FM_TT_UNKNOWN; }
 
 static fm_status alloc_bytes(fm_tokenizer *t, size_t size) {
-    t->bytes = malloc(size ? size : 1);
+    t->bytes = fm_malloc(size ? size : 1);
     return t->bytes ? FM_STATUS_OK : fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
 }
 
@@ -85,13 +86,13 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
     uint32_t size = 16;
     while (size < m->n * 2) size <<= 1;
     t->merges = fm_alloc_table(size * sizeof *t->merges);
-    t->merge_by_rank = malloc((m->n ? m->n : 1) * sizeof *t->merge_by_rank);
+    t->merge_by_rank = fm_malloc((m->n ? m->n : 1) * sizeof *t->merge_by_rank);
     t->n_ranks = (int32_t)m->n;
     uint32_t words = 64;
     while ((uint64_t)words * 64 < m->n * 8) words <<= 1; /* about 8 bits per merge */
-    t->merge_filter = calloc(words, sizeof *t->merge_filter);
+    t->merge_filter = fm_calloc(words, sizeof *t->merge_filter);
     t->merge_fmask = words - 1;
-    char *buf = malloc(t->max_token_len * 2 + 8);
+    char *buf = fm_malloc(t->max_token_len * 2 + 8);
     if (t->merges == NULL || t->merge_by_rank == NULL || t->merge_filter == NULL || buf == NULL) {
         free(buf);
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for %llu merges", (unsigned long long)m->n);
@@ -125,7 +126,7 @@ static fm_status read_merges(fm_tokenizer *t, const fm_model_file *mf, const cha
 
 /* Index raw bytes of the tokens BPE may produce (not special ones). */
 static fm_status index_bytes(fm_tokenizer *t) {
-    uint32_t *saved = malloc((size_t)t->n_vocab * sizeof *saved);
+    uint32_t *saved = fm_malloc((size_t)t->n_vocab * sizeof *saved);
     if (saved == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");
     for (int32_t i = 0; i < t->n_vocab; i++) {
         saved[i] = t->tokens[i].blen;
@@ -294,8 +295,8 @@ fm_status fm_tokenizer_from_tiktoken(const char *path, fm_tokenizer **out) {
 
     fm_vocab_builder b;
     s = fm_vocab_begin(&b, n_vocab);
-    uint8_t *tmp = malloc(map.size > 64 ? 64 + 1024 : 1088);
-    int8_t *seen = calloc((size_t)n_vocab, 1);
+    uint8_t *tmp = fm_malloc(map.size > 64 ? 64 + 1024 : 1088);
+    int8_t *seen = fm_calloc((size_t)n_vocab, 1);
     if (s == FM_STATUS_OK && (tmp == NULL || seen == NULL)) s = fm_error(FM_STATUS_NO_MEMORY, "out of memory");
     long line = 0;
     for (const uint8_t *q = p; s == FM_STATUS_OK && q < end; line++) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/utf8.h"
 #include "unicode.h"
@@ -81,7 +82,7 @@ fm_status fm_wpm_encode(const fm_tokenizer *tok, const char *text, size_t len, f
                         size_t *n) {
     /* a word is at most the text, lower-cased characters at most 4 bytes,
      * plus the 3-byte U+2581 */
-    char *w = malloc(len * 4 + 8);
+    char *w = fm_malloc(len * 4 + 8);
     if (w == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory tokenizing %zu bytes", len);
     memcpy(w, "\xE2\x96\x81", 3);
     size_t wl = 3;
@@ -116,8 +117,8 @@ fm_status fm_wpm_prepare(fm_tokenizer *tok) {
     /* every prefix (at character boundaries) of every token text */
     size_t total = 0;
     for (int32_t id = 0; id < tok->n_vocab; id++) total += tok->tokens[id].len;
-    tok->wpm_prefix_off = calloc(total + 1, sizeof *tok->wpm_prefix_off);
-    tok->wpm_prefix_tok = malloc((total + 1) * sizeof *tok->wpm_prefix_tok);
+    tok->wpm_prefix_off = fm_calloc(total + 1, sizeof *tok->wpm_prefix_off);
+    tok->wpm_prefix_tok = fm_malloc((total + 1) * sizeof *tok->wpm_prefix_tok);
     if (tok->wpm_prefix_off == NULL || tok->wpm_prefix_tok == NULL ||
         !fm_strmap_init(&tok->wpm_prefix, total + 1, tok->text, tok->wpm_prefix_off, sizeof *tok->wpm_prefix_off, 0))
         return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the vocabulary");

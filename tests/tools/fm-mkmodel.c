@@ -181,6 +181,7 @@ int main(int argc, char **argv) {
     const char *path = out;
     if (block_type) {
         f32_path = malloc(strlen(out) + 16);
+        if (f32_path == NULL) return 1;
         sprintf(f32_path, "%s.f32.XXXXXX", out);
         const int fd = mkstemp(f32_path);
         if (fd < 0) {

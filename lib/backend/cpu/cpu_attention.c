@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "../../core/alloc.h"
+#include "../../core/error.h"
 #include "cpu.h"
 
 typedef struct attn_job {
@@ -43,7 +45,7 @@ static void attn_slice(void *arg, int ith, int nth) {
 static int legacy_runs(fm_cpu_ctx *c, const fm_attention_args *a) {
     const size_t need = (size_t)a->n_tok * 3 + 1;
     if (need > c->runbuf_len) {
-        int32_t *p = realloc(c->runbuf, need * sizeof *p);
+        int32_t *p = fm_realloc(c->runbuf, need * sizeof *p);
         if (p == NULL) return 0;
         c->runbuf = p, c->runbuf_len = need;
     }
@@ -74,7 +76,7 @@ fm_status fm_cpu_attention(void *ctx, const fm_attention_args *a) {
     } else {
         for (int32_t t = 0; t < a->n_tok; t++)
             if (a->pos[t] < 0 || a->pos[t] >= a->n_kv) return FM_STATUS_INVALID_ARGUMENT;
-        if (!legacy_runs(c, a)) return FM_STATUS_NO_MEMORY;
+        if (!legacy_runs(c, a)) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for attention runs");
         run_off = c->runbuf, runs = c->runbuf + a->n_tok + 1;
     }
     if (run_off[0] != 0) return FM_STATUS_INVALID_ARGUMENT;

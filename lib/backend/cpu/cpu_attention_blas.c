@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/alloc.h"
 #include "../../core/half.h"
 #include "cpu.h"
 
@@ -216,7 +217,7 @@ int fm_cpu_attention_blas(fm_cpu_ctx *c, const fm_attention_args *a, int f16, co
     const size_t per_thread = ((size_t)ROWS * ((size_t)a->head_dim * 2 + (size_t)c->n_ctx) + extra + 15) / 16 * 16;
     const size_t need = (size_t)c->n_threads * per_thread * sizeof(float);
     if (need > c->attnbuf_len) {
-        float *p = realloc(c->attnbuf, need);
+        float *p = fm_realloc(c->attnbuf, need);
         if (p == NULL) return 0; /* attn_row needs no buffer: fall back */
         c->attnbuf = p;
         c->attnbuf_len = need;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/alloc.h"
 #include "../../core/error.h"
 #include "../backend.h"
 #include "../../format/quant.h"
@@ -13,7 +14,7 @@ static fm_status cpu_set_n_threads(void *ctx, int32_t n_threads) {
     fm_cpu_ctx *c = ctx;
     if (n_threads < 1) return fm_error(FM_STATUS_INVALID_ARGUMENT, "cpu backend: %d threads", n_threads);
     fm_threadpool *pool;
-    float *scores = malloc((size_t)n_threads * (size_t)c->n_ctx * sizeof *scores);
+    float *scores = fm_malloc((size_t)n_threads * (size_t)c->n_ctx * sizeof *scores);
     if (scores == NULL) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for attention scratch");
     fm_status s = fm_threadpool_new(n_threads, &pool);
     if (s) {

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/alloc.h"
+#include "../../core/error.h"
 #include "../../core/half.h"
 #include "../../format/quant.h"
 #include "cpu.h"
@@ -71,7 +73,7 @@ static void matmul_slice(void *arg, int ith, int nth) {
 
 static int grow(void **buf, size_t *len, size_t need) {
     if (need <= *len) return 1;
-    void *p = realloc(*buf, need); /* grows to the widest weight once, then stays */
+    void *p = fm_realloc(*buf, need); /* grows to the widest weight once, then stays */
     if (p == NULL) return 0;
     *buf = p;
     *len = need;
@@ -306,13 +308,14 @@ fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n
     if (j.fn != NULL && k->act[w->dtype] != FM_ACT_F32) {
         /* activations to 8-bit blocks once, for every row to read */
         j.x_stride = quantize_acts(c, k->act[w->dtype], w->cols, x, n_tok);
-        if (j.x_stride == 0) return FM_STATUS_NO_MEMORY;
+        if (j.x_stride == 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for quantized activations");
         j.xs = c->actbuf;
     }
     int nth = fm_cpu_threads_for(c, w->rows * w->cols * (int64_t)n_tok);
     if (j.fn == NULL) {
         size_t need = (size_t)nth * (size_t)w->cols * sizeof(float);
-        if (!grow((void **)&c->rowbuf, &c->rowbuf_len, need)) return FM_STATUS_NO_MEMORY;
+        if (!grow((void **)&c->rowbuf, &c->rowbuf_len, need))
+            return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a matmul row buffer");
         j.rowbuf = c->rowbuf;
     }
     fm_threadpool_run(c->pool, matmul_slice, &j, nth);

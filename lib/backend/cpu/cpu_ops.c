@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/alloc.h"
 #include "../../format/quant.h"
 #include "cpu.h"
 
@@ -47,12 +48,12 @@ static const float *rope_angles(fm_cpu_ctx *c, int32_t n_tok, int32_t n_rot, con
     c->rope.n_tok = -1; /* invalid until filled */
     const size_t need = (size_t)n_tok * (size_t)half * 2;
     if (need > c->rope.cs_cap) {
-        float *cs = realloc(c->rope.cs, need * sizeof *cs);
+        float *cs = fm_realloc(c->rope.cs, need * sizeof *cs);
         if (cs == NULL) return NULL;
         c->rope.cs = cs, c->rope.cs_cap = need;
     }
     if ((size_t)n_tok > c->rope.pos_cap) {
-        int32_t *p = realloc(c->rope.pos, (size_t)n_tok * sizeof *p);
+        int32_t *p = fm_realloc(c->rope.pos, (size_t)n_tok * sizeof *p);
         if (p == NULL) return NULL;
         c->rope.pos = p, c->rope.pos_cap = (size_t)n_tok;
     }
