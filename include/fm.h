@@ -851,35 +851,42 @@ typedef struct fm_logit_bias {
 } fm_logit_bias;
 
 typedef struct fm_sampler_params {
+    /* Every float must be finite and every field inside the range given
+     * here, whether its step is on or not; fm_sampler_new() answers
+     * INVALID_ARGUMENT naming the first field that is not. "off" values
+     * leave their step out of the chain. */
     uint32_t struct_size; /* sizeof(fm_sampler_params) */
     uint32_t flags;       /* reserved, must be 0 */
     uint64_t seed;        /* RNG seed; the same seed and inputs give the same tokens */
-    float temperature;    /* <= 0: greedy (argmax, lowest id on ties) */
-    int32_t top_k;        /* keep the k most likely; <= 0: off */
-    float top_p;          /* nucleus: smallest set with mass >= p; >= 1: off */
-    float min_p;          /* drop tokens below min_p * p(max); <= 0: off */
+    float temperature;    /* any; <= 0: greedy (argmax, lowest id on ties) */
+    int32_t top_k;        /* keep the k most likely; any; <= 0: off */
+    float top_p;          /* nucleus: smallest set with mass >= p; >= 0;
+                             0 or >= 1: off */
+    float min_p;          /* drop tokens below min_p * p(max); [0, 1]; 0: off */
     /* 0.6 */
-    float typical_p;         /* locally typical sampling; >= 1: off */
-    float top_n_sigma;       /* keep logits >= max - n * stddev; <= 0: off */
-    float dynatemp_range;    /* > 0: temperature in [t - r, t + r] by entropy */
-    float dynatemp_exponent; /* shape of that mapping (1: linear) */
-    float xtc_probability;   /* XTC: chance of removing the top choices; 0: off */
-    float xtc_threshold;     /* XTC: tokens above this probability are "top" */
-    int32_t penalty_last_n;  /* penalties look at this many accepted tokens */
-    float repeat_penalty;    /* divides positive, multiplies negative logits; 1: off */
-    float frequency_penalty; /* minus count * this; 0: off */
-    float presence_penalty;  /* minus this if present; 0: off */
-    float dry_multiplier;    /* DRY strength; 0: off */
-    float dry_base;          /* DRY: penalty = multiplier * base^(len - allowed) */
-    int32_t dry_allowed_length; /* DRY: repeats up to this length are free */
-    int32_t dry_last_n;      /* DRY looks at this many accepted tokens */
+    float typical_p;         /* locally typical sampling; > 0; >= 1: off */
+    float top_n_sigma;       /* keep logits >= max - n * stddev; any; <= 0: off */
+    float dynatemp_range;    /* >= 0; > 0: temperature in [t - r, t + r] by entropy */
+    float dynatemp_exponent; /* > 0: shape of that mapping (1: linear) */
+    float xtc_probability;   /* XTC: chance of removing the top choices; [0, 1]; 0: off */
+    float xtc_threshold;     /* XTC: tokens above this probability are "top"; [0, 1] */
+    int32_t penalty_last_n;  /* penalties look at this many accepted tokens;
+                                [0, 2^24]; 0: off */
+    float repeat_penalty;    /* divides positive, multiplies negative logits; > 0; 1: off */
+    float frequency_penalty; /* minus count * this; any; 0: off */
+    float presence_penalty;  /* minus this if present; any; 0: off */
+    float dry_multiplier;    /* DRY strength; >= 0; 0: off */
+    float dry_base;          /* DRY: penalty = multiplier * base^(len - allowed); >= 1 */
+    int32_t dry_allowed_length; /* DRY: repeats up to this length are free; [1, 2^24] */
+    int32_t dry_last_n;      /* DRY looks at this many accepted tokens; [0, 2^24]; 0: off */
     int32_t mirostat;        /* 0 off, 1 mirostat, 2 mirostat v2 (replaces the
                                 truncation steps and the draw) */
-    float mirostat_tau;      /* target surprise (bits) */
-    float mirostat_eta;      /* learning rate */
+    float mirostat_tau;      /* target surprise (bits); > 0 */
+    float mirostat_eta;      /* learning rate; > 0 */
     const fm_tokenizer *tokenizer; /* borrowed, must outlive the sampler; needed
                                       only by DRY (its sequence breakers) */
-    const fm_logit_bias *logit_bias; /* copied by fm_sampler_new */
+    const fm_logit_bias *logit_bias; /* copied by fm_sampler_new; NULL only with
+                                        n_logit_bias 0 */
     size_t n_logit_bias;
 } fm_sampler_params;
 
@@ -901,8 +908,13 @@ FM_API fm_status fm_sampler_params_init(fm_sampler_params *p, size_t size);
  *  with mirostat 1 or 2: logit bias, penalties, DRY, temperature, mirostat;
  *  with temperature <= 0: logit bias, penalties, DRY, greedy. (llama.cpp's default order.)
  *  Owned by the caller.
- *  Errors: INVALID_ARGUMENT (NaN or out-of-range values, DRY without a
- *  tokenizer), NO_MEMORY. Any thread. Since: 0.1 */
+ *  Errors: INVALID_ARGUMENT (a field outside the range fm_sampler_params
+ *  gives - NaN or infinite floats among them -, DRY on without a
+ *  tokenizer, unknown flags; the message names the field), NO_MEMORY.
+ *  The struct's fields use 0 (or their neutral value) for "off", so
+ *  top_p 0 is off here while fm_sampler_add(FM_STEP_TOP_P, 0) is
+ *  INVALID_ARGUMENT: an explicitly added step must do something.
+ *  Any thread. Since: 0.1 (every field checked since 1.0.1) */
 FM_API fm_status fm_sampler_new(const fm_sampler_params *params, fm_sampler **out);
 
 /** The steps that take one value, for fm_sampler_add(). */

@@ -44,7 +44,51 @@ fm_status fm_sampler_add_xtc(fm_sampler *s, double probability, double threshold
     return fm_sampler_push_values(s, &fm_step_xtc, probability, threshold, min_keep);
 }
 
-static int bad(double v) { return isnan(v) || isinf(v); }
+/* Every field is checked whether its step is on or not (a typo in a field
+ * that is off today is still a typo): the ranges the header gives, in one
+ * table, so that the contract and the code cannot drift apart. */
+typedef struct range {
+    const char *name;
+    double v, lo, hi;
+    int lo_open; /* v > lo rather than v >= lo */
+} range;
+
+static fm_status check_params(const fm_sampler_params *p) {
+    const double big = 1 << 24, inf = INFINITY;
+    const range r[] = {
+        {"temperature", p->temperature, -inf, inf, 1},
+        {"top_p", p->top_p, 0, inf, 0},
+        {"min_p", p->min_p, 0, 1, 0},
+        {"typical_p", p->typical_p, 0, inf, 1},
+        {"top_n_sigma", p->top_n_sigma, -inf, inf, 1},
+        {"dynatemp_range", p->dynatemp_range, 0, inf, 0},
+        {"dynatemp_exponent", p->dynatemp_exponent, 0, inf, 1},
+        {"xtc_probability", p->xtc_probability, 0, 1, 0},
+        {"xtc_threshold", p->xtc_threshold, 0, 1, 0},
+        {"penalty_last_n", p->penalty_last_n, 0, big, 0},
+        {"repeat_penalty", p->repeat_penalty, 0, inf, 1},
+        {"frequency_penalty", p->frequency_penalty, -inf, inf, 1},
+        {"presence_penalty", p->presence_penalty, -inf, inf, 1},
+        {"dry_multiplier", p->dry_multiplier, 0, inf, 0},
+        {"dry_base", p->dry_base, 1, inf, 0},
+        {"dry_allowed_length", p->dry_allowed_length, 1, big, 0},
+        {"dry_last_n", p->dry_last_n, 0, big, 0},
+        {"mirostat", p->mirostat, 0, 2, 0},
+        {"mirostat_tau", p->mirostat_tau, 0, inf, 1},
+        {"mirostat_eta", p->mirostat_eta, 0, inf, 1},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++) {
+        /* finite, and inside: NaN fails every comparison */
+        const int ok = isfinite(r[i].v) && (r[i].lo_open ? r[i].v > r[i].lo : r[i].v >= r[i].lo) && r[i].v <= r[i].hi;
+        if (!ok)
+            return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_params: %s %g is out of range (see fm.h)",
+                            r[i].name, r[i].v);
+    }
+    if (p->n_logit_bias > 0 && p->logit_bias == NULL)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_params: n_logit_bias %zu with logit_bias NULL",
+                        p->n_logit_bias);
+    return FM_STATUS_OK;
+}
 
 fm_status fm_sampler_new(const fm_sampler_params *params, fm_sampler **out) {
     fm_error_clear();
@@ -55,16 +99,7 @@ fm_status fm_sampler_new(const fm_sampler_params *params, fm_sampler **out) {
     fm_status st = fm_params_read(&p, sizeof p, params, "fm_sampler_params");
     if (st) return st;
     if (p.flags != 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_params: unknown flags 0x%x", p.flags);
-    if (isnan(p.temperature) || isnan(p.top_p) || isnan(p.min_p) || p.top_p < 0 || p.min_p < 0 || p.min_p > 1 ||
-        isnan(p.typical_p) || p.typical_p <= 0 || bad(p.top_n_sigma) || bad(p.dynatemp_range) ||
-        p.dynatemp_range < 0 || bad(p.dynatemp_exponent))
-        return fm_error(FM_STATUS_INVALID_ARGUMENT,
-                        "bad sampler params (temperature %g, top_p %g, min_p %g, typical_p %g, top_n_sigma %g, "
-                        "dynatemp %g / %g)",
-                        p.temperature, p.top_p, p.min_p, p.typical_p, p.top_n_sigma, p.dynatemp_range,
-                        p.dynatemp_exponent);
-    if (p.mirostat < 0 || p.mirostat > 2)
-        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_params: mirostat %d is not 0, 1 or 2", (int)p.mirostat);
+    if ((st = check_params(&p))) return st;
     if (p.dry_multiplier > 0 && p.tokenizer == NULL)
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_sampler_params: DRY needs the tokenizer field");
     fm_sampler *s;
