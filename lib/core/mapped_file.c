@@ -26,7 +26,11 @@ fm_status fm_mapped_file_open(fm_mapped_file *mf, const char *path) {
         return fm_error(FM_STATUS_IO, "'%s' is not a regular file", path);
     }
     if (st.st_size == 0) {
+        /* nothing to map; a real pointer all the same, so that readers
+         * may compute data + size (arithmetic on NULL is undefined) */
+        static const uint8_t empty[1];
         close(fd);
+        mf->data = empty;
         return FM_STATUS_OK;
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -39,7 +43,7 @@ fm_status fm_mapped_file_open(fm_mapped_file *mf, const char *path) {
 }
 
 void fm_mapped_file_close(fm_mapped_file *mf) {
-    if (mf->data != NULL) munmap((void *)mf->data, mf->size);
+    if (mf->data != NULL && mf->size > 0) munmap((void *)mf->data, mf->size);
     mf->data = NULL;
     mf->size = 0;
 }

@@ -13,7 +13,7 @@ typedef struct fm_mapped_file {
     size_t size;
 } fm_mapped_file;
 
-/* Maps `path`; an empty file maps to data == NULL, size == 0. */
+/* Maps `path`; an empty file gives size 0 and a non-NULL data pointer. */
 fm_status fm_mapped_file_open(fm_mapped_file *mf, const char *path);
 void fm_mapped_file_close(fm_mapped_file *mf);
 

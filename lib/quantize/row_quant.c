@@ -37,7 +37,6 @@ static inline int round_even(float v) {
 }
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static inline float f16_round(float v) { return fm_f16_to_f32(fm_f32_to_f16(v)); }
 
 /* ---- 32-element blocks ------------------------------------------------- */
 
