@@ -151,7 +151,10 @@ typedef struct fm_backend_iface {
     /* (optional) release what init acquired */
     void (*release)(void *ctx);
     /* (optional) nonzero if `op` works on weights of `dtype`
-       (-1 for ops without weights); NULL means "everything" */
+       (-1 for ops without weights); NULL means "everything". A context
+       over a model whose forward pass needs an op (or weight type) this
+       answers 0 for fails with UNSUPPORTED naming it (ops left NULL run on
+       libfm's portable stand-ins and are not asked about; since 1.0.1) */
     int (*supports_op)(void *ctx, fm_op op, int32_t dtype);
     /* (optional) change the thread count of a live context */
     fm_status (*set_n_threads)(void *ctx, int32_t n_threads);

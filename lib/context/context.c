@@ -3,6 +3,7 @@
  * and embeddings live here; decoding in decode.c, cache edits in
  * seq_edit.c. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,46 @@ static fm_status check_backend(const fm_backend_inst *b, const fm_model *m) {
         for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++)
             if ((s = check_weight(b, FM_OP_MATMUL, lw[i], l))) return s;
     }
+    return FM_STATUS_OK;
+}
+
+/* Refuses a backend whose supports_op() says it cannot run an op this
+ * model's forward pass calls (asked with dtype -1). Ops the backend left
+ * NULL run on libfm's portable stand-ins, which always can, so only the
+ * backend's own entries are asked about. */
+static fm_status check_ops(const fm_backend_inst *b, const fm_model *m) {
+    if (b->iface.supports_op == NULL) return FM_STATUS_OK;
+    const fm_backend_iface *own = fm_backend_find(b->iface.name);
+    const fm_hparams *hp = &m->hp;
+    int gated = 0, bias = m->output_norm_b != NULL;
+    for (int32_t l = 0; l < hp->n_layer; l++) {
+        const fm_layer *L = &m->layers[l];
+        gated |= L->w_gate.data != NULL;
+        bias |= L->attn_norm_b || L->bq || L->bk || L->bv || L->bo || L->ffn_norm_b || L->b_up || L->b_down ||
+                L->attn_out_norm_b || L->out_norm_b;
+    }
+    const size_t v1 = own->struct_size; /* entries past it are stand-ins */
+#define OWN(field) (offsetof(fm_backend_iface, field) < v1 && own->field != NULL)
+    const struct {
+        fm_op op;
+        const char *name;
+        int needed, own;
+    } ops[] = {
+        {FM_OP_RMSNORM, "rmsnorm", hp->norm == FM_NORM_RMS, 1},
+        {FM_OP_LAYERNORM, "layernorm", hp->norm == FM_NORM_LAYER, OWN(layernorm)},
+        {FM_OP_ROPE, "rope", hp->n_rot > 0 && hp->rope_scale == 1.0f, 1},
+        {FM_OP_ROPE_EXT, "rope_ext (linear RoPE scaling)", hp->n_rot > 0 && hp->rope_scale != 1.0f, OWN(rope_ext)},
+        {FM_OP_ATTENTION, "attention", 1, 1},
+        {FM_OP_SWIGLU, "swiglu", gated, 1},
+        {FM_OP_GELU, "gelu", !gated, OWN(gelu)},
+        {FM_OP_ADD, "add", 1, 1},
+        {FM_OP_ADD_ROWS, "add_rows (biases)", bias, OWN(add_rows)},
+    };
+#undef OWN
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (ops[i].needed && ops[i].own && !b->iface.supports_op(b->ctx, ops[i].op, -1))
+            return fm_error(FM_STATUS_UNSUPPORTED, "backend '%s' cannot run %s, which this %s model needs",
+                            b->iface.name, ops[i].name, m->arch->name);
     return FM_STATUS_OK;
 }
 
@@ -111,7 +152,7 @@ fm_status fm_context_new(fm_model *model, const fm_context_params *params, fm_co
         free(c);
         return s;
     }
-    if ((s = check_backend(&c->backend, model))) goto fail;
+    if ((s = check_backend(&c->backend, model)) || (s = check_ops(&c->backend, model))) goto fail;
     if (hp->n_swa > 0 && (uint32_t)hp->n_swa < p.n_ctx && c->backend.iface.abi_version < 2) {
         s = fm_error(FM_STATUS_UNSUPPORTED,
                      "backend '%s' (ABI 1) has no sliding-window attention, which this %s model needs beyond %d positions",

@@ -25,6 +25,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: fm-mkmodel -o OUT.gguf --vocab VOCAB.gguf [--preset NAME] [--type TYPE] [--seed S]\n"
             "                  [--embd E] [--layers L] [--heads H] [--kv-heads K] [--ff F] [--ctx C]\n"
+            "                  [--rope-scale FACTOR]\n"
+            "  --rope-scale F linear RoPE scaling (rope.scaling.type linear, factor F)\n"
             "  --vocab FILE   GGUF whose tokenizer.* metadata the model gets (e.g. ggml-vocab-llama-spm.gguf)\n"
             "  --preset NAME  tinyllama-1.1b (E 2048, L 22, H 32/4, F 5632, ctx 2048) or tiny (E 64, L 2, H 4/2, F 160)\n"
             "  --type TYPE    f32, f16 (default), bf16, or a quantized type for every matrix (token_embd\n"
@@ -104,6 +106,7 @@ int main(int argc, char **argv) {
     int pure = 0;
     const char *type_label = "f16";
     uint64_t seed = 1;
+    double rope_factor = 0; /* 0: no RoPE scaling */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -124,6 +127,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--kv-heads")) sh.kv_heads = atoll(v);
         else if (!strcmp(a, "--ff")) sh.ff = atoll(v);
         else if (!strcmp(a, "--ctx")) sh.ctx = atoll(v);
+        else if (!strcmp(a, "--rope-scale")) rope_factor = strtod(v, NULL);
         else if (!strcmp(a, "--preset")) {
             if (!strcmp(v, "tinyllama-1.1b")) sh = (shape){2048, 22, 32, 4, 5632, 2048};
             else if (!strcmp(v, "tiny")) sh = (shape){64, 2, 4, 2, 160, 2048};
@@ -212,6 +216,10 @@ int main(int argc, char **argv) {
     fm_gguf_add_u32(w, "llama.rope.dimension_count", (uint32_t)(E / sh.heads));
     fm_gguf_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     fm_gguf_add_f32(w, "llama.rope.freq_base", 10000.0f);
+    if (rope_factor > 0) { /* linear RoPE scaling: positions divided by the factor */
+        fm_gguf_add_str(w, "llama.rope.scaling.type", "linear");
+        fm_gguf_add_f32(w, "llama.rope.scaling.factor", (float)rope_factor);
+    }
     fm_gguf_add_u32(w, "general.file_type", block_type ? (uint32_t)FM_FTYPE_ALL_F32 : (uint32_t)ftype);
     for (size_t i = 0; i < vf->n_meta; i++)
         if (vf->meta[i].key.len > 10 && memcmp(vf->meta[i].key.ptr, "tokenizer.", 10) == 0)
