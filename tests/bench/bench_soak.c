@@ -3,11 +3,15 @@
  *      GGUF and llama2.c, gpt2, qwen2), each with a context and one decode;
  *   2. 4 contexts (4 threads, one shared model) x 10,000 decode steps
  *      each: sampled tokens, the cache cleared when full, state saved and
- *      restored every 1,000 steps.
- * Prints VmRSS after warm-up (the first 10% of each phase) and at the end;
- * exits 1 if it grew by more than 2 MB in a phase.
- * usage: bench_soak DATA_DIR [CYCLES [STEPS]] */
+ *      restored every 100 steps.
+ * Prints VmRSS after warm-up (loads: after the first 10% of the cycles;
+ * decoders: the highest value sampled in the first quarter of the steps)
+ * and at the end (decoders: the highest in the second half); exits 1 if it
+ * grew by more than 2 MB in a phase.
+ * usage: bench_soak DATA_DIR [CYCLES [STEPS [SAVE_EVERY]]] (0: no state saves) */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +30,9 @@ static long rss_kb(void) {
 }
 
 static const char *data_dir;
-static long steps = 10000;
+static long steps = 10000, save_every = 100;
 static fm_model *shared_model;
+static atomic_long steps_done, decoders_left;
 
 static int cycle(const char *rel) {
     char path[1024], tok[1024];
@@ -68,7 +73,8 @@ static void *decoder(void *arg) {
         if (fm_context_n_past(c) + 1 > fm_context_n_ctx(c)) fm_context_clear(c), t = 1;
         if (fm_context_decode(c, &t, 1, FM_LOGITS_LAST) || fm_sampler_sample(s, fm_context_logits(c, -1), nv, &t))
             return (void *)1;
-        if (i % 1000 == 999) {
+        atomic_fetch_add(&steps_done, 1);
+        if (save_every > 0 && i % save_every == save_every - 1) {
             size_t need = 0, n = 0;
             fm_context_state_save(c, FM_STATE_ALL, NULL, 0, &need);
             if (need > cap) state = realloc(state, cap = need);
@@ -76,6 +82,10 @@ static void *decoder(void *arg) {
                 return (void *)1;
         }
     }
+    /* stay alive until every decoder is done, so the memory measured at
+     * the end is that of 4 live contexts, not of freed-memory caches */
+    atomic_fetch_sub(&decoders_left, 1);
+    while (atomic_load(&decoders_left) > 0) sched_yield();
     free(state);
     fm_sampler_free(s);
     fm_context_free(c);
@@ -86,6 +96,7 @@ int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "../shared";
     const long cycles = argc > 2 ? atol(argv[2]) : 1000;
     if (argc > 3) steps = atol(argv[3]);
+    if (argc > 4) save_every = atol(argv[4]);
     static const char *const models[] = {"models/stories260K.gguf", "models/stories260K.bin",
                                          "models/gpt2-gpt2v4k.f32.gguf", "models/qwen2-gpt2v4k.f32.gguf"};
     int bad = 0;
@@ -105,22 +116,26 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/models/stories260K.gguf", data_dir);
     if (fm_model_load(path, NULL, &shared_model)) return fprintf(stderr, "%s\n", fm_last_error()), 1;
     t0 = bench_now();
-    /* warm-up: one tenth of the steps in each thread, then the full run */
-    const long full = steps;
-    steps = full / 10;
-    for (int pass = 0; pass < 2; pass++) {
-        pthread_t th[4];
-        for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, decoder, (void *)(size_t)i);
-        for (int i = 0; i < 4; i++) {
-            void *r;
-            pthread_join(th[i], &r);
-            if (r != NULL) return fprintf(stderr, "decoder %d failed: %s\n", i, fm_last_error()), 1;
-        }
-        if (pass == 0) warm = rss_kb();
-        steps = full;
+    /* RSS sampled every 5 ms while the 4 contexts decode: the highest
+     * value in the first quarter of the steps (warm-up: caches fill, the
+     * first state saves) against the highest in the second half */
+    pthread_t th[4];
+    atomic_store(&decoders_left, 4);
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, decoder, (void *)(size_t)i);
+    warm = 0, end = 0;
+    while (atomic_load(&decoders_left) > 0) {
+        const long r = rss_kb(), done = atomic_load(&steps_done);
+        if (done < steps && r > warm) warm = r;      /* the first quarter */
+        if (done >= 2 * steps && r > end) end = r;  /* the second half */
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
     }
-    end = rss_kb();
-    printf("decode: 4 contexts x %ld steps in %.1f s; VmRSS after warm-up %ld kB, at the end %ld kB (%+ld)\n", full,
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        if (r != NULL) return fprintf(stderr, "decoder %d failed: %s\n", i, fm_last_error()), 1;
+    }
+    const long full = steps;
+    printf("decode: 4 contexts x %ld steps in %.1f s; highest VmRSS in the first quarter %ld kB, in the second half %ld kB (%+ld)\n", full,
            bench_now() - t0, warm, end, end - warm);
     bad |= end - warm > 2048;
     fm_model_free(shared_model);
