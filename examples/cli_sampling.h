@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "cli_util.h"
 #include "fm.h"
 
@@ -36,20 +37,6 @@ static inline void cli_sampling_init(cli_sampling *c, const char *prog) {
     fm_sampler_params_init(&c->sp, sizeof c->sp);
 }
 
-#define CLI_SAMPLING_USAGE                                                                                  \
-    "  --temp T       temperature; 0 = greedy (default 0.8)\n"                                              \
-    "  --top-k K, --top-p P, --min-p M   truncation (defaults 40, 0.95, 0.05)\n"                           \
-    "  --typical P, --top-n-sigma N, --xtc-probability P, --xtc-threshold T\n"                              \
-    "  --dynatemp-range R, --dynatemp-exp E   entropy-scaled temperature\n"                                 \
-    "  --repeat-penalty R, --repeat-last-n N (-1: context), --frequency-penalty F, --presence-penalty P\n" \
-    "  --dry-multiplier M, --dry-base B, --dry-allowed-length N, --dry-penalty-last-n N (-1: context)\n"   \
-    "  --mirostat N (1, 2; 0 off), --mirostat-lr ETA, --mirostat-ent TAU\n"                                \
-    "  --logit-bias ID(+|-)BIAS   e.g. 15043+1 or 15043-inf (repeatable)\n"                                 \
-    "  --stop S       stop before the text S (repeatable)\n"                                                 \
-    "  --grammar-file F.gbnf, --json-schema F.json (or -j SCHEMA_TEXT, '{}': any JSON), --regex RE\n"      \
-    "                 constrain the output (one of them)\n"                                                \
-    "  --seed S       RNG seed (default 0)\n"
-
 /* Parses "ID+BIAS" / "ID-BIAS" (BIAS may be "inf"). */
 static inline int cli_parse_bias(const char *v, fm_logit_bias *out) {
     char *end;
@@ -64,22 +51,18 @@ static inline int cli_parse_bias(const char *v, fm_logit_bias *out) {
     return sign == '-' || b != INFINITY; /* +inf would force one token forever */
 }
 
-/* One option with its value: 1 taken, 0 not a sampling option, -1 bad value
- * (a message is printed). */
-static inline int cli_sampling_option(cli_sampling *c, const char *prog, const char *a, const char *v) {
-    static const char *const names[] = {"--temp", "--top-k", "--top-p", "--min-p", "--typical", "--top-n-sigma",
-                                        "--xtc-probability", "--xtc-threshold", "--dynatemp-range",
-                                        "--dynatemp-exp", "--repeat-penalty", "--repeat-last-n",
-                                        "--frequency-penalty", "--presence-penalty", "--dry-multiplier",
-                                        "--dry-base", "--dry-allowed-length", "--dry-penalty-last-n", "--mirostat",
-                                        "--mirostat-lr", "--mirostat-ent", "--seed"};
+/* The options that take more than a number (CLI_FN handlers; dst is the
+ * cli_sampling). */
+static inline int cli_sampling_fn(void *dst, const char *a, const char *v) {
+    cli_sampling *c = dst;
+    const char *prog = c->prog;
     if (!strcmp(a, "--logit-bias")) {
         if (c->n_bias == CLI_MAX_BIAS || !cli_parse_bias(v, &c->bias[c->n_bias])) {
             fprintf(stderr, "%s: --logit-bias '%s': want ID+BIAS or ID-BIAS (at most %d)\n", prog, v, CLI_MAX_BIAS);
             return -1;
         }
         c->n_bias++;
-        return 1;
+        return 0;
     }
     if (!strcmp(a, "--stop")) {
         if (c->n_stop == CLI_MAX_STOP || v[0] == '\0') {
@@ -87,7 +70,7 @@ static inline int cli_sampling_option(cli_sampling *c, const char *prog, const c
             return -1;
         }
         c->stop[c->n_stop++] = v;
-        return 1;
+        return 0;
     }
     const char **constraint = !strcmp(a, "--grammar-file") ? &c->grammar_file
                               : !strcmp(a, "--json-schema") || !strcmp(a, "-j") ? &c->json_schema
@@ -99,55 +82,73 @@ static inline int cli_sampling_option(cli_sampling *c, const char *prog, const c
         }
         *constraint = v;
         c->json_inline = !strcmp(a, "-j");
-        return 1;
+        return 0;
     }
-    size_t k = 0;
-    while (k < sizeof names / sizeof names[0] && strcmp(a, names[k])) k++;
-    if (k == sizeof names / sizeof names[0]) return 0;
     double d;
-    if (!cli_parse_num(v, &d)) {
-        fprintf(stderr, "%s: %s: '%s' is not a number\n", prog, a, v);
+    if (!cli_parse_num(v, &d) || d != floor(d)) {
+        fprintf(stderr, "%s: %s: '%s' is not an integer\n", prog, a, v);
         return -1;
     }
-    fm_sampler_params *p = &c->sp;
-    switch (k) {
-    case 0: p->temperature = (float)d; break;
-    case 1: p->top_k = (int32_t)d; break;
-    case 2: p->top_p = (float)d; break;
-    case 3: p->min_p = (float)d; break;
-    case 4: p->typical_p = (float)d; break;
-    case 5: p->top_n_sigma = (float)d; break;
-    case 6: p->xtc_probability = (float)d; break;
-    case 7: p->xtc_threshold = (float)d; break;
-    case 8: p->dynatemp_range = (float)d; break;
-    case 9: p->dynatemp_exponent = (float)d; break;
-    case 10: p->repeat_penalty = (float)d; break;
-    case 11: c->repeat_last_n_ctx = d < 0; p->penalty_last_n = (int32_t)(d < 0 ? 0 : d); break;
-    case 12: p->frequency_penalty = (float)d; break;
-    case 13: p->presence_penalty = (float)d; break;
-    case 14: p->dry_multiplier = (float)d; break;
-    case 15: p->dry_base = (float)d; break;
-    case 16: p->dry_allowed_length = (int32_t)d; break;
-    case 17: c->dry_last_n_ctx = d < 0; p->dry_last_n = (int32_t)(d < 0 ? 0 : d); break;
-    case 18: p->mirostat = (int32_t)d; break;
-    case 19: p->mirostat_eta = (float)d; break;
-    case 20: p->mirostat_tau = (float)d; break;
-    default:
-        if (d < 0) {
-            fprintf(stderr, "%s: --seed must be >= 0\n", prog);
+    if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
+        if (d < 0 || d > 1.8e19) {
+            fprintf(stderr, "%s: %s must be >= 0\n", prog, a);
             return -1;
         }
         c->seed = d;
-        break;
+    } else if (!strcmp(a, "--repeat-last-n")) {
+        c->repeat_last_n_ctx = d < 0;
+        c->sp.penalty_last_n = (int32_t)(d < 0 ? 0 : d > 1e7 ? 1e7 : d);
+    } else {
+        c->dry_last_n_ctx = d < 0;
+        c->sp.dry_last_n = (int32_t)(d < 0 ? 0 : d > 1e7 ? 1e7 : d);
     }
-    return 1;
+    return 0;
 }
 
-/* cli_sampling_option() as a cli_parse_args() `extra` hook. */
-static inline int cli_sampling_extra(void *user, const char *a, const char *v) {
-    cli_sampling *c = user;
-    return cli_sampling_option(c, c->prog, a, v);
+#define CLI_SAMPLING_N_OPTS 27
+
+/* The sampling options, spelled as llama.cpp's tools spell them, into
+ * `out` (CLI_SAMPLING_N_OPTS entries) for a cli_spec. */
+static inline size_t cli_sampling_opts(cli_sampling *c, cli_opt *out) {
+    fm_sampler_params *p = &c->sp;
+    const cli_opt o[CLI_SAMPLING_N_OPTS] = {
+        {"--temp", CLI_F32, &p->temperature, "T", "temperature; 0 = greedy", NULL, 1},
+        {"--top-k", CLI_I32, &p->top_k, "K", "keep the K most likely tokens; 0 = off", NULL, 1},
+        {"--top-p", CLI_F32, &p->top_p, "P", "nucleus: the smallest set of mass P; 1 = off", NULL, 1},
+        {"--min-p", CLI_F32, &p->min_p, "P", "drop tokens below P x the top one's probability; 0 = off", NULL, 1},
+        {"--typical", CLI_F32, &p->typical_p, "P", "locally typical sampling; 1 = off", NULL, 1},
+        {"--top-n-sigma", CLI_F32, &p->top_n_sigma, "N", "keep logits within N standard deviations of the top; 0 = off", NULL, 1},
+        {"--xtc-probability", CLI_F32, &p->xtc_probability, "P", "XTC: chance of removing the top choices; 0 = off", NULL, 1},
+        {"--xtc-threshold", CLI_F32, &p->xtc_threshold, "T", "XTC: tokens above this probability count as top", NULL, 1},
+        {"--dynatemp-range", CLI_F32, &p->dynatemp_range, "R", "entropy-scaled temperature in [T-R, T+R]; 0 = off", NULL, 1},
+        {"--dynatemp-exp", CLI_F32, &p->dynatemp_exponent, "E", "its exponent", NULL, 1},
+        {"--repeat-penalty", CLI_F32, &p->repeat_penalty, "R", "penalize repeated tokens; 1 = off", NULL, 1},
+        {"--repeat-last-n", CLI_FN, c, "N", "tokens the penalties look back on; -1 = the context (default: 64)",
+         cli_sampling_fn, 0},
+        {"--frequency-penalty", CLI_F32, &p->frequency_penalty, "F", "minus F x a token's count; 0 = off", NULL, 1},
+        {"--presence-penalty", CLI_F32, &p->presence_penalty, "P", "minus P for a token present; 0 = off", NULL, 1},
+        {"--dry-multiplier", CLI_F32, &p->dry_multiplier, "M", "DRY repetition penalty strength; 0 = off", NULL, 1},
+        {"--dry-base", CLI_F32, &p->dry_base, "B", "DRY: penalty = M x B^(length - allowed)", NULL, 1},
+        {"--dry-allowed-length", CLI_I32, &p->dry_allowed_length, "N", "DRY: repeats up to N tokens are free", NULL, 1},
+        {"--dry-penalty-last-n", CLI_FN, c, "N", "tokens DRY looks back on; -1 = the context (default: 64)",
+         cli_sampling_fn, 0},
+        {"--mirostat", CLI_I32, &p->mirostat, "N", "mirostat 1 or 2 (replaces the truncation steps); 0 = off", NULL, 1},
+        {"--mirostat-lr", CLI_F32, &p->mirostat_eta, "ETA", "mirostat learning rate", NULL, 1},
+        {"--mirostat-ent", CLI_F32, &p->mirostat_tau, "TAU", "mirostat target entropy (bits)", NULL, 1},
+        {"--logit-bias", CLI_FN, c, "ID+BIAS", "add BIAS to token ID's logit, e.g. 15043+1 or 15043-inf\n(repeatable)",
+         cli_sampling_fn, 0},
+        {"--stop", CLI_FN, c, "S", "stop before the text S (repeatable)", cli_sampling_fn, 0},
+        {"--grammar-file", CLI_FN, c, "FILE", "constrain the output to a GBNF grammar", cli_sampling_fn, 0},
+        {"--json-schema", CLI_FN, c, "FILE", "constrain the output to a JSON Schema (a file)", cli_sampling_fn, 0},
+        {"-j", CLI_FN, c, "SCHEMA", "the same with the schema text itself ('{}': any JSON)", cli_sampling_fn, 0},
+        {"--regex", CLI_FN, c, "RE", "constrain the output to a regular expression", cli_sampling_fn, 0},
+    };
+    memcpy(out, o, sizeof o);
+    return CLI_SAMPLING_N_OPTS;
 }
+
+/* -s / --seed, which tools list with their own options. */
+#define CLI_SAMPLING_SEED_OPT(c) {"-s|--seed", CLI_FN, (c), "S", "RNG seed (default: 0)", cli_sampling_fn, 0}
 
 /* Compiles the constraint given, if any; prints the error and returns
  * nonzero when it does not compile. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_args.h"
 #include "fm.h"
 
 /* Monotonic seconds. */
@@ -25,63 +26,8 @@ static inline int cli_parse_num(const char *s, double *out) {
     return errno == 0 && end != s && *end == '\0';
 }
 
-/* Command-line options from a table: a flag sets an int to 1, a string
- * option stores its value (borrowed from argv), a number option parses a
- * double. `extra(user, name, value)` (may be NULL) sees the other options
- * that take a value first: it returns 1 if it took the option, 0 if not,
- * -1 after printing an error. Returns 0 to go on, 1 after -h/--help
- * (usage on stdout: exit 0), 2 after an error (message and usage on
- * stderr: exit 2). */
-enum { CLI_FLAG, CLI_STR, CLI_NUM };
-typedef struct cli_opt {
-    const char *name;
-    int kind;
-    void *dst; /* int *, const char **, double * */
-} cli_opt;
-
-static inline int cli_parse_args(int argc, char **argv, const char *prog, const cli_opt *opts, size_t n_opts,
-                                 void (*usage)(FILE *), int (*extra)(void *, const char *, const char *),
-                                 void *user) {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 1;
-        }
-        const cli_opt *o = NULL;
-        for (size_t k = 0; k < n_opts && o == NULL; k++)
-            if (!strcmp(a, opts[k].name)) o = &opts[k];
-        if (o != NULL && o->kind == CLI_FLAG) {
-            *(int *)o->dst = 1;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "%s: %s %s\n", prog, a, o ? "needs a value" : "is not an option");
-            usage(stderr);
-            return 2;
-        }
-        i++;
-        if (o == NULL) {
-            const int took = extra ? extra(user, a, v) : 0;
-            if (took < 0) return 2;
-            if (took > 0) continue;
-            fprintf(stderr, "%s: unknown option %s\n", prog, a);
-            usage(stderr);
-            return 2;
-        }
-        if (o->kind == CLI_STR) *(const char **)o->dst = v;
-        else if (!cli_parse_num(v, (double *)o->dst)) {
-            fprintf(stderr, "%s: %s: '%s' is not a number\n", prog, a, v);
-            return 2;
-        }
-    }
-    return 0;
-}
-
-/* Reads a whole file (NUL-terminated); NULL on error. */
-static inline char *cli_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
+/* Reads a whole stream (NUL-terminated, the NUL not counted); NULL on error. */
+static inline char *cli_read_stream(FILE *f, size_t *len) {
     char *buf = NULL;
     size_t n = 0, cap = 0, r;
     do {
@@ -90,7 +36,6 @@ static inline char *cli_read_file(const char *path, size_t *len) {
             char *b = realloc(buf, cap);
             if (b == NULL) {
                 free(buf);
-                fclose(f);
                 return NULL;
             }
             buf = b;
@@ -98,9 +43,21 @@ static inline char *cli_read_file(const char *path, size_t *len) {
         r = fread(buf + n, 1, 4096, f);
         n += r;
     } while (r > 0);
-    fclose(f);
+    if (ferror(f)) {
+        free(buf);
+        return NULL;
+    }
     buf[n] = 0;
     *len = n;
+    return buf;
+}
+
+/* Reads a whole file (NUL-terminated); NULL on error (errno says why). */
+static inline char *cli_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    char *buf = cli_read_stream(f, len);
+    fclose(f);
     return buf;
 }
 

@@ -26,32 +26,9 @@
 #include "cli_util.h"
 #include "fm.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: fm-chat -m MODEL [--system S] [--template NAME|FILE] [-c N_CTX] [-n N] [-t THREADS]\n"
-            "               [sampling options] [--messages FILE] [--verbose-prompt]\n"
-            "       fm-chat --render --template NAME|FILE --messages FILE [--tools FILE]\n"
-            "               [--bos-token S] [--eos-token S] [--add-generation-prompt] [--now EPOCH]\n"
-            "  -m MODEL       GGUF file (its tokenizer.chat_template is used by default)\n"
-            "  --system S     system message at the start of the conversation\n"
-            "  --template T   a built-in template (chatml, llama2, llama3, mistral, phi3, gemma,\n"
-            "                 zephyr, vicuna) or a file of Jinja text; default: the model's own,\n"
-            "                 else chatml\n"
-            "  -c N_CTX       context size (default: the model's training context)\n"
-            "  -n N           most tokens per answer (default 256)\n"
-            "  -t THREADS     compute threads (default: all cores)\n"
-            CLI_SAMPLING_USAGE
-            "  --messages F   no prompt: take the conversation from F (a JSON array of messages) and\n"
-            "                 answer each user message no assistant message follows, one line each\n"
-            "  --render       only write the rendered template to stdout, exactly, and exit\n"
-            "  --now EPOCH    strftime_now's clock, in seconds since 1970 UTC (default: now)\n"
-            "interactive commands: /reset  /save FILE  /load FILE  /quit   (Ctrl-C stops an answer)\n"
-            "statistics per turn go to stderr: prompt tokens, reused from the cache, decoded\n");
-}
-
 static int fail(const char *what, fm_status s) {
     fprintf(stderr, "fm-chat: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
-    return 1;
+    return CLI_EXIT_RUNTIME;
 }
 
 static volatile sig_atomic_t interrupted;
@@ -95,15 +72,15 @@ static fm_status render(const fm_chat_template *t, const char *msgs, const fm_ch
 static int render_only(const char *tspec, const char *msgs_path, const char *tools_path, const char *bos,
                        const char *eos, int add_gen, int64_t now) {
     if (tspec == NULL || msgs_path == NULL) {
-        fprintf(stderr, "fm-chat: --render needs --template and --messages\n");
-        return 2;
+        fprintf(stderr, "fm-chat: --render needs --template and --messages\nTry 'fm-chat --help' for the options.\n");
+        return CLI_EXIT_USAGE;
     }
     size_t len = 0, tlen = 0;
     char *msgs = cli_read_file(msgs_path, &len), *tools = NULL;
-    if (msgs == NULL) return fprintf(stderr, "fm-chat: cannot read %s\n", msgs_path), 1;
+    if (msgs == NULL) return fprintf(stderr, "fm-chat: cannot read %s\n", msgs_path), CLI_EXIT_RUNTIME;
     if (tools_path && (tools = cli_read_file(tools_path, &tlen)) == NULL) {
         free(msgs);
-        return fprintf(stderr, "fm-chat: cannot read %s\n", tools_path), 1;
+        return fprintf(stderr, "fm-chat: cannot read %s\n", tools_path), CLI_EXIT_RUNTIME;
     }
     fm_chat_template *t = NULL;
     fm_status s = load_template(tspec, &t);
@@ -122,10 +99,10 @@ static int render_only(const char *tspec, const char *msgs_path, const char *too
     int rc = 0;
     if (s != FM_STATUS_OK) {
         if (s != FM_STATUS_IO) fprintf(stderr, "fm-chat: %s\n", fm_last_error());
-        rc = 1;
+        rc = CLI_EXIT_RUNTIME;
     } else if (fwrite(out, 1, n, stdout) != n || fflush(stdout) != 0) {
         fprintf(stderr, "fm-chat: cannot write the output\n");
-        rc = 1;
+        rc = CLI_EXIT_RUNTIME;
     }
     free(out);
     free(msgs);
@@ -609,34 +586,52 @@ int main(int argc, char **argv) {
     cli_sampling cs;
     cli_sampling_init(&cs, "fm-chat");
     const cli_opt opts[] = {
-        {"-m", CLI_STR, &model_path},       {"--system", CLI_STR, &system},   {"--template", CLI_STR, &tspec},
-        {"--messages", CLI_STR, &msgs_path}, {"--tools", CLI_STR, &tools_path}, {"--bos-token", CLI_STR, &bos_tok},
-        {"--eos-token", CLI_STR, &eos_tok}, {"--render", CLI_FLAG, &render_mode},
-        {"--add-generation-prompt", CLI_FLAG, &add_gen}, {"-c", CLI_NUM, &n_ctx}, {"-n", CLI_NUM, &n_predict},
-        {"-t", CLI_NUM, &threads},          {"--now", CLI_NUM, &now}};
-    const int pa = cli_parse_args(argc, argv, "fm-chat", opts, sizeof opts / sizeof *opts, usage, cli_sampling_extra,
-                                  &cs);
-    if (pa) return pa == 1 ? 0 : 2;
-    if (now < 0 || now > 253402300799.0) { /* the year 9999 */
-        fprintf(stderr, "fm-chat: --now must be seconds since 1970, up to the year 9999\n");
-        return 2;
-    }
+        {"-m|--model", CLI_STR, &model_path, "FILE", "GGUF model (its tokenizer.chat_template is used by default)",
+         NULL, 0},
+        {"--system", CLI_STR, &system, "TEXT", "system message at the start of the conversation", NULL, 0},
+        {"--template", CLI_STR, &tspec, "NAME|FILE",
+         "a built-in template (chatml, llama2, llama3, mistral, phi3, gemma, zephyr,\n"
+         "vicuna) or a file of Jinja text; default: the model's own, else chatml",
+         NULL, 0},
+        {"-c|--ctx-size", CLI_NUM, &n_ctx, "N", "context size; 0 = the model's training context", NULL, 1},
+        {"-n|--n-predict", CLI_NUM, &n_predict, "N", "most tokens per answer", NULL, 1},
+        {"-t|--threads", CLI_NUM, &threads, "N", "compute threads; 0 = all cores", NULL, 1},
+        CLI_SAMPLING_SEED_OPT(&cs),
+        {"--messages", CLI_STR, &msgs_path, "FILE",
+         "no prompt: take the conversation from FILE (a JSON array of messages) and\n"
+         "answer each user message no assistant message follows, one line each",
+         NULL, 0},
+        {"--render", CLI_FLAG, &render_mode, NULL,
+         "only write the rendered template to stdout, exactly, and exit (needs\n--template and --messages; no model)",
+         NULL, 0},
+        {"--tools", CLI_STR, &tools_path, "FILE", "--render: a JSON array of tool definitions", NULL, 0},
+        {"--bos-token", CLI_STR, &bos_tok, "S", "--render: the template's bos_token", NULL, 0},
+        {"--eos-token", CLI_STR, &eos_tok, "S", "--render: the template's eos_token", NULL, 0},
+        {"--add-generation-prompt", CLI_FLAG, &add_gen, NULL, "--render: end with the assistant's header", NULL, 0},
+        {"--now", CLI_NUM, &now, "EPOCH", "strftime_now's clock, seconds since 1970 UTC; 0 = now", NULL, 1},
+    };
+    cli_opt sampling[CLI_SAMPLING_N_OPTS];
+    const cli_spec spec = {"fm-chat", "-m MODEL [options]   |   fm-chat --render --template T --messages FILE",
+                           "A chat through the model's own template; only each new turn is decoded.",
+                           {opts, sampling}, {sizeof opts / sizeof *opts, cli_sampling_opts(&cs, sampling)},
+                           "Interactive commands: /reset  /save FILE  /load FILE  /quit   (Ctrl-C stops an answer).\n"
+                           "Statistics per turn go to stderr: prompt tokens, reused from the cache, decoded.\n"
+                           "Exit status: 0 done, 1 usage error, 2 runtime error."};
+    const int pa = cli_parse(&spec, argc, argv, NULL, NULL);
+    if (pa >= 0) return pa;
+    if (now < 0 || now > 253402300799.0) /* the year 9999 */
+        return cli_usage_error(&spec, "--now must be seconds since 1970, up to the year 9999");
     if (render_mode) return render_only(tspec, msgs_path, tools_path, bos_tok, eos_tok, add_gen, (int64_t)now);
-    if (model_path == NULL) {
-        usage(stderr);
-        return 2;
-    }
-    if (n_ctx < 0 || n_ctx > 1e7 || n_predict < 1 || n_predict > 1e7 || threads < 0 || threads > 1024) {
-        fprintf(stderr, "fm-chat: a numeric option is out of range\n");
-        return 2;
-    }
-    if (cli_sampling_compile(&cs, "fm-chat")) return 1;
+    if (model_path == NULL) return cli_usage_error(&spec, "no model: give -m FILE (or --render)");
+    if (n_ctx < 0 || n_ctx > 1e7 || n_predict < 1 || n_predict > 1e7 || threads < 0 || threads > 1024)
+        return cli_usage_error(&spec, "-c, -n or -t is out of range");
+    if (cli_sampling_compile(&cs, "fm-chat")) return CLI_EXIT_RUNTIME;
     chat c;
     memset(&c, 0, sizeof c);
     c.n_predict = (int)n_predict;
     c.cs = &cs;
     c.conv = json_array();
-    int rc = 1;
+    int rc = CLI_EXIT_RUNTIME;
     fm_status s = fm_model_load(model_path, NULL, &c.model);
     if (s) {
         fail("load model", s);
@@ -682,7 +677,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     if (system) add_message(&c, "system", system);
-    rc = msgs_path ? run_file(&c, msgs_path) : run_interactive(&c, system);
+    rc = (msgs_path ? run_file(&c, msgs_path) : run_interactive(&c, system)) ? CLI_EXIT_RUNTIME : CLI_EXIT_OK;
 done:
     json_decref(c.conv);
     free(c.render);

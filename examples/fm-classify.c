@@ -15,21 +15,9 @@
 
 #define MAX_LABELS 1024
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: fm-classify -m MODEL -p PROMPT --label L1 --label L2 ... [--json] [-t THREADS] [-c N_CTX]\n"
-            "  -p PROMPT      the text the labels continue (BOS added as the model says)\n"
-            "  --label L      a candidate continuation, as written (include its leading space:\n"
-            "                 \"Review: ... Sentiment:\" --label \" positive\"); repeatable\n"
-            "  --json         one JSON object on stdout instead of lines\n"
-            "  -t THREADS     compute threads (default: all cores)\n"
-            "  -c N_CTX       context size (default: what the prompt and the longest label need)\n"
-            "output lines: probability over the labels, log-probability, label; best first\n");
-}
-
 static int fail(const char *what, fm_status s) {
     fprintf(stderr, "fm-classify: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
-    return 1;
+    return CLI_EXIT_RUNTIME;
 }
 
 typedef struct label {
@@ -52,14 +40,14 @@ typedef struct label_list {
 /* --label L, repeatable */
 static int add_label(void *user, const char *a, const char *v) {
     label_list *l = user;
-    if (strcmp(a, "--label")) return 0;
+    (void)a;
     if (l->n == MAX_LABELS || v[0] == '\0') {
         fprintf(stderr, "fm-classify: --label needs a non-empty text (at most %d labels)\n", MAX_LABELS);
         return -1;
     }
     l->v[l->n] = (label){v, NULL, 0, l->n, 0, 0};
     l->n++;
-    return 1;
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -68,26 +56,36 @@ int main(int argc, char **argv) {
     size_t n_labels = 0;
     int json = 0;
     double threads = 0, n_ctx = 0;
-    const cli_opt opts[] = {{"-m", CLI_STR, &model_path}, {"-p", CLI_STR, &prompt}, {"--json", CLI_FLAG, &json},
-                            {"-t", CLI_NUM, &threads}, {"-c", CLI_NUM, &n_ctx}};
     label_list ll = {labels, 0};
-    const int pa = cli_parse_args(argc, argv, "fm-classify", opts, sizeof opts / sizeof *opts, usage, add_label, &ll);
-    if (pa) return pa == 1 ? 0 : 2;
+    const cli_opt opts[] = {
+        {"-m|--model", CLI_STR, &model_path, "FILE", "GGUF model or llama2.c checkpoint (required)", NULL, 0},
+        {"-p|--prompt", CLI_STR, &prompt, "TEXT", "the text the labels continue (BOS added as the model says)", NULL, 0},
+        {"--label", CLI_FN, &ll, "L",
+         "a candidate continuation, as written (with its leading space: \"Review: ...\n"
+         "Sentiment:\" --label \" positive\"); repeatable, at least one",
+         add_label, 0},
+        {"--json", CLI_FLAG, &json, NULL, "one JSON object on stdout instead of lines", NULL, 0},
+        {"-t|--threads", CLI_NUM, &threads, "N", "compute threads; 0 = all cores", NULL, 1},
+        {"-c|--ctx-size", CLI_NUM, &n_ctx, "N", "context size; 0 = what the prompt and the longest label need", NULL, 1},
+    };
+    const cli_spec spec = {"fm-classify", "-m MODEL -p PROMPT --label L1 --label L2 ... [options]",
+                           "Scores each label as a continuation of the prompt (decoded once). Output lines:\n"
+                           "probability over the labels, log-probability, label; best first.",
+                           {opts}, {sizeof opts / sizeof *opts},
+                           "Exit status: 0 done, 1 usage error, 2 runtime error."};
+    const int pa = cli_parse(&spec, argc, argv, NULL, NULL);
+    if (pa >= 0) return pa;
     n_labels = ll.n;
     if (threads < 0 || threads > 1024 || n_ctx < 0 || n_ctx > 1e7 || threads != floor(threads) ||
-        n_ctx != floor(n_ctx)) {
-        fprintf(stderr, "fm-classify: -t and -c need whole numbers in range\n");
-        return 2;
-    }
-    if (model_path == NULL || prompt == NULL || n_labels < 1) {
-        usage(stderr);
-        return 2;
-    }
+        n_ctx != floor(n_ctx))
+        return cli_usage_error(&spec, "-t and -c need whole numbers in range");
+    if (model_path == NULL || prompt == NULL || n_labels < 1)
+        return cli_usage_error(&spec, "give -m MODEL, -p PROMPT and at least one --label");
     fm_model *m = NULL;
     fm_context *ctx = NULL;
     fm_token *pids = NULL;
     size_t n_prompt = 0, longest = 0, label_tokens = 0;
-    int rc = 1;
+    int rc = CLI_EXIT_RUNTIME;
     fm_status s = fm_model_load(model_path, NULL, &m);
     if (s) {
         fail("load model", s);

@@ -28,20 +28,9 @@
 
 #define MAX_CHOICES 26
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: fm-eval -m MODEL -f QUESTIONS.jsonl [--shots K] [-t THREADS] [-c N_CTX] [--verbose]\n"
-            "  -f FILE        one JSON object per line: question, choices (2..26), answer (letter or\n"
-            "                 0-based index), optional subject\n"
-            "  --shots K      the first K lines are worked examples in every prompt (default 0)\n"
-            "  -t THREADS     compute threads (default: all cores)\n"
-            "  -c N_CTX       context size (default: the model's training context)\n"
-            "  --verbose      one line per question: number, model's letter, answer, log-probs\n");
-}
-
 static int fail(const char *what, fm_status s) {
     fprintf(stderr, "fm-eval: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
-    return 1;
+    return CLI_EXIT_RUNTIME;
 }
 
 typedef struct item {
@@ -115,26 +104,35 @@ int main(int argc, char **argv) {
     const char *model_path = NULL, *file = NULL;
     double shots = 0, threads = 0, n_ctx = 0;
     int verbose = 0;
-    const cli_opt opts[] = {{"-m", CLI_STR, &model_path}, {"-f", CLI_STR, &file}, {"--shots", CLI_NUM, &shots},
-                            {"-t", CLI_NUM, &threads}, {"-c", CLI_NUM, &n_ctx}, {"--verbose", CLI_FLAG, &verbose}};
-    const int pa = cli_parse_args(argc, argv, "fm-eval", opts, sizeof opts / sizeof *opts, usage, NULL, NULL);
-    if (pa) return pa == 1 ? 0 : 2;
+    const cli_opt opts[] = {
+        {"-m|--model", CLI_STR, &model_path, "FILE", "GGUF model or llama2.c checkpoint (required)", NULL, 0},
+        {"-f|--file", CLI_STR, &file, "FILE",
+         "the questions, one JSON object per line: question, choices (2..26), answer\n"
+         "(letter or 0-based index), optional subject (required)",
+         NULL, 0},
+        {"--shots", CLI_NUM, &shots, "K", "the first K lines are worked examples in every prompt", NULL, 1},
+        {"-t|--threads", CLI_NUM, &threads, "N", "compute threads; 0 = all cores", NULL, 1},
+        {"-c|--ctx-size", CLI_NUM, &n_ctx, "N", "context size; 0 = the model's training context", NULL, 1},
+        {"--verbose", CLI_FLAG, &verbose, NULL, "one line per question: number, model's letter, answer, log-probs",
+         NULL, 0},
+    };
+    const cli_spec spec = {"fm-eval", "-m MODEL -f QUESTIONS.jsonl [options]",
+                           "Multiple-choice accuracy: each question's choice letters scored after its prompt.",
+                           {opts}, {sizeof opts / sizeof *opts},
+                           "Exit status: 0 done, 1 usage error, 2 runtime error (also a bad questions file)."};
+    const int pa = cli_parse(&spec, argc, argv, NULL, NULL);
+    if (pa >= 0) return pa;
     const double nums[3] = {shots, threads, n_ctx};
     for (int i = 0; i < 3; i++)
-        if (nums[i] < 0 || nums[i] > 1e7 || nums[i] != floor(nums[i])) {
-            fprintf(stderr, "fm-eval: --shots, -t and -c need whole numbers in range\n");
-            return 2;
-        }
-    if (model_path == NULL || file == NULL) {
-        usage(stderr);
-        return 2;
-    }
+        if (nums[i] < 0 || nums[i] > 1e7 || nums[i] != floor(nums[i]))
+            return cli_usage_error(&spec, "--shots, -t and -c need whole numbers in range");
+    if (model_path == NULL || file == NULL) return cli_usage_error(&spec, "give -m MODEL and -f QUESTIONS.jsonl");
     /* the questions: one JSON object per line (blank lines skipped) */
     size_t flen = 0;
     char *ftext = cli_read_file(file, &flen);
     if (ftext == NULL) {
         fprintf(stderr, "fm-eval: cannot read %s\n", file);
-        return 1;
+        return CLI_EXIT_RUNTIME;
     }
     json_t *all = json_array();
     int bad = 0;
@@ -161,7 +159,7 @@ int main(int argc, char **argv) {
     const size_t n_items = json_array_size(all);
     if (bad) {
         json_decref(all);
-        return 1;
+        return CLI_EXIT_RUNTIME;
     }
     item *items = calloc(n_items ? n_items : 1, sizeof *items);
     for (size_t i = 0; items && i < n_items && !bad; i++) {
@@ -172,7 +170,7 @@ int main(int argc, char **argv) {
         if (items && !bad) fprintf(stderr, "fm-eval: %s has %zu questions: none left after %g shots\n", file, n_items, shots);
         free(items);
         json_decref(all);
-        return 1;
+        return CLI_EXIT_RUNTIME;
     }
     const size_t k = (size_t)shots;
 
@@ -181,7 +179,7 @@ int main(int argc, char **argv) {
     fm_token *ids = NULL, *letters[MAX_CHOICES] = {0};
     size_t n_letters[MAX_CHOICES] = {0};
     text head = {0}, prompt = {0};
-    int rc = 1, correct = 0;
+    int rc = CLI_EXIT_RUNTIME, correct = 0;
     size_t asked = 0, decoded = 0;
     fm_status s = fm_model_load(model_path, NULL, &m);
     if (s) {

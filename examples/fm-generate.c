@@ -6,30 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_args.h"
 #include "cli_sampling.h"
 #include "cli_util.h"
 #include "fm.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: fm-generate -m MODEL [-z TOKENIZER] -p PROMPT [-n N] [-t THREADS] [-c N_CTX]\n"
-            "                   [sampling options] [--ignore-eos] [--ids] [--prompt-cache FILE]\n"
-            "  -m MODEL       GGUF file or llama2.c checkpoint\n"
-            "  -z TOKENIZER   tokenizer file (llama2.c checkpoints: default tokenizer.bin beside MODEL)\n"
-            "  -p PROMPT      text to continue (echoed first)\n"
-            "  -n N           tokens to generate (default 128)\n"
-            "  -t THREADS     compute threads (default: all cores)\n"
-            "  -c N_CTX       context size (default: prompt + N)\n"
-            CLI_SAMPLING_USAGE
-            "  --ignore-eos   keep going after an end-of-generation token (EOS, <|end|>, <|im_end|>, ...)\n"
-            "  --ids          print the generated token ids instead of text\n"
-            "  --prompt-cache FILE  reuse the saved state of an earlier prompt that this one starts with\n"
-            "                 (only the rest is decoded), and save this prompt's state there\n");
-}
-
 static int fail(const char *what, fm_status s) {
     fprintf(stderr, "fm-generate: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
-    return 1;
+    return CLI_EXIT_RUNTIME;
 }
 
 /* Writes text to stdout through the stop-string matcher (if any); returns
@@ -72,27 +56,62 @@ static size_t reuse_cache(fm_context *ctx, const char *path, const fm_token *ids
 }
 
 int main(int argc, char **argv) {
-    const char *model_path = NULL, *tok_path = NULL, *prompt = NULL, *cache_path = NULL;
+    const char *model_path = NULL, *tok_path = NULL, *prompt = NULL, *prompt_file = NULL, *cache_path = NULL;
     double n_gen = 128, threads = 0, n_ctx = 0;
-    int ignore_eos = 0, print_ids = 0;
+    int ignore_eos = 0, print_ids = 0, special = 0, no_display = 0;
     cli_sampling cs;
     cli_sampling_init(&cs, "fm-generate");
     const cli_opt opts[] = {
-        {"-m", CLI_STR, &model_path}, {"-z", CLI_STR, &tok_path},   {"-p", CLI_STR, &prompt},
-        {"--prompt-cache", CLI_STR, &cache_path}, {"-n", CLI_NUM, &n_gen}, {"-t", CLI_NUM, &threads},
-        {"-c", CLI_NUM, &n_ctx},      {"--ignore-eos", CLI_FLAG, &ignore_eos}, {"--ids", CLI_FLAG, &print_ids}};
-    const int pa = cli_parse_args(argc, argv, "fm-generate", opts, sizeof opts / sizeof *opts, usage,
-                                  cli_sampling_extra, &cs);
-    if (pa) return pa == 1 ? 0 : 2;
-    if (model_path == NULL || prompt == NULL) {
-        usage(stderr);
-        return 2;
+        {"-m|--model", CLI_STR, &model_path, "FILE", "GGUF model or llama2.c checkpoint (required)", NULL, 0},
+        {"-z|--tokenizer", CLI_STR, &tok_path, "FILE",
+         "tokenizer file (llama2.c checkpoints: default tokenizer.bin beside the model)", NULL, 0},
+        {"-p|--prompt", CLI_STR, &prompt, "TEXT", "text to continue (echoed first)", NULL, 0},
+        {"-f|--file", CLI_STR, &prompt_file, "FILE", "read the prompt from FILE ('-': stdin)", NULL, 0},
+        {"-n|--n-predict", CLI_NUM, &n_gen, "N", "tokens to generate", NULL, 1},
+        {"-c|--ctx-size", CLI_NUM, &n_ctx, "N", "context size; 0 = prompt + N (generation stops when it is full)",
+         NULL, 1},
+        {"-t|--threads", CLI_NUM, &threads, "N", "compute threads; 0 = all cores", NULL, 1},
+        CLI_SAMPLING_SEED_OPT(&cs),
+        {"--special", CLI_FLAG, &special, NULL,
+         "parse special-token text in the prompt (<|user|>, <s>, ...) as those tokens", NULL, 0},
+        {"--ignore-eos", CLI_FLAG, &ignore_eos, NULL,
+         "keep going after an end-of-generation token (EOS, <|end|>, <|im_end|>, ...)", NULL, 0},
+        {"--no-display-prompt", CLI_FLAG, &no_display, NULL, "do not echo the prompt", NULL, 0},
+        {"--ids", CLI_FLAG, &print_ids, NULL, "print the generated token ids instead of text", NULL, 0},
+        {"--prompt-cache", CLI_STR, &cache_path, "FILE",
+         "reuse the saved state of an earlier prompt this one starts with (only the\n"
+         "rest is decoded), and save this prompt's state there",
+         NULL, 0},
+    };
+    cli_opt sampling[CLI_SAMPLING_N_OPTS];
+    const cli_spec spec = {"fm-generate", "-m MODEL (-p PROMPT | -f FILE) [options]",
+                           "Loads a model, echoes the prompt and streams a continuation; timings go to stderr.",
+                           {opts, sampling}, {sizeof opts / sizeof *opts, cli_sampling_opts(&cs, sampling)},
+                           "Exit status: 0 done (also when the context is full), 1 usage error, 2 runtime error."};
+    const int pa = cli_parse(&spec, argc, argv, NULL, NULL);
+    if (pa >= 0) return pa;
+    if (model_path == NULL) return cli_usage_error(&spec, "no model: give -m FILE");
+    if ((prompt == NULL) == (prompt_file == NULL))
+        return cli_usage_error(&spec, prompt ? "give -p or -f, not both" : "no prompt: give -p TEXT or -f FILE");
+    if (n_gen < 0 || n_gen > 1e7 || threads < 0 || threads > 1024 || n_ctx < 0 || n_ctx > 1e7)
+        return cli_usage_error(&spec, "-n, -t or -c is out of range (0..1e7, threads 0..1024)");
+    char *prompt_buf = NULL;
+    size_t plen = 0;
+    if (prompt_file != NULL) {
+        prompt_buf = !strcmp(prompt_file, "-") ? cli_read_stream(stdin, &plen) : cli_read_file(prompt_file, &plen);
+        if (prompt_buf == NULL) {
+            fprintf(stderr, "fm-generate: cannot read %s: %s\n", prompt_file, strerror(errno));
+            return CLI_EXIT_RUNTIME;
+        }
+        prompt = prompt_buf;
+    } else {
+        plen = strlen(prompt);
     }
-    if (cli_sampling_compile(&cs, "fm-generate")) return 1;
-    if (n_gen < 0 || n_gen > 1e7 || threads < 0 || threads > 1024 || n_ctx < 0 || n_ctx > 1e7) {
-        fprintf(stderr, "fm-generate: a numeric option is out of range\n");
-        return 2;
+    if (cli_sampling_compile(&cs, "fm-generate")) {
+        free(prompt_buf);
+        return CLI_EXIT_RUNTIME;
     }
+    const uint32_t enc_flags = FM_ENCODE_ADD_SPECIAL_AUTO | (special ? FM_ENCODE_PARSE_SPECIAL : 0);
 
     double t0 = cli_now_s();
     fm_model_params mp;
@@ -104,22 +123,22 @@ int main(int argc, char **argv) {
     fm_detokenizer *detok = NULL;
     fm_stop *stop = NULL;
     fm_token *ids = NULL;
-    int rc = 1;
+    int rc = CLI_EXIT_RUNTIME;
     fm_status s = fm_model_load(model_path, &mp, &model);
     if (s) {
         fail("load model", s);
         goto done;
     }
+    if (fm_model_get_info(model, FM_MODEL_IS_ENCODER)) { /* before anything is printed */
+        fprintf(stderr, "fm-generate: %s is an encoder (%s): it embeds text, it does not generate it (fm-embed)\n",
+                model_path, fm_model_arch(model));
+        goto done;
+    }
     const double t_load = cli_now_s() - t0;
     const fm_tokenizer *tok = fm_model_tokenizer(model);
 
-    size_t n_prompt = 0, plen = strlen(prompt);
-    s = fm_tokenizer_encode(tok, prompt, plen, FM_ENCODE_ADD_SPECIAL_AUTO, NULL, 0, &n_prompt);
-    if (s == FM_STATUS_BUFFER_TOO_SMALL) {
-        ids = malloc((n_prompt ? n_prompt : 1) * sizeof *ids);
-        s = ids ? fm_tokenizer_encode(tok, prompt, plen, FM_ENCODE_ADD_SPECIAL_AUTO, ids, n_prompt, &n_prompt)
-                : FM_STATUS_NO_MEMORY;
-    }
+    size_t n_prompt = 0;
+    s = cli_tokenize(tok, prompt, plen, enc_flags, &ids, &n_prompt);
     if (s) {
         fail("tokenize", s);
         goto done;
@@ -140,7 +159,12 @@ int main(int argc, char **argv) {
         goto done;
     }
 
-    if (!print_ids)
+    if (n_prompt > fm_context_n_ctx(ctx)) {
+        fprintf(stderr, "fm-generate: the prompt's %zu tokens do not fit a context of %u (-c)\n", n_prompt,
+                fm_context_n_ctx(ctx));
+        goto done;
+    }
+    if (!print_ids && !no_display)
         for (size_t i = 0; i < n_prompt; i++)
             if (emit(detok, NULL, ids[i]) < 0) goto done;
     /* the penalties look at the prompt too, as in llama.cpp */
@@ -162,7 +186,7 @@ int main(int argc, char **argv) {
                     cache_path);
     }
 
-    rc = 0;
+    rc = CLI_EXIT_OK;
     long n_done = 0;
     double t2 = cli_now_s();
     for (long i = 0; i < (long)n_gen; i++) {
@@ -177,11 +201,16 @@ int main(int argc, char **argv) {
         int e = 0;
         if (print_ids) printf(n_done > 1 ? " %d" : "%d", next);
         else if ((e = emit(detok, stop, next)) < 0) {
-            rc = 1;
+            rc = CLI_EXIT_RUNTIME;
             break;
         }
         if (e > 0) break; /* a stop string */
         if (i + 1 == (long)n_gen) break;
+        if (fm_context_n_past(ctx) >= fm_context_n_ctx(ctx)) { /* a clean end, as llama.cpp's */
+            fprintf(stderr, "\nfm-generate: the context is full (%u tokens, -c): stopped after %ld tokens\n",
+                    fm_context_n_ctx(ctx), n_done);
+            break;
+        }
         if ((s = fm_context_decode(ctx, &next, 1, FM_LOGITS_LAST))) {
             rc = fail("decode", s);
             break;
@@ -210,5 +239,6 @@ done:
     fm_context_free(ctx);
     fm_model_free(model);
     free(ids);
+    free(prompt_buf);
     return rc;
 }

@@ -11,25 +11,9 @@
 #include "cli_util.h"
 #include "fm.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: fm-parallel -m MODEL -p PROMPT [-np N] [-n TOKENS] [-t THREADS]\n"
-            "                   [sampling options but --stop] [--ignore-eos]\n"
-            "  -m MODEL       GGUF file or llama2.c checkpoint\n"
-            "  -p PROMPT      text every sequence continues (decoded once, shared)\n"
-            "  -np N          parallel sequences (default 4, at most %d)\n"
-            "  -n TOKENS      tokens to generate per sequence (default 64)\n"
-            "  -t THREADS     compute threads (default: all cores)\n"
-            CLI_SAMPLING_USAGE
-            "                 (sequence i samples with seed S + i)\n"
-            "  --ignore-eos   keep going after an end-of-generation token\n"
-            "Prints each sequence's text after a line '--- sequence i'; timings go to stderr.\n",
-            FM_SEQ_MAX);
-}
-
 static int fail(const char *what, fm_status s) {
     fprintf(stderr, "fm-parallel: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
-    return 1;
+    return CLI_EXIT_RUNTIME;
 }
 
 /* The text of ids (prompt or continuation) appended to stdout. */
@@ -51,24 +35,30 @@ int main(int argc, char **argv) {
     int ignore_eos = 0;
     cli_sampling cs;
     cli_sampling_init(&cs, "fm-parallel");
-    const cli_opt opts[] = {{"-m", CLI_STR, &model_path}, {"-p", CLI_STR, &prompt}, {"-np", CLI_NUM, &n_par},
-                            {"-n", CLI_NUM, &n_gen}, {"-t", CLI_NUM, &threads}, {"--ignore-eos", CLI_FLAG, &ignore_eos}};
-    const int pa = cli_parse_args(argc, argv, "fm-parallel", opts, sizeof opts / sizeof *opts, usage,
-                                  cli_sampling_extra, &cs);
-    if (pa) return pa == 1 ? 0 : 2;
-    if (cs.n_stop) {
-        fprintf(stderr, "fm-parallel: --stop is not supported here (fm-generate has it)\n");
-        return 2;
-    }
-    if (model_path == NULL || prompt == NULL) {
-        usage(stderr);
-        return 2;
-    }
-    if (cli_sampling_compile(&cs, "fm-parallel")) return 1;
-    if (n_par < 1 || n_par > FM_SEQ_MAX || n_gen < 0 || n_gen > 1e6 || threads < 0 || threads > 1024) {
-        fprintf(stderr, "fm-parallel: a numeric option is out of range\n");
-        return 2;
-    }
+    const cli_opt opts[] = {
+        {"-m|--model", CLI_STR, &model_path, "FILE", "GGUF model or llama2.c checkpoint (required)", NULL, 0},
+        {"-p|--prompt", CLI_STR, &prompt, "TEXT", "text every sequence continues (decoded once, shared; required)",
+         NULL, 0},
+        {"-np|--parallel", CLI_NUM, &n_par, "N", "parallel sequences (at most 256)", NULL, 1},
+        {"-n|--n-predict", CLI_NUM, &n_gen, "N", "tokens to generate per sequence", NULL, 1},
+        {"-t|--threads", CLI_NUM, &threads, "N", "compute threads; 0 = all cores", NULL, 1},
+        CLI_SAMPLING_SEED_OPT(&cs),
+        {"--ignore-eos", CLI_FLAG, &ignore_eos, NULL, "keep going after an end-of-generation token", NULL, 0},
+    };
+    cli_opt sampling[CLI_SAMPLING_N_OPTS];
+    const cli_spec spec = {"fm-parallel", "-m MODEL -p PROMPT [options]",
+                           "Continues one prompt in N sequences at once in one context (sequence i samples with\n"
+                           "seed S + i) and prints each sequence's text after a line '--- sequence i'; timings go\n"
+                           "to stderr. The sampling options are fm-generate's, without --stop.",
+                           {opts, sampling}, {sizeof opts / sizeof *opts, cli_sampling_opts(&cs, sampling)},
+                           "Exit status: 0 done, 1 usage error, 2 runtime error."};
+    const int pa = cli_parse(&spec, argc, argv, NULL, NULL);
+    if (pa >= 0) return pa;
+    if (cs.n_stop) return cli_usage_error(&spec, "--stop is not supported here (fm-generate has it)");
+    if (model_path == NULL || prompt == NULL) return cli_usage_error(&spec, "give -m MODEL and -p PROMPT");
+    if (n_par < 1 || n_par > FM_SEQ_MAX || n_gen < 0 || n_gen > 1e6 || threads < 0 || threads > 1024)
+        return cli_usage_error(&spec, "-np (1..%d), -n (0..1e6) or -t (0..1024) is out of range", FM_SEQ_MAX);
+    if (cli_sampling_compile(&cs, "fm-parallel")) return CLI_EXIT_RUNTIME;
     const int np = (int)n_par, n = (int)n_gen;
 
     fm_model *model = NULL;
@@ -78,7 +68,7 @@ int main(int argc, char **argv) {
     fm_token *prompt_ids = NULL, *out = calloc((size_t)np * (size_t)(n ? n : 1), sizeof *out);
     int *n_out = calloc((size_t)np, sizeof *n_out), *row = calloc((size_t)np, sizeof *row);
     fm_seq_id *all = calloc((size_t)np, sizeof *all);
-    int rc = 1;
+    int rc = CLI_EXIT_RUNTIME;
     if (smp == NULL || out == NULL || n_out == NULL || row == NULL || all == NULL) {
         fprintf(stderr, "fm-parallel: out of memory\n");
         goto done;

@@ -70,7 +70,7 @@ class TestRender(unittest.TestCase):
                     where = "%s %s agp=%s" % (name, case["id"], case["add_generation_prompt"])
                     if "error" in case:
                         n_errors += 1
-                        self.assertEqual(r.returncode, 1, where)
+                        self.assertEqual(r.returncode, 2, where)
                         self.assertEqual(r.stdout, b"", where)
                         self.assertIn(case["error"], r.stderr.decode(), where)
                         self.assertIn("line ", r.stderr.decode(), where)
@@ -89,19 +89,19 @@ class TestRender(unittest.TestCase):
             self.assertEqual(r.stdout, b"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
             bad = write(tmp, "bad.jinja", "{% for m in messages %}\n{{ m.content | nosuch }}{% endfor %}")
             r = run("--render", "--template", bad, "--messages", msgs)
-            self.assertEqual((r.returncode, r.stdout), (1, b""))
+            self.assertEqual((r.returncode, r.stdout), (2, b""))
             self.assertIn("line 2, column", r.stderr.decode())
             self.assertIn("nosuch", r.stderr.decode())
             r = run("--render", "--template", os.path.join(tmp, "missing.jinja"), "--messages", msgs)
-            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.returncode, 2)
             self.assertIn("neither a built-in template nor a readable file", r.stderr.decode())
             r = run("--render", "--template", "chatml", "--messages", write(tmp, "x.json", "[{"))
-            self.assertEqual((r.returncode, r.stdout), (1, b""))
+            self.assertEqual((r.returncode, r.stdout), (2, b""))
             self.assertNotEqual(r.stderr, b"")
             r = run("--render", "--template", "chatml")
-            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.returncode, 1)
             r = run("--render", "--template", "chatml", "--messages", msgs, "--now", "-5")
-            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.returncode, 1)
 
 
 class TestConversation(unittest.TestCase):
@@ -166,15 +166,15 @@ class TestConversation(unittest.TestCase):
     def test_errors(self):
         with tempfile.TemporaryDirectory() as tmp:
             r = run("-m", data(MODEL), "--messages", write(tmp, "c.json", {"role": "user"}))
-            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.returncode, 2)
             self.assertIn("not a JSON array", r.stderr.decode())
             r = run("-m", data(MODEL), "--template", "nosuch-template", "--messages", write(tmp, "c.json", []))
-            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.returncode, 2)
             r = run("-m", os.path.join(tmp, "missing.gguf"))
-            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.returncode, 2)
             self.assertIn("load model", r.stderr.decode())
             r = run("-m", data(MODEL), "-c", "-1")
-            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.returncode, 1)
 
 
 class TestTerminal(unittest.TestCase):

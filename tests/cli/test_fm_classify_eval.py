@@ -90,10 +90,10 @@ class TestClassify(unittest.TestCase):
         for l, w in zip(lines, want):
             self.assertAlmostEqual(float(l[0]), w[0], delta=2e-6)
             self.assertAlmostEqual(float(l[1]), w[1], delta=1e-4)
-        self.assertEqual(run(CLASSIFY, "-m", data(MODEL), "-p", "x").returncode, 2)  # no labels
-        self.assertEqual(run(CLASSIFY, "-m", data(MODEL), "-p", "x", "--label", "").returncode, 2)
+        self.assertEqual(run(CLASSIFY, "-m", data(MODEL), "-p", "x").returncode, 1)  # no labels
+        self.assertEqual(run(CLASSIFY, "-m", data(MODEL), "-p", "x", "--label", "").returncode, 1)
         r = run(CLASSIFY, "-m", "/nonexistent.gguf", "-p", "x", "--label", " y")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn("load model", r.stderr.decode())
 
 
@@ -160,7 +160,7 @@ class TestEval(unittest.TestCase):
 
             # errors: too few questions for the shots, bad records
             r = run(EVAL, "-m", data(MODEL), "-f", path, "--shots", str(len(QUESTIONS)))
-            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.returncode, 2)
             self.assertIn("none left", r.stderr.decode())
             for bad in ('{"question": "q", "choices": ["a"], "answer": "A"}\n',
                         '{"question": "q", "choices": ["a", "b"], "answer": "C"}\n',
@@ -168,9 +168,9 @@ class TestEval(unittest.TestCase):
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(bad)
                 r = run(EVAL, "-m", data(MODEL), "-f", path)
-                self.assertEqual(r.returncode, 1, bad)
+                self.assertEqual(r.returncode, 2, bad)
                 self.assertNotEqual(r.stderr, b"")
-            self.assertEqual(run(EVAL, "-m", data(MODEL), "-f", os.path.join(tmp, "none.jsonl")).returncode, 1)
+            self.assertEqual(run(EVAL, "-m", data(MODEL), "-f", os.path.join(tmp, "none.jsonl")).returncode, 2)
 
 
 if __name__ == "__main__":

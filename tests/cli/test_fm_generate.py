@@ -75,7 +75,7 @@ class TestFmGenerate(unittest.TestCase):
         r = run(*base, "--stop", "ball", "--stop", "She loved")
         self.assertEqual(r.stdout, full[:full.index(b"She loved")] + b"\n")
         self.assertEqual(run(*base, "--stop", "zebra-never").stdout, full)
-        self.assertEqual(run(*base, "--stop", "").returncode, 2)
+        self.assertEqual(run(*base, "--stop", "").returncode, 1)
 
     def test_end_of_generation(self):
         # phi3-spm4k's <|end|> is id 4039 (fm-tokenize --special "<|end|>"):
@@ -106,22 +106,23 @@ class TestFmGenerate(unittest.TestCase):
             self.assertEqual(a.returncode, 0, (opts, a.stderr))
             self.assertEqual(len(a.stdout.split()) > 0, True, opts)
             self.assertEqual(run(*base, "--seed", "5", *opts).stdout, a.stdout, opts)
-        self.assertEqual(run(*base, "--logit-bias", "12x").returncode, 2)
-        self.assertEqual(run(*base, "--logit-bias", "12+inf").returncode, 2)
+        self.assertEqual(run(*base, "--logit-bias", "12x").returncode, 1)
+        self.assertEqual(run(*base, "--logit-bias", "12+inf").returncode, 1)
         r = run(*base, "--mirostat", "3")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"mirostat", r.stderr)
 
     def test_errors(self):
         r = run("-m", "/nonexistent.gguf", "-p", "x")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"/nonexistent.gguf", r.stderr)
-        self.assertEqual(run("-p", "x").returncode, 2)
-        self.assertEqual(run("-m", data("models/stories260K.gguf"), "-p", "x", "-n", "abc").returncode, 2)
-        self.assertEqual(run("-m", data("models/stories260K.gguf"), "-p", "x", "--bogus", "1").returncode, 2)
-        r = run("-m", data("models/stories260K.gguf"), "-p", "x", "-n", "10", "-c", "3")
-        self.assertEqual(r.returncode, 1)
-        self.assertIn(b"FM_STATUS_CONTEXT_FULL", r.stderr)
+        self.assertEqual(run("-p", "x").returncode, 1)
+        self.assertEqual(run("-m", data("models/stories260K.gguf"), "-p", "x", "-n", "abc").returncode, 1)
+        self.assertEqual(run("-m", data("models/stories260K.gguf"), "-p", "x", "--bogus", "1").returncode, 1)
+        r = run("-m", data("models/stories260K.gguf"), "-p", "Once upon a time", "-n", "10", "-c", "3")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"do not fit a context of 3", r.stderr)
+        self.assertEqual(r.stdout, b"")  # nothing echoed before the error
 
 
 if __name__ == "__main__":

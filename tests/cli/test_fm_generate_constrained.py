@@ -82,15 +82,15 @@ class TestConstrained(unittest.TestCase):
 
     def test_errors(self):
         r = run("-m", data("models/stories260K.gguf"), "-p", "x", "-j", '{"type": "object", "not": {}}')
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"'not' is not supported", r.stderr)
         r = run("-m", data("models/stories260K.gguf"), "-p", "x", "--regex", "(a")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"without ')'", r.stderr)
         r = run("-m", data("models/stories260K.gguf"), "-p", "x", "--grammar-file", "/nonexistent.gbnf")
-        self.assertEqual(r.returncode, 1)
-        r = run("-m", data("models/stories260K.gguf"), "-p", "x", "--regex", "a", "-j", "{}")
         self.assertEqual(r.returncode, 2)
+        r = run("-m", data("models/stories260K.gguf"), "-p", "x", "--regex", "a", "-j", "{}")
+        self.assertEqual(r.returncode, 1)
 
 
 if __name__ == "__main__":

@@ -49,12 +49,12 @@ class TestFmParallel(unittest.TestCase):
 
     def test_errors(self):
         model = data("models/stories260K.gguf")
-        self.assertEqual(run("-p", "x").returncode, 2)
-        self.assertEqual(run("-m", model, "-p", "x", "-np", "0").returncode, 2)
-        self.assertEqual(run("-m", model, "-p", "x", "-np", "1000").returncode, 2)
-        self.assertEqual(run("-m", model, "-p", "x", "--bogus", "1").returncode, 2)
+        self.assertEqual(run("-p", "x").returncode, 1)
+        self.assertEqual(run("-m", model, "-p", "x", "-np", "0").returncode, 1)
+        self.assertEqual(run("-m", model, "-p", "x", "-np", "1000").returncode, 1)
+        self.assertEqual(run("-m", model, "-p", "x", "--bogus", "1").returncode, 1)
         r = run("-m", "/nonexistent.gguf", "-p", "x")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"/nonexistent.gguf", r.stderr)
 
 
