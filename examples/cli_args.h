@@ -84,7 +84,7 @@ static inline void cli_help(const cli_spec *s, FILE *f) {
                 snprintf(left + strlen(left), sizeof left - strlen(left), o->kind == CLI_OPTVAL ? "[=%s]" : " %s",
                          o->meta);
             fprintf(f, "  %-24s ", left);
-            if (strlen(left) > 24) fprintf(f, "\n  %-24s ", "");
+            if (strlen(left) >= 24) fprintf(f, "\n  %-24s ", "");
             for (const char *p = o->help; *p; p++) {
                 if (*p == '\n') fprintf(f, "\n  %-24s ", "");
                 else fputc(*p, f);
@@ -152,9 +152,12 @@ static inline int cli_parse(const cli_spec *s, int argc, char **argv, int (*posi
         double d;
         switch (o->kind) {
         case CLI_STR: *(const char **)o->dst = v; break;
-        case CLI_FN:
-            if (o->fn(o->dst, a, v) != 0) return CLI_EXIT_USAGE;
+        case CLI_FN: { /* the name as given, without "=VALUE" */
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)len, a);
+            if (o->fn(o->dst, name, v) != 0) return CLI_EXIT_USAGE;
             break;
+        }
         default:
             if (!cli_parse_number(v, &d)) return cli_usage_error(s, "%.*s: '%s' is not a number", (int)len, a, v);
             if (o->kind == CLI_NUM) *(double *)o->dst = d;

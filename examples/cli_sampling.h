@@ -56,7 +56,7 @@ static inline int cli_parse_bias(const char *v, fm_logit_bias *out) {
 static inline int cli_sampling_fn(void *dst, const char *a, const char *v) {
     cli_sampling *c = dst;
     const char *prog = c->prog;
-    if (!strcmp(a, "--logit-bias")) {
+    if (!strcmp(a, "--logit-bias") || !strcmp(a, "-l")) {
         if (c->n_bias == CLI_MAX_BIAS || !cli_parse_bias(v, &c->bias[c->n_bias])) {
             fprintf(stderr, "%s: --logit-bias '%s': want ID+BIAS or ID-BIAS (at most %d)\n", prog, v, CLI_MAX_BIAS);
             return -1;
@@ -117,7 +117,7 @@ static inline size_t cli_sampling_opts(cli_sampling *c, cli_opt *out) {
         {"--top-p", CLI_F32, &p->top_p, "P", "nucleus: the smallest set of mass P; 1 = off", NULL, 1},
         {"--min-p", CLI_F32, &p->min_p, "P", "drop tokens below P x the top one's probability; 0 = off", NULL, 1},
         {"--typical", CLI_F32, &p->typical_p, "P", "locally typical sampling; 1 = off", NULL, 1},
-        {"--top-n-sigma", CLI_F32, &p->top_n_sigma, "N", "keep logits within N standard deviations of the top; 0 = off", NULL, 1},
+        {"--top-n-sigma|--top-nsigma", CLI_F32, &p->top_n_sigma, "N", "keep logits within N standard deviations of the top; 0 = off", NULL, 1},
         {"--xtc-probability", CLI_F32, &p->xtc_probability, "P", "XTC: chance of removing the top choices; 0 = off", NULL, 1},
         {"--xtc-threshold", CLI_F32, &p->xtc_threshold, "T", "XTC: tokens above this probability count as top", NULL, 1},
         {"--dynatemp-range", CLI_F32, &p->dynatemp_range, "R", "entropy-scaled temperature in [T-R, T+R]; 0 = off", NULL, 1},
@@ -135,7 +135,7 @@ static inline size_t cli_sampling_opts(cli_sampling *c, cli_opt *out) {
         {"--mirostat", CLI_I32, &p->mirostat, "N", "mirostat 1 or 2 (replaces the truncation steps); 0 = off", NULL, 1},
         {"--mirostat-lr", CLI_F32, &p->mirostat_eta, "ETA", "mirostat learning rate", NULL, 1},
         {"--mirostat-ent", CLI_F32, &p->mirostat_tau, "TAU", "mirostat target entropy (bits)", NULL, 1},
-        {"--logit-bias", CLI_FN, c, "ID+BIAS", "add BIAS to token ID's logit, e.g. 15043+1 or 15043-inf\n(repeatable)",
+        {"-l|--logit-bias", CLI_FN, c, "ID+BIAS", "add BIAS to token ID's logit, e.g. 15043+1 or 15043-inf\n(repeatable)",
          cli_sampling_fn, 0},
         {"--stop", CLI_FN, c, "S", "stop before the text S (repeatable)", cli_sampling_fn, 0},
         {"--grammar-file", CLI_FN, c, "FILE", "constrain the output to a GBNF grammar", cli_sampling_fn, 0},

@@ -12,29 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_args.h"
 #include "fm.h"
+#include "fm_backend.h"
 
 #define MAX_LIST 16
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: fm-bench -m FILE [-p N[,N..]] [-n N[,N..]] [-t T[,T..]] [-r REPS] [-b BATCH] [--backend NAME]\n"
-            "                [--json] [-ctk f32|f16] [--batch-invariant] [-np N]\n"
-            "  -p N       prompt tokens per pp test (default 512; 0 = none)\n"
-            "  -n N       generated tokens per tg test (default 128; 0 = none)\n"
-            "  -t T       threads (default: all cores); lists run every combination\n"
-            "  -r REPS    repetitions after one warm-up run (default 5)\n"
-            "  -b BATCH   n_batch for pp (default 512)\n"
-            "  --json     one JSON object per test (llama-bench's field names) instead of the table\n"
-            "  --batch-invariant  decode with FM_CONTEXT_BATCH_INVARIANT (what it costs)\n"
-            "  -ctk TYPE  KV cache type, f32 (default) or f16 (FM_KV_F16; keys and values both;\n"
-            "             -ctv is accepted with the same value, as llama-bench spells it)\n"
-            "  -np N      N parallel sequences (default 1): tg decodes one token of each per step, in one\n"
-            "             batch, pp one prompt of each in one batch; speeds are aggregate tokens/s\n"
-            "             (as llama-batched-bench's S_TG / S_PP)\n"
-            "  --bandwidth  measure the machine's memory read bandwidth (GB/s, 1 GiB buffer, -t threads)\n"
-            "Speeds are tokens/s: median, mean and standard deviation over the repetitions.\n");
-}
 
 static double now_ns(void) {
     struct timespec ts;
@@ -192,64 +174,118 @@ static const char *main_type(const fm_model *m) {
     return best;
 }
 
+typedef struct int_list {
+    int *v, *n;
+} int_list;
+
+/* -p/-n/-t: N or N,N,... */
+static int opt_list(void *dst, const char *name, const char *v) {
+    const int_list *l = dst;
+    if (parse_list(v, l->v, l->n)) return 0;
+    fprintf(stderr, "fm-bench: %s '%s': want N or N,N,... (0..1000000, at most %d)\n", name, v, MAX_LIST);
+    return -1;
+}
+
+/* -ctk / -ctv f32|f16: one type for both (libfm's cache has no mixed mode) */
+static int opt_kv(void *dst, const char *name, const char *v) {
+    int *kv_f16 = dst;
+    const int f16 = !strcmp(v, "f16");
+    if ((f16 || !strcmp(v, "f32")) && (*kv_f16 < 0 || *kv_f16 == f16)) {
+        *kv_f16 = f16;
+        return 0;
+    }
+    fprintf(stderr, "fm-bench: %s '%s': want f32 or f16, the same for -ctk and -ctv\n", name, v);
+    return -1;
+}
+
+/* -o json|md (llama-bench's) */
+static int opt_output(void *dst, const char *name, const char *v) {
+    int *json = dst;
+    if (!strcmp(v, "json") || !strcmp(v, "md")) {
+        *json = !strcmp(v, "json");
+        return 0;
+    }
+    fprintf(stderr, "fm-bench: %s '%s': want json or md\n", name, v);
+    return -1;
+}
+
 int main(int argc, char **argv) {
     const char *path = NULL, *backend = NULL;
     int pp[MAX_LIST] = {512}, n_pp = 1, tg[MAX_LIST] = {128}, n_tg = 1, th[MAX_LIST] = {0}, n_th = 1;
-    int reps = 5, n_batch = 512, json = 0, probe = 0, np = 1;
-    uint32_t ctx_flags = 0;
+    int json = 0, probe = 0, batch_inv = 0;
+    double reps_d = 5, batch_d = 512, np_d = 1;
     int kv_f16_set = -1; /* -ctk/-ctv: -1 unset, else 0 f32, 1 f16 */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        } else if (!strcmp(a, "--bandwidth")) {
-            probe = 1;
-            continue;
-        } else if (!strcmp(a, "--batch-invariant")) {
-            ctx_flags |= FM_CONTEXT_BATCH_INVARIANT;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "fm-bench: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-        int ok = 1;
-        if (!strcmp(a, "-m")) path = v;
-        else if (!strcmp(a, "-p")) ok = parse_list(v, pp, &n_pp);
-        else if (!strcmp(a, "-n")) ok = parse_list(v, tg, &n_tg);
-        else if (!strcmp(a, "-t")) ok = parse_list(v, th, &n_th);
-        else if (!strcmp(a, "-r")) ok = (reps = atoi(v)) > 0 && reps <= 64;
-        else if (!strcmp(a, "-b")) ok = (n_batch = atoi(v)) > 0;
-        else if (!strcmp(a, "-np")) ok = (np = atoi(v)) > 0 && np <= 256;
-        else if (!strcmp(a, "--backend")) backend = v;
-        else if (!strcmp(a, "-ctk") || !strcmp(a, "-ctv")) {
-            /* one type for both: libfm's cache has no mixed mode */
-            const int f16 = !strcmp(v, "f16");
-            ok = (f16 || !strcmp(v, "f32")) && (kv_f16_set < 0 || kv_f16_set == f16);
-            kv_f16_set = f16;
-        } else ok = 0;
-        if (!ok) {
-            fprintf(stderr, "fm-bench: bad option %s %s\n", a, v);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (probe) return bandwidth(th[0], reps);
+    int_list lp = {pp, &n_pp}, lg = {tg, &n_tg}, lt = {th, &n_th};
+    const cli_opt opts[] = {
+        {"-m|--model", CLI_STR, &path, "FILE", "GGUF model or llama2.c checkpoint (required)", NULL, 0},
+        {"-p|--n-prompt", CLI_FN, &lp, "N[,N..]", "prompt tokens per pp test; 0 = none (default: 512)", opt_list, 0},
+        {"-n|--n-gen", CLI_FN, &lg, "N[,N..]", "generated tokens per tg test; 0 = none (default: 128)", opt_list, 0},
+        {"-t|--threads", CLI_FN, &lt, "T[,T..]", "threads; 0 = all cores; lists run every combination (default: 0)",
+         opt_list, 0},
+        {"-r|--repetitions", CLI_NUM, &reps_d, "N", "repetitions after one warm-up run (1..64)", NULL, 1},
+        {"-b|--batch-size", CLI_NUM, &batch_d, "N", "n_batch for pp", NULL, 1},
+        {"-np", CLI_NUM, &np_d, "N",
+         "parallel sequences: tg decodes one token of each per step in one batch, pp\n"
+         "one prompt of each; speeds are aggregate tokens/s (llama-batched-bench's\nS_TG / S_PP)",
+         NULL, 1},
+        {"-ctk|--cache-type-k", CLI_FN, &kv_f16_set, "TYPE", "KV cache type, f32 (default) or f16 (keys and values)",
+         opt_kv, 0},
+        {"-ctv|--cache-type-v", CLI_FN, &kv_f16_set, "TYPE", "accepted with the same value as -ctk", opt_kv, 0},
+        {"--backend", CLI_STR, &backend, "NAME",
+         "the compute backend: cpu (the default: the fastest kernels this CPU runs),\n"
+         "cpu-ref (portable reference kernels), or one an application registered",
+         NULL, 0},
+        {"--batch-invariant", CLI_FLAG, &batch_inv, NULL, "decode with FM_CONTEXT_BATCH_INVARIANT (what it costs)",
+         NULL, 0},
+        {"--json", CLI_FLAG, &json, NULL, "one JSON object per test (llama-bench's field names) instead of the table",
+         NULL, 0},
+        {"-o|--output", CLI_FN, &json, "FORMAT", "json or md (the table; default), as llama-bench", opt_output, 0},
+        {"--bandwidth", CLI_FLAG, &probe, NULL,
+         "only measure the machine's memory read bandwidth (GB/s, 1 GiB buffer, -t\nthreads) and exit", NULL, 0},
+    };
+    const cli_spec spec = {"fm-bench", "-m FILE [options]   |   fm-bench --bandwidth [-t T] [-r N]",
+                           "Prompt (pp) and generation (tg) speed, as llama-bench measures it. Speeds are tokens/s:\n"
+                           "median, mean and standard deviation over the repetitions.",
+                           {opts}, {sizeof opts / sizeof *opts}, "Exit status: 0 done, 1 usage error, 2 runtime error."};
+    const int pa = cli_parse(&spec, argc, argv, NULL, NULL);
+    if (pa >= 0) return pa;
+    if (reps_d < 1 || reps_d > 64 || reps_d != floor(reps_d)) return cli_usage_error(&spec, "-r needs 1..64");
+    if (batch_d < 1 || batch_d > 1 << 20 || batch_d != floor(batch_d)) return cli_usage_error(&spec, "-b needs 1..2^20");
+    if (np_d < 1 || np_d > FM_SEQ_MAX || np_d != floor(np_d)) return cli_usage_error(&spec, "-np needs 1..%d", FM_SEQ_MAX);
+    const int reps = (int)reps_d, n_batch = (int)batch_d, np = (int)np_d;
+    const uint32_t ctx_flags = batch_inv ? FM_CONTEXT_BATCH_INVARIANT : 0;
+    if (probe) return bandwidth(th[0], reps) ? CLI_EXIT_RUNTIME : CLI_EXIT_OK;
     const char *kv_name = kv_f16_set == 1 ? "f16" : "f32";
-    if (path == NULL) {
-        usage(stderr);
-        return 2;
+    if (path == NULL) return cli_usage_error(&spec, "no model: give -m FILE (or --bandwidth)");
+    if (backend != NULL && fm_backend_find(backend) == NULL) {
+        fprintf(stderr, "fm-bench: no backend named '%s'; registered:", backend);
+        for (size_t i = 0; fm_backend_name(i) != NULL; i++) fprintf(stderr, " %s", fm_backend_name(i));
+        fprintf(stderr, "\n");
+        return CLI_EXIT_USAGE;
     }
     fm_model *m;
     fm_status s = fm_model_load(path, NULL, &m);
     if (s) {
         fprintf(stderr, "fm-bench: %s: %s\n", path, fm_last_error());
-        return 1;
+        return CLI_EXIT_RUNTIME;
+    }
+    if (fm_model_get_info(m, FM_MODEL_IS_ENCODER)) { /* before the table's header */
+        fprintf(stderr, "fm-bench: %s is an encoder (%s): it has no generation to measure\n", path, fm_model_arch(m));
+        fm_model_free(m);
+        return CLI_EXIT_RUNTIME;
+    }
+    { /* a context with these settings, before the table's header */
+        fm_context_params cp;
+        fm_context_params_init(&cp, sizeof cp);
+        cp.n_ctx = 8, cp.n_threads = 1, cp.backend = backend, cp.flags = ctx_flags;
+        cp.kv_type = kv_f16_set == 1 ? FM_KV_F16 : FM_KV_F32;
+        fm_context *probe_ctx;
+        if ((s = fm_context_new(m, &cp, &probe_ctx))) {
+            fprintf(stderr, "fm-bench: context: %s (%s)\n", fm_last_error(), fm_status_name(s));
+            fm_model_free(m);
+            return CLI_EXIT_RUNTIME;
+        }
+        fm_context_free(probe_ctx);
     }
     const int64_t n_params = fm_model_get_info(m, FM_MODEL_N_PARAMS), size = fm_model_get_info(m, FM_MODEL_SIZE_BYTES);
     const int32_t n_vocab = (int32_t)fm_model_get_info(m, FM_MODEL_N_VOCAB);
@@ -272,7 +308,7 @@ int main(int argc, char **argv) {
     fm_batch *batch = NULL;
     if (ids == NULL || fm_batch_new(&batch) != FM_STATUS_OK) {
         fprintf(stderr, "fm-bench: out of memory\n");
-        return 1;
+        return CLI_EXIT_RUNTIME;
     }
     unsigned r = 42;
     for (int i = 0; i < max_tokens; i++) ids[i] = (fm_token)((r = r * 1103515245u + 12345u) >> 8) % n_vocab;
@@ -295,7 +331,7 @@ int main(int argc, char **argv) {
                 fm_context *ctx;
                 if ((s = fm_context_new(m, &cp, &ctx))) {
                     fprintf(stderr, "fm-bench: context: %s\n", fm_last_error());
-                    rc = 1;
+                    rc = CLI_EXIT_RUNTIME;
                     break;
                 }
                 result res = {n_prompt, n_gen, th[ti], reps, {0}};
@@ -304,7 +340,7 @@ int main(int argc, char **argv) {
                     res.ns[i] = run_once(ctx, batch, ids, n_prompt, n_gen, np);
                     if (res.ns[i] < 0) {
                         fprintf(stderr, "fm-bench: decode: %s\n", fm_last_error());
-                        rc = 1;
+                        rc = CLI_EXIT_RUNTIME;
                     }
                 }
                 fm_context_free(ctx);

@@ -6,29 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
+#include "cli_util.h"
 #include "fm.h"
 
 #define MAX_TEXTS 256
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: fm-embed -m MODEL (-p TEXT)... [-f FILE] [--pooling P] [--normalize] [-t THREADS]\n"
-            "                [--no-vectors] [--json]\n"
-            "  -m MODEL       GGUF file: an encoder (BERT) or a decoder (llama, qwen2, ...)\n"
-            "  -p TEXT        a text to embed (repeatable)\n"
-            "  -f FILE        embed each line of FILE ('-' = stdin)\n"
-            "  --pooling P    model (default), mean, cls, last or none (one vector per token)\n"
-            "  --normalize    scale vectors to unit length\n"
-            "  -t THREADS     compute threads (default: all cores)\n"
-            "  --no-vectors   print only the cosine similarity matrix\n"
-            "  --json         print {\"embeddings\": [[...], ...], \"cosine\": [[...], ...]}\n"
-            "Prints one line per vector (floats separated by spaces), then, for two or more\n"
-            "texts, the matrix of cosine similarities between them.\n");
-}
-
 static int fail(const char *what, fm_status s) {
     fprintf(stderr, "fm-embed: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
-    return 1;
+    return CLI_EXIT_RUNTIME;
 }
 
 static double cosine(const float *a, const float *b, size_t n) {
@@ -43,78 +29,103 @@ static int free_texts(char **texts, int n, int rc) {
     return rc;
 }
 
-static int add_lines(char **texts, int *n, const char *path) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (f == NULL) {
+typedef struct text_list {
+    char *v[MAX_TEXTS];
+    int n;
+} text_list;
+
+static int add_text(text_list *l, const char *p, size_t n) {
+    if (l->n == MAX_TEXTS) {
+        fprintf(stderr, "fm-embed: more than %d texts\n", MAX_TEXTS);
+        return -1;
+    }
+    char *t = malloc(n + 1);
+    if (t == NULL) return -1;
+    memcpy(t, p, n);
+    t[n] = '\0';
+    l->v[l->n++] = t;
+    return 0;
+}
+
+/* -p TEXT (repeatable) */
+static int opt_text(void *dst, const char *name, const char *v) {
+    (void)name;
+    return add_text(dst, v, strlen(v));
+}
+
+/* -f FILE: every line is a text, empty ones too (never dropped silently;
+ * one that gives no tokens is an error at embedding time) */
+static int opt_lines(void *dst, const char *name, const char *path) {
+    (void)name;
+    size_t len = 0;
+    char *all = !strcmp(path, "-") ? cli_read_stream(stdin, &len) : cli_read_file(path, &len);
+    if (all == NULL) {
         fprintf(stderr, "fm-embed: %s: %s\n", path, strerror(errno));
-        return 0;
+        return -1;
     }
-    char line[65536];
-    while (fgets(line, sizeof line, f) != NULL && *n < MAX_TEXTS) {
-        size_t len = strlen(line);
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (len == 0) continue;
-        texts[(*n)++] = strdup(line);
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0;) {
+        const char *nl = memchr(all + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - all) : len, n = end - at;
+        if (n > 0 && all[at + n - 1] == '\r') n--;
+        rc = add_text(dst, all + at, n);
+        at = end + 1;
     }
-    if (f != stdin) fclose(f);
-    return 1;
+    free(all);
+    return rc;
+}
+
+static int opt_pooling(void *dst, const char *name, const char *p) {
+    (void)name;
+    int32_t *pooling = dst;
+    if (!strcmp(p, "model")) *pooling = FM_POOLING_MODEL;
+    else if (!strcmp(p, "mean")) *pooling = FM_POOLING_MEAN;
+    else if (!strcmp(p, "cls")) *pooling = FM_POOLING_CLS;
+    else if (!strcmp(p, "last")) *pooling = FM_POOLING_LAST;
+    else if (!strcmp(p, "none")) *pooling = FM_POOLING_NONE;
+    else {
+        fprintf(stderr, "fm-embed: --pooling '%s': want model, mean, cls, last or none\n", p);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
     const char *model_path = NULL;
-    char *texts[MAX_TEXTS];
-    int n_texts = 0, normalize = 0, json = 0, vectors = 1, threads = 0;
+    static text_list tl;
+    char **texts = tl.v;
+    int normalize = 0, json = 0, no_vectors = 0;
+    double threads = 0;
     int32_t pooling = FM_POOLING_MODEL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--normalize")) {
-            normalize = 1;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--no-vectors")) {
-            vectors = 0;
-        } else if (v == NULL) {
-            fprintf(stderr, "fm-embed: unknown option or missing value: %s\n", a);
-            usage(stderr);
-            return free_texts(texts, n_texts, 2);
-        } else if (!strcmp(a, "-m")) {
-            model_path = argv[++i];
-        } else if (!strcmp(a, "-p")) {
-            if (n_texts < MAX_TEXTS) texts[n_texts++] = strdup(argv[++i]);
-        } else if (!strcmp(a, "-f")) {
-            if (!add_lines(texts, &n_texts, argv[++i])) return free_texts(texts, n_texts, 1);
-        } else if (!strcmp(a, "-t")) {
-            threads = atoi(argv[++i]);
-        } else if (!strcmp(a, "--pooling")) {
-            const char *p = argv[++i];
-            if (!strcmp(p, "model")) pooling = FM_POOLING_MODEL;
-            else if (!strcmp(p, "mean")) pooling = FM_POOLING_MEAN;
-            else if (!strcmp(p, "cls")) pooling = FM_POOLING_CLS;
-            else if (!strcmp(p, "last")) pooling = FM_POOLING_LAST;
-            else if (!strcmp(p, "none")) pooling = FM_POOLING_NONE;
-            else {
-                fprintf(stderr, "fm-embed: unknown pooling '%s'\n", p);
-                return free_texts(texts, n_texts, 2);
-            }
-        } else {
-            fprintf(stderr, "fm-embed: unknown option %s\n", a);
-            usage(stderr);
-            return free_texts(texts, n_texts, 2);
-        }
-    }
-    if (model_path == NULL || n_texts == 0) {
-        usage(stderr);
-        return free_texts(texts, n_texts, 2);
-    }
+    const cli_opt opts[] = {
+        {"-m|--model", CLI_STR, &model_path, "FILE", "GGUF file: an encoder (BERT) or a decoder (llama, qwen2, ...)",
+         NULL, 0},
+        {"-p|--prompt", CLI_FN, &tl, "TEXT", "a text to embed (repeatable)", opt_text, 0},
+        {"-f|--file", CLI_FN, &tl, "FILE", "embed each line of FILE ('-': stdin), empty lines too", opt_lines, 0},
+        {"--pooling", CLI_FN, &pooling, "POOLING", "model (the default: what the model says), mean, cls, last, or none\n"
+         "(one vector per token)", opt_pooling, 0},
+        {"--normalize", CLI_FLAG, &normalize, NULL, "scale vectors to unit length", NULL, 0},
+        {"-t|--threads", CLI_NUM, &threads, "N", "compute threads; 0 = all cores", NULL, 1},
+        {"--no-vectors", CLI_FLAG, &no_vectors, NULL, "print only the cosine similarity matrix", NULL, 0},
+        {"--json", CLI_FLAG, &json, NULL, "print {\"embeddings\": [[...], ...], \"cosine\": [[...], ...]}", NULL, 0},
+    };
+    const cli_spec spec = {"fm-embed", "-m MODEL (-p TEXT | -f FILE)... [options]",
+                           "Prints one line per vector (floats separated by spaces), then, for two or more texts,\n"
+                           "the matrix of cosine similarities between them.",
+                           {opts}, {sizeof opts / sizeof *opts}, "Exit status: 0 done, 1 usage error, 2 runtime error."};
+    const int pa = cli_parse(&spec, argc, argv, NULL, NULL);
+    int n_texts = tl.n;
+    if (pa >= 0) return free_texts(texts, n_texts, pa);
+    const int vectors = !no_vectors;
+    if (model_path == NULL || n_texts == 0)
+        return free_texts(texts, n_texts, cli_usage_error(&spec, "give -m MODEL and at least one -p TEXT or -f FILE"));
+    if (threads < 0 || threads > 1024) return free_texts(texts, n_texts, cli_usage_error(&spec, "-t is out of range"));
     fm_model *m;
     fm_status s = fm_model_load(model_path, NULL, &m);
     if (s) return free_texts(texts, n_texts, fail(model_path, s));
     fm_context_params cp;
     fm_context_params_init(&cp, sizeof cp);
-    cp.n_threads = threads;
+    cp.n_threads = (int32_t)threads;
     fm_context *c;
     if ((s = fm_context_new(m, &cp, &c))) {
         fm_model_free(m);
@@ -132,6 +143,11 @@ int main(int argc, char **argv) {
                                 n_ctx, &n_ids);
         if (s) {
             rc = fail("tokenize", s);
+            break;
+        }
+        if (n_ids == 0) {
+            fprintf(stderr, "fm-embed: text %d is empty and this model adds no token to it: nothing to embed\n", t + 1);
+            rc = CLI_EXIT_RUNTIME;
             break;
         }
         size_t need;

@@ -72,8 +72,9 @@ int main(int argc, char **argv) {
          NULL, 1},
         {"-t|--threads", CLI_NUM, &threads, "N", "compute threads; 0 = all cores", NULL, 1},
         CLI_SAMPLING_SEED_OPT(&cs),
-        {"--special", CLI_FLAG, &special, NULL,
-         "parse special-token text in the prompt (<|user|>, <s>, ...) as those tokens", NULL, 0},
+        {"-sp|--special", CLI_FLAG, &special, NULL,
+         "parse special-token text in the prompt (<|user|>, <s>, ...) as those tokens,\n"
+         "and print special tokens in the output", NULL, 0},
         {"--ignore-eos", CLI_FLAG, &ignore_eos, NULL,
          "keep going after an end-of-generation token (EOS, <|end|>, <|im_end|>, ...)", NULL, 0},
         {"--no-display-prompt", CLI_FLAG, &no_display, NULL, "do not echo the prompt", NULL, 0},
@@ -153,7 +154,7 @@ int main(int argc, char **argv) {
     cp.n_threads = (int32_t)threads;
     cp.n_ctx = n_ctx > 0 ? (uint32_t)n_ctx : (uint32_t)(n_prompt + (size_t)n_gen);
     if ((s = fm_context_new(model, &cp, &ctx)) || (s = cli_sampling_make(&cs, tok, cp.n_ctx, 0, &smp)) ||
-        (s = fm_detokenizer_new(tok, FM_DECODE_STRIP_LEADING_SPACE, &detok)) ||
+        (s = fm_detokenizer_new(tok, FM_DECODE_STRIP_LEADING_SPACE | (special ? FM_DECODE_RENDER_SPECIAL : 0), &detok)) ||
         (cs.n_stop && (s = fm_stop_new(cs.stop, cs.n_stop, &stop)))) {
         fail("set up", s);
         goto done;

@@ -12,15 +12,8 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "cli_args.h"
 #include "fm.h"
-
-static void usage(FILE *f) {
-    fprintf(f, "usage: fm-maskbench --vocab VOCAB [--json] [--compact] [--limit N] FILE.jsonl...\n"
-               "  --vocab VOCAB  tokenizer (.tiktoken, GGUF vocabulary or model)\n"
-               "  --json         one JSON object per schema, then a summary line\n"
-               "  --limit N      at most N schemas per file\n"
-               "  --trace        every mask's time, allowed-token count and token, to stderr\n");
-}
 
 typedef struct samples {
     double *v;
@@ -63,30 +56,49 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+typedef struct file_list {
+    const char **v;
+    int n;
+} file_list;
+
+/* the JSONL files */
+static int add_file(void *user, const char *a) {
+    file_list *l = user;
+    if (l->n == 1024) {
+        fprintf(stderr, "fm-maskbench: more than 1024 files\n");
+        return -1;
+    }
+    l->v[l->n++] = a;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *vocab = NULL;
     int as_json = 0, trace = 0;
     uint32_t flags = 0;
     double limit = 1e18;
-    int first_file = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--vocab") && i + 1 < argc) vocab = argv[++i];
-        else if (!strcmp(argv[i], "--json")) as_json = 1;
-        else if (!strcmp(argv[i], "--compact")) flags |= FM_JSON_COMPACT;
-        else if (!strcmp(argv[i], "--trace")) trace = 1;
-        else if (!strcmp(argv[i], "--limit") && i + 1 < argc && cli_parse_num(argv[i + 1], &limit)) i++;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(stdout), 0;
-        else if (argv[i][0] == '-') return usage(stderr), 2;
-        else {
-            first_file = i;
-            break;
-        }
-    }
-    if (vocab == NULL || first_file == 0) return usage(stderr), 2;
+    int compact = 0;
+    static const char *files[1024];
+    file_list fl = {files, 0};
+    const cli_opt opts[] = {
+        {"--vocab", CLI_STR, &vocab, "FILE", "tokenizer: .tiktoken, GGUF vocabulary or model (required)", NULL, 0},
+        {"--json", CLI_FLAG, &as_json, NULL, "one JSON object per schema, then a summary line", NULL, 0},
+        {"--compact", CLI_FLAG, &compact, NULL, "no whitespace between JSON tokens (FM_JSON_COMPACT)", NULL, 0},
+        {"--limit", CLI_NUM, &limit, "N", "at most N schemas per file (default: all)", NULL, 0},
+        {"--trace", CLI_FLAG, &trace, NULL, "every mask's time, allowed-token count and token, to stderr", NULL, 0},
+    };
+    const cli_spec spec = {"fm-maskbench", "--vocab FILE [options] FILE.jsonl...",
+                           "MaskBench's procedure on JSON Schema files: passing / errors, time per mask and to\n"
+                           "first mask (docs/grammars.md).",
+                           {opts}, {sizeof opts / sizeof *opts}, "Exit status: 0 done, 1 usage error, 2 runtime error."};
+    const int pa = cli_parse(&spec, argc, argv, add_file, &fl);
+    if (pa >= 0) return pa;
+    if (vocab == NULL || fl.n == 0) return cli_usage_error(&spec, "give --vocab FILE and at least one FILE.jsonl");
+    if (compact) flags |= FM_JSON_COMPACT;
     fm_tokenizer *tok;
     if (fm_tokenizer_load(vocab, NULL, &tok) != FM_STATUS_OK) {
         fprintf(stderr, "fm-maskbench: %s\n", fm_last_error());
-        return 1;
+        return CLI_EXIT_RUNTIME;
     }
     const int32_t nv = fm_tokenizer_n_vocab(tok);
     const size_t nw = ((size_t)nv + 31) / 32;
@@ -103,11 +115,11 @@ int main(int argc, char **argv) {
     samples tbm = {0}, ttfm = {0}, gbytes = {0};
     long schemas = 0, passing = 0, compile_err = 0, validation_err = 0, invalidation_err = 0, no_tests = 0;
     long tokens = 0;
-    for (int a = first_file; a < argc; a++) {
-        FILE *f = fopen(argv[a], "rb");
+    for (int a = 0; a < fl.n; a++) {
+        FILE *f = fopen(files[a], "rb");
         if (f == NULL) {
-            fprintf(stderr, "fm-maskbench: cannot open %s\n", argv[a]);
-            return 1;
+            fprintf(stderr, "fm-maskbench: cannot open %s\n", files[a]);
+            return CLI_EXIT_RUNTIME;
         }
         char *line = NULL;
         size_t cap = 0;
@@ -202,7 +214,7 @@ int main(int argc, char **argv) {
             if (as_json) {
                 printf("{\"id\": ");
                 json_str(stdout, id ? id : "");
-                const char *split = strstr(argv[a], "no-tests") ? "no-tests" : "tests";
+                const char *split = strstr(files[a], "no-tests") ? "no-tests" : "tests";
                 printf(", \"split\": \"%s\", \"status\": \"%s\", \"error\": ", split, status);
                 json_str(stdout, err);
                 printf(", \"ttfm_us\": %.1f, \"n_tokens\": %ld, \"tbm_avg_us\": %.2f, \"tbm_max_us\": %.2f}\n", t_compile,

@@ -11,20 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "cli_util.h"
 #include "fm.h"
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: fm-perplexity -m MODEL -f FILE [-c N_CTX] [-b N_BATCH] [--chunks N] [-t THREADS]\n"
-               "  -c N_CTX      tokens per chunk (default 512)\n"
-               "  -b N_BATCH    tokens evaluated at once (default n_ctx)\n"
-               "  --chunks N    at most N chunks (default: all of the file)\n"
-               "  -t THREADS    compute threads (default: all cores)\n");
-}
-
 static int fail(const char *what, fm_status s) {
     fprintf(stderr, "fm-perplexity: %s: %s (%s)\n", what, fm_last_error(), fm_status_name(s));
-    return 1;
+    return CLI_EXIT_RUNTIME;
 }
 
 /* The file's bytes (NUL-terminated), or NULL with a message. */
@@ -68,39 +61,29 @@ static double nll_of(const float *logits, int32_t n_vocab, fm_token target) {
 int main(int argc, char **argv) {
     const char *model_path = NULL, *file = NULL;
     double n_ctx = 512, n_batch = 0, chunks = -1, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double *num = !strcmp(a, "-c") ? &n_ctx : !strcmp(a, "-b") ? &n_batch : !strcmp(a, "--chunks") ? &chunks
-                      : !strcmp(a, "-t") ? &threads : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (v == NULL) {
-            fprintf(stderr, "fm-perplexity: unknown option or missing value: %s\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!strcmp(a, "-m")) {
-            model_path = argv[++i];
-        } else if (!strcmp(a, "-f")) {
-            file = argv[++i];
-        } else if (num != NULL) {
-            if (!cli_parse_num(argv[++i], num) || *num != floor(*num) || *num < -1 || *num > 1 << 24) {
-                fprintf(stderr, "fm-perplexity: %s needs a whole number, not '%s'\n", a, argv[i]);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "fm-perplexity: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (model_path == NULL || file == NULL || n_ctx < 2) {
-        usage(stderr);
-        return 2;
-    }
+    const cli_opt opts[] = {
+        {"-m|--model", CLI_STR, &model_path, "FILE", "GGUF model or llama2.c checkpoint (required)", NULL, 0},
+        {"-f|--file", CLI_STR, &file, "FILE", "the text to measure (required)", NULL, 0},
+        {"-c|--ctx-size", CLI_NUM, &n_ctx, "N", "tokens per chunk", NULL, 1},
+        {"-b|--batch-size", CLI_NUM, &n_batch, "N", "tokens evaluated at once; 0 = the chunk", NULL, 1},
+        {"--chunks", CLI_NUM, &chunks, "N", "at most N chunks; -1 = all of the file", NULL, 1},
+        {"-t|--threads", CLI_NUM, &threads, "N", "compute threads; 0 = all cores", NULL, 1},
+    };
+    const cli_spec spec = {"fm-perplexity", "-m MODEL -f FILE [options]",
+                           "Perplexity over a text in chunks, scored on each chunk's second half, as\n"
+                           "llama-perplexity does.",
+                           {opts}, {sizeof opts / sizeof *opts}, "Exit status: 0 done, 1 usage error, 2 runtime error."};
+    const int pa = cli_parse(&spec, argc, argv, NULL, NULL);
+    if (pa >= 0) return pa;
+    const double nums[4] = {n_ctx, n_batch, chunks, threads};
+    for (int i = 0; i < 4; i++)
+        if (nums[i] != floor(nums[i]) || nums[i] < -1 || nums[i] > 1 << 24)
+            return cli_usage_error(&spec, "-c, -b, --chunks and -t need whole numbers in range");
+    if (model_path == NULL || file == NULL) return cli_usage_error(&spec, "give -m MODEL and -f FILE");
+    if (n_ctx < 2) return cli_usage_error(&spec, "-c needs at least 2");
     size_t len = 0;
     char *text = read_file(file, &len);
-    if (text == NULL) return 1;
+    if (text == NULL) return CLI_EXIT_RUNTIME;
     fm_model *m;
     fm_status s = fm_model_load(model_path, NULL, &m);
     if (s) return free(text), fail(model_path, s);
@@ -125,7 +108,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fm-perplexity: %zu tokens, fewer than one chunk of %zu (use a smaller -c)\n", n_tok, ctx);
         free(ids);
         fm_model_free(m);
-        return 1;
+        return CLI_EXIT_RUNTIME;
     }
     fm_context_params cp;
     fm_context_params_init(&cp, sizeof cp);
@@ -144,7 +127,7 @@ int main(int argc, char **argv) {
     size_t count = 0;
     const size_t first = ctx / 2;
     fm_token *chunk = malloc(ctx * sizeof *chunk);
-    int rc = chunk == NULL;
+    int rc = chunk == NULL ? CLI_EXIT_RUNTIME : CLI_EXIT_OK;
     for (size_t k = 0; k < n_chunks && rc == 0; k++) {
         memcpy(chunk, ids + k * ctx, ctx * sizeof *chunk);
         if (bos >= 0) chunk[0] = bos;

@@ -51,8 +51,8 @@ extern "C" {
  * ------------------------------------------------------------------------ */
 
 #define FM_VERSION_MAJOR 1
-#define FM_VERSION_MINOR 0
-#define FM_VERSION_PATCH 1
+#define FM_VERSION_MINOR 1
+#define FM_VERSION_PATCH 0
 #define FM_VERSION_NUMBER \
     (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)
 
@@ -360,6 +360,16 @@ FM_API const char *fm_model_arch(const fm_model *model);
  *  Any thread. Since: 0.1 */
 FM_API fm_status fm_model_meta(const fm_model *model, const char *key, char *buf,
                                size_t capacity, size_t *n_bytes);
+
+/** Element `i` of the array metadata `key` as text, as fm_model_meta()
+ *  writes a value (strings as they are, numbers in decimal), into `buf`,
+ *  NUL-terminated, with its BUFFER_TOO_SMALL protocol; *n_elems (may be
+ *  NULL) receives the array's length, also when `i` is past it. Nested
+ *  arrays give "[array]".
+ *  Errors: INVALID_ARGUMENT (NULL, not an array, `i` out of range),
+ *  NOT_FOUND, BUFFER_TOO_SMALL. Any thread. Since: 1.1 */
+FM_API fm_status fm_model_meta_array(const fm_model *model, const char *key, uint64_t i, char *buf,
+                                     size_t capacity, size_t *n_bytes, uint64_t *n_elems);
 
 /** The name of metadata key number `i` (0 <= i < FM_MODEL_N_META), in file
  *  order, owned by the model; NULL if out of range. Read its value with
@@ -914,7 +924,7 @@ FM_API fm_status fm_sampler_params_init(fm_sampler_params *p, size_t size);
  *  The struct's fields use 0 (or their neutral value) for "off", so
  *  top_p 0 is off here while fm_sampler_add(FM_STEP_TOP_P, 0) is
  *  INVALID_ARGUMENT: an explicitly added step must do something.
- *  Any thread. Since: 0.1 (every field checked since 1.0.1) */
+ *  Any thread. Since: 0.1 (every field checked since 1.1) */
 FM_API fm_status fm_sampler_new(const fm_sampler_params *params, fm_sampler **out);
 
 /** The steps that take one value, for fm_sampler_add(). */

@@ -154,7 +154,7 @@ typedef struct fm_backend_iface {
        (-1 for ops without weights); NULL means "everything". A context
        over a model whose forward pass needs an op (or weight type) this
        answers 0 for fails with UNSUPPORTED naming it (ops left NULL run on
-       libfm's portable stand-ins and are not asked about; since 1.0.1) */
+       libfm's portable stand-ins and are not asked about; since 1.1) */
     int (*supports_op)(void *ctx, fm_op op, int32_t dtype);
     /* (optional) change the thread count of a live context */
     fm_status (*set_n_threads)(void *ctx, int32_t n_threads);
@@ -212,6 +212,12 @@ typedef struct fm_backend_iface {
  *  missing), NO_MEMORY (more than 32 backends).
  *  Thread safety: init only. Since: 0.1 */
 FM_API fm_status fm_backend_register(const fm_backend_iface *iface);
+
+/** The name of registered backend number `i` (0 .. count-1, "cpu" and
+ *  "cpu-ref" first), or NULL past the last: for listing the choices.
+ *  Static storage (the backend's own). Thread safety: any thread once
+ *  registration is done. Since: 1.1 */
+FM_API const char *fm_backend_name(size_t i);
 
 /** The registered table named `name` (NULL if none). The built-in "cpu" one
  *  is always present, so another backend may wrap it.

@@ -42,6 +42,8 @@ fm_status fm_backend_register(const fm_backend_iface *iface) {
     return FM_STATUS_OK;
 }
 
+const char *fm_backend_name(size_t i) { return i < (size_t)n_registered ? registry[i]->name : NULL; }
+
 const fm_backend_iface *fm_backend_find(const char *name) {
     if (name == NULL) return NULL;
     for (int i = 0; i < n_registered; i++)

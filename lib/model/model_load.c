@@ -377,33 +377,58 @@ int64_t fm_model_get_info(const fm_model *m, fm_model_info what) {
     return 0;
 }
 
-fm_status fm_model_meta(const fm_model *m, const char *key, char *buf, size_t capacity, size_t *n_bytes) {
-    fm_error_clear();
-    if (m == NULL || key == NULL || n_bytes == NULL || (buf == NULL && capacity > 0))
-        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_meta: NULL argument");
-    const fm_meta *v = fm_model_file_meta(m->file, key);
-    if (v == NULL) return fm_error(FM_STATUS_NOT_FOUND, "no metadata key '%s'", key);
-    char tmp[64];
-    const char *src = tmp;
-    size_t len;
-    if (v->type == FM_META_STRING) {
-        src = v->v.s.ptr;
-        len = v->v.s.len;
-    } else {
-        if (v->type == FM_META_ARRAY) snprintf(tmp, sizeof tmp, "[array of %" PRIu64 "]", v->n);
-        else if (v->type == FM_META_BOOL) snprintf(tmp, sizeof tmp, "%s", v->v.u ? "true" : "false");
-        else if (fm_meta_is_float_type(v->type)) snprintf(tmp, sizeof tmp, "%.9g", v->v.f);
-        else if (v->type == FM_META_I8 || v->type == FM_META_I16 || v->type == FM_META_I32 || v->type == FM_META_I64)
-            snprintf(tmp, sizeof tmp, "%" PRId64, v->v.i);
-        else snprintf(tmp, sizeof tmp, "%" PRIu64, v->v.u);
-        len = strlen(tmp);
-    }
+/* `src` (len bytes) into the caller's buffer with the BUFFER_TOO_SMALL protocol */
+static fm_status copy_text(const char *src, size_t len, char *buf, size_t capacity, size_t *n_bytes, const char *key) {
     *n_bytes = len;
     if (len + 1 > capacity)
         return fm_error(FM_STATUS_BUFFER_TOO_SMALL, "value of '%s' needs %zu bytes with its NUL", key, len + 1);
     memcpy(buf, src, len);
     buf[len] = '\0';
     return FM_STATUS_OK;
+}
+
+/* a number or boolean of metadata type `type` as fm_model_meta writes it */
+static void format_number(uint32_t type, uint64_t u, int64_t i, double f, char *tmp, size_t cap) {
+    if (type == FM_META_BOOL) snprintf(tmp, cap, "%s", u ? "true" : "false");
+    else if (fm_meta_is_float_type(type)) snprintf(tmp, cap, "%.9g", f);
+    else if (type == FM_META_I8 || type == FM_META_I16 || type == FM_META_I32 || type == FM_META_I64)
+        snprintf(tmp, cap, "%" PRId64, i);
+    else snprintf(tmp, cap, "%" PRIu64, u);
+}
+
+fm_status fm_model_meta(const fm_model *m, const char *key, char *buf, size_t capacity, size_t *n_bytes) {
+    fm_error_clear();
+    if (m == NULL || key == NULL || n_bytes == NULL || (buf == NULL && capacity > 0))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_meta: NULL argument");
+    const fm_meta *v = fm_model_file_meta(m->file, key);
+    if (v == NULL) return fm_error(FM_STATUS_NOT_FOUND, "no metadata key '%s'", key);
+    if (v->type == FM_META_STRING) return copy_text(v->v.s.ptr, v->v.s.len, buf, capacity, n_bytes, key);
+    char tmp[64];
+    if (v->type == FM_META_ARRAY) snprintf(tmp, sizeof tmp, "[array of %" PRIu64 "]", v->n);
+    else format_number(v->type, v->v.u, v->v.i, v->v.f, tmp, sizeof tmp);
+    return copy_text(tmp, strlen(tmp), buf, capacity, n_bytes, key);
+}
+
+fm_status fm_model_meta_array(const fm_model *m, const char *key, uint64_t i, char *buf, size_t capacity,
+                              size_t *n_bytes, uint64_t *n_elems) {
+    fm_error_clear();
+    if (m == NULL || key == NULL || n_bytes == NULL || (buf == NULL && capacity > 0))
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_model_meta_array: NULL argument");
+    const fm_meta *v = fm_model_file_meta(m->file, key);
+    if (v == NULL) return fm_error(FM_STATUS_NOT_FOUND, "no metadata key '%s'", key);
+    if (v->type != FM_META_ARRAY) return fm_error(FM_STATUS_INVALID_ARGUMENT, "metadata '%s' is not an array", key);
+    if (n_elems != NULL) *n_elems = v->n;
+    if (i >= v->n)
+        return fm_error(FM_STATUS_INVALID_ARGUMENT, "element %" PRIu64 " of '%s': the array has %" PRIu64, i, key,
+                        v->n);
+    if (v->elem_type == FM_META_STRING && v->strs != NULL)
+        return copy_text(v->strs[i].ptr, v->strs[i].len, buf, capacity, n_bytes, key);
+    char tmp[64];
+    if (v->arr == NULL) snprintf(tmp, sizeof tmp, "[array]"); /* nested arrays are not kept */
+    else
+        format_number(v->elem_type, (uint64_t)fm_meta_arr_i64(v, i), fm_meta_arr_i64(v, i), fm_meta_arr_f64(v, i), tmp,
+                      sizeof tmp);
+    return copy_text(tmp, strlen(tmp), buf, capacity, n_bytes, key);
 }
 
 const char *fm_model_meta_key(const fm_model *m, int64_t i) {

@@ -304,6 +304,9 @@ static void test_text_and_context(void) {
     CHECK(fm_context_logits(ctx, -1) != NULL, "last logits");
     CHECK(fm_context_logits(ctx, 0) == NULL && fm_last_error()[0], "row 0 not kept with FM_LOGITS_LAST");
     CHECK(fm_context_logits(ctx, 5) == NULL, "row past the batch");
+    /* the message names the index the caller passed (issue 20 point 9) */
+    CHECK(fm_context_logits(ctx, -9) == NULL && strstr(fm_last_error(), "token -9 ") != NULL, "index -9: '%s'",
+          fm_last_error());
     CHECK(fm_context_set_flags(ctx, 0x80) == FM_STATUS_INVALID_ARGUMENT, "unknown flag");
     CHECK(fm_context_decode(ctx, many, 1, FM_LOGITS_LAST) == FM_STATUS_OK, "decode after refused flags");
     fm_context_free(ctx);

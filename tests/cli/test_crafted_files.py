@@ -63,7 +63,7 @@ class CraftedFiles(unittest.TestCase):
         path = self.write(name, content)
         args = [os.path.join(BIN, tool), "-m", path] + (["-p", "hi"] if tool == "fm-tokenize" else [])
         rc, err, kb = peak_run(args)
-        self.assertEqual(rc, 1, "%s: expected a clean failure (exit 1), got %d: %s" % (name, rc, err))
+        self.assertEqual(rc, 2, "%s: expected a clean failure (exit 2), got %d: %s" % (name, rc, err))
         self.assertIn(why, err, name)
         if os.environ.get("FM_CRAFTED_VERBOSE"):
             print("%s: %d KiB peak: %s" % (name, kb, err.strip()), file=sys.stderr)

@@ -49,10 +49,10 @@ class TestFmEmbed(unittest.TestCase):
         self.assertEqual(len(r.stdout.decode().splitlines()), 4)
 
     def test_errors(self):
-        self.assertEqual(run("-m", data("models/bert-wpm4k.f32.gguf")).returncode, 2)
-        self.assertEqual(run("-m", data("models/bert-wpm4k.f32.gguf"), "-p", "x", "--pooling", "max").returncode, 2)
+        self.assertEqual(run("-m", data("models/bert-wpm4k.f32.gguf")).returncode, 1)
+        self.assertEqual(run("-m", data("models/bert-wpm4k.f32.gguf"), "-p", "x", "--pooling", "max").returncode, 1)
         r = run("-m", "/nonexistent.gguf", "-p", "x")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"nonexistent", r.stderr)
 
 
@@ -72,7 +72,7 @@ class TestFmInspect(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.startswith(b"{{ bos_token }}"))
         r = inspect("-m", data("models/phi3-spm4k.f32.gguf"), "--key", "no.such.key")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"no.such.key", r.stderr)
 
 

@@ -53,15 +53,15 @@ class TestFmPerplexity(unittest.TestCase):
 
     def test_errors(self):
         r = run("-m", data("models/stories260K.gguf"), "-f", "/nonexistent/file.txt")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"/nonexistent/file.txt", r.stderr)
         r = run("-m", data("models/stories260K.gguf"), "-f", data("corpus/en-prose.txt"), "-c", "x")
-        self.assertEqual(r.returncode, 2)
-        r = run("-m", data("models/stories260K.gguf"), "-f", data("reference/perplexity/README.md"), "-c", "100000")
         self.assertEqual(r.returncode, 1)
+        r = run("-m", data("models/stories260K.gguf"), "-f", data("reference/perplexity/README.md"), "-c", "100000")
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"fewer than one chunk", r.stderr)
         r = run("-m", "/nonexistent.gguf", "-f", data("corpus/en-prose.txt"))
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
 
 
 if __name__ == "__main__":

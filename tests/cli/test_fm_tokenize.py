@@ -37,16 +37,33 @@ class TestFmTokenize(unittest.TestCase):
         r = run("-m", data("vocab/ggml-vocab-gpt-2.gguf"), "-f", data("corpus/en-prose.txt"), "--bench")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout.decode(), r"627539 bytes, \d+ tokens, [0-9.]+ MB/s")
-        r = run("-m", data("vocab/ggml-vocab-gpt-2.gguf"), "-p", "Hello world", "--color")
+        r = run("-m", data("vocab/ggml-vocab-gpt-2.gguf"), "-p", "Hello world", "--color=always")
         self.assertIn(b"\x1b[42mHello\x1b[0m\x1b[44m world\x1b[0m", r.stdout)
+        # not a terminal: no escape codes unless always
+        r = run("-m", data("vocab/ggml-vocab-gpt-2.gguf"), "-p", "Hello world", "--color")
+        self.assertEqual(r.stdout, b"Hello world\n2 tokens\n")
+        self.assertEqual(run("-m", data("models/tok512.bin"), "-p", "x", "--color=sometimes").returncode, 1)
+
+    def test_color_keeps_characters_whole(self):
+        # issue 20 point 5: stories260K spells these with byte-fallback tokens,
+        # 3 per character; each character gets one colour, and the bytes
+        # between escape codes are whole UTF-8 characters
+        r = run("-m", data("models/stories260K.gguf"), "-p", "日本 ok", "--color=always")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode("utf-8")  # would raise on a cut sequence
+        runs = [x for x in out.split("\x1b[0m") if "\x1b[4" in x]
+        texts = [x.split("m", 1)[1] for x in (r.split("\x1b[", 1)[1] for r in runs)]
+        self.assertIn("日", texts)
+        self.assertIn("本", texts)
+        self.assertEqual("".join(texts), " 日本 ok" if texts[0].startswith(" ") else "日本 ok")
 
     def test_errors(self):
-        self.assertEqual(run("-m", "/nonexistent", "-p", "x").returncode, 1)
-        self.assertEqual(run("-p", "x").returncode, 2)
-        self.assertEqual(run("-m", data("models/tok512.bin")).returncode, 2)
+        self.assertEqual(run("-m", "/nonexistent", "-p", "x").returncode, 2)
+        self.assertEqual(run("-p", "x").returncode, 1)
+        self.assertEqual(run("-m", data("models/tok512.bin")).returncode, 1)
         # SentencePiece refuses invalid UTF-8 with a message (argv cannot carry it; use stdin)
         r = run("-m", data("vocab/ggml-vocab-llama-spm.gguf"), "-f", "-", inp=b"bad \xff")
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn(b"UTF-8", r.stderr)
 
 
