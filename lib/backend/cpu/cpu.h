@@ -67,6 +67,11 @@ void fm_cpu_blas_leave(int host_threads);
 /* The BLAS library's kernel set (OpenBLAS's core name, e.g. "SkylakeX"),
  * NULL when libfm was built without BLAS. */
 const char *fm_cpu_blas_core(void);
+/* C[m x n] = alpha * A[m x k] * op(B), row-major, op(B) = B^T (trans_b) or
+ * B: the one door to cblas_sgemm, safe to call from any number of threads
+ * at once whatever OpenBLAS build is loaded (cpu_blas.c). Only with BLAS. */
+void fm_cpu_sgemm(int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                  float *c, int ldc);
 int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys);
 
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride);

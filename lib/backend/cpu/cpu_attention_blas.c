@@ -20,7 +20,6 @@
 #include "cpu.h"
 
 #ifdef FM_HAVE_BLAS
-#include <cblas.h>
 
 /* query rows per block: enough for sgemm to reuse each key, few enough
  * that a causal block wastes little on masked keys */
@@ -121,15 +120,14 @@ static void blas_products(const ab_job *j, int32_t g, int32_t lo, int32_t nk, in
     }
     int ld;
     const float *kg = blas_rows(j, g, lo, 0, buf, &ld);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, nk, D, a->scale, buf, D, kg, ld, 0.0f, scores_of(j, buf), nk);
+    fm_cpu_sgemm(1, R, nk, D, a->scale, buf, D, kg, ld, scores_of(j, buf), nk);
 }
 
 static void blas_weigh(const ab_job *j, int32_t g, int32_t lo, int32_t nk, int32_t R, float *buf) {
     const int32_t D = j->a->head_dim;
     int ld;
     const float *vg = blas_rows(j, g, lo, 1, buf, &ld);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, nk, 1.0f, scores_of(j, buf), nk, vg, ld, 0.0f,
-                outputs_of(j, buf), D);
+    fm_cpu_sgemm(0, R, D, nk, 1.0f, scores_of(j, buf), nk, vg, ld, outputs_of(j, buf), D);
 }
 
 static void block(const ab_job *j, int32_t g, int32_t t0, float *buf) {

@@ -7,6 +7,8 @@
  * thread count. Activations stay f32 for every weight type: exact math on
  * the stored weights. Not batch-invariant (sgemm's summation order is not
  * the single-token kernels'), so FM_BACKEND_BATCH_INVARIANT turns it off. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "../../core/alloc.h"
@@ -14,6 +16,39 @@
 
 #ifdef FM_HAVE_BLAS
 #include <cblas.h>
+
+/* OpenBLAS built without threads (Debian's serial variant, the one libfm
+ * links) is also built without USE_LOCKING: its sgemm takes a work buffer
+ * from a table with no lock, so two calls at once - two of libfm's pool
+ * threads, or two contexts on two host threads - can be handed the same
+ * buffer and corrupt each other's results (test_blas_threads). Such a
+ * build runs one sgemm at a time, process-wide; the threaded builds lock
+ * their table themselves. Other cblas libraries (reference, BLIS, ATLAS)
+ * keep no shared buffers. */
+static pthread_mutex_t sgemm_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int sgemm_serial = -1; /* -1 not asked yet, 0 or 1 */
+
+static int sgemm_needs_lock(void) {
+    int v = atomic_load_explicit(&sgemm_serial, memory_order_relaxed);
+    if (v < 0) {
+#ifdef FM_HAVE_OPENBLAS
+        v = openblas_get_parallel() == 0;
+#else
+        v = 0;
+#endif
+        atomic_store_explicit(&sgemm_serial, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+void fm_cpu_sgemm(int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                  float *c, int ldc) {
+    const int lock = sgemm_needs_lock();
+    if (lock) pthread_mutex_lock(&sgemm_lock);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, 0.0f,
+                c, ldc);
+    if (lock) pthread_mutex_unlock(&sgemm_lock);
+}
 
 #define CHUNK_ROWS 256
 
@@ -48,8 +83,8 @@ static void blas_slice(void *arg, int ith, int nth) {
                     fm_cpu_row_to_f32(w, r0 + r, dst);
             }
         /* Y[t][r0 + r] = sum_c X[t][c] * Wc[r][c] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n_tok, (int)nr, (int)w->cols, 1.0f, j->x,
-                    (int)w->cols, wc, (int)w->cols, 0.0f, j->y + r0, (int)j->ys);
+        fm_cpu_sgemm(1, j->n_tok, (int)nr, (int)w->cols, 1.0f, j->x, (int)w->cols, wc, (int)w->cols, j->y + r0,
+                     (int)j->ys);
     }
 }
 
