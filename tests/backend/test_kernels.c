@@ -321,10 +321,11 @@ int main(void) {
     for (size_t d = 0; d < sizeof ktypes / sizeof ktypes[0]; d++)
         for (size_t s = 0; s < sizeof kshapes / sizeof kshapes[0]; s++)
             check_matmul(ktypes[d], kshapes[s][0], kshapes[s][1], s == 1 ? 1 : s % 2 ? 13 : 7);
-    /* and their prompt GEMM where the table has one: rows off its 16-row
-     * groups, tokens off its 8-token tiles */
+    /* and their prompt path: the table's GEMM where it has one (rows off
+     * its 16-row groups, tokens off its 8-token tiles), else rows widened
+     * to f32 in 256-row chunks for its f32 GEMM (300 rows: two chunks) */
     const int64_t kgshapes[][2] = {{37, 256}, {300, 768}, {16, 512}, {5, 2816}};
-    for (size_t d = 0; d < 6; d++)
+    for (size_t d = 0; d < sizeof ktypes / sizeof ktypes[0]; d++)
         for (size_t s = 0; s < sizeof kgshapes / sizeof kgshapes[0]; s++)
             check_matmul(ktypes[d], kgshapes[s][0], kgshapes[s][1], s % 2 ? 45 : 32);
     check_q8_k();

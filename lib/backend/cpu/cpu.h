@@ -18,8 +18,8 @@ typedef struct fm_cpu_ctx {
     size_t rowbuf_len;
     uint8_t *actbuf; /* activations in a kernel's format (q8_0), grown on demand */
     size_t actbuf_len;
-    float *blasbuf;  /* f32 weight chunks for the BLAS path */
-    size_t blasbuf_len;
+    uint8_t *chunkbuf; /* per-thread f32 weight chunks (and GEMM scratch) of the widened-chunk path */
+    size_t chunkbuf_len;
     uint8_t *gemmbuf; /* the 8-bit GEMM's activation scales and sums, and per-thread packs */
     size_t gemmbuf_len;
     float *attnbuf;   /* prompt attention's per-thread blocks (cpu_attention_blas.c) */
@@ -57,8 +57,6 @@ int fm_cpu_threads_for(const fm_cpu_ctx *c, int64_t work);
 /* One row of a weight as f32 (get_rows and the reference path). */
 void fm_cpu_row_to_f32(const fm_weight *w, int64_t row, float *out);
 
-/* The BLAS path; returns 0 (nothing done) when BLAS is absent or a buffer
- * cannot be had. */
 /* Around every use of BLAS: OpenBLAS to one thread for the call (libfm's
  * pool does the splitting), then the host's count back. enter() returns
  * what leave() needs. */
@@ -69,10 +67,10 @@ void fm_cpu_blas_leave(int host_threads);
 const char *fm_cpu_blas_core(void);
 /* C[m x n] = alpha * A[m x k] * op(B), row-major, op(B) = B^T (trans_b) or
  * B: the one door to cblas_sgemm, safe to call from any number of threads
- * at once whatever OpenBLAS build is loaded (cpu_blas.c). Only with BLAS. */
+ * at once whatever OpenBLAS build is loaded (cpu_blas.c). Only where
+ * fm_cpu_blas_core() is not NULL (a no-op without BLAS). */
 void fm_cpu_sgemm(int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
                   float *c, int ldc);
-int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys);
 
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride);
 /* Prompt attention through BLAS (cpu_attention_blas.c), over a cache of

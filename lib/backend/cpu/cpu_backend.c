@@ -64,7 +64,7 @@ static void cpu_release(void *ctx) {
     free(c->scores);
     free(c->rowbuf);
     free(c->actbuf);
-    free(c->blasbuf);
+    free(c->chunkbuf);
     free(c->gemmbuf);
     free(c->attnbuf);
     free(c->runbuf);

@@ -1,17 +1,11 @@
-/* Batched matmul through BLAS (OpenBLAS's sgemm): for a prompt of many
- * tokens, a weight's rows are split across libfm's threads as always; each
- * thread converts a chunk of its rows to f32 (f32 rows are used in place)
- * and multiplies all tokens against it with one sgemm. OpenBLAS itself runs
- * on one thread during the call (its threads and libfm's would fight for the cores),
- * so each output row is still computed by one thread, the same way for any
- * thread count. Activations stay f32 for every weight type: exact math on
- * the stored weights. Not batch-invariant (sgemm's summation order is not
- * the single-token kernels'), so FM_BACKEND_BATCH_INVARIANT turns it off. */
+/* libfm's door to BLAS: every cblas_sgemm call (fm_cpu_sgemm) and what
+ * libfm asks of OpenBLAS (its thread count around a call, its core name).
+ * Prompts reach it where the kernel table has no GEMM of its own for the
+ * job, or where FM_FLOAT_GEMM=blas asks for it (cpu_matmul.c,
+ * cpu_attention_blas.c). */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 
-#include "../../core/alloc.h"
 #include "cpu.h"
 
 #ifdef FM_HAVE_BLAS
@@ -26,7 +20,7 @@
  * their table themselves. Other cblas libraries (reference, BLIS, ATLAS)
  * keep no shared buffers. */
 static pthread_mutex_t sgemm_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_int sgemm_serial = -1; /* -1 not asked yet, 0 or 1 */
+static atomic_int sgemm_serial = -1; /* -1 not asked yet, then 0 or 1 */
 
 static int sgemm_needs_lock(void) {
     int v = atomic_load_explicit(&sgemm_serial, memory_order_relaxed);
@@ -48,44 +42,6 @@ void fm_cpu_sgemm(int trans_b, int m, int n, int k, float alpha, const float *a,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, 0.0f,
                 c, ldc);
     if (lock) pthread_mutex_unlock(&sgemm_lock);
-}
-
-#define CHUNK_ROWS 256
-
-typedef struct blas_job {
-    const fm_cpu_kernels *k;
-    const fm_weight *w;
-    const float *x;
-    int32_t n_tok;
-    float *y;
-    int64_t ys;
-    float *buf; /* CHUNK_ROWS x cols per thread */
-} blas_job;
-
-static void blas_slice(void *arg, int ith, int nth) {
-    const blas_job *j = arg;
-    const fm_weight *w = j->w;
-    /* threads take whole chunks of a fixed grid, so every row meets sgemm
-     * in the same chunk, at the same place, whatever the thread count */
-    int64_t c0, c1;
-    fm_cpu_slice((w->rows + CHUNK_ROWS - 1) / CHUNK_ROWS, ith, nth, &c0, &c1);
-    const int in_place = w->dtype == FM_DTYPE_F32 && ((uintptr_t)w->data & 3) == 0;
-    float *buf = j->buf + (size_t)ith * CHUNK_ROWS * (size_t)w->cols;
-    for (int64_t r0 = c0 * CHUNK_ROWS; r0 < c1 * CHUNK_ROWS && r0 < w->rows; r0 += CHUNK_ROWS) {
-        const int64_t nr = w->rows - r0 < CHUNK_ROWS ? w->rows - r0 : CHUNK_ROWS;
-        const float *wc = buf;
-        if (in_place) wc = (const float *)(const void *)((const uint8_t *)w->data + (size_t)r0 * w->row_bytes);
-        else
-            for (int64_t r = 0; r < nr; r++) {
-                const uint8_t *src = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_bytes;
-                float *dst = buf + (size_t)r * (size_t)w->cols;
-                if (j->k->row_to_f32 == NULL || !j->k->row_to_f32(w->dtype, src, w->cols, dst))
-                    fm_cpu_row_to_f32(w, r0 + r, dst);
-            }
-        /* Y[t][r0 + r] = sum_c X[t][c] * Wc[r][c] */
-        fm_cpu_sgemm(1, j->n_tok, (int)nr, (int)w->cols, 1.0f, j->x, (int)w->cols, wc, (int)w->cols, j->y + r0,
-                     (int)j->ys);
-    }
 }
 
 /* libfm links OpenBLAS's serial build (meson.build), which has no threads
@@ -120,32 +76,15 @@ const char *fm_cpu_blas_core(void) {
     return "cblas";
 #endif
 }
-
-int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys) {
-    if (w->cols > (1 << 24) || w->rows > (1 << 24) || ys > (1 << 30)) return 0;
-    const int nth = c->n_threads;
-    const size_t need = (size_t)nth * CHUNK_ROWS * (size_t)w->cols * sizeof(float);
-    if (need > c->blasbuf_len) {
-        float *p = fm_realloc(c->blasbuf, need);
-        if (p == NULL) return 0; /* the kernels need no buffer: fall back */
-        c->blasbuf = p;
-        c->blasbuf_len = need;
-    }
-    blas_job j = {c->k, w, x, n_tok, y, ys, c->blasbuf};
-    const int host = fm_cpu_blas_enter();
-    fm_threadpool_run(c->pool, blas_slice, &j, nth);
-    fm_cpu_blas_leave(host);
-    return 1;
-}
 #else
+void fm_cpu_sgemm(int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                  float *c, int ldc) {
+    (void)trans_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
+}
+
 int fm_cpu_blas_enter(void) { return 1; }
 
 void fm_cpu_blas_leave(int host_threads) { (void)host_threads; }
 
 const char *fm_cpu_blas_core(void) { return NULL; }
-
-int fm_cpu_blas_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys) {
-    (void)c, (void)w, (void)x, (void)n_tok, (void)y, (void)ys;
-    return 0;
-}
 #endif

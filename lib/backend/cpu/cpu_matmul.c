@@ -288,11 +288,81 @@ static int gemm_f_matmul(fm_cpu_ctx *c, fm_gemm_f_fn fn, const fm_weight *w, con
     return 1;
 }
 
+/* A prompt on a type without a GEMM of its own in the table (K-quants and
+ * IQ4 on the AVX2 table, q4_1/q5_0/q5_1/iq4_nl on every table): each
+ * thread widens a chunk of rows to f32 (bit-identical to the reference
+ * dequantizer) and multiplies all tokens against it with the table's f32
+ * GEMM, or with sgemm where the table has none or FM_FLOAT_GEMM=blas.
+ * Threads take whole chunks of a fixed grid, so every row meets the GEMM
+ * in the same chunk whatever the thread count. Activations stay f32:
+ * exact math on the stored weights. Not batch-invariant (the GEMM's
+ * summation order is not the one-token kernels'), so
+ * FM_BACKEND_BATCH_INVARIANT never comes here. */
+#define CHUNK_ROWS 256
+
+typedef struct chunk_job {
+    const fm_cpu_kernels *k;
+    fm_gemm_f_fn gf; /* NULL: sgemm */
+    const fm_weight *w;
+    const float *x;
+    int32_t n_tok;
+    float *y;
+    int64_t ys;
+    uint8_t *buf; /* per thread: CHUNK_ROWS x cols floats, then gf's scratch */
+    size_t per;
+} chunk_job;
+
+static void chunk_slice(void *arg, int ith, int nth) {
+    const chunk_job *j = arg;
+    const fm_weight *w = j->w;
+    int64_t c0, c1;
+    fm_cpu_slice((w->rows + CHUNK_ROWS - 1) / CHUNK_ROWS, ith, nth, &c0, &c1);
+    const int in_place = w->dtype == FM_DTYPE_F32 && ((uintptr_t)w->data & 3) == 0;
+    uint8_t *mine = j->buf + (size_t)ith * j->per;
+    float *buf = (float *)(void *)mine;
+    uint8_t *scratch = mine + round64((size_t)CHUNK_ROWS * (size_t)w->cols * sizeof(float));
+    for (int64_t r0 = c0 * CHUNK_ROWS; r0 < c1 * CHUNK_ROWS && r0 < w->rows; r0 += CHUNK_ROWS) {
+        const int64_t nr = w->rows - r0 < CHUNK_ROWS ? w->rows - r0 : CHUNK_ROWS;
+        const float *wc = buf;
+        if (in_place) wc = (const float *)(const void *)((const uint8_t *)w->data + (size_t)r0 * w->row_bytes);
+        else
+            for (int64_t r = 0; r < nr; r++) {
+                const uint8_t *src = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_bytes;
+                float *dst = buf + (size_t)r * (size_t)w->cols;
+                if (j->k->row_to_f32 == NULL || !j->k->row_to_f32(w->dtype, src, w->cols, dst))
+                    fm_cpu_row_to_f32(w, r0 + r, dst);
+            }
+        if (j->gf != NULL) {
+            const fm_weight cw = {wc, FM_DTYPE_F32, 0, nr, w->cols, (size_t)w->cols * sizeof(float)};
+            j->gf(&cw, 0, nr, j->x, j->n_tok, j->y + r0, j->ys, scratch);
+        } else /* Y[t][r0 + r] = sum_c X[t][c] * Wc[r][c] */
+            fm_cpu_sgemm(1, j->n_tok, (int)nr, (int)w->cols, 1.0f, j->x, (int)w->cols, wc, (int)w->cols, j->y + r0,
+                         (int)j->ys);
+    }
+}
+
+/* 0 (nothing done) when neither GEMM is at hand or a buffer cannot be had:
+ * the kernels need no buffer, the caller falls back to them */
+static int chunk_matmul(fm_cpu_ctx *c, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t ys) {
+    if (w->cols > (1 << 24) || w->rows > (1 << 24) || ys > (1 << 30)) return 0;
+    fm_gemm_f_fn gf = c->float_blas ? NULL : c->k->gemm_f[FM_DTYPE_F32];
+    if (gf == NULL && fm_cpu_blas_core() == NULL) return 0;
+    const int nth = c->n_threads;
+    const size_t per = round64((size_t)CHUNK_ROWS * (size_t)w->cols * sizeof(float)) +
+                       (gf != NULL ? round64(fm_gemm_f_scratch_bytes(w->cols, n_tok)) : 0);
+    if (!grow((void **)&c->chunkbuf, &c->chunkbuf_len, (size_t)nth * per)) return 0;
+    chunk_job j = {c->k, gf, w, x, n_tok, y, ys, c->chunkbuf, per};
+    const int host = gf != NULL ? 1 : fm_cpu_blas_enter();
+    fm_threadpool_run(c->pool, chunk_slice, &j, nth);
+    if (gf == NULL) fm_cpu_blas_leave(host);
+    return 1;
+}
+
 fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n_tok, float *y, int64_t y_stride) {
     fm_cpu_ctx *c = ctx;
     if (!fm_dtype_can_dequantize(w->dtype)) return FM_STATUS_UNSUPPORTED;
     const fm_cpu_kernels *k = c->k;
-    /* long batches (prompts) through the table's 8-bit GEMM or BLAS, except
+    /* long batches (prompts) through the table's GEMMs or BLAS, except
      * for the oracle and when rows must not depend on the batch */
     if (k != fm_cpu_kernels_ref() && !c->batch_invariant && n_tok >= FM_CPU_BLAS_MIN_TOKENS) {
         fm_gemm_rows_fn g = w->dtype >= 0 && w->dtype < 36 ? k->gemm[w->dtype] : NULL;
@@ -301,7 +371,7 @@ fm_status fm_cpu_matmul(void *ctx, const fm_weight *w, const float *x, int32_t n
         if (gk != NULL && w->cols % 256 == 0 && gemm_k_matmul(c, gk, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
         fm_gemm_f_fn gf = w->dtype >= 0 && w->dtype < 36 && !c->float_blas ? k->gemm_f[w->dtype] : NULL;
         if (gf != NULL && gemm_f_matmul(c, gf, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
-        if (fm_cpu_blas_matmul(c, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
+        if (chunk_matmul(c, w, x, n_tok, y, y_stride)) return FM_STATUS_OK;
     }
     matmul_job j = {w, x, n_tok, y, y_stride, NULL, k, NULL, (const uint8_t *)x, (size_t)w->cols * sizeof *x};
     if (w->dtype >= 0 && w->dtype < 36) j.fn = k->matmul[w->dtype];

@@ -16,6 +16,7 @@
 
 #include "../../core/half.h"
 #include "kernels.h"
+#include "kernels_float.h"
 #include "kernels_kquant.h"
 
 static inline float hsum(__m256 v) {
@@ -564,6 +565,8 @@ static const fm_cpu_kernels avx2 = {
                [FM_DTYPE_Q3_K] = fm_avx2_matmul_q3_k, [FM_DTYPE_Q4_K] = fm_avx2_matmul_q4_k,
                [FM_DTYPE_Q5_K] = fm_avx2_matmul_q5_k, [FM_DTYPE_Q6_K] = fm_avx2_matmul_q6_k,
                [FM_DTYPE_IQ4_XS] = fm_avx2_matmul_iq4_xs},
+    .gemm_f = {[FM_DTYPE_F32] = fm_avx2_gemm_float, [FM_DTYPE_F16] = fm_avx2_gemm_float,
+               [FM_DTYPE_BF16] = fm_avx2_gemm_float},
     .act = {[FM_DTYPE_Q8_0] = FM_ACT_Q8_0, [FM_DTYPE_Q4_0] = FM_ACT_Q8_0, [FM_DTYPE_Q5_0] = FM_ACT_Q8_0,
             [FM_DTYPE_IQ4_NL] = FM_ACT_Q8_0, [FM_DTYPE_Q2_K] = FM_ACT_Q8_K, [FM_DTYPE_Q3_K] = FM_ACT_Q8_K,
             [FM_DTYPE_Q4_K] = FM_ACT_Q8_K, [FM_DTYPE_Q5_K] = FM_ACT_Q8_K, [FM_DTYPE_Q6_K] = FM_ACT_Q8_K,

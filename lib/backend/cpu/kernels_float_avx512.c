@@ -50,18 +50,6 @@ static void pack_f32(const fm_weight *w, int64_t r, int64_t nr, float *pk) {
     }
 }
 
-/* f32 activations of tokens to tiles: tile i, column k, token t at
- * (i * cols + k) * T + t (zeros past n_tok) */
-static void relay_f32(const float *x, int64_t cols, int32_t n_tok, float *xt) {
-    const int32_t n_tiles = (n_tok + T - 1) / T;
-    for (int32_t i = 0; i < n_tiles; i++)
-        for (int t = 0; t < T; t++) {
-            const int32_t tok = i * T + t;
-            float *o = xt + (size_t)i * (size_t)cols * T + t;
-            for (int64_t k = 0; k < cols; k++) o[(size_t)k * T] = tok < n_tok ? x[(size_t)tok * (size_t)cols + (size_t)k] : 0.0f;
-        }
-}
-
 #define MAC_F32(acc, wv, xv) _mm512_fmadd_ps(wv, _mm512_set1_ps(xv), acc)
 
 #define FLOAT_GEMM(NAME, PK_T, XT_T, N_OF, PACK, RELAY, MAC)                                                       \
@@ -87,7 +75,7 @@ static void relay_f32(const float *x, int64_t cols, int32_t n_tok, float *xt) {
     }
 
 #define COLS(c) (c)
-FLOAT_GEMM(fm_avx512_gemm_float, float, float, COLS, pack_f32, relay_f32, MAC_F32)
+FLOAT_GEMM(fm_avx512_gemm_float, float, float, COLS, pack_f32, fm_gemm_f_relay, MAC_F32)
 
 /* ---- generation: one token at a time against rows (f32 activations) ---- */
 
