@@ -76,13 +76,17 @@ static int dedupe_grow(fm_earley *e, uint32_t set_begin) {
 }
 
 /* Adds an item to the set being built unless it is there. 1 added, 0
- * present, -1 out of memory. */
+ * present, -1 out of memory or over a limit (e->over says which). */
 static int add(fm_earley *e, uint32_t set_begin, fm_eitem it) {
     if (2 * (e->n_items - set_begin + 1) > e->dmask + 1 && !dedupe_grow(e, set_begin)) return -1;
     const uint64_t key = item_key(it);
     uint32_t h = slot_of(e, key, it.q);
     for (; e->dgen[h] == e->gen; h = (h + 1) & e->dmask)
         if (e->dk[h] == key && e->dq[h] == it.q) return 0;
+    if (e->n_items - set_begin >= FM_EARLEY_MAX_SET || e->n_items >= FM_EARLEY_MAX_ITEMS) {
+        e->over = 1;
+        return -1;
+    }
     fm_eitem *p = fm_grow(e->items, &e->cap_items, e->n_items + 1, sizeof *p, 256);
     if (p == NULL) return -1;
     e->items = p;
@@ -199,12 +203,11 @@ fm_status fm_earley_reset(fm_earley *e) {
     dedupe_begin(e);
     const fm_grammar *g = e->g;
     for (uint32_t p = g->rule_start[g->root]; p < g->rule_start[g->root + 1]; p++)
-        if (add(e, 0, (fm_eitem){g->prods[p], 0, 0}) < 0)
-            return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar matcher");
+        if (add(e, 0, (fm_eitem){g->prods[p], 0, 0}) < 0) return fm_earley_failed(e);
     e->n_sets = 1;
     e->wait_start[0] = 0;
     e->n_wait = 0;
-    if (closure(e, 0, 0, &e->set_bytes[0]) < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar matcher");
+    if (closure(e, 0, 0, &e->set_bytes[0]) < 0) return fm_earley_failed(e);
     e->set_start[1] = (uint32_t)e->n_items;
     if (!index_waiting(e, 0)) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for a grammar matcher");
     return FM_STATUS_OK;
@@ -279,6 +282,17 @@ void fm_earley_pop(fm_earley *e) {
     e->n_sets--;
     e->n_items = e->set_start[e->n_sets];
     e->n_wait = e->wait_start[e->n_sets];
+}
+
+fm_status fm_earley_failed(fm_earley *e) {
+    const int over = e->over;
+    e->over = 0;
+    if (over)
+        return fm_error(FM_STATUS_UNSUPPORTED,
+                        "the grammar is too ambiguous: its parser would hold more than %zu items at one position "
+                        "or %zu in all",
+                        FM_EARLEY_MAX_SET, FM_EARLEY_MAX_ITEMS);
+    return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
 }
 
 int fm_earley_accepting(const fm_earley *e) {

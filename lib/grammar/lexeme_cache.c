@@ -2,8 +2,8 @@
  * found by its DFA's signature: the reachable part of the DFA from q,
  * numbered breadth first, hashed twice; equal signatures mean the same
  * language and accepting structure, so the same tokens and exits. The
- * store is bounded (STORE_BYTES per tokenizer, least recently used out
- * first); a matcher keeps a reference to what it uses, so eviction never
+ * store is bounded (STORE_BYTES and STORE_MAX entries per tokenizer,
+ * least recently used out first); a matcher keeps a reference to what it uses, so eviction never
  * frees a cache in use. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,6 +15,14 @@
 #include "lexeme_cache.h"
 
 #define STORE_BYTES ((size_t)64 << 20)
+/* Lookups, evictions and the search for a cache to build from scan the
+ * entries: bounded, or a long-lived tokenizer that has seen thousands of
+ * grammars pays for all of them on every new lexeme (a small
+ * vocabulary's caches are small, so 64 MB held tens of thousands; each
+ * new grammar got 4.5x slower over 4,000 grammars, and a fuzzed regex
+ * took 37 s). */
+#define STORE_MAX 4096
+#define DELTA_SCAN 64 /* the most recently stored entries a new cache may be built from */
 #define SIG_MAX_STATES 4096 /* larger languages are built, not shared */
 #define DELTA_MAX 24          /* first bytes that may differ for a cache built from another */
 
@@ -314,7 +322,7 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
     successors(d, q, tr->max_depth, probe);
     fm_lexcache *stored = NULL;
     pthread_mutex_lock(&s->lock);
-    for (size_t i = 0; i < s->n && best > 1; i++) {
+    for (size_t i = s->n > DELTA_SCAN ? s->n - DELTA_SCAN : 0; i < s->n && best > 1; i++) {
         const unsigned n = delta_sig(probe, s->e[i], same2);
         if (n < best) best = n, stored = s->e[i], memcpy(same, same2, sizeof same);
     }
@@ -336,7 +344,7 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
         fm_lexcache_release(made);
         return c;
     }
-    while (s->n > 0 && s->bytes + made->bytes > STORE_BYTES) { /* the least recently used out */
+    while (s->n > 0 && (s->bytes + made->bytes > STORE_BYTES || s->n >= STORE_MAX)) { /* least recently used out */
         size_t old = 0;
         for (size_t i = 1; i < s->n; i++)
             if (s->e[i]->used < s->e[old]->used) old = i;
@@ -354,6 +362,15 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
     }
     pthread_mutex_unlock(&s->lock);
     return made;
+}
+
+size_t fm_lexcache_stored(const fm_token_trie *tr) {
+    store *s = fm_token_trie_ext(tr, store_make, store_free);
+    if (s == NULL) return 0;
+    pthread_mutex_lock(&s->lock);
+    const size_t n = s->n;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 unsigned fm_lexcache_delta(const fm_gdfa *d, uint32_t q, uint32_t bq) {

@@ -41,5 +41,7 @@ fm_lexcache *fm_lexcache_get(const fm_token_trie *tr, const fm_gdfa *d, uint32_t
 /* How many first bytes DFA d steps differently from states q and bq. */
 unsigned fm_lexcache_delta(const fm_gdfa *d, uint32_t q, uint32_t bq);
 void fm_lexcache_release(fm_lexcache *c);
+/* How many caches the trie's store holds now (for tests); thread-safe. */
+size_t fm_lexcache_stored(const fm_token_trie *tr);
 
 #endif

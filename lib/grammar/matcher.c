@@ -93,7 +93,12 @@ fm_status fm_matcher_clone(const fm_matcher *m, fm_matcher **out) {
 
 int fm_matcher_can_end(const fm_matcher *m) { return m != NULL && (m->finished || fm_earley_accepting(&m->e)); }
 
-/* Pushes n bytes; on failure pops what it pushed. 1 ok, 0 refused, -1 OOM. */
+/* The status for a parser step that failed (-1): out of memory, or the
+ * parser's item limits (grammar.h) reached by a highly ambiguous grammar. */
+static fm_status parse_failed(fm_matcher *m) { return fm_earley_failed(&m->e); }
+
+/* Pushes n bytes; on failure pops what it pushed. 1 ok, 0 refused, -1 OOM
+ * or a parser limit. */
 static int push_bytes(fm_earley *e, const uint8_t *b, size_t n) {
     size_t i = 0;
     int r = 1;
@@ -127,7 +132,7 @@ fm_status fm_matcher_accept(fm_matcher *m, fm_token t) {
     }
     const uint32_t n = m->trie->len[t];
     const int r = n == 0 || n >= 4096 ? 0 : push_bytes(&m->e, m->trie->bytes[t], n);
-    if (r < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+    if (r < 0) return parse_failed(m);
     if (r == 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "the grammar does not allow token %d here", (int)t);
     return FM_STATUS_OK;
 }
@@ -137,7 +142,7 @@ fm_status fm_matcher_accept_text(fm_matcher *m, const char *text, size_t len) {
     if (m == NULL || (text == NULL && len > 0))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_matcher_accept_text: NULL argument");
     const int r = m->finished ? 0 : push_bytes(&m->e, (const uint8_t *)text, len);
-    if (r < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+    if (r < 0) return parse_failed(m);
     if (r == 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "the grammar does not allow this text here");
     return FM_STATUS_OK;
 }
@@ -210,7 +215,7 @@ static fm_status walk_except(fm_matcher *m, uint32_t *mask, uint32_t begin, uint
         if (!fm_byteset_has(fm_earley_next_bytes(e), nd[i].byte)) continue;
         const int r = sp == 1 ? fm_earley_push_except(e, nd[i].byte, skip, n_skip) : fm_earley_push(e, nd[i].byte);
         if (r < 0) {
-            st = fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+            st = parse_failed(m);
             break;
         }
         if (r == 0) continue;
@@ -280,7 +285,7 @@ static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_
             while (pushed < sp && (r = fm_earley_push(&m->e, path[pushed])) == 1) pushed++;
             if (r == 1) st = walk(m, mask, i + 1, nd[i].end);
             while (pushed-- > 0) fm_earley_pop(&m->e);
-            if (r < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+            if (r < 0) st = parse_failed(m);
             continue; /* the parser's walk covered staying inside the terminal too */
         }
         uint32_t *nt = &stk[3 * sp];
@@ -340,7 +345,7 @@ static fm_status walk_group(fm_matcher *m, uint32_t *mask, const uint32_t *paren
     for (unsigned b = 0; b < 256 && !st; b++) {
         if (count[b] == count[b + 1]) continue;
         const int r = fm_earley_push(e, (uint8_t)b);
-        if (r < 0) st = fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+        if (r < 0) st = parse_failed(m);
         if (r <= 0) continue;
         size_t inner = 0;
         for (size_t k = count[b]; k < count[b + 1]; k++) {
@@ -394,14 +399,14 @@ static fm_status lexeme_part(fm_matcher *m, uint32_t *mask, fm_eitem x) {
     if (c->n_exits == 0) return FM_STATUS_OK;
     const fm_eitem after = {x.dot + 1, x.origin, 0};
     const int r = fm_earley_push_items(&m->e, &after, 1);
-    if (r < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory for the grammar parser");
+    if (r < 0) return parse_failed(m);
     const fm_status st = walk_group(m, mask, c->exits, c->n_exits);
     fm_earley_pop(&m->e);
     return st;
 }
 
 /* 1 done, 0 no DFA item scans here (walk normally), -1 error. */
-static int lexeme_mask(fm_matcher *m, uint32_t *mask) {
+static int lexeme_mask(fm_matcher *m, uint32_t *mask, fm_status *st) {
     const fm_earley *e = &m->e;
     const fm_grammar *g = m->g;
     const uint32_t k = e->n_sets - 1;
@@ -418,8 +423,8 @@ static int lexeme_mask(fm_matcher *m, uint32_t *mask) {
     }
     if (n == 0) return 0;
     for (size_t i = 0; i < n; i++)
-        if (lexeme_part(m, mask, x[i])) return -1;
-    if (n_term > 0 && walk_except(m, mask, 1, m->trie->nodes[0].end, at, n)) return -1;
+        if ((*st = lexeme_part(m, mask, x[i])) != FM_STATUS_OK) return -1;
+    if (n_term > 0 && (*st = walk_except(m, mask, 1, m->trie->nodes[0].end, at, n)) != FM_STATUS_OK) return -1;
     return 1;
 }
 
@@ -435,8 +440,9 @@ fm_status fm_matcher_fill_mask(fm_matcher *m, uint32_t *mask, size_t n_words) {
     memset(mask, 0, n_words * sizeof *mask);
     if (m->finished) return FM_STATUS_OK;
     fm_earley *e = &m->e;
-    const int lx = lexeme_mask(m, mask);
-    if (lx < 0) return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
+    fm_status lst = FM_STATUS_OK;
+    const int lx = lexeme_mask(m, mask, &lst);
+    if (lx < 0) return lst;
     if (lx == 0) {
         memset(mask, 0, n_words * sizeof *mask);
         fm_status st = walk(m, mask, 1, tr->nodes[0].end);

@@ -147,6 +147,54 @@ static void test_errors(void) {
     CHECK(fm_grammar_parse_gbnf(NULL, 3, NULL, NULL) == FM_STATUS_INVALID_ARGUMENT, "NULL arguments");
 }
 
+/* A grammar ambiguous enough that the parser's sets grow with every byte
+ * (time and memory quadratic in the text: a fuzzed GBNF took 37 s) meets
+ * the parser's limits (16,384 items at one position, 2^23 in all) as
+ * UNSUPPORTED naming them, not as an unbounded stall: at matcher creation
+ * when the start already holds too many, at the byte that would exceed
+ * them otherwise; the matcher is left as before that text and stays
+ * usable. */
+static void test_parser_limits(void) {
+    fm_grammar *g = compile("root ::= b{3000}\nb ::= c{3000}\nc ::= \"\" | \"(\" c \")\" | \"a\"\n");
+    fm_matcher *m = NULL;
+    if (g) {
+        CHECK(fm_matcher_new(g, g_tok, &m) == FM_STATUS_UNSUPPORTED && m == NULL &&
+                  strstr(fm_last_error(), "too ambiguous") != NULL && strstr(fm_last_error(), "16384") != NULL,
+              "a start past the limit: %s", fm_last_error());
+        fm_grammar_free(g);
+    }
+    g = compile("root ::= b{2000}\nb ::= c{2000}\nc ::= \"\" | \"(\" c \")\" | \"a\"\n");
+    if (g && fm_matcher_new(g, g_tok, &m) == FM_STATUS_OK) {
+        char many[64];
+        memset(many, 'a', sizeof many);
+        size_t ok = 0; /* the longest run of a's it takes */
+        while (ok < sizeof many && fm_matcher_accept_text(m, "a", 1) == FM_STATUS_OK) ok++;
+        CHECK(ok < sizeof many, "64 a's accepted: the limit was never reached");
+        fm_matcher *before = NULL;
+        CHECK(fm_matcher_clone(m, &before) == FM_STATUS_OK, "clone");
+        CHECK(fm_matcher_accept_text(m, "a", 1) == FM_STATUS_UNSUPPORTED && strstr(fm_last_error(), "too ambiguous"),
+              "the byte past the limit: %s", fm_last_error());
+        /* unchanged by the refused byte: the same answers as a copy taken before it */
+        const char *probes[] = {"", ")", "(", "b"};
+        for (size_t i = 0; before != NULL && i < sizeof probes / sizeof probes[0]; i++) {
+            const size_t n = strlen(probes[i]);
+            fm_matcher *x = NULL, *y = NULL;
+            CHECK(fm_matcher_clone(m, &x) == FM_STATUS_OK && fm_matcher_clone(before, &y) == FM_STATUS_OK, "clones");
+            const fm_status sx = fm_matcher_accept_text(x, probes[i], n), sy = fm_matcher_accept_text(y, probes[i], n);
+            CHECK(sx == sy && fm_matcher_can_end(x) == fm_matcher_can_end(y), "after the limit, '%s': %d vs %d",
+                  probes[i], sx, sy);
+            fm_matcher_free(x), fm_matcher_free(y);
+        }
+        fm_matcher_free(before);
+        fm_matcher_reset(m);
+        CHECK(fm_matcher_accept_text(m, "a", 1) == FM_STATUS_OK, "after reset: %s", fm_last_error());
+        printf("parser limits: refused at creation; the other took %zu a's, then UNSUPPORTED\n", ok);
+        fm_matcher_free(m);
+    } else
+        CHECK(0, "the matcher under the limit: %s", fm_last_error());
+    fm_grammar_free(g);
+}
+
 /* Shapes that are exponential for engines that expand alternatives (or
  * loop on empty repetitions): they compile and match quickly here. */
 static void test_pathological(void) {
@@ -183,6 +231,7 @@ static void test_pathological(void) {
         CHECK(matches(g, "xxxxy") == 1, "a large bounded repetition");
         fm_grammar_free(g);
     }
+    test_parser_limits();
 }
 
 /* The mask equals asking for each token on its own. */
