@@ -41,6 +41,7 @@ static uint64_t item_key(fm_eitem it) { return (uint64_t)it.dot << 32 | it.origi
 
 /* A fresh dedupe table for the next set (O(1): a new generation). */
 static void dedupe_begin(fm_earley *e) {
+    e->steps = 0;
     if (++e->gen == 0) { /* wrapped: clear for real */
         memset(e->dgen, 0, (e->dmask + 1) * sizeof *e->dgen);
         e->gen = 1;
@@ -78,12 +79,16 @@ static int dedupe_grow(fm_earley *e, uint32_t set_begin) {
 /* Adds an item to the set being built unless it is there. 1 added, 0
  * present, -1 out of memory or over a limit (e->over says which). */
 static int add(fm_earley *e, uint32_t set_begin, fm_eitem it) {
+    if (++e->steps > FM_EARLEY_MAX_STEPS) {
+        e->over = 1;
+        return -1;
+    }
     if (2 * (e->n_items - set_begin + 1) > e->dmask + 1 && !dedupe_grow(e, set_begin)) return -1;
     const uint64_t key = item_key(it);
     uint32_t h = slot_of(e, key, it.q);
     for (; e->dgen[h] == e->gen; h = (h + 1) & e->dmask)
         if (e->dk[h] == key && e->dq[h] == it.q) return 0;
-    if (e->n_items - set_begin >= FM_EARLEY_MAX_SET || e->n_items >= FM_EARLEY_MAX_ITEMS) {
+    if (e->n_items >= FM_EARLEY_MAX_ITEMS) {
         e->over = 1;
         return -1;
     }
@@ -289,9 +294,9 @@ fm_status fm_earley_failed(fm_earley *e) {
     e->over = 0;
     if (over)
         return fm_error(FM_STATUS_UNSUPPORTED,
-                        "the grammar is too ambiguous: its parser would hold more than %zu items at one position "
-                        "or %zu in all",
-                        FM_EARLEY_MAX_SET, FM_EARLEY_MAX_ITEMS);
+                        "the grammar is too ambiguous: its parser would take more than %zu steps at one position "
+                        "or hold more than %zu items in all",
+                        FM_EARLEY_MAX_STEPS, FM_EARLEY_MAX_ITEMS);
     return fm_error(FM_STATUS_NO_MEMORY, "out of memory in a grammar matcher");
 }
 
