@@ -150,7 +150,8 @@ int fm_dfa_count_live(uint32_t n, const uint32_t *next, const uint8_t *accept, c
 /* Merges the states of a byte DFA that accept the same strings (state 0
  * stays the start; the arrays may be replaced); with mark (may be NULL),
  * only states of the same mark merge, and mark is renumbered with them.
- * 0 when out of memory, the DFA then left as it was. */
+ * 0 when out of memory or when the refinement would take too long, the DFA
+ * then left as it was. */
 int fm_dfa_minimize(uint32_t *n_states, uint32_t **next, uint8_t **accept, uint8_t **mark);
 /* The terminal symbol for a byte set (deduplicated). */
 uint32_t fm_gbuild_term(fm_gbuild *b, const fm_byteset *set);

@@ -184,7 +184,7 @@ uint32_t fm_gbuild_term(fm_gbuild *b, const fm_byteset *set) {
 /* Takes next, accept and bound (NULL: an uncounted DFA). */
 static uint32_t add_dfa(fm_gbuild *b, uint32_t n_states, uint32_t *next, uint8_t *accept, uint8_t *bound, uint32_t cmin,
                         uint32_t cmax) {
-    fm_dfa_minimize(&n_states, &next, &accept, bound ? &bound : NULL); /* out of memory: kept as it is */
+    fm_dfa_minimize(&n_states, &next, &accept, bound ? &bound : NULL); /* out of memory or too long: kept as it is */
     fm_gdfa g = {n_states, next, accept, NULL, NULL, bound, NULL, cmin, cmax, 0, 0, 0};
     uint32_t ret = 0xFFFFFFFFu;
     if (b->dfa_states + n_states > MAX_DFA_TOTAL) { /* the caller falls back to rules */

@@ -2,13 +2,50 @@
  * tokenizer, as a server compiling each request's grammar sees them. The
  * time per grammar must not grow with the number of grammars seen before
  * (the lexeme-cache store is bounded in entries: docs/reliability.md).
- * Prints the mean per block of 1,000 and the last block over the first.
+ * Prints the mean per block of 1,000 and the last block over the first;
+ * then the time of a few pathological patterns.
  * usage: bench_grammar_churn TEST_DATA [N] [VOCAB] */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/grammar_churn.h"
 #include "bench_util.h"
+
+/* Patterns the 1-hour fuzz runs found slow (timeouts under ASan), each
+ * compiled and given its first mask: the time must stay well under a
+ * second in a release build (docs/reliability.md gives before / after). */
+static void pathological(fm_tokenizer *tok, uint32_t *mask, size_t words) {
+    static const struct {
+        const char *what, *src;
+        size_t len;
+        int gbnf;
+    } cases[] = {
+        {"regex (\\w?){1015}: the DFA work bound", "^@(\\w?){1015}$", 14, 0},
+        {"regex of a {2030} chain: DFA minimization", "\x03\0(0\0 )\0\x0bw\\\0\0\0{2030}$", 21, 0},
+        {"GBNF ambiguous at every byte, 400 bytes", "root ::= ( \"\" [^U-z]+){4000} \".\"", 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const size_t len = cases[i].len ? cases[i].len : strlen(cases[i].src);
+        const double t0 = bench_now();
+        fm_grammar *g = NULL;
+        fm_status st = cases[i].gbnf ? fm_grammar_parse_gbnf(cases[i].src, len, NULL, &g)
+                                     : fm_grammar_from_regex(cases[i].src, len, &g);
+        fm_matcher *m = NULL;
+        if (st == FM_STATUS_OK && (st = fm_matcher_new(g, tok, &m)) == FM_STATUS_OK) {
+            st = fm_matcher_fill_mask(m, mask, words);
+            if (cases[i].gbnf) { /* then text until the parser's limit */
+                char text[1024];
+                memset(text, 'A', sizeof text);
+                for (size_t k = 0; k < sizeof text && st == FM_STATUS_OK; k += 100)
+                    st = fm_matcher_accept_text(m, text + k, 100);
+            }
+        }
+        printf("%-46s %8.3f s  (%s)\n", cases[i].what, bench_now() - t0, st == FM_STATUS_OK ? "ok" : fm_last_error());
+        fm_matcher_free(m);
+        fm_grammar_free(g);
+    }
+}
 
 int main(int argc, char **argv) {
     if (argc < 2) return fprintf(stderr, "usage: bench_grammar_churn TEST_DATA [N] [VOCAB]\n"), 1;
@@ -30,6 +67,7 @@ int main(int argc, char **argv) {
         }
     }
     if (first > 0) printf("last block / first block: %.2f\n", last / first);
+    if (mask != NULL) pathological(tok, mask, words);
     free(mask);
     fm_tokenizer_free(tok);
     return 0;
