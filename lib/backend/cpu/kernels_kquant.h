@@ -30,6 +30,15 @@ int fm_avx2_unpack_i8(int32_t dtype, const uint8_t *wb, int8_t *q, float *a, flo
 /* q8_K activations with AVX2: the bits fm_quantize_q8_k_ref gives */
 void fm_avx2_quantize_q8_k(const float *x, int64_t n, fm_block_q8k *out);
 
+/* The AVX2 prompt GEMMs (kernels_kquant_gemm_avx2.c; fm_gemm_k_fn), by
+ * sub-block layout; not for iq4_xs (its grid would saturate VPMADDUBSW). */
+void fm_avx2_gemm_k8_mins(const fm_weight *w, int64_t r0, int64_t r1, const fm_gemm_k_acts *x, int32_t n_tok,
+                          float *y, int64_t ys, uint8_t *pack);
+void fm_avx2_gemm_k16(const fm_weight *w, int64_t r0, int64_t r1, const fm_gemm_k_acts *x, int32_t n_tok, float *y,
+                      int64_t ys, uint8_t *pack);
+void fm_avx2_gemm_k16_mins(const fm_weight *w, int64_t r0, int64_t r1, const fm_gemm_k_acts *x, int32_t n_tok,
+                           float *y, int64_t ys, uint8_t *pack);
+
 /* Puts the AVX-512 VNNI generation kernels (q4_K, q5_K, q6_K) into an
  * AVX-512 table; called once, from the table's pthread_once. */
 void fm_avx512_kquant_gemv(fm_cpu_kernels *table);
