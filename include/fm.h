@@ -52,7 +52,7 @@ extern "C" {
 
 #define FM_VERSION_MAJOR 1
 #define FM_VERSION_MINOR 1
-#define FM_VERSION_PATCH 0
+#define FM_VERSION_PATCH 1
 #define FM_VERSION_NUMBER \
     (FM_VERSION_MAJOR * 10000 + FM_VERSION_MINOR * 100 + FM_VERSION_PATCH)
 
@@ -1188,7 +1188,9 @@ FM_API size_t fm_grammar_bytes(const fm_grammar *g);
 /** A matcher at the start of `g` (a reference is taken) for the tokens of
  *  `tok` (borrowed: it must outlive the matcher). The first matcher for a
  *  tokenizer builds its token trie (kept with the tokenizer, shared).
- *  Errors: INVALID_ARGUMENT, NO_MEMORY. Any thread. Since: 0.6 */
+ *  Errors: INVALID_ARGUMENT, NO_MEMORY, UNSUPPORTED (1.1.1: the grammar's
+ *  start alone exceeds the parser's limits for ambiguous grammars,
+ *  docs/grammars.md). Any thread. Since: 0.6 */
 FM_API fm_status fm_matcher_new(const fm_grammar *g, const fm_tokenizer *tok, fm_matcher **out);
 
 /** Sets bit t of `mask` (n_words 32-bit words, at least (n_vocab + 31) / 32)
@@ -1196,7 +1198,9 @@ FM_API fm_status fm_matcher_new(const fm_grammar *g, const fm_tokenizer *tok, fm
  *  sentence of the grammar, and the end-of-generation tokens when the
  *  output may end here. Tokens with no bytes (control tokens) that do not
  *  end generation are never allowed. Errors: INVALID_ARGUMENT (NULL, mask
- *  too small), NO_MEMORY. One thread per object. Since: 0.6 */
+ *  too small), NO_MEMORY, UNSUPPORTED (1.1.1: a grammar ambiguous enough
+ *  to pass the parser's limits here, docs/grammars.md; the matcher is
+ *  unchanged). One thread per object. Since: 0.6 */
 FM_API fm_status fm_matcher_fill_mask(fm_matcher *m, uint32_t *mask, size_t n_words);
 
 /** Nonzero if token `t` may come next (as its bit in the mask; cheaper than
@@ -1206,7 +1210,9 @@ FM_API int fm_matcher_allows(fm_matcher *m, fm_token t);
 /** Moves past token `t`. An end-of-generation token is accepted only where
  *  the output may end, and then the matcher is finished (nothing more is
  *  allowed). Errors: INVALID_ARGUMENT (NULL, or `t` not allowed: the
- *  matcher is unchanged), NO_MEMORY. One thread per object. Since: 0.6 */
+ *  matcher is unchanged), NO_MEMORY, UNSUPPORTED (1.1.1: the parser's
+ *  limits for ambiguous grammars, docs/grammars.md; unchanged). One thread
+ *  per object. Since: 0.6 */
 FM_API fm_status fm_matcher_accept(fm_matcher *m, fm_token t);
 
 /** Moves past `len` bytes of text (e.g. a prefix the application writes
