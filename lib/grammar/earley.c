@@ -41,7 +41,7 @@ static uint64_t item_key(fm_eitem it) { return (uint64_t)it.dot << 32 | it.origi
 
 /* A fresh dedupe table for the next set (O(1): a new generation). */
 static void dedupe_begin(fm_earley *e) {
-    e->steps = 0;
+    e->steps = 0, e->over = 0; /* a new set: its own budget, no stale limit flag */
     if (++e->gen == 0) { /* wrapped: clear for real */
         memset(e->dgen, 0, (e->dmask + 1) * sizeof *e->dgen);
         e->gen = 1;

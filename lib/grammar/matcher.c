@@ -93,10 +93,6 @@ fm_status fm_matcher_clone(const fm_matcher *m, fm_matcher **out) {
 
 int fm_matcher_can_end(const fm_matcher *m) { return m != NULL && (m->finished || fm_earley_accepting(&m->e)); }
 
-/* The status for a parser step that failed (-1): out of memory, or the
- * parser's item limits (grammar.h) reached by a highly ambiguous grammar. */
-static fm_status parse_failed(fm_matcher *m) { return fm_earley_failed(&m->e); }
-
 /* Pushes n bytes; on failure pops what it pushed. 1 ok, 0 refused, -1 OOM
  * or a parser limit. */
 static int push_bytes(fm_earley *e, const uint8_t *b, size_t n) {
@@ -132,7 +128,7 @@ fm_status fm_matcher_accept(fm_matcher *m, fm_token t) {
     }
     const uint32_t n = m->trie->len[t];
     const int r = n == 0 || n >= 4096 ? 0 : push_bytes(&m->e, m->trie->bytes[t], n);
-    if (r < 0) return parse_failed(m);
+    if (r < 0) return fm_earley_failed(&m->e);
     if (r == 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "the grammar does not allow token %d here", (int)t);
     return FM_STATUS_OK;
 }
@@ -142,7 +138,7 @@ fm_status fm_matcher_accept_text(fm_matcher *m, const char *text, size_t len) {
     if (m == NULL || (text == NULL && len > 0))
         return fm_error(FM_STATUS_INVALID_ARGUMENT, "fm_matcher_accept_text: NULL argument");
     const int r = m->finished ? 0 : push_bytes(&m->e, (const uint8_t *)text, len);
-    if (r < 0) return parse_failed(m);
+    if (r < 0) return fm_earley_failed(&m->e);
     if (r == 0) return fm_error(FM_STATUS_INVALID_ARGUMENT, "the grammar does not allow this text here");
     return FM_STATUS_OK;
 }
@@ -215,7 +211,7 @@ static fm_status walk_except(fm_matcher *m, uint32_t *mask, uint32_t begin, uint
         if (!fm_byteset_has(fm_earley_next_bytes(e), nd[i].byte)) continue;
         const int r = sp == 1 ? fm_earley_push_except(e, nd[i].byte, skip, n_skip) : fm_earley_push(e, nd[i].byte);
         if (r < 0) {
-            st = parse_failed(m);
+            st = fm_earley_failed(&m->e);
             break;
         }
         if (r == 0) continue;
@@ -285,7 +281,7 @@ static fm_status dfa_walk(fm_matcher *m, uint32_t *mask, uint32_t begin, uint32_
             while (pushed < sp && (r = fm_earley_push(&m->e, path[pushed])) == 1) pushed++;
             if (r == 1) st = walk(m, mask, i + 1, nd[i].end);
             while (pushed-- > 0) fm_earley_pop(&m->e);
-            if (r < 0) st = parse_failed(m);
+            if (r < 0) st = fm_earley_failed(&m->e);
             continue; /* the parser's walk covered staying inside the terminal too */
         }
         uint32_t *nt = &stk[3 * sp];
@@ -345,7 +341,7 @@ static fm_status walk_group(fm_matcher *m, uint32_t *mask, const uint32_t *paren
     for (unsigned b = 0; b < 256 && !st; b++) {
         if (count[b] == count[b + 1]) continue;
         const int r = fm_earley_push(e, (uint8_t)b);
-        if (r < 0) st = parse_failed(m);
+        if (r < 0) st = fm_earley_failed(&m->e);
         if (r <= 0) continue;
         size_t inner = 0;
         for (size_t k = count[b]; k < count[b + 1]; k++) {
@@ -399,7 +395,7 @@ static fm_status lexeme_part(fm_matcher *m, uint32_t *mask, fm_eitem x) {
     if (c->n_exits == 0) return FM_STATUS_OK;
     const fm_eitem after = {x.dot + 1, x.origin, 0};
     const int r = fm_earley_push_items(&m->e, &after, 1);
-    if (r < 0) return parse_failed(m);
+    if (r < 0) return fm_earley_failed(&m->e);
     const fm_status st = walk_group(m, mask, c->exits, c->n_exits);
     fm_earley_pop(&m->e);
     return st;

@@ -288,8 +288,8 @@ static int gemm_f_matmul(fm_cpu_ctx *c, fm_gemm_f_fn fn, const fm_weight *w, con
     return 1;
 }
 
-/* A prompt on a type without a GEMM of its own in the table (K-quants and
- * IQ4 on the AVX2 table, q4_1/q5_0/q5_1/iq4_nl on every table): each
+/* A prompt on a type without a GEMM of its own in the table (iq4_xs on
+ * the AVX2 table, q4_1/q5_0/q5_1/iq4_nl on every table): each
  * thread widens a chunk of rows to f32 (bit-identical to the reference
  * dequantizer) and multiplies all tokens against it with the table's f32
  * GEMM, or with sgemm where the table has none or FM_FLOAT_GEMM=blas.
